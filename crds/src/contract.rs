@@ -1,0 +1,275 @@
+//! What the operator and the workers must agree on: shard-range arithmetic, environment
+//! variable names, label names and the Redis key layout.
+
+use std::ops::Range;
+
+/// Discord's hard limit of guilds on one shard; above it Discord closes with 4011.
+pub const MAX_GUILDS_PER_SHARD: u64 = 2500;
+
+/// Discord's identify window: one identify per rate-limit bucket per this many milliseconds.
+pub const IDENTIFY_WINDOW_MS: u64 = 5000;
+
+/// The shard a guild's events arrive on: `(guild_id >> 22) % shard_total`.
+///
+/// # Panics
+/// Panics when `shard_total` is zero.
+#[must_use]
+pub fn shard_for_guild(guild_id: u64, shard_total: u32) -> u32 {
+    assert!(shard_total > 0, "shard_total must be at least 1");
+    ((guild_id >> 22) % u64::from(shard_total)) as u32
+}
+
+/// The identify rate-limit bucket of a shard: `shard_id % max_concurrency`.
+///
+/// # Panics
+/// Panics when `max_concurrency` is zero.
+#[must_use]
+pub fn identify_bucket(shard_id: u32, max_concurrency: u32) -> u32 {
+    assert!(max_concurrency > 0, "max_concurrency must be at least 1");
+    shard_id % max_concurrency
+}
+
+/// An error in shard-layout arithmetic.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LayoutError {
+    /// The shard total was zero.
+    #[error("shard total must be at least 1")]
+    ZeroShardTotal,
+    /// Shards per pod was zero.
+    #[error("shards per pod must be at least 1")]
+    ZeroShardsPerPod,
+    /// The pod ordinal is past the last pod of the layout.
+    #[error(
+        "pod ordinal {ordinal} is out of range: {shard_total} shards at {shards_per_pod} per pod need {pods} pods"
+    )]
+    OrdinalOutOfRange {
+        /// The ordinal asked for.
+        ordinal: u32,
+        /// Total shards of the generation.
+        shard_total: u32,
+        /// Shards each pod owns.
+        shards_per_pod: u32,
+        /// Pods the layout has.
+        pods: u32,
+    },
+    /// A pod name that does not end in `-<ordinal>`.
+    #[error("pod name {0:?} does not end in -<ordinal>")]
+    BadPodName(String),
+}
+
+/// How a generation's shards are laid out over its pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ShardLayout {
+    /// Total shards of the generation (Discord's `shard_total`).
+    pub shard_total: u32,
+    /// Contiguous shards each pod owns (the last pod may own fewer).
+    pub shards_per_pod: u32,
+}
+
+impl ShardLayout {
+    /// A layout, checked: both numbers must be at least 1.
+    pub fn new(shard_total: u32, shards_per_pod: u32) -> Result<Self, LayoutError> {
+        if shard_total == 0 {
+            return Err(LayoutError::ZeroShardTotal);
+        }
+        if shards_per_pod == 0 {
+            return Err(LayoutError::ZeroShardsPerPod);
+        }
+        Ok(Self {
+            shard_total,
+            shards_per_pod,
+        })
+    }
+
+    /// Pods needed: `⌈shard_total / shards_per_pod⌉`.
+    #[must_use]
+    pub fn pods(&self) -> u32 {
+        self.shard_total.div_ceil(self.shards_per_pod)
+    }
+
+    /// The shards pod `ordinal` owns: `[i·k, min((i+1)·k, S))`.
+    pub fn range_for(&self, ordinal: u32) -> Result<Range<u32>, LayoutError> {
+        let pods = self.pods();
+        if ordinal >= pods {
+            return Err(LayoutError::OrdinalOutOfRange {
+                ordinal,
+                shard_total: self.shard_total,
+                shards_per_pod: self.shards_per_pod,
+                pods,
+            });
+        }
+        let start = ordinal * self.shards_per_pod;
+        let end = start
+            .saturating_add(self.shards_per_pod)
+            .min(self.shard_total);
+        Ok(start..end)
+    }
+
+    /// The ordinal of the pod that owns `shard_id`, if the shard is in this layout.
+    #[must_use]
+    pub fn owner_of(&self, shard_id: u32) -> Option<u32> {
+        (shard_id < self.shard_total).then(|| shard_id / self.shards_per_pod)
+    }
+}
+
+/// The ordinal of a StatefulSet pod from its name (`kyuta-prod-g3-7` → 7).
+pub fn ordinal_from_pod_name(name: &str) -> Result<u32, LayoutError> {
+    name.rsplit_once('-')
+        .and_then(|(_, n)| n.parse().ok())
+        .ok_or_else(|| LayoutError::BadPodName(name.to_owned()))
+}
+
+/// Environment variable names the operator sets on worker pods and the worker reads.
+pub mod env {
+    /// The bot token (from the Secret the KyutaCluster references).
+    pub const DISCORD_TOKEN: &str = "DISCORD_TOKEN";
+    /// Origin under which `/api/v10` lives (default Discord's).
+    pub const DISCORD_API_URL: &str = "DISCORD_API_URL";
+    /// Gateway URL override, e.g. `ws://127.0.0.1:PORT` for the simulator.
+    pub const DISCORD_GATEWAY_URL: &str = "DISCORD_GATEWAY_URL";
+    /// Total shards of the worker's generation (`auto` or a number).
+    pub const SHARD_COUNT: &str = "SHARD_COUNT";
+    /// Shards each pod owns.
+    pub const SHARDS_PER_POD: &str = "KYUTA_SHARDS_PER_POD";
+    /// The pod's name; its ordinal picks the shard range.
+    pub const POD_NAME: &str = "POD_NAME";
+    /// The pod ordinal, when set directly instead of through the pod name.
+    pub const POD_ORDINAL: &str = "KYUTA_POD_ORDINAL";
+    /// The KyutaCluster's name (namespaces Redis keys).
+    pub const CLUSTER_NAME: &str = "KYUTA_CLUSTER";
+    /// The generation number of the worker's StatefulSet.
+    pub const GENERATION: &str = "KYUTA_GENERATION";
+    /// Redis URL; absent means the in-process cache.
+    pub const REDIS_URL: &str = "REDIS_URL";
+    /// MongoDB URI; absent means the embedded store.
+    pub const MONGO_URI: &str = "MONGO_URI";
+    /// Prefix for text commands (default `k!`).
+    pub const PREFIX: &str = "PREFIX";
+    /// Guild to register slash commands in (development).
+    pub const GUILD_ID: &str = "GUILD_ID";
+    /// Port of `/metrics`.
+    pub const METRICS_PORT: &str = "METRICS_PORT";
+    /// Port of `/health` and `/ready`.
+    pub const HEALTH_CHECK_PORT: &str = "HEALTH_CHECK_PORT";
+    /// Log filter (tracing `EnvFilter` syntax).
+    pub const LOG_LEVEL: &str = "LOG_LEVEL";
+    /// Comma-separated feature flags.
+    pub const FEATURES: &str = "KYUTA_FEATURES";
+}
+
+/// Label names on objects the operator owns.
+pub mod labels {
+    /// `app.kubernetes.io/name`, always `kyuta-worker` on worker objects.
+    pub const NAME: &str = "app.kubernetes.io/name";
+    /// `app.kubernetes.io/instance`: the KyutaCluster's name.
+    pub const INSTANCE: &str = "app.kubernetes.io/instance";
+    /// `app.kubernetes.io/managed-by`: `kyuta-operator`.
+    pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+    /// The generation a StatefulSet or pod belongs to.
+    pub const GENERATION: &str = "kyuta.dev/generation";
+    /// The shard total of that generation.
+    pub const SHARD_TOTAL: &str = "kyuta.dev/shard-total";
+}
+
+/// The Redis key layout. Every key starts with `kyuta:{cluster}:` so one Redis can hold
+/// several clusters and the operator's finalizer can delete a cluster's keys by prefix.
+pub mod redis_keys {
+    /// Prefix of every key of a cluster.
+    #[must_use]
+    pub fn cluster_prefix(cluster: &str) -> String {
+        format!("kyuta:{cluster}:")
+    }
+    /// Saved gateway session of a shard; keyed by the shard total so another
+    /// generation's layout never resumes a session of a different shard count.
+    #[must_use]
+    pub fn session(cluster: &str, shard_total: u32, shard_id: u32) -> String {
+        format!("kyuta:{cluster}:session:{shard_total}:{shard_id}")
+    }
+    /// The identify lock of a rate-limit bucket.
+    #[must_use]
+    pub fn identify_bucket(cluster: &str, bucket: u32) -> String {
+        format!("kyuta:{cluster}:identify:{bucket}")
+    }
+    /// Identifies spent against `session_start_limit` (fleet-wide counter).
+    #[must_use]
+    pub fn identify_budget(cluster: &str) -> String {
+        format!("kyuta:{cluster}:identify:budget")
+    }
+    /// The fleet-wide REST budget window (50 requests/s).
+    #[must_use]
+    pub fn rest_window(cluster: &str, second: u64) -> String {
+        format!("kyuta:{cluster}:rest:{second}")
+    }
+    /// Load published by a shard (hash: guilds, events_per_minute, updated_at).
+    #[must_use]
+    pub fn shard_load(cluster: &str, shard_total: u32, shard_id: u32) -> String {
+        format!("kyuta:{cluster}:load:{shard_total}:{shard_id}")
+    }
+    /// Which generation answers interactions while two run side by side.
+    #[must_use]
+    pub fn active_generation(cluster: &str) -> String {
+        format!("kyuta:{cluster}:active-generation")
+    }
+    /// Event dedupe marker (interaction or message id) during a reshard.
+    #[must_use]
+    pub fn dedupe(cluster: &str, id: u64) -> String {
+        format!("kyuta:{cluster}:seen:{id}")
+    }
+    /// A user's command cooldown.
+    #[must_use]
+    pub fn cooldown(cluster: &str, command: &str, user_id: u64) -> String {
+        format!("kyuta:{cluster}:cooldown:{command}:{user_id}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_cover_every_shard_once() {
+        for total in 1..=40u32 {
+            for per in 1..=12u32 {
+                let l = ShardLayout::new(total, per).unwrap();
+                let mut next = 0;
+                for i in 0..l.pods() {
+                    let r = l.range_for(i).unwrap();
+                    assert_eq!(r.start, next);
+                    assert!(!r.is_empty());
+                    for s in r.clone() {
+                        assert_eq!(l.owner_of(s), Some(i));
+                    }
+                    next = r.end;
+                }
+                assert_eq!(next, total);
+                assert!(l.range_for(l.pods()).is_err());
+            }
+        }
+    }
+
+    #[test]
+    fn edges() {
+        let l = ShardLayout::new(6, 4).unwrap();
+        assert_eq!(l.pods(), 2);
+        assert_eq!(l.range_for(1).unwrap(), 4..6);
+        assert_eq!(ShardLayout::new(0, 1), Err(LayoutError::ZeroShardTotal));
+        assert_eq!(ShardLayout::new(1, 0), Err(LayoutError::ZeroShardsPerPod));
+        let big = ShardLayout::new(u32::MAX, u32::MAX - 1).unwrap();
+        assert_eq!(big.range_for(1).unwrap(), (u32::MAX - 1)..u32::MAX);
+    }
+
+    #[test]
+    fn guild_routing_matches_discord() {
+        // 41771983423143937 >> 22 = 9959216934, and 9959216934 % 16 = 6
+        assert_eq!(shard_for_guild(41_771_983_423_143_937, 1), 0);
+        assert_eq!(shard_for_guild(41_771_983_423_143_937, 16), 6);
+        assert_eq!(identify_bucket(17, 16), 1);
+    }
+
+    #[test]
+    fn pod_names() {
+        assert_eq!(ordinal_from_pod_name("kyuta-prod-g3-7"), Ok(7));
+        assert!(ordinal_from_pod_name("kyuta").is_err());
+        assert!(ordinal_from_pod_name("kyuta-x").is_err());
+    }
+}

@@ -1,0 +1,1 @@
+//! The Kyuta operator: decides the shard fleet and applies it.

@@ -1,0 +1,2 @@
+//! The `kyuta-operator` binary.
+fn main() {}

@@ -1,0 +1,2 @@
+//! The `kyuta-sim` binary.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The Kyuta worker: runs a contiguous range of Discord shards and serves the bot.

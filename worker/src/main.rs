@@ -1,0 +1,2 @@
+//! The `kyuta-worker` binary.
+fn main() {}
