@@ -157,6 +157,22 @@ pub mod env {
     pub const FEATURES: &str = "KYUTA_FEATURES";
 }
 
+/// Fields of the per-shard load hash at [`redis_keys::shard_load`], written by the worker
+/// that owns the shard (refreshed at least every [`load_fields::REFRESH_SECS`]) and read by
+/// the operator for sizing and autoscaling.
+pub mod load_fields {
+    /// Guilds on the shard (integer).
+    pub const GUILDS: &str = "guilds";
+    /// Gateway events the shard received in the last minute (integer).
+    pub const EVENTS_PER_MINUTE: &str = "events_per_minute";
+    /// When the hash was written: Unix time in seconds (integer).
+    pub const UPDATED_AT: &str = "updated_at";
+    /// How often a worker refreshes its shards' load hashes.
+    pub const REFRESH_SECS: u64 = 15;
+    /// Load older than this is ignored by the operator; workers set the hash's TTL to it.
+    pub const STALE_AFTER_SECS: u64 = 120;
+}
+
 /// Label names on objects the operator owns.
 pub mod labels {
     /// `app.kubernetes.io/name`, always `kyuta-worker` on worker objects.
