@@ -1,1 +1,3 @@
 //! The Kyuta worker: runs a contiguous range of Discord shards and serves the bot.
+
+pub mod moderation;

@@ -1,0 +1,15 @@
+//! Moderation: ban, tempban, softban, kick, timeout, warn with escalation, cases and the mod
+//! log.
+//!
+//! The pure parts live in their own modules and are tested without Discord or a store:
+//! [`duration`] (the duration grammar), [`timeout`] (renewals past Discord's 28-day cap),
+//! [`rules`] (permission and hierarchy checks), [`options`] (reason and `delete_messages`),
+//! [`escalation`] (warn thresholds) and [`modlog`] (mod-log embeds). See
+//! `docs/moderation.md` for the commands and what happens on failure.
+
+pub mod duration;
+pub mod escalation;
+pub mod modlog;
+pub mod options;
+pub mod rules;
+pub mod timeout;

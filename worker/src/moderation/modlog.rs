@@ -1,0 +1,265 @@
+//! Mod-log embeds: one per case, posted in the guild's mod-log channel.
+//!
+//! Layout: title `Case #N · Kind`, colour by kind, fields User, Moderator, Reason, Duration
+//! (with the expiry as a Discord timestamp), References (for escalations) and Outcome (only
+//! when the action failed), footer with the user id, timestamp = when the case was created.
+
+use std::time::Duration;
+
+use twilight_model::channel::message::embed::{Embed, EmbedField, EmbedFooter};
+use twilight_model::util::Timestamp;
+
+use super::duration::format_duration;
+
+/// The kind of a case, as shown in the mod log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum EntryKind {
+    /// Permanent ban.
+    Ban,
+    /// Ban with an expiry.
+    Tempban,
+    /// Ban + message deletion + unban.
+    Softban,
+    /// Ban lifted.
+    Unban,
+    /// Kick.
+    Kick,
+    /// Timeout.
+    Timeout,
+    /// Timeout lifted.
+    Untimeout,
+    /// Warning.
+    Warn,
+    /// Any other kind (automod…), with its label.
+    Other(&'static str),
+}
+
+impl EntryKind {
+    /// The label shown in the title.
+    #[must_use]
+    pub const fn label(self) -> &'static str {
+        match self {
+            Self::Ban => "Ban",
+            Self::Tempban => "Tempban",
+            Self::Softban => "Softban",
+            Self::Unban => "Unban",
+            Self::Kick => "Kick",
+            Self::Timeout => "Timeout",
+            Self::Untimeout => "Untimeout",
+            Self::Warn => "Warn",
+            Self::Other(label) => label,
+        }
+    }
+
+    /// The embed colour (`0xRRGGBB`).
+    #[must_use]
+    pub const fn colour(self) -> u32 {
+        match self {
+            Self::Ban => 0xE7_4C_3C,
+            Self::Tempban => 0xE6_7E_22,
+            Self::Softban => 0xD3_54_00,
+            Self::Kick => 0xF1_C4_0F,
+            Self::Timeout => 0x9B_59_B6,
+            Self::Unban | Self::Untimeout => 0x2E_CC_71,
+            Self::Warn => 0xF3_9C_12,
+            Self::Other(_) => 0x34_98_DB,
+        }
+    }
+}
+
+/// Everything a mod-log embed shows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModlogEntry {
+    /// The per-guild case number.
+    pub number: u64,
+    /// The kind.
+    pub kind: EntryKind,
+    /// The target user's id.
+    pub user_id: u64,
+    /// The moderator's id (the bot's id for automatic actions).
+    pub moderator_id: u64,
+    /// The reason, if any.
+    pub reason: Option<String>,
+    /// The duration, for tempbans and timeouts.
+    pub duration: Option<Duration>,
+    /// When the case was created (Unix seconds).
+    pub created_at: i64,
+    /// Cases this one answers (warns behind an escalation).
+    pub references: Vec<u64>,
+    /// The error, when the Discord call failed.
+    pub failure: Option<String>,
+}
+
+/// The text shown when no reason was given.
+pub const NO_REASON: &str = "No reason given";
+
+fn user_field(name: &str, id: u64) -> EmbedField {
+    EmbedField {
+        inline: true,
+        name: name.to_owned(),
+        value: format!("<@{id}> (`{id}`)"),
+    }
+}
+
+/// Builds the embed for a case.
+#[must_use]
+pub fn build_embed(entry: &ModlogEntry) -> Embed {
+    let mut fields = vec![
+        user_field("User", entry.user_id),
+        user_field("Moderator", entry.moderator_id),
+        EmbedField {
+            inline: false,
+            name: "Reason".to_owned(),
+            value: truncate(entry.reason.as_deref().unwrap_or(NO_REASON), 1024),
+        },
+    ];
+    if let Some(d) = entry.duration {
+        let ends = entry
+            .created_at
+            .saturating_add(i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        fields.push(EmbedField {
+            inline: false,
+            name: "Duration".to_owned(),
+            value: format!("{} (ends <t:{ends}:f>, <t:{ends}:R>)", format_duration(d)),
+        });
+    }
+    if !entry.references.is_empty() {
+        let refs: Vec<String> = entry.references.iter().map(|n| format!("#{n}")).collect();
+        fields.push(EmbedField {
+            inline: false,
+            name: "References".to_owned(),
+            value: truncate(&refs.join(", "), 1024),
+        });
+    }
+    if let Some(err) = &entry.failure {
+        fields.push(EmbedField {
+            inline: false,
+            name: "Outcome".to_owned(),
+            value: truncate(&format!("Failed: {err}"), 1024),
+        });
+    }
+    Embed {
+        author: None,
+        color: Some(entry.kind.colour()),
+        description: None,
+        fields,
+        flags: None,
+        footer: Some(EmbedFooter {
+            icon_url: None,
+            proxy_icon_url: None,
+            text: format!("User ID: {}", entry.user_id),
+        }),
+        image: None,
+        kind: "rich".to_owned(),
+        provider: None,
+        thumbnail: None,
+        timestamp: Timestamp::from_secs(entry.created_at).ok(),
+        title: Some(format!("Case #{} · {}", entry.number, entry.kind.label())),
+        url: None,
+        video: None,
+    }
+}
+
+/// Cuts `text` to at most `max` characters, ending with `…` when cut.
+#[must_use]
+pub fn truncate(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry() -> ModlogEntry {
+        ModlogEntry {
+            number: 7,
+            kind: EntryKind::Tempban,
+            user_id: 42,
+            moderator_id: 9,
+            reason: Some("spam".into()),
+            duration: Some(Duration::from_secs(86_400)),
+            created_at: 1_700_000_000,
+            references: vec![],
+            failure: None,
+        }
+    }
+
+    fn field<'a>(e: &'a Embed, name: &str) -> Option<&'a str> {
+        e.fields
+            .iter()
+            .find(|f| f.name == name)
+            .map(|f| f.value.as_str())
+    }
+
+    #[test]
+    fn tempban_embed() {
+        let e = build_embed(&entry());
+        assert_eq!(e.title.as_deref(), Some("Case #7 · Tempban"));
+        assert_eq!(e.color, Some(0xE6_7E_22));
+        assert_eq!(field(&e, "User"), Some("<@42> (`42`)"));
+        assert_eq!(field(&e, "Moderator"), Some("<@9> (`9`)"));
+        assert_eq!(field(&e, "Reason"), Some("spam"));
+        assert_eq!(
+            field(&e, "Duration"),
+            Some("1d (ends <t:1700086400:f>, <t:1700086400:R>)")
+        );
+        assert_eq!(field(&e, "References"), None);
+        assert_eq!(field(&e, "Outcome"), None);
+        assert_eq!(e.timestamp.unwrap().as_secs(), 1_700_000_000);
+        assert_eq!(e.footer.unwrap().text, "User ID: 42");
+        assert_eq!(e.kind, "rich");
+    }
+
+    #[test]
+    fn warn_escalation_and_failure() {
+        let mut x = entry();
+        x.kind = EntryKind::Kick;
+        x.reason = None;
+        x.duration = None;
+        x.references = vec![3, 4, 5];
+        x.failure = Some("Missing Permissions (50013)".into());
+        let e = build_embed(&x);
+        assert_eq!(e.title.as_deref(), Some("Case #7 · Kick"));
+        assert_eq!(field(&e, "Reason"), Some(NO_REASON));
+        assert_eq!(field(&e, "Duration"), None);
+        assert_eq!(field(&e, "References"), Some("#3, #4, #5"));
+        assert_eq!(
+            field(&e, "Outcome"),
+            Some("Failed: Missing Permissions (50013)")
+        );
+    }
+
+    #[test]
+    fn colours_differ_by_action() {
+        let kinds = [
+            EntryKind::Ban,
+            EntryKind::Tempban,
+            EntryKind::Softban,
+            EntryKind::Unban,
+            EntryKind::Kick,
+            EntryKind::Timeout,
+            EntryKind::Warn,
+            EntryKind::Other("Automod"),
+        ];
+        let mut colours: Vec<u32> = kinds.iter().map(|k| k.colour()).collect();
+        colours.sort_unstable();
+        colours.dedup();
+        assert_eq!(colours.len(), kinds.len());
+        assert_eq!(EntryKind::Untimeout.colour(), EntryKind::Unban.colour());
+    }
+
+    #[test]
+    fn long_reason_is_cut_to_field_limit() {
+        let mut x = entry();
+        x.reason = Some("x".repeat(2000));
+        let e = build_embed(&x);
+        let r = field(&e, "Reason").unwrap();
+        assert_eq!(r.chars().count(), 1024);
+        assert!(r.ends_with('…'));
+    }
+}

@@ -1,0 +1,484 @@
+//! Permission and hierarchy rules checked before any call to Discord.
+//!
+//! [`check`] is a pure function over who acts on whom; it returns the first rule that stops
+//! the action as a [`Refusal`] whose `Display` text is shown to the moderator. The rules, in
+//! the order they are checked:
+//!
+//! 1. nobody moderates themselves (except `/unban`, which cannot target a member anyway);
+//! 2. the bot itself is immune;
+//! 3. the guild owner is immune;
+//! 4. the moderator holds the action's permission (`BAN_MEMBERS` for ban/unban/softban,
+//!    `KICK_MEMBERS` for kick, `MODERATE_MEMBERS` for timeout/untimeout/warn); the owner and
+//!    `ADMINISTRATOR` holders hold every permission;
+//! 5. the bot holds the same permission (Discord would refuse with 50013 otherwise);
+//! 6. kick/timeout/untimeout need the target to be a member of the guild;
+//! 7. members with `ADMINISTRATOR` cannot be timed out (Discord refuses it);
+//! 8. the moderator's highest role is strictly above the target's (the owner is above
+//!    everyone);
+//! 9. the bot's highest role is strictly above the target's (skipped for warns, which make
+//!    no Discord call).
+//!
+//! Rules 8 and 9 only apply when the target is a member; a user who is not in the guild can
+//! still be banned (and unbanned).
+
+use std::fmt;
+
+use twilight_model::guild::Permissions;
+
+/// A moderation action, as far as the rules are concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Permanent or temporary ban.
+    Ban,
+    /// Lift a ban.
+    Unban,
+    /// Ban, delete recent messages, unban.
+    Softban,
+    /// Remove from the guild.
+    Kick,
+    /// Communication timeout.
+    Timeout,
+    /// Lift a timeout.
+    Untimeout,
+    /// Recorded warning.
+    Warn,
+}
+
+impl Action {
+    /// The permission a moderator (and the bot) needs for this action.
+    #[must_use]
+    pub const fn required_permission(self) -> Permissions {
+        match self {
+            Self::Ban | Self::Unban | Self::Softban => Permissions::BAN_MEMBERS,
+            Self::Kick => Permissions::KICK_MEMBERS,
+            Self::Timeout | Self::Untimeout | Self::Warn => Permissions::MODERATE_MEMBERS,
+        }
+    }
+
+    /// The verb used in refusals ("ban", "time out", …).
+    #[must_use]
+    pub const fn verb(self) -> &'static str {
+        match self {
+            Self::Ban => "ban",
+            Self::Unban => "unban",
+            Self::Softban => "softban",
+            Self::Kick => "kick",
+            Self::Timeout => "time out",
+            Self::Untimeout => "remove the timeout of",
+            Self::Warn => "warn",
+        }
+    }
+
+    const fn needs_membership(self) -> bool {
+        matches!(self, Self::Kick | Self::Timeout | Self::Untimeout)
+    }
+
+    const fn calls_discord(self) -> bool {
+        !matches!(self, Self::Warn)
+    }
+}
+
+/// Who acts on whom. Role positions are the highest role's position as the guild cache
+/// reports it (`@everyone` = 0).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Subject {
+    /// The action.
+    pub action: Action,
+    /// The guild owner's user id.
+    pub owner_id: u64,
+    /// The moderator's user id.
+    pub moderator_id: u64,
+    /// The moderator's guild permissions.
+    pub moderator_permissions: Permissions,
+    /// The moderator's highest role position.
+    pub moderator_position: i64,
+    /// The bot's user id.
+    pub bot_id: u64,
+    /// The bot's guild permissions.
+    pub bot_permissions: Permissions,
+    /// The bot's highest role position.
+    pub bot_position: i64,
+    /// The target's user id.
+    pub target_id: u64,
+    /// The target as a member: `None` when the user is not in the guild.
+    pub target_member: Option<TargetMember>,
+}
+
+/// What the rules need to know about a target who is a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TargetMember {
+    /// The target's highest role position.
+    pub position: i64,
+    /// The target's guild permissions.
+    pub permissions: Permissions,
+}
+
+/// Which party a permission refusal is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Party {
+    /// The member running the command.
+    Moderator,
+    /// The bot.
+    Bot,
+}
+
+/// The rule that stopped an action. `Display` says which rule, for the moderator.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Rule 1.
+    #[error("you cannot {} yourself", .0.verb())]
+    SelfAction(Action),
+    /// Rule 2.
+    #[error("I will not {} myself", .0.verb())]
+    TargetIsBot(Action),
+    /// Rule 3.
+    #[error("the server owner cannot be moderated")]
+    TargetIsOwner(Action),
+    /// Rules 4 and 5.
+    #[error("{} the {} permission needed to {}", party_has(*.party), permission_name(*.permission), .action.verb())]
+    MissingPermission {
+        /// Who lacks it.
+        party: Party,
+        /// The missing permission.
+        permission: Permissions,
+        /// The action.
+        action: Action,
+    },
+    /// Rule 6.
+    #[error("that user is not a member of this server, so I cannot {} them", .0.verb())]
+    NotAMember(Action),
+    /// Rule 7.
+    #[error("members with the Administrator permission cannot be timed out")]
+    TargetIsAdministrator,
+    /// Rule 8.
+    #[error("your highest role must be above the target's highest role to {} them", .0.verb())]
+    ModeratorNotAbove(Action),
+    /// Rule 9.
+    #[error("my highest role must be above the target's highest role to {} them; move my role up", .0.verb())]
+    BotNotAbove(Action),
+}
+
+fn party_has(party: Party) -> &'static str {
+    match party {
+        Party::Moderator => "you do not have",
+        Party::Bot => "I do not have",
+    }
+}
+
+/// The name Discord's client shows for a moderation permission.
+#[must_use]
+pub fn permission_name(permission: Permissions) -> &'static str {
+    if permission == Permissions::BAN_MEMBERS {
+        "Ban Members"
+    } else if permission == Permissions::KICK_MEMBERS {
+        "Kick Members"
+    } else if permission == Permissions::MODERATE_MEMBERS {
+        "Timeout Members"
+    } else {
+        "required"
+    }
+}
+
+impl fmt::Display for Party {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Moderator => "moderator",
+            Self::Bot => "bot",
+        })
+    }
+}
+
+fn has(perms: Permissions, needed: Permissions) -> bool {
+    perms.contains(Permissions::ADMINISTRATOR) || perms.contains(needed)
+}
+
+/// Checks every rule; `Ok(())` when the action may go to Discord.
+///
+/// # Errors
+/// The first [`Refusal`] in the order given in the [module documentation](self).
+pub fn check(s: &Subject) -> Result<(), Refusal> {
+    let action = s.action;
+    if s.target_id == s.moderator_id && action != Action::Unban {
+        return Err(Refusal::SelfAction(action));
+    }
+    if s.target_id == s.bot_id {
+        return Err(Refusal::TargetIsBot(action));
+    }
+    if s.target_id == s.owner_id {
+        return Err(Refusal::TargetIsOwner(action));
+    }
+    let needed = action.required_permission();
+    let moderator_is_owner = s.moderator_id == s.owner_id;
+    if !moderator_is_owner && !has(s.moderator_permissions, needed) {
+        return Err(Refusal::MissingPermission {
+            party: Party::Moderator,
+            permission: needed,
+            action,
+        });
+    }
+    if action.calls_discord() && !has(s.bot_permissions, needed) {
+        return Err(Refusal::MissingPermission {
+            party: Party::Bot,
+            permission: needed,
+            action,
+        });
+    }
+    let Some(target) = s.target_member else {
+        if action.needs_membership() {
+            return Err(Refusal::NotAMember(action));
+        }
+        return Ok(());
+    };
+    if action == Action::Timeout && target.permissions.contains(Permissions::ADMINISTRATOR) {
+        return Err(Refusal::TargetIsAdministrator);
+    }
+    if !moderator_is_owner && s.moderator_position <= target.position {
+        return Err(Refusal::ModeratorNotAbove(action));
+    }
+    if action.calls_discord() && s.bot_position <= target.position {
+        return Err(Refusal::BotNotAbove(action));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rstest::rstest;
+
+    const OWNER: u64 = 1;
+    const MODERATOR: u64 = 2;
+    const BOT: u64 = 3;
+    const TARGET: u64 = 4;
+
+    fn base(action: Action) -> Subject {
+        Subject {
+            action,
+            owner_id: OWNER,
+            moderator_id: MODERATOR,
+            moderator_permissions: Permissions::BAN_MEMBERS
+                | Permissions::KICK_MEMBERS
+                | Permissions::MODERATE_MEMBERS,
+            moderator_position: 5,
+            bot_id: BOT,
+            bot_permissions: Permissions::BAN_MEMBERS
+                | Permissions::KICK_MEMBERS
+                | Permissions::MODERATE_MEMBERS,
+            bot_position: 10,
+            target_id: TARGET,
+            target_member: Some(TargetMember {
+                position: 1,
+                permissions: Permissions::SEND_MESSAGES,
+            }),
+        }
+    }
+
+    const ALL: [Action; 7] = [
+        Action::Ban,
+        Action::Unban,
+        Action::Softban,
+        Action::Kick,
+        Action::Timeout,
+        Action::Untimeout,
+        Action::Warn,
+    ];
+
+    #[test]
+    fn allowed_when_everything_is_right() {
+        for a in ALL {
+            assert_eq!(check(&base(a)), Ok(()), "{a:?}");
+        }
+    }
+
+    #[rstest]
+    #[case(Action::Ban)]
+    #[case(Action::Softban)]
+    #[case(Action::Kick)]
+    #[case(Action::Timeout)]
+    #[case(Action::Untimeout)]
+    #[case(Action::Warn)]
+    fn self_action(#[case] a: Action) {
+        let mut s = base(a);
+        s.target_id = MODERATOR;
+        assert_eq!(check(&s), Err(Refusal::SelfAction(a)));
+    }
+
+    #[rstest]
+    #[case(Action::Ban)]
+    #[case(Action::Kick)]
+    #[case(Action::Timeout)]
+    #[case(Action::Warn)]
+    fn bot_immune(#[case] a: Action) {
+        let mut s = base(a);
+        s.target_id = BOT;
+        assert_eq!(check(&s), Err(Refusal::TargetIsBot(a)));
+    }
+
+    #[rstest]
+    #[case(Action::Ban)]
+    #[case(Action::Kick)]
+    #[case(Action::Timeout)]
+    #[case(Action::Warn)]
+    #[case(Action::Softban)]
+    fn owner_immune(#[case] a: Action) {
+        let mut s = base(a);
+        s.target_id = OWNER;
+        s.moderator_permissions = Permissions::ADMINISTRATOR;
+        s.moderator_position = 100;
+        assert_eq!(check(&s), Err(Refusal::TargetIsOwner(a)));
+    }
+
+    #[rstest]
+    #[case(Action::Ban, Permissions::BAN_MEMBERS)]
+    #[case(Action::Unban, Permissions::BAN_MEMBERS)]
+    #[case(Action::Softban, Permissions::BAN_MEMBERS)]
+    #[case(Action::Kick, Permissions::KICK_MEMBERS)]
+    #[case(Action::Timeout, Permissions::MODERATE_MEMBERS)]
+    #[case(Action::Untimeout, Permissions::MODERATE_MEMBERS)]
+    #[case(Action::Warn, Permissions::MODERATE_MEMBERS)]
+    fn moderator_missing_permission(#[case] a: Action, #[case] p: Permissions) {
+        let mut s = base(a);
+        s.moderator_permissions = Permissions::all() - p - Permissions::ADMINISTRATOR;
+        assert_eq!(
+            check(&s),
+            Err(Refusal::MissingPermission {
+                party: Party::Moderator,
+                permission: p,
+                action: a
+            })
+        );
+    }
+
+    #[rstest]
+    #[case(Action::Ban, Permissions::BAN_MEMBERS)]
+    #[case(Action::Kick, Permissions::KICK_MEMBERS)]
+    #[case(Action::Timeout, Permissions::MODERATE_MEMBERS)]
+    fn bot_missing_permission(#[case] a: Action, #[case] p: Permissions) {
+        let mut s = base(a);
+        s.bot_permissions = Permissions::all() - p - Permissions::ADMINISTRATOR;
+        assert_eq!(
+            check(&s),
+            Err(Refusal::MissingPermission {
+                party: Party::Bot,
+                permission: p,
+                action: a
+            })
+        );
+    }
+
+    #[test]
+    fn warn_needs_no_bot_permission_or_position() {
+        let mut s = base(Action::Warn);
+        s.bot_permissions = Permissions::empty();
+        s.bot_position = 0;
+        assert_eq!(check(&s), Ok(()));
+    }
+
+    #[rstest]
+    #[case(Action::Ban, 5)]
+    #[case(Action::Ban, 6)]
+    #[case(Action::Kick, 5)]
+    #[case(Action::Timeout, 9)]
+    #[case(Action::Warn, 5)]
+    #[case(Action::Softban, 5)]
+    fn moderator_not_strictly_above(#[case] a: Action, #[case] target_position: i64) {
+        let mut s = base(a);
+        s.target_member = Some(TargetMember {
+            position: target_position,
+            permissions: Permissions::empty(),
+        });
+        assert_eq!(check(&s), Err(Refusal::ModeratorNotAbove(a)));
+    }
+
+    #[rstest]
+    #[case(Action::Ban, 10)]
+    #[case(Action::Kick, 11)]
+    #[case(Action::Timeout, 10)]
+    #[case(Action::Untimeout, 10)]
+    fn bot_not_strictly_above(#[case] a: Action, #[case] target_position: i64) {
+        let mut s = base(a);
+        s.moderator_position = 50;
+        s.target_member = Some(TargetMember {
+            position: target_position,
+            permissions: Permissions::empty(),
+        });
+        assert_eq!(check(&s), Err(Refusal::BotNotAbove(a)));
+    }
+
+    #[test]
+    fn owner_moderator_bypasses_own_hierarchy_but_not_the_bots() {
+        let mut s = base(Action::Ban);
+        s.moderator_id = OWNER;
+        s.moderator_permissions = Permissions::empty();
+        s.moderator_position = 0;
+        assert_eq!(check(&s), Ok(()));
+        s.target_member = Some(TargetMember {
+            position: 20,
+            permissions: Permissions::empty(),
+        });
+        assert_eq!(check(&s), Err(Refusal::BotNotAbove(Action::Ban)));
+    }
+
+    #[test]
+    fn administrator_counts_as_every_permission() {
+        let mut s = base(Action::Kick);
+        s.moderator_permissions = Permissions::ADMINISTRATOR;
+        s.bot_permissions = Permissions::ADMINISTRATOR;
+        assert_eq!(check(&s), Ok(()));
+    }
+
+    #[rstest]
+    #[case(Action::Ban, Ok(()))]
+    #[case(Action::Unban, Ok(()))]
+    #[case(Action::Softban, Ok(()))]
+    #[case(Action::Warn, Ok(()))]
+    #[case(Action::Kick, Err(Refusal::NotAMember(Action::Kick)))]
+    #[case(Action::Timeout, Err(Refusal::NotAMember(Action::Timeout)))]
+    #[case(Action::Untimeout, Err(Refusal::NotAMember(Action::Untimeout)))]
+    fn non_members(#[case] a: Action, #[case] want: Result<(), Refusal>) {
+        let mut s = base(a);
+        s.target_member = None;
+        s.moderator_position = 0;
+        s.bot_position = 0;
+        assert_eq!(check(&s), want);
+    }
+
+    #[test]
+    fn administrators_cannot_be_timed_out() {
+        let mut s = base(Action::Timeout);
+        s.target_member = Some(TargetMember {
+            position: 1,
+            permissions: Permissions::ADMINISTRATOR,
+        });
+        assert_eq!(check(&s), Err(Refusal::TargetIsAdministrator));
+        s.action = Action::Kick;
+        assert_eq!(check(&s), Ok(()));
+    }
+
+    #[rstest]
+    #[case(Refusal::SelfAction(Action::Ban), "you cannot ban yourself")]
+    #[case(Refusal::TargetIsBot(Action::Kick), "I will not kick myself")]
+    #[case(
+        Refusal::TargetIsOwner(Action::Timeout),
+        "the server owner cannot be moderated"
+    )]
+    #[case(
+        Refusal::MissingPermission { party: Party::Moderator, permission: Permissions::BAN_MEMBERS, action: Action::Ban },
+        "you do not have the Ban Members permission needed to ban"
+    )]
+    #[case(
+        Refusal::MissingPermission { party: Party::Bot, permission: Permissions::MODERATE_MEMBERS, action: Action::Timeout },
+        "I do not have the Timeout Members permission needed to time out"
+    )]
+    #[case(
+        Refusal::ModeratorNotAbove(Action::Kick),
+        "your highest role must be above the target's highest role to kick them"
+    )]
+    #[case(
+        Refusal::BotNotAbove(Action::Ban),
+        "my highest role must be above the target's highest role to ban them; move my role up"
+    )]
+    fn refusal_text(#[case] r: Refusal, #[case] text: &str) {
+        assert_eq!(r.to_string(), text);
+    }
+}
