@@ -155,6 +155,8 @@ pub mod env {
     pub const LOG_LEVEL: &str = "LOG_LEVEL";
     /// Comma-separated feature flags.
     pub const FEATURES: &str = "KYUTA_FEATURES";
+    /// Identify window in milliseconds (Discord's is 5000; shorter only against a simulator).
+    pub const IDENTIFY_WINDOW_MS: &str = "KYUTA_IDENTIFY_WINDOW_MS";
 }
 
 /// Fields of the per-shard load hash at [`redis_keys::shard_load`], written by the worker

@@ -1,0 +1,437 @@
+//! Command definitions: one definition drives the slash command Discord shows and the prefix
+//! command parser.
+
+use std::{fmt, sync::Arc, time::Duration};
+
+use twilight_model::{
+    application::command::{
+        Command, CommandOption, CommandOptionChoice, CommandOptionChoiceValue, CommandOptionType,
+        CommandOptionValue, CommandType,
+    },
+    application::interaction::InteractionContextType,
+    guild::Permissions,
+    id::{Id, marker::ApplicationMarker},
+    oauth::ApplicationIntegrationType,
+};
+
+use super::CommandHandler;
+
+/// The kind of value an option takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OptionKind {
+    /// Free text. As the last option of a prefix command it takes the rest of the line.
+    String,
+    /// A whole number.
+    Integer,
+    /// `true`/`false` (prefix also accepts yes/no/on/off).
+    Boolean,
+    /// A user: `<@123>`, `<@!123>` or a raw id in prefix form.
+    User,
+    /// A channel: `<#123>` or a raw id in prefix form.
+    Channel,
+    /// A role: `<@&123>` or a raw id in prefix form.
+    Role,
+    /// A duration written as text (`10m`, `2h30m`); a string option on Discord's side, one word
+    /// in prefix form. Parsing the duration is the command's job.
+    Duration,
+}
+
+impl OptionKind {
+    /// How the kind is named in error messages and help.
+    #[must_use]
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::String => "text",
+            Self::Integer => "a whole number",
+            Self::Boolean => "true or false",
+            Self::User => "a user mention or id",
+            Self::Channel => "a channel mention or id",
+            Self::Role => "a role mention or id",
+            Self::Duration => "a duration such as 10m or 2h",
+        }
+    }
+
+    fn discord(self) -> CommandOptionType {
+        match self {
+            Self::String | Self::Duration => CommandOptionType::String,
+            Self::Integer => CommandOptionType::Integer,
+            Self::Boolean => CommandOptionType::Boolean,
+            Self::User => CommandOptionType::User,
+            Self::Channel => CommandOptionType::Channel,
+            Self::Role => CommandOptionType::Role,
+        }
+    }
+}
+
+/// A fixed value an option may take.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChoiceValue {
+    /// For string options.
+    String(String),
+    /// For integer options.
+    Integer(i64),
+}
+
+/// One allowed value of an option with choices.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// What the user sees.
+    pub name: String,
+    /// What the command receives.
+    pub value: ChoiceValue,
+}
+
+/// One option of a command or subcommand.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OptionDef {
+    /// Name (1–32 lowercase letters, digits, `-`, `_`).
+    pub name: String,
+    /// Description (1–100 characters).
+    pub description: String,
+    /// Kind of value.
+    pub kind: OptionKind,
+    /// Whether it must be given.
+    pub required: bool,
+    /// Allowed values, when fixed (at most 25).
+    pub choices: Vec<Choice>,
+    /// Smallest allowed integer.
+    pub min: Option<i64>,
+    /// Largest allowed integer.
+    pub max: Option<i64>,
+    /// Longest allowed text, in characters.
+    pub max_length: Option<u16>,
+}
+
+impl OptionDef {
+    /// An optional option.
+    #[must_use]
+    pub fn new(name: impl Into<String>, description: impl Into<String>, kind: OptionKind) -> Self {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            kind,
+            required: false,
+            choices: Vec::new(),
+            min: None,
+            max: None,
+            max_length: None,
+        }
+    }
+
+    /// Makes the option required.
+    #[must_use]
+    pub fn required(mut self) -> Self {
+        self.required = true;
+        self
+    }
+
+    /// Adds a string choice.
+    #[must_use]
+    pub fn choice(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.choices.push(Choice {
+            name: name.into(),
+            value: ChoiceValue::String(value.into()),
+        });
+        self
+    }
+
+    /// Adds an integer choice.
+    #[must_use]
+    pub fn int_choice(mut self, name: impl Into<String>, value: i64) -> Self {
+        self.choices.push(Choice {
+            name: name.into(),
+            value: ChoiceValue::Integer(value),
+        });
+        self
+    }
+
+    /// Bounds an integer option (inclusive).
+    #[must_use]
+    pub fn range(mut self, min: i64, max: i64) -> Self {
+        self.min = Some(min);
+        self.max = Some(max);
+        self
+    }
+
+    /// Limits the length of a text option.
+    #[must_use]
+    pub fn max_length(mut self, max: u16) -> Self {
+        self.max_length = Some(max);
+        self
+    }
+
+    /// Discord's form of the option.
+    #[must_use]
+    pub fn to_discord(&self) -> CommandOption {
+        let choices = (!self.choices.is_empty()).then(|| {
+            self.choices
+                .iter()
+                .map(|c| CommandOptionChoice {
+                    name: c.name.clone(),
+                    name_localizations: None,
+                    value: match &c.value {
+                        ChoiceValue::String(s) => CommandOptionChoiceValue::String(s.clone()),
+                        ChoiceValue::Integer(i) => CommandOptionChoiceValue::Integer(*i),
+                    },
+                })
+                .collect()
+        });
+        CommandOption {
+            autocomplete: None,
+            channel_types: None,
+            choices,
+            description: self.description.clone(),
+            description_localizations: None,
+            file_types: None,
+            kind: self.kind.discord(),
+            max_length: self.max_length,
+            max_value: self.max.map(CommandOptionValue::Integer),
+            min_length: None,
+            min_value: self.min.map(CommandOptionValue::Integer),
+            name: self.name.clone(),
+            name_localizations: None,
+            options: None,
+            required: Some(self.required),
+        }
+    }
+
+    /// How the option appears in usage lines: `<user>` or `[reason]`.
+    #[must_use]
+    pub fn usage(&self) -> String {
+        if self.required {
+            format!("<{}>", self.name)
+        } else {
+            format!("[{}]", self.name)
+        }
+    }
+}
+
+/// A subcommand (`/automod enable`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SubcommandDef {
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// Options, in prefix order (required ones first).
+    pub options: Vec<OptionDef>,
+}
+
+impl SubcommandDef {
+    /// A subcommand without options.
+    #[must_use]
+    pub fn new(name: impl Into<String>, description: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            options: Vec::new(),
+        }
+    }
+
+    /// Adds an option.
+    #[must_use]
+    pub fn option(mut self, option: OptionDef) -> Self {
+        self.options.push(option);
+        self
+    }
+}
+
+/// A command: what Discord shows, how it is parsed, who may run it, and its handler.
+#[derive(Clone)]
+pub struct CommandDef {
+    /// Name (1–32 lowercase letters, digits, `-`, `_`).
+    pub name: String,
+    /// Description (1–100 characters).
+    pub description: String,
+    /// Options, in prefix order (required ones first). Empty when there are subcommands.
+    pub options: Vec<OptionDef>,
+    /// Subcommands; the first word of a prefix command picks one.
+    pub subcommands: Vec<SubcommandDef>,
+    /// Permissions a member needs (Discord hides the command from others; checked again at
+    /// run time for both slash and prefix).
+    pub default_member_permissions: Option<Permissions>,
+    /// Per-user cooldown.
+    pub cooldown: Option<Duration>,
+    /// Whether replies are ephemeral unless the reply says otherwise.
+    pub ephemeral: bool,
+    /// Whether the command only runs in a guild.
+    pub guild_only: bool,
+    /// Help category (e.g. `General`, `Moderation`).
+    pub category: String,
+    /// The handler.
+    pub handler: Arc<dyn CommandHandler>,
+}
+
+impl fmt::Debug for CommandDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CommandDef")
+            .field("name", &self.name)
+            .field("options", &self.options)
+            .field("subcommands", &self.subcommands)
+            .field(
+                "default_member_permissions",
+                &self.default_member_permissions,
+            )
+            .field("cooldown", &self.cooldown)
+            .field("ephemeral", &self.ephemeral)
+            .field("guild_only", &self.guild_only)
+            .finish_non_exhaustive()
+    }
+}
+
+impl CommandDef {
+    /// A guild-only command in the `General` category, no options, no permissions needed.
+    #[must_use]
+    pub fn new(
+        name: impl Into<String>,
+        description: impl Into<String>,
+        handler: impl CommandHandler,
+    ) -> Self {
+        Self {
+            name: name.into(),
+            description: description.into(),
+            options: Vec::new(),
+            subcommands: Vec::new(),
+            default_member_permissions: None,
+            cooldown: None,
+            ephemeral: false,
+            guild_only: true,
+            category: "General".into(),
+            handler: Arc::new(handler),
+        }
+    }
+
+    /// Adds an option.
+    #[must_use]
+    pub fn option(mut self, option: OptionDef) -> Self {
+        self.options.push(option);
+        self
+    }
+
+    /// Adds a subcommand.
+    #[must_use]
+    pub fn subcommand(mut self, sub: SubcommandDef) -> Self {
+        self.subcommands.push(sub);
+        self
+    }
+
+    /// Permissions a member needs.
+    #[must_use]
+    pub fn permissions(mut self, permissions: Permissions) -> Self {
+        self.default_member_permissions = Some(permissions);
+        self
+    }
+
+    /// Per-user cooldown.
+    #[must_use]
+    pub fn cooldown(mut self, cooldown: Duration) -> Self {
+        self.cooldown = Some(cooldown);
+        self
+    }
+
+    /// Replies are ephemeral by default.
+    #[must_use]
+    pub fn ephemeral(mut self) -> Self {
+        self.ephemeral = true;
+        self
+    }
+
+    /// The command also runs in direct messages.
+    #[must_use]
+    pub fn allow_dms(mut self) -> Self {
+        self.guild_only = false;
+        self
+    }
+
+    /// Help category.
+    #[must_use]
+    pub fn category(mut self, category: impl Into<String>) -> Self {
+        self.category = category.into();
+        self
+    }
+
+    /// The subcommand named `name`.
+    #[must_use]
+    pub fn find_subcommand(&self, name: &str) -> Option<&SubcommandDef> {
+        self.subcommands
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    /// Usage line for help: `ban <user> [reason]`, or one line per subcommand.
+    #[must_use]
+    pub fn usage(&self) -> Vec<String> {
+        if self.subcommands.is_empty() {
+            let mut line = self.name.clone();
+            for o in &self.options {
+                line.push(' ');
+                line.push_str(&o.usage());
+            }
+            vec![line]
+        } else {
+            self.subcommands
+                .iter()
+                .map(|s| {
+                    let mut line = format!("{} {}", self.name, s.name);
+                    for o in &s.options {
+                        line.push(' ');
+                        line.push_str(&o.usage());
+                    }
+                    line
+                })
+                .collect()
+        }
+    }
+
+    /// Discord's form of the command (for bulk overwrite).
+    #[must_use]
+    pub fn to_discord(&self, application_id: Option<Id<ApplicationMarker>>) -> Command {
+        let options = if self.subcommands.is_empty() {
+            self.options.iter().map(OptionDef::to_discord).collect()
+        } else {
+            self.subcommands
+                .iter()
+                .map(|s| CommandOption {
+                    autocomplete: None,
+                    channel_types: None,
+                    choices: None,
+                    description: s.description.clone(),
+                    description_localizations: None,
+                    file_types: None,
+                    kind: CommandOptionType::SubCommand,
+                    max_length: None,
+                    max_value: None,
+                    min_length: None,
+                    min_value: None,
+                    name: s.name.clone(),
+                    name_localizations: None,
+                    options: Some(s.options.iter().map(OptionDef::to_discord).collect()),
+                    required: None,
+                })
+                .collect()
+        };
+        let contexts = if self.guild_only {
+            vec![InteractionContextType::Guild]
+        } else {
+            vec![InteractionContextType::Guild, InteractionContextType::BotDm]
+        };
+        #[allow(deprecated)]
+        Command {
+            application_id,
+            contexts: Some(contexts),
+            default_member_permissions: self.default_member_permissions,
+            description: self.description.clone(),
+            description_localizations: None,
+            dm_permission: None,
+            guild_id: None,
+            id: None,
+            integration_types: Some(vec![ApplicationIntegrationType::GuildInstall]),
+            kind: CommandType::ChatInput,
+            name: self.name.clone(),
+            name_localizations: None,
+            nsfw: None,
+            options,
+            version: Id::new(1),
+        }
+    }
+}

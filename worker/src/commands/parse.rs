@@ -1,0 +1,591 @@
+//! Turning a slash interaction's data or a prefix message into [`Args`], checked against the
+//! command's definition. Errors say what is wrong in words a user understands.
+
+use twilight_model::{
+    application::interaction::application_command::{CommandDataOption, CommandOptionValue},
+    id::Id,
+};
+
+use super::{
+    args::{ArgValue, Args},
+    def::{ChoiceValue, CommandDef, OptionDef, OptionKind},
+};
+
+/// Why arguments were refused. The `Display` text is shown to the user.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ArgError {
+    /// A required option was not given.
+    #[error("missing `{option}` ({expected}). Usage: `{usage}`")]
+    Missing {
+        /// The option.
+        option: String,
+        /// What it expects.
+        expected: &'static str,
+        /// Usage line.
+        usage: String,
+    },
+    /// A value did not parse or is out of range.
+    #[error("`{option}` must be {expected}: `{value}` is not")]
+    Invalid {
+        /// The option.
+        option: String,
+        /// What it expects.
+        expected: String,
+        /// What was given (shortened).
+        value: String,
+    },
+    /// The value is not one of the fixed choices.
+    #[error("`{option}` must be one of {choices}: `{value}` is not")]
+    NotAChoice {
+        /// The option.
+        option: String,
+        /// The allowed values.
+        choices: String,
+        /// What was given (shortened).
+        value: String,
+    },
+    /// The command needs a subcommand.
+    #[error("choose one of: {expected}. Usage: `{usage}`")]
+    MissingSubcommand {
+        /// The subcommand names.
+        expected: String,
+        /// Usage lines.
+        usage: String,
+    },
+    /// The subcommand does not exist.
+    #[error("`{given}` is not a subcommand; choose one of: {expected}")]
+    UnknownSubcommand {
+        /// What was given.
+        given: String,
+        /// The subcommand names.
+        expected: String,
+    },
+    /// More was given than the command takes.
+    #[error("unexpected `{extra}`. Usage: `{usage}`")]
+    TooMany {
+        /// The leftover text (shortened).
+        extra: String,
+        /// Usage line.
+        usage: String,
+    },
+    /// A quote was opened and never closed.
+    #[error("a quote was opened and never closed")]
+    UnclosedQuote,
+    /// An option the command does not have (slash data out of date).
+    #[error("this command has no option `{0}`; the command list may be out of date")]
+    UnknownOption(String),
+}
+
+/// Shortens user input for error messages and neutralises backticks.
+fn shorten(s: &str) -> String {
+    let clean: String = s.chars().map(|c| if c == '`' { '\'' } else { c }).collect();
+    if clean.chars().count() > 64 {
+        let mut out: String = clean.chars().take(61).collect();
+        out.push('…');
+        out
+    } else {
+        clean
+    }
+}
+
+/// Splits `content` into `(command name, rest)` when it starts with `prefix` (ASCII letters of
+/// the prefix match either case). The name is lowercased.
+#[must_use]
+pub fn split_prefix<'a>(content: &'a str, prefix: &str) -> Option<(String, &'a str)> {
+    let content = content.trim_start();
+    let head = content.get(..prefix.len())?;
+    if !head.eq_ignore_ascii_case(prefix) {
+        return None;
+    }
+    let after = content[prefix.len()..].trim_start();
+    let end = after.find(char::is_whitespace).unwrap_or(after.len());
+    let name = &after[..end];
+    if name.is_empty() {
+        return None;
+    }
+    Some((name.to_lowercase(), &after[end..]))
+}
+
+/// Takes one word (or one `"quoted phrase"`) from the start of `s`.
+fn next_token(s: &str) -> Result<Option<(String, &str)>, ArgError> {
+    let s = s.trim_start();
+    if s.is_empty() {
+        return Ok(None);
+    }
+    if let Some(inner) = s.strip_prefix('"') {
+        let close = inner.find('"').ok_or(ArgError::UnclosedQuote)?;
+        return Ok(Some((inner[..close].to_owned(), &inner[close + 1..])));
+    }
+    let end = s.find(char::is_whitespace).unwrap_or(s.len());
+    Ok(Some((s[..end].to_owned(), &s[end..])))
+}
+
+fn strip_mention<'a>(s: &'a str, open: &str) -> Option<&'a str> {
+    s.strip_prefix(open)?.strip_suffix('>')
+}
+
+fn parse_id(s: &str) -> Option<u64> {
+    s.parse::<u64>().ok().filter(|n| *n != 0)
+}
+
+/// Parses one prefix word as `option`'s kind and checks its constraints.
+fn parse_word(option: &OptionDef, word: &str) -> Result<ArgValue, ArgError> {
+    let invalid = || ArgError::Invalid {
+        option: option.name.clone(),
+        expected: option.kind.describe().to_owned(),
+        value: shorten(word),
+    };
+    let value = match option.kind {
+        OptionKind::String | OptionKind::Duration => ArgValue::String(word.to_owned()),
+        OptionKind::Integer => ArgValue::Integer(word.parse().map_err(|_| invalid())?),
+        OptionKind::Boolean => match word.to_ascii_lowercase().as_str() {
+            "true" | "yes" | "on" | "y" | "1" => ArgValue::Boolean(true),
+            "false" | "no" | "off" | "n" | "0" => ArgValue::Boolean(false),
+            _ => return Err(invalid()),
+        },
+        OptionKind::User => {
+            let raw = strip_mention(word, "<@!")
+                .or_else(|| strip_mention(word, "<@").filter(|r| !r.starts_with('&')))
+                .unwrap_or(word);
+            ArgValue::User(Id::new(parse_id(raw).ok_or_else(invalid)?))
+        }
+        OptionKind::Channel => {
+            let raw = strip_mention(word, "<#").unwrap_or(word);
+            ArgValue::Channel(Id::new(parse_id(raw).ok_or_else(invalid)?))
+        }
+        OptionKind::Role => {
+            let raw = strip_mention(word, "<@&").unwrap_or(word);
+            ArgValue::Role(Id::new(parse_id(raw).ok_or_else(invalid)?))
+        }
+    };
+    check_value(option, value, true)
+}
+
+/// Checks choices, integer range and text length. Prefix input may name a choice by its name.
+fn check_value(option: &OptionDef, value: ArgValue, lenient: bool) -> Result<ArgValue, ArgError> {
+    if !option.choices.is_empty() {
+        let found = option.choices.iter().find(|c| match (&c.value, &value) {
+            (ChoiceValue::String(a), ArgValue::String(b)) => {
+                a == b || (lenient && (a.eq_ignore_ascii_case(b) || c.name.eq_ignore_ascii_case(b)))
+            }
+            (ChoiceValue::Integer(a), ArgValue::Integer(b)) => a == b,
+            (ChoiceValue::Integer(_), ArgValue::String(b)) => {
+                lenient && c.name.eq_ignore_ascii_case(b)
+            }
+            _ => false,
+        });
+        return match found {
+            Some(c) => Ok(match &c.value {
+                ChoiceValue::String(s) => ArgValue::String(s.clone()),
+                ChoiceValue::Integer(i) => ArgValue::Integer(*i),
+            }),
+            None => Err(ArgError::NotAChoice {
+                option: option.name.clone(),
+                choices: option
+                    .choices
+                    .iter()
+                    .map(|c| format!("`{}`", c.name))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                value: shorten(&display_value(&value)),
+            }),
+        };
+    }
+    match &value {
+        ArgValue::Integer(i) => {
+            let below = option.min.is_some_and(|m| *i < m);
+            let above = option.max.is_some_and(|m| *i > m);
+            if below || above {
+                let expected = match (option.min, option.max) {
+                    (Some(a), Some(b)) => format!("between {a} and {b}"),
+                    (Some(a), None) => format!("at least {a}"),
+                    (None, Some(b)) => format!("at most {b}"),
+                    (None, None) => unreachable!(),
+                };
+                return Err(ArgError::Invalid {
+                    option: option.name.clone(),
+                    expected,
+                    value: i.to_string(),
+                });
+            }
+        }
+        ArgValue::String(s) => {
+            if let Some(max) = option.max_length
+                && s.chars().count() > usize::from(max)
+            {
+                return Err(ArgError::Invalid {
+                    option: option.name.clone(),
+                    expected: format!("at most {max} characters"),
+                    value: shorten(s),
+                });
+            }
+            if s.is_empty() {
+                return Err(ArgError::Invalid {
+                    option: option.name.clone(),
+                    expected: option.kind.describe().to_owned(),
+                    value: String::new(),
+                });
+            }
+        }
+        _ => {}
+    }
+    Ok(value)
+}
+
+fn display_value(v: &ArgValue) -> String {
+    match v {
+        ArgValue::String(s) => s.clone(),
+        ArgValue::Integer(i) => i.to_string(),
+        ArgValue::Boolean(b) => b.to_string(),
+        ArgValue::User(u) => u.to_string(),
+        ArgValue::Channel(c) => c.to_string(),
+        ArgValue::Role(r) => r.to_string(),
+    }
+}
+
+/// Maps the words after a prefix command's name onto its options, in order.
+///
+/// User/channel/role mentions and raw ids are accepted; `"quoted phrases"` are one word; the
+/// last option, when it is text, takes the rest of the line. An optional option whose word does
+/// not fit is skipped in favour of the next option.
+pub fn parse_prefix_args(def: &CommandDef, rest: &str) -> Result<Args, ArgError> {
+    let mut args = Args::new();
+    let (options, usage, rest) = if def.subcommands.is_empty() {
+        (&def.options, def.usage().join(" | "), rest)
+    } else {
+        let names = || {
+            def.subcommands
+                .iter()
+                .map(|s| format!("`{}`", s.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some((word, remainder)) = next_token(rest)? else {
+            return Err(ArgError::MissingSubcommand {
+                expected: names(),
+                usage: def.usage().join(" | "),
+            });
+        };
+        let sub = def
+            .find_subcommand(&word)
+            .ok_or_else(|| ArgError::UnknownSubcommand {
+                given: shorten(&word),
+                expected: names(),
+            })?;
+        args.set_subcommand(sub.name.clone());
+        let usage = def
+            .usage()
+            .into_iter()
+            .find(|u| u.split(' ').nth(1) == Some(sub.name.as_str()))
+            .unwrap_or_default();
+        (&sub.options, usage, remainder)
+    };
+
+    let mut rest = rest;
+    let mut skipped: Option<ArgError> = None;
+    for (i, option) in options.iter().enumerate() {
+        let last = i + 1 == options.len();
+        if rest.trim().is_empty() {
+            if option.required {
+                return Err(ArgError::Missing {
+                    option: option.name.clone(),
+                    expected: option.kind.describe(),
+                    usage,
+                });
+            }
+            continue;
+        }
+        if last && option.kind == OptionKind::String {
+            let text = rest.trim();
+            let text = text
+                .strip_prefix('"')
+                .and_then(|t| t.strip_suffix('"'))
+                .filter(|t| !t.contains('"'))
+                .unwrap_or(text);
+            let value = check_value(option, ArgValue::String(text.to_owned()), true)?;
+            args.set(option.name.clone(), value);
+            rest = "";
+            break;
+        }
+        let Some((word, remainder)) = next_token(rest)? else {
+            continue;
+        };
+        match parse_word(option, &word) {
+            Ok(value) => {
+                args.set(option.name.clone(), value);
+                rest = remainder;
+                skipped = None;
+            }
+            Err(e) if !option.required => {
+                skipped.get_or_insert(e);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let extra = rest.trim();
+    if !extra.is_empty() {
+        return Err(skipped.unwrap_or(ArgError::TooMany {
+            extra: shorten(extra),
+            usage,
+        }));
+    }
+    Ok(args)
+}
+
+/// Checks a slash command's options against its definition.
+pub fn parse_slash_args(def: &CommandDef, options: &[CommandDataOption]) -> Result<Args, ArgError> {
+    let mut args = Args::new();
+    let (defs, options, usage) = if def.subcommands.is_empty() {
+        (&def.options, options, def.usage().join(" | "))
+    } else {
+        let names = || {
+            def.subcommands
+                .iter()
+                .map(|s| format!("`{}`", s.name))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let Some(first) = options.first() else {
+            return Err(ArgError::MissingSubcommand {
+                expected: names(),
+                usage: def.usage().join(" | "),
+            });
+        };
+        let CommandOptionValue::SubCommand(inner) = &first.value else {
+            return Err(ArgError::MissingSubcommand {
+                expected: names(),
+                usage: def.usage().join(" | "),
+            });
+        };
+        let sub = def
+            .find_subcommand(&first.name)
+            .ok_or_else(|| ArgError::UnknownSubcommand {
+                given: shorten(&first.name),
+                expected: names(),
+            })?;
+        args.set_subcommand(sub.name.clone());
+        (&sub.options, inner.as_slice(), def.usage().join(" | "))
+    };
+    for given in options {
+        let option = defs
+            .iter()
+            .find(|o| o.name == given.name)
+            .ok_or_else(|| ArgError::UnknownOption(shorten(&given.name)))?;
+        let mismatch = || ArgError::Invalid {
+            option: option.name.clone(),
+            expected: option.kind.describe().to_owned(),
+            value: shorten(&format!("{:?}", given.value.kind())),
+        };
+        let value = match (&given.value, option.kind) {
+            (CommandOptionValue::String(s), OptionKind::String | OptionKind::Duration) => {
+                ArgValue::String(s.trim().to_owned())
+            }
+            (CommandOptionValue::Integer(i), OptionKind::Integer) => ArgValue::Integer(*i),
+            (CommandOptionValue::Boolean(b), OptionKind::Boolean) => ArgValue::Boolean(*b),
+            (CommandOptionValue::User(u), OptionKind::User) => ArgValue::User(*u),
+            (CommandOptionValue::Channel(c), OptionKind::Channel) => ArgValue::Channel(*c),
+            (CommandOptionValue::Role(r), OptionKind::Role) => ArgValue::Role(*r),
+            _ => return Err(mismatch()),
+        };
+        let value = check_value(option, value, false)?;
+        args.set(option.name.clone(), value);
+    }
+    if let Some(missing) = defs
+        .iter()
+        .find(|o| o.required && args.get(&o.name).is_none())
+    {
+        return Err(ArgError::Missing {
+            option: missing.name.clone(),
+            expected: missing.kind.describe(),
+            usage,
+        });
+    }
+    Ok(args)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::{
+        CommandContext, CommandError, CommandHandler, Reply, def::SubcommandDef,
+    };
+
+    struct Nop;
+    #[async_trait::async_trait]
+    impl CommandHandler for Nop {
+        async fn run(&self, _: &CommandContext, _: &Args) -> Result<Reply, CommandError> {
+            Ok(Reply::text("ok"))
+        }
+    }
+
+    fn ban() -> CommandDef {
+        CommandDef::new("ban", "Ban a member", Nop)
+            .option(OptionDef::new("user", "who", OptionKind::User).required())
+            .option(OptionDef::new("days", "delete days", OptionKind::Integer).range(0, 7))
+            .option(OptionDef::new("reason", "why", OptionKind::String))
+    }
+
+    #[test]
+    fn prefix_split() {
+        assert_eq!(split_prefix("k!ping", "k!"), Some(("ping".into(), "")));
+        assert_eq!(
+            split_prefix("  K!Ping  x y", "k!"),
+            Some(("ping".into(), "  x y"))
+        );
+        assert_eq!(split_prefix("k! help", "k!"), Some(("help".into(), "")));
+        assert_eq!(split_prefix("k!", "k!"), None);
+        assert_eq!(split_prefix("hello k!ping", "k!"), None);
+        assert_eq!(split_prefix("é", "k!"), None);
+        assert_eq!(split_prefix("éé!ping", "é"), Some(("é!ping".into(), "")));
+    }
+
+    #[test]
+    fn mentions_and_rest_of_line() {
+        let a = parse_prefix_args(&ban(), " <@!123> 3 spamming   links  ").unwrap();
+        assert_eq!(a.user("user"), Some(Id::new(123)));
+        assert_eq!(a.integer("days"), Some(3));
+        assert_eq!(a.string("reason"), Some("spamming   links"));
+        // optional integer skipped: the reason follows the user directly
+        let a = parse_prefix_args(&ban(), "<@123> being rude").unwrap();
+        assert_eq!(a.integer("days"), None);
+        assert_eq!(a.string("reason"), Some("being rude"));
+        let a = parse_prefix_args(&ban(), "456").unwrap();
+        assert_eq!(a.user("user"), Some(Id::new(456)));
+        assert_eq!(a.string("reason"), None);
+    }
+
+    #[test]
+    fn prefix_errors_say_what_is_wrong() {
+        let e = parse_prefix_args(&ban(), "").unwrap_err();
+        assert!(
+            matches!(e, ArgError::Missing { ref option, .. } if option == "user"),
+            "{e}"
+        );
+        assert!(e.to_string().contains("ban <user> [days] [reason]"), "{e}");
+        let e = parse_prefix_args(&ban(), "bob").unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("`user` must be a user mention or id"),
+            "{e}"
+        );
+        let e = parse_prefix_args(&ban(), "<@&5>").unwrap_err();
+        assert!(matches!(e, ArgError::Invalid { .. }), "{e}");
+        let e = parse_prefix_args(&ban(), "<@1> 9").unwrap();
+        // 9 is out of range for days, so it is skipped and becomes the reason
+        assert_eq!(e.string("reason"), Some("9"));
+        let strict = CommandDef::new("purge", "d", Nop).option(
+            OptionDef::new("count", "n", OptionKind::Integer)
+                .required()
+                .range(1, 100),
+        );
+        let e = parse_prefix_args(&strict, "500").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`count` must be between 1 and 100: `500` is not"
+        );
+        let e = parse_prefix_args(&strict, "5 6").unwrap_err();
+        assert!(matches!(e, ArgError::TooMany { .. }), "{e}");
+        let e = parse_prefix_args(&strict, "\"5").unwrap_err();
+        assert_eq!(e, ArgError::UnclosedQuote);
+    }
+
+    #[test]
+    fn quoted_words_and_choices() {
+        let def = CommandDef::new("tag", "d", Nop)
+            .option(
+                OptionDef::new("mode", "m", OptionKind::String)
+                    .required()
+                    .choice("Strict", "strict")
+                    .choice("Relaxed", "relaxed"),
+            )
+            .option(OptionDef::new("name", "n", OptionKind::String).required())
+            .option(OptionDef::new("on", "b", OptionKind::Boolean).required());
+        let a = parse_prefix_args(&def, "STRICT \"two words\" yes").unwrap();
+        assert_eq!(a.string("mode"), Some("strict"));
+        assert_eq!(a.string("name"), Some("two words"));
+        assert_eq!(a.boolean("on"), Some(true));
+        let e = parse_prefix_args(&def, "loose x no").unwrap_err();
+        assert!(e.to_string().contains("`Strict`, `Relaxed`"), "{e}");
+    }
+
+    #[test]
+    fn subcommands() {
+        let def = CommandDef::new("automod", "d", Nop)
+            .subcommand(
+                SubcommandDef::new("enable", "turn on")
+                    .option(OptionDef::new("rule", "r", OptionKind::String).required()),
+            )
+            .subcommand(SubcommandDef::new("status", "show"));
+        let a = parse_prefix_args(&def, "Enable spam filter").unwrap();
+        assert_eq!(a.subcommand(), Some("enable"));
+        assert_eq!(a.string("rule"), Some("spam filter"));
+        assert!(matches!(
+            parse_prefix_args(&def, ""),
+            Err(ArgError::MissingSubcommand { .. })
+        ));
+        assert!(matches!(
+            parse_prefix_args(&def, "frobnicate"),
+            Err(ArgError::UnknownSubcommand { .. })
+        ));
+        assert!(matches!(
+            parse_prefix_args(&def, "status extra"),
+            Err(ArgError::TooMany { .. })
+        ));
+        let slash = vec![CommandDataOption {
+            name: "enable".into(),
+            value: CommandOptionValue::SubCommand(vec![CommandDataOption {
+                name: "rule".into(),
+                value: CommandOptionValue::String("caps".into()),
+            }]),
+        }];
+        let a = parse_slash_args(&def, &slash).unwrap();
+        assert_eq!(a.subcommand(), Some("enable"));
+        assert_eq!(a.string("rule"), Some("caps"));
+    }
+
+    #[test]
+    fn slash_checks() {
+        let ok = vec![
+            CommandDataOption {
+                name: "user".into(),
+                value: CommandOptionValue::User(Id::new(9)),
+            },
+            CommandDataOption {
+                name: "days".into(),
+                value: CommandOptionValue::Integer(2),
+            },
+        ];
+        let a = parse_slash_args(&ban(), &ok).unwrap();
+        assert_eq!(a.user("user"), Some(Id::new(9)));
+        assert_eq!(a.integer("days"), Some(2));
+        let e = parse_slash_args(&ban(), &ok[1..]).unwrap_err();
+        assert!(matches!(e, ArgError::Missing { ref option, .. } if option == "user"));
+        let bad = vec![CommandDataOption {
+            name: "user".into(),
+            value: CommandOptionValue::String("x".into()),
+        }];
+        assert!(matches!(
+            parse_slash_args(&ban(), &bad),
+            Err(ArgError::Invalid { .. })
+        ));
+        let range = vec![
+            ok[0].clone(),
+            CommandDataOption {
+                name: "days".into(),
+                value: CommandOptionValue::Integer(8),
+            },
+        ];
+        assert!(matches!(
+            parse_slash_args(&ban(), &range),
+            Err(ArgError::Invalid { .. })
+        ));
+        let unknown = vec![CommandDataOption {
+            name: "nope".into(),
+            value: CommandOptionValue::Boolean(true),
+        }];
+        assert!(matches!(
+            parse_slash_args(&ban(), &unknown),
+            Err(ArgError::UnknownOption(_))
+        ));
+    }
+}

@@ -1,0 +1,440 @@
+//! The REST client: twilight-http (per-route limits from Discord's headers) behind a
+//! fleet-wide budget of requests per second shared by every pod through Redis (in-process
+//! without Redis), with retries on 5xx and on 429 after `retry_after`.
+//!
+//! Use [`Rest::call`] for every request that counts against Discord's global limit and
+//! [`Rest::interaction`] for interaction responses and follow-ups (exempt from it).
+
+use std::{
+    future::Future,
+    pin::Pin,
+    sync::Arc,
+    time::{Duration, SystemTime, UNIX_EPOCH},
+};
+
+use tokio::sync::Mutex;
+use twilight_http::{
+    Client, Response,
+    api_error::ApiError,
+    error::{Error as HttpError, ErrorType},
+    response::{DeserializeBodyError, ResponseFuture},
+};
+
+use crate::{
+    config::Token,
+    telemetry::metrics::{Metrics, RateLimitLabels, RestLabels},
+};
+
+/// A REST failure.
+#[derive(Debug, thiserror::Error)]
+pub enum RestError {
+    /// Discord (or the network) failed; the source says how. Never contains the token.
+    #[error("{route}: {source}")]
+    Http {
+        /// Route name.
+        route: &'static str,
+        /// The error.
+        #[source]
+        source: HttpError,
+    },
+    /// The body did not deserialize.
+    #[error("{route}: unreadable response body: {source}")]
+    Body {
+        /// Route name.
+        route: &'static str,
+        /// The error.
+        #[source]
+        source: DeserializeBodyError,
+    },
+    /// Still rate limited or failing after every retry.
+    #[error("{route}: gave up after {attempts} attempts: {last}")]
+    Exhausted {
+        /// Route name.
+        route: &'static str,
+        /// Attempts made.
+        attempts: u32,
+        /// The last error.
+        last: String,
+    },
+    /// The fleet-wide budget could not be reached (Redis down) and the local fallback refused.
+    #[error("REST budget unavailable: {0}")]
+    Budget(String),
+}
+
+impl RestError {
+    /// The HTTP status Discord answered with, if any.
+    #[must_use]
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Self::Http { source, .. } => match source.kind() {
+                ErrorType::Response { status, .. } => Some(status.get()),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
+    /// Discord's JSON error code (e.g. 50013 Missing Permissions), if any.
+    #[must_use]
+    pub fn discord_code(&self) -> Option<u64> {
+        match self {
+            Self::Http { source, .. } => match source.kind() {
+                ErrorType::Response {
+                    error: ApiError::General(g),
+                    ..
+                } => Some(g.code),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+}
+
+/// A boxed future, for the object-safe budget trait.
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// A budget of requests per second shared by everything that calls Discord as this bot.
+pub trait RestBudget: Send + Sync + std::fmt::Debug {
+    /// Waits until one more request fits in the budget.
+    fn acquire(&self) -> BoxFuture<'_, Result<(), RestError>>;
+}
+
+fn unix_now() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// An in-process budget: at most `per_second` requests in each wall-clock second.
+#[derive(Debug)]
+pub struct LocalBudget {
+    per_second: u32,
+    state: Mutex<(u64, u32)>,
+}
+
+impl LocalBudget {
+    /// A budget of `per_second`.
+    #[must_use]
+    pub fn new(per_second: u32) -> Self {
+        Self {
+            per_second: per_second.max(1),
+            state: Mutex::new((0, 0)),
+        }
+    }
+}
+
+impl RestBudget for LocalBudget {
+    fn acquire(&self) -> BoxFuture<'_, Result<(), RestError>> {
+        Box::pin(async move {
+            loop {
+                let now = unix_now();
+                let second = now.as_secs();
+                {
+                    let mut s = self.state.lock().await;
+                    if s.0 != second {
+                        *s = (second, 0);
+                    }
+                    if s.1 < self.per_second {
+                        s.1 += 1;
+                        return Ok(());
+                    }
+                }
+                let next = Duration::from_secs(second + 1).saturating_sub(now);
+                tokio::time::sleep(next + Duration::from_millis(1)).await;
+            }
+        })
+    }
+}
+
+/// A fleet-wide budget in Redis: one counter per wall-clock second
+/// (`redis_keys::rest_window`), incremented atomically; a pod that finds the second full waits
+/// for the next one. If Redis fails, the pod falls back to its local budget and says so.
+#[derive(Clone)]
+pub struct RedisBudget {
+    conn: redis::aio::ConnectionManager,
+    cluster: String,
+    per_second: u32,
+    fallback: Arc<LocalBudget>,
+}
+
+impl std::fmt::Debug for RedisBudget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisBudget")
+            .field("cluster", &self.cluster)
+            .field("per_second", &self.per_second)
+            .finish_non_exhaustive()
+    }
+}
+
+const INCR_WINDOW: &str = r"
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
+";
+
+impl RedisBudget {
+    /// A budget of `per_second` for `cluster`.
+    #[must_use]
+    pub fn new(conn: redis::aio::ConnectionManager, cluster: &str, per_second: u32) -> Self {
+        Self {
+            conn,
+            cluster: cluster.to_owned(),
+            per_second: per_second.max(1),
+            fallback: Arc::new(LocalBudget::new(per_second)),
+        }
+    }
+}
+
+impl RestBudget for RedisBudget {
+    fn acquire(&self) -> BoxFuture<'_, Result<(), RestError>> {
+        Box::pin(async move {
+            let script = redis::Script::new(INCR_WINDOW);
+            loop {
+                let now = unix_now();
+                let second = now.as_secs();
+                let key = kyuta_crds::contract::redis_keys::rest_window(&self.cluster, second);
+                let mut conn = self.conn.clone();
+                let n: Result<u64, _> = script.key(&key).arg(2000).invoke_async(&mut conn).await;
+                match n {
+                    Ok(n) if n <= u64::from(self.per_second) => return Ok(()),
+                    Ok(_) => {
+                        let next = Duration::from_secs(second + 1).saturating_sub(now);
+                        let jitter = Duration::from_millis(rand::random::<u64>() % 20);
+                        tokio::time::sleep(next + jitter).await;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "REST budget in Redis unavailable; using the local budget");
+                        return self.fallback.acquire().await;
+                    }
+                }
+            }
+        })
+    }
+}
+
+/// How many times a request is tried on 5xx / 429 / transport errors.
+const MAX_ATTEMPTS: u32 = 4;
+/// Longest `retry_after` honoured by waiting; longer ones fail the request.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(30);
+
+/// The worker's REST client.
+#[derive(Clone)]
+pub struct Rest {
+    client: Arc<Client>,
+    budget: Arc<dyn RestBudget>,
+    metrics: Arc<Metrics>,
+}
+
+impl std::fmt::Debug for Rest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rest")
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Builds a twilight HTTP client for `token`, pointed at `api_url` (an origin such as
+/// `http://127.0.0.1:8080`) or at Discord.
+#[must_use]
+pub fn http_client(token: &Token, api_url: Option<&str>) -> Client {
+    let mut builder = Client::builder()
+        .token(token.expose().to_owned())
+        .timeout(Duration::from_secs(15));
+    if let Some(url) = api_url {
+        let (use_http, host) = match url.split_once("://") {
+            Some(("http", host)) => (true, host),
+            Some((_, host)) => (false, host),
+            None => (false, url),
+        };
+        builder = builder.proxy(host.trim_end_matches('/').to_owned(), use_http);
+    }
+    builder.build()
+}
+
+impl Rest {
+    /// Wraps a client with a budget.
+    #[must_use]
+    pub fn new(client: Client, budget: Arc<dyn RestBudget>, metrics: Arc<Metrics>) -> Self {
+        Self {
+            client: Arc::new(client),
+            budget,
+            metrics,
+        }
+    }
+
+    /// The twilight client, for building requests. Send them through [`Rest::call`] or
+    /// [`Rest::interaction`] so the budget, retries and metrics apply.
+    #[must_use]
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// Sends a request that counts against the global limit. `make` builds the request (it is
+    /// called again for each retry); `route` names it in metrics and errors.
+    ///
+    /// ```ignore
+    /// rest.call("create_message", |c| c.create_message(channel).content("hi").into_future()).await?;
+    /// ```
+    pub async fn call<T, F>(&self, route: &'static str, make: F) -> Result<Response<T>, RestError>
+    where
+        F: Fn(&Client) -> ResponseFuture<T> + Send,
+        T: Unpin + Send,
+    {
+        self.send(route, true, make).await
+    }
+
+    /// Like [`Rest::call`], then deserializes the body.
+    pub async fn model<T, F>(&self, route: &'static str, make: F) -> Result<T, RestError>
+    where
+        F: Fn(&Client) -> ResponseFuture<T> + Send,
+        T: serde::de::DeserializeOwned + Unpin + Send,
+    {
+        self.call(route, make)
+            .await?
+            .model()
+            .await
+            .map_err(|source| RestError::Body { route, source })
+    }
+
+    /// Sends an interaction response or follow-up: exempt from the global limit.
+    pub async fn interaction<T, F>(
+        &self,
+        route: &'static str,
+        make: F,
+    ) -> Result<Response<T>, RestError>
+    where
+        F: Fn(&Client) -> ResponseFuture<T> + Send,
+        T: Unpin + Send,
+    {
+        self.send(route, false, make).await
+    }
+
+    async fn send<T, F>(
+        &self,
+        route: &'static str,
+        budgeted: bool,
+        make: F,
+    ) -> Result<Response<T>, RestError>
+    where
+        F: Fn(&Client) -> ResponseFuture<T> + Send,
+        T: Unpin + Send,
+    {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            if budgeted {
+                let start = std::time::Instant::now();
+                self.budget.acquire().await?;
+                self.metrics
+                    .rest_budget_wait
+                    .observe(start.elapsed().as_secs_f64());
+            }
+            let result = make(&self.client).await;
+            let (status, retry) = match &result {
+                Ok(r) => (r.status().get().to_string(), None),
+                Err(e) => classify(e),
+            };
+            self.metrics
+                .rest_requests
+                .get_or_create(&RestLabels {
+                    route: route.to_owned(),
+                    status: status.clone(),
+                })
+                .inc();
+            let source = match result {
+                Ok(r) => return Ok(r),
+                Err(e) => e,
+            };
+            if let Retry::After { wait, global } = &retry.unwrap_or(Retry::No) {
+                if status == "429" {
+                    self.metrics
+                        .rest_ratelimited
+                        .get_or_create(&RateLimitLabels {
+                            route: route.to_owned(),
+                            global: *global,
+                        })
+                        .inc();
+                }
+                if attempt < MAX_ATTEMPTS && *wait <= MAX_RETRY_AFTER {
+                    tracing::debug!(route, attempt, wait_ms = wait.as_millis() as u64, %status, "retrying REST request");
+                    tokio::time::sleep(*wait).await;
+                    continue;
+                }
+                if attempt >= MAX_ATTEMPTS {
+                    return Err(RestError::Exhausted {
+                        route,
+                        attempts: attempt,
+                        last: source.to_string(),
+                    });
+                }
+            }
+            return Err(RestError::Http { route, source });
+        }
+    }
+}
+
+enum Retry {
+    No,
+    After { wait: Duration, global: bool },
+}
+
+/// Status label and whether/when to retry.
+fn classify(e: &HttpError) -> (String, Option<Retry>) {
+    match e.kind() {
+        ErrorType::Response { status, error, .. } => {
+            let code = status.get();
+            if code == 429 {
+                let (wait, global) = match error {
+                    ApiError::Ratelimited(r) => (
+                        Duration::from_secs_f64(r.retry_after.clamp(0.0, 3600.0)),
+                        r.global,
+                    ),
+                    _ => (Duration::from_secs(1), false),
+                };
+                (code.to_string(), Some(Retry::After { wait, global }))
+            } else if (500..600).contains(&code) {
+                (
+                    code.to_string(),
+                    Some(Retry::After {
+                        wait: backoff(code),
+                        global: false,
+                    }),
+                )
+            } else {
+                (code.to_string(), None)
+            }
+        }
+        ErrorType::RequestError | ErrorType::RequestTimedOut => (
+            "error".into(),
+            Some(Retry::After {
+                wait: Duration::from_millis(250),
+                global: false,
+            }),
+        ),
+        _ => ("error".into(), None),
+    }
+}
+
+fn backoff(_status: u16) -> Duration {
+    Duration::from_millis(200 + rand::random::<u64>() % 300)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn local_budget_caps_each_second() {
+        let b = LocalBudget::new(5);
+        let start = std::time::Instant::now();
+        for _ in 0..11 {
+            b.acquire().await.unwrap();
+        }
+        // 11 requests at 5/s span at least two second boundaries.
+        assert!(
+            start.elapsed() >= Duration::from_millis(1000),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}
