@@ -35,10 +35,14 @@ pub fn require_env(name: &str, component: &str) -> String {
             }
         }
     }
+    let where_ = if file.exists() {
+        format!("{} has no {name}", file.display())
+    } else {
+        format!("{} does not exist", file.display())
+    };
     panic!(
-        "{component} is not available to the tests: {name} is not set and {} has no {name}. \
-         Start the test environment with `tests/env/up` (or run everything with `tests/run`).",
-        file.display()
+        "{component} is not available to the tests: {name} is not set and {where_}. \
+         Start the test environment with `tests/env/up` (or run everything with `tests/run`)."
     );
 }
 
@@ -58,4 +62,113 @@ pub fn mongo_uri() -> String {
 #[must_use]
 pub fn kubeconfig() -> PathBuf {
     PathBuf::from(require_env("KUBECONFIG", "Kubernetes (kube-apiserver)"))
+}
+
+/// The `kubectl` binary built for the test environment (`KUBECTL` in `target/testenv/env`).
+#[must_use]
+pub fn kubectl() -> PathBuf {
+    PathBuf::from(require_env("KUBECTL", "kubectl"))
+}
+
+/// The `helm` binary built for the test environment (`HELM` in `target/testenv/env`).
+#[must_use]
+pub fn helm() -> PathBuf {
+    PathBuf::from(require_env("HELM", "helm"))
+}
+
+/// A name unique to this process and call, for namespaces, databases and keys that tests
+/// create (lowercase letters, digits and `-`, so it is a valid Kubernetes name).
+#[must_use]
+pub fn unique_name(prefix: &str) -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static COUNTER: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    format!(
+        "{prefix}-{}-{:x}-{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+fn unreachable_panic(component: &str, target: &str, err: &dyn std::fmt::Display) -> ! {
+    panic!(
+        "{component} at {target} is not reachable: {err}. Start the test environment with \
+         `tests/env/up` (or run everything with `tests/run`); logs are in target/testenv/logs/."
+    )
+}
+
+/// A multiplexed connection to the test environment's Redis, checked with `PING`.
+///
+/// # Panics
+/// When Redis is not configured or not reachable, naming the command that starts it.
+pub async fn redis_connection() -> redis::aio::MultiplexedConnection {
+    let url = redis_url();
+    let client = redis::Client::open(url.as_str())
+        .unwrap_or_else(|e| panic!("REDIS_URL {url:?} is not a valid Redis URL: {e}"));
+    let connect = async {
+        let mut con = client.get_multiplexed_async_connection().await?;
+        redis::cmd("PING")
+            .query_async::<String>(&mut con)
+            .await
+            .map(|_| con)
+    };
+    match tokio::time::timeout(std::time::Duration::from_secs(10), connect).await {
+        Ok(Ok(con)) => con,
+        Ok(Err(e)) => unreachable_panic("Redis", &url, &e),
+        Err(_) => unreachable_panic("Redis", &url, &"no answer within 10 s"),
+    }
+}
+
+/// A client for the test environment's MongoDB wire server (FerretDB), checked with `ping`.
+///
+/// # Panics
+/// When MongoDB is not configured or not reachable, naming the command that starts it.
+pub async fn mongo_client() -> mongodb::Client {
+    let uri = mongo_uri();
+    let mut options = mongodb::options::ClientOptions::parse(uri.as_str())
+        .await
+        .unwrap_or_else(|e| panic!("MONGO_URI {uri:?} is not a valid MongoDB URI: {e}"));
+    options.server_selection_timeout = Some(std::time::Duration::from_secs(10));
+    let client = mongodb::Client::with_options(options)
+        .unwrap_or_else(|e| panic!("MONGO_URI {uri:?} was rejected by the driver: {e}"));
+    if let Err(e) = client
+        .database("admin")
+        .run_command(mongodb::bson::doc! { "ping": 1 })
+        .await
+    {
+        unreachable_panic("MongoDB (FerretDB)", &uri, &e);
+    }
+    client
+}
+
+/// A Kubernetes client for the test environment's kube-apiserver (admin user), checked by
+/// reading the server version.
+///
+/// # Panics
+/// When the control plane is not configured or not reachable, naming the command that
+/// starts it.
+pub async fn kube_client() -> kube::Client {
+    let path = kubeconfig();
+    let kc = kube::config::Kubeconfig::read_from(&path).unwrap_or_else(|e| {
+        unreachable_panic(
+            "Kubernetes (kube-apiserver)",
+            &path.display().to_string(),
+            &e,
+        )
+    });
+    let config =
+        kube::Config::from_custom_kubeconfig(kc, &kube::config::KubeConfigOptions::default())
+            .await
+            .unwrap_or_else(|e| panic!("kubeconfig {} is not usable: {e}", path.display()));
+    let server = config.cluster_url.to_string();
+    let client = kube::Client::try_from(config)
+        .unwrap_or_else(|e| panic!("cannot build a Kubernetes client for {server}: {e}"));
+    if let Err(e) = client.apiserver_version().await {
+        unreachable_panic("Kubernetes (kube-apiserver)", &server, &e);
+    }
+    client
 }
