@@ -19,19 +19,19 @@ pub fn workspace_root() -> PathBuf {
 /// names the component and the command that starts it.
 #[must_use]
 pub fn require_env(name: &str, component: &str) -> String {
-    if let Ok(v) = std::env::var(name) {
-        if !v.is_empty() {
-            return v;
-        }
+    if let Ok(v) = std::env::var(name)
+        && !v.is_empty()
+    {
+        return v;
     }
     let file = workspace_root().join("target/testenv/env");
     if let Ok(text) = std::fs::read_to_string(&file) {
         for line in text.lines() {
             let line = line.trim().trim_start_matches("export ").trim();
-            if let Some((k, v)) = line.split_once('=') {
-                if k == name {
-                    return v.trim_matches(|c| c == '"' || c == '\'').to_owned();
-                }
+            if let Some((k, v)) = line.split_once('=')
+                && k == name
+            {
+                return v.trim_matches(|c| c == '"' || c == '\'').to_owned();
             }
         }
     }
