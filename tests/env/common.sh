@@ -54,3 +54,11 @@ running_pid() {
 
 # True when something accepts TCP connections on 127.0.0.1:$1.
 port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# Describes the process listening on 127.0.0.1:$1 (pid and command line), when it can be found.
+port_holder() {
+  local pid
+  pid="$(ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -n 1)"
+  [[ -n "$pid" && -r "/proc/$pid/cmdline" ]] || return 0
+  printf 'pid %s: %s' "$pid" "$(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-300 | sed 's/ *$//')"
+}
