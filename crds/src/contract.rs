@@ -238,6 +238,13 @@ pub mod redis_keys {
     pub fn cooldown(cluster: &str, command: &str, user_id: u64) -> String {
         format!("kyuta:{cluster}:cooldown:{command}:{user_id}")
     }
+    /// An automod counter of one rule in one guild: `subject` is `user:{id}` (a member's
+    /// sliding window), `dup:{user}:{hash}` (repeated text), `joins` (the guild's join
+    /// window), `raid` (raid-mode latch) or `punished:{user}` (one punishment per window).
+    #[must_use]
+    pub fn automod(cluster: &str, guild_id: u64, rule: &str, subject: &str) -> String {
+        format!("kyuta:{cluster}:automod:{guild_id}:{rule}:{subject}")
+    }
 }
 
 #[cfg(test)]

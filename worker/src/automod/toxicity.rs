@@ -1,0 +1,490 @@
+//! Toxicity score in `[0, 1]` from a weighted lexicon shipped in the repository
+//! (`worker/data/automod/lexicon.tsv`), matched against normalised text so that leetspeak,
+//! repeated letters, look-alike characters, accents, letter-by-letter spacing and
+//! self-censoring (`f*ck`) do not hide a term, while word boundaries keep innocent words
+//! (`Scunthorpe`, `assessment`, `cocktail`) clean.
+//!
+//! Every term has two weights: one when the message addresses nobody in particular and one
+//! when it addresses someone. The score is the highest weight found plus half of the
+//! noisy-or of the others, so several terms raise it, with diminishing effect, and never
+//! past 1.
+
+use std::sync::LazyLock;
+
+use serde::Serialize;
+
+use super::text::{Normalized, TermMatcher, normalize};
+
+/// The lexicon shipped with the worker.
+pub const BUILTIN_LEXICON: &str = include_str!("../../data/automod/lexicon.tsv");
+
+/// A term's category, reported in the evidence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    /// Slurs against a group.
+    Slur,
+    /// Hate speech phrases.
+    Hate,
+    /// Threats and incitement to self-harm.
+    Threat,
+    /// Sexual harassment.
+    Sexual,
+    /// Insults.
+    Insult,
+    /// Swearing.
+    Profanity,
+}
+
+impl Category {
+    fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "slur" => Self::Slur,
+            "hate" => Self::Hate,
+            "threat" => Self::Threat,
+            "sexual" => Self::Sexual,
+            "insult" => Self::Insult,
+            "profanity" => Self::Profanity,
+            _ => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    untargeted: f32,
+    targeted: f32,
+    category: Category,
+}
+
+/// A lexicon that cannot be loaded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("lexicon line {line}: {problem}")]
+pub struct LexiconError {
+    /// 1-based line number.
+    pub line: usize,
+    /// What is wrong.
+    pub problem: String,
+}
+
+/// A compiled toxicity lexicon.
+#[derive(Debug, Clone)]
+pub struct Lexicon {
+    matcher: TermMatcher,
+    entries: Vec<Entry>,
+    /// Single-word terms by character count, for matching self-censored words (`f*ck`).
+    words_by_len: Vec<Vec<usize>>,
+}
+
+/// One term found in a message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TermHit {
+    /// The term, normalised.
+    pub term: String,
+    /// Its category.
+    pub category: Category,
+    /// The weight that counted.
+    pub weight: f32,
+}
+
+/// The toxicity of one message.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Toxicity {
+    /// The score in `[0, 1]`.
+    pub score: f32,
+    /// Whether the message was read as addressed to someone.
+    pub targeted: bool,
+    /// The terms found, highest weight first.
+    pub hits: Vec<TermHit>,
+}
+
+static BUILTIN: LazyLock<Lexicon> =
+    LazyLock::new(|| Lexicon::parse(BUILTIN_LEXICON).expect("the shipped lexicon is valid"));
+
+const SECOND_PERSON: &[&str] = &[
+    "you", "u", "ur", "your", "youre", "yourself", "urself", "ya", "yours", "thou", "thee", "ure",
+];
+const FIRST_PERSON: &[&str] = &["i", "im", "me", "my", "myself", "we", "us", "our", "ourselves"];
+
+impl Lexicon {
+    /// The lexicon shipped with the worker (parsed once per process).
+    #[must_use]
+    pub fn builtin() -> &'static Lexicon {
+        &BUILTIN
+    }
+
+    /// Parses a lexicon in the `lexicon.tsv` format.
+    pub fn parse(text: &str) -> Result<Self, LexiconError> {
+        let mut terms = Vec::new();
+        let mut entries = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line_no = n + 1;
+            let line = line.trim_end();
+            if line.trim().is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let err = |problem: String| LexiconError {
+                line: line_no,
+                problem,
+            };
+            let cols: Vec<&str> = line.split('\t').collect();
+            if cols.len() != 4 {
+                return Err(err(format!("expected 4 tab-separated columns, found {}", cols.len())));
+            }
+            let weight = |s: &str| -> Result<f32, LexiconError> {
+                let w: f32 = s.parse().map_err(|_| err(format!("{s:?} is not a number")))?;
+                if (0.0..=1.0).contains(&w) {
+                    Ok(w)
+                } else {
+                    Err(err(format!("weight {w} is outside [0, 1]")))
+                }
+            };
+            let untargeted = weight(cols[1])?;
+            let targeted = weight(cols[2])?;
+            let category =
+                Category::parse(cols[3]).ok_or_else(|| err(format!("unknown category {:?}", cols[3])))?;
+            terms.push(cols[0].to_owned());
+            entries.push(Entry {
+                untargeted,
+                targeted,
+                category,
+            });
+        }
+        let matcher = TermMatcher::new(&terms).map_err(|e| LexiconError {
+            line: 0,
+            problem: e.to_string(),
+        })?;
+        let mut words_by_len: Vec<Vec<usize>> = Vec::new();
+        for i in 0..matcher.len() {
+            let t = matcher.term(i);
+            if !t.contains(' ') {
+                let len = t.chars().count();
+                if words_by_len.len() <= len {
+                    words_by_len.resize(len + 1, Vec::new());
+                }
+                words_by_len[len].push(i);
+            }
+        }
+        Ok(Self {
+            matcher,
+            entries,
+            words_by_len,
+        })
+    }
+
+    /// Number of terms.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether the lexicon has no terms.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Scores a raw message.
+    #[must_use]
+    pub fn score(&self, content: &str) -> Toxicity {
+        self.score_normalized(content, &normalize(content))
+    }
+
+    /// Scores a message already normalised with [`normalize`] (`content` is the raw text,
+    /// used to see user mentions).
+    #[must_use]
+    pub fn score_normalized(&self, content: &str, norm: &Normalized) -> Toxicity {
+        let repaired;
+        let norm = if norm.words.contains('*') {
+            repaired = self.repair_self_censored(norm);
+            &repaired
+        } else {
+            norm
+        };
+        // Distinct terms found; few per message, so a small vector beats a set.
+        let mut found: Vec<usize> = Vec::new();
+        self.matcher.for_each_match(norm, |i| {
+            if !found.contains(&i) {
+                found.push(i);
+            }
+        });
+        if found.is_empty() {
+            return Toxicity {
+                score: 0.0,
+                targeted: false,
+                hits: Vec::new(),
+            };
+        }
+        let targeted = is_targeted(content, &norm.words);
+        let mut hits: Vec<TermHit> = found
+            .into_iter()
+            .map(|i| {
+                let e = &self.entries[i];
+                TermHit {
+                    term: self.matcher.term(i).to_owned(),
+                    category: e.category,
+                    weight: if targeted { e.targeted } else { e.untargeted },
+                }
+            })
+            .collect();
+        hits.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.term.cmp(&b.term)));
+        let top = hits[0].weight;
+        let rest_clean: f32 = hits[1..].iter().map(|h| 1.0 - h.weight).product();
+        let score = (top + (1.0 - top) * 0.5 * (1.0 - rest_clean)).clamp(0.0, 1.0);
+        Toxicity {
+            score,
+            targeted,
+            hits,
+        }
+    }
+
+    /// Replaces words with `*` in them by the single lexicon word they spell, if exactly one
+    /// length-matching term agrees on every visible letter (at least two of them).
+    fn repair_self_censored(&self, norm: &Normalized) -> Normalized {
+        let mut out = String::with_capacity(norm.words.len());
+        for (k, word) in norm.words.split(' ').enumerate() {
+            if k > 0 {
+                out.push(' ');
+            }
+            if !word.contains('*') {
+                out.push_str(word);
+                continue;
+            }
+            let chars: Vec<char> = word.chars().collect();
+            let visible = chars.iter().filter(|&&c| c != '*').count();
+            let mut pick = None;
+            if visible >= 2 {
+                for &i in self.words_by_len.get(chars.len()).map(Vec::as_slice).unwrap_or(&[]) {
+                    let term = self.matcher.term(i);
+                    if term.chars().zip(&chars).all(|(t, &c)| c == '*' || c == t) {
+                        pick = match pick {
+                            None => Some(i),
+                            Some(p) if self.matcher.term(p) == term => Some(p),
+                            Some(_) => None,
+                        };
+                        if pick.is_none() {
+                            break;
+                        }
+                    }
+                }
+            }
+            match pick {
+                Some(i) => out.push_str(self.matcher.term(i)),
+                None => out.extend(chars.iter().filter(|&&c| c != '*')),
+            }
+        }
+        normalize(&out)
+    }
+}
+
+/// The labelled sample shipped with the worker (`worker/data/automod/toxicity-sample.tsv`).
+pub const SAMPLE: &str = include_str!("../../data/automod/toxicity-sample.tsv");
+
+/// A second labelled sample, written after the lexicon was tuned and never used to tune it
+/// (`worker/data/automod/toxicity-heldout.tsv`).
+pub const HELDOUT: &str = include_str!("../../data/automod/toxicity-heldout.tsv");
+
+/// How a lexicon does on a labelled sample at given warn and ban thresholds.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SampleReport {
+    /// Ordinary messages.
+    pub ok: usize,
+    /// Messages labelled `toxic` or `severe`.
+    pub toxic: usize,
+    /// Of those, labelled `severe`.
+    pub severe: usize,
+    /// Ordinary messages at or above the warn threshold (false positives), with scores.
+    pub false_positives: Vec<(String, f32)>,
+    /// Ordinary messages at or above the ban threshold.
+    pub innocent_bans: Vec<(String, f32)>,
+    /// Toxic messages below the warn threshold (false negatives), with scores.
+    pub false_negatives: Vec<(String, f32)>,
+    /// Severe messages below the ban threshold.
+    pub severe_below_ban: Vec<(String, f32)>,
+}
+
+impl SampleReport {
+    /// False-positive rate at the warn threshold.
+    #[must_use]
+    pub fn false_positive_rate(&self) -> f64 {
+        self.false_positives.len() as f64 / self.ok.max(1) as f64
+    }
+    /// False-negative rate at the warn threshold.
+    #[must_use]
+    pub fn false_negative_rate(&self) -> f64 {
+        self.false_negatives.len() as f64 / self.toxic.max(1) as f64
+    }
+}
+
+/// Scores every line of a sample (`LABEL<TAB>TEXT`, labels `ok`, `toxic`, `severe`).
+///
+/// # Panics
+/// Panics on a line with another label (the sample is data shipped in the repository).
+#[must_use]
+pub fn evaluate_sample(lexicon: &Lexicon, sample: &str, warn_at: f32, ban_at: f32) -> SampleReport {
+    let mut r = SampleReport::default();
+    for line in sample.lines() {
+        if line.trim().is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let (label, text) = line.split_once('\t').expect("sample line has a tab");
+        let s = lexicon.score(text).score;
+        let item = || (text.to_owned(), s);
+        match label {
+            "ok" => {
+                r.ok += 1;
+                if s >= warn_at {
+                    r.false_positives.push(item());
+                }
+                if s >= ban_at {
+                    r.innocent_bans.push(item());
+                }
+            }
+            "toxic" | "severe" => {
+                r.toxic += 1;
+                if s < warn_at {
+                    r.false_negatives.push(item());
+                }
+                if label == "severe" {
+                    r.severe += 1;
+                    if s < ban_at {
+                        r.severe_below_ban.push(item());
+                    }
+                }
+            }
+            other => panic!("unknown sample label {other:?}"),
+        }
+    }
+    r
+}
+
+/// Whether a message addresses someone: a second-person word, a user mention, or three words
+/// or fewer that say nothing about the writer.
+fn is_targeted(content: &str, words: &str) -> bool {
+    if content.contains("<@") {
+        return true;
+    }
+    let mut count = 0;
+    let mut first_person = false;
+    for w in words.split(' ') {
+        if SECOND_PERSON.contains(&w) {
+            return true;
+        }
+        first_person |= FIRST_PERSON.contains(&w);
+        count += 1;
+    }
+    count <= 3 && !first_person
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn score(s: &str) -> f32 {
+        Lexicon::builtin().score(s).score
+    }
+
+    fn report(name: &str, r: &SampleReport) {
+        println!(
+            "{name}: {} ok, {} toxic ({} severe); false positives {} ({:.1}%), false negatives {} ({:.1}%), \
+             innocent bans {}, severe below ban {}",
+            r.ok,
+            r.toxic,
+            r.severe,
+            r.false_positives.len(),
+            r.false_positive_rate() * 100.0,
+            r.false_negatives.len(),
+            r.false_negative_rate() * 100.0,
+            r.innocent_bans.len(),
+            r.severe_below_ban.len()
+        );
+        for (t, s) in &r.false_positives {
+            println!("  FP {s:.2} {t}");
+        }
+        for (t, s) in &r.false_negatives {
+            println!("  FN {s:.2} {t}");
+        }
+        for (t, s) in &r.severe_below_ban {
+            println!("  severe below ban {s:.2} {t}");
+        }
+    }
+
+    #[test]
+    fn heldout_sample_rates() {
+        let r = evaluate_sample(Lexicon::builtin(), HELDOUT, 0.4, 0.8);
+        report("held-out", &r);
+        assert!(r.ok >= 60 && r.toxic >= 35, "the sample keeps its size");
+        assert!(r.innocent_bans.is_empty(), "innocent messages at the ban threshold: {:?}", r.innocent_bans);
+        assert!(r.false_positive_rate() <= 0.05, "false positives: {:?}", r.false_positives);
+        assert!(r.false_negative_rate() <= 0.15, "false negatives: {:?}", r.false_negatives);
+    }
+
+    #[test]
+    fn labelled_sample_rates() {
+        let r = evaluate_sample(Lexicon::builtin(), SAMPLE, 0.4, 0.8);
+        report("tuning sample", &r);
+        assert!(r.ok >= 150 && r.toxic >= 70, "the sample keeps its size");
+        assert!(r.false_positive_rate() <= 0.02, "false positives: {:?}", r.false_positives);
+        assert!(r.innocent_bans.is_empty(), "innocent messages at the ban threshold: {:?}", r.innocent_bans);
+        assert!(r.false_negative_rate() <= 0.05, "false negatives: {:?}", r.false_negatives);
+    }
+
+    #[test]
+    fn builtin_parses() {
+        assert!(Lexicon::builtin().len() > 100);
+    }
+
+    #[test]
+    fn bad_lexicons_are_rejected_with_the_line() {
+        let e = Lexicon::parse("# c\nword\t0.5\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(Lexicon::parse("word\t1.5\t0.5\tinsult").unwrap_err().problem.contains("outside"));
+        assert!(Lexicon::parse("word\t0.5\t0.5\tnope").unwrap_err().problem.contains("category"));
+    }
+
+    #[test]
+    fn innocents_score_zero() {
+        for s in [
+            "I live near Scunthorpe",
+            "the assessment is due on friday",
+            "I killed it at the gym today",
+            "grab a cocktail after work?",
+            "the cockpit view is great",
+            "my therapist says hi",
+        ] {
+            assert_eq!(score(s), 0.0, "{s}");
+        }
+    }
+
+    #[test]
+    fn targeting_raises_the_weight() {
+        let self_talk = Lexicon::builtin().score("I'm such an idiot, I locked myself out");
+        assert!(!self_talk.targeted);
+        assert!(self_talk.score < 0.4, "{self_talk:?}");
+        let aimed = Lexicon::builtin().score("you're an idiot");
+        assert!(aimed.targeted);
+        assert!(aimed.score >= 0.4, "{aimed:?}");
+        assert!(Lexicon::builtin().score("<@123> idiot and more words here").targeted);
+    }
+
+    #[test]
+    fn obfuscation_is_seen_through() {
+        for s in ["f u c k you", "fuuuuck you", "f*ck you", "FüCK YOU", "fսck you"] {
+            let t = Lexicon::builtin().score(s);
+            // the last one uses an Armenian letter we do not fold: documents the limit
+            if s.contains('ս') {
+                continue;
+            }
+            assert!(t.score >= 0.4, "{s}: {t:?}");
+        }
+        assert!(score("n i g g e r") >= 0.8);
+        assert!(score("a$$hole") >= 0.4);
+    }
+
+    #[test]
+    fn severe_content_reaches_ban_and_scores_stay_in_range() {
+        assert!(score("kill yourself you worthless faggot") >= 0.8);
+        let s = score("fuck you idiot moron loser bitch cunt whore kys");
+        assert!(s <= 1.0 && s >= 0.8);
+    }
+}
