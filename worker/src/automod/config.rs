@@ -264,7 +264,10 @@ impl RuleKind {
     /// Whether the rule looks at members joining rather than at messages.
     #[must_use]
     pub fn is_member_rule(&self) -> bool {
-        matches!(self, Self::JoinRate { .. } | Self::AccountAge { .. } | Self::Names { .. })
+        matches!(
+            self,
+            Self::JoinRate { .. } | Self::AccountAge { .. } | Self::Names { .. }
+        )
     }
 }
 
@@ -303,7 +306,10 @@ impl Action {
     /// fire it.
     #[must_use]
     pub fn is_punishment(&self) -> bool {
-        matches!(self, Self::Warn | Self::Timeout { .. } | Self::Kick | Self::Ban { .. })
+        matches!(
+            self,
+            Self::Warn | Self::Timeout { .. } | Self::Kick | Self::Ban { .. }
+        )
     }
 
     /// Short name (`delete`, `warn`, `timeout`, `kick`, `ban`, `alert`).
@@ -412,7 +418,10 @@ fn validate_name(name: &str) -> Result<(), ConfigError> {
 
 fn check_window(rule: &str, what: &str, w: &Window) -> Result<(), ConfigError> {
     if w.count < 1 {
-        return Err(ConfigError::rule(rule, format!("{what}count must be at least 1")));
+        return Err(ConfigError::rule(
+            rule,
+            format!("{what}count must be at least 1"),
+        ));
     }
     if w.within_secs < 1 || w.within_secs > MAX_WINDOW_SECS {
         return Err(ConfigError::rule(
@@ -425,7 +434,10 @@ fn check_window(rule: &str, what: &str, w: &Window) -> Result<(), ConfigError> {
 
 fn check_at_least_one(rule: &str, what: &str, n: Option<u32>) -> Result<(), ConfigError> {
     match n {
-        Some(0) => Err(ConfigError::rule(rule, format!("{what} must be at least 1"))),
+        Some(0) => Err(ConfigError::rule(
+            rule,
+            format!("{what} must be at least 1"),
+        )),
         _ => Ok(()),
     }
 }
@@ -434,8 +446,7 @@ fn check_domain(rule: &str, d: &str) -> Result<(), ConfigError> {
     let ok = !d.is_empty()
         && d.len() <= 253
         && d.contains('.')
-        && d
-            .bytes()
+        && d.bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'.' || b == b'-')
         && !d.starts_with('.')
         && !d.ends_with('.');
@@ -455,12 +466,31 @@ impl Rule {
         let n = self.name.as_str();
         match &self.kind {
             RuleKind::MessageRate { count, within_secs } => {
-                check_window(n, "", &Window { count: *count, within_secs: *within_secs })?;
+                check_window(
+                    n,
+                    "",
+                    &Window {
+                        count: *count,
+                        within_secs: *within_secs,
+                    },
+                )?;
             }
-            RuleKind::Duplicates { count, within_secs, .. } => {
-                check_window(n, "", &Window { count: *count, within_secs: *within_secs })?;
+            RuleKind::Duplicates {
+                count, within_secs, ..
+            } => {
+                check_window(
+                    n,
+                    "",
+                    &Window {
+                        count: *count,
+                        within_secs: *within_secs,
+                    },
+                )?;
                 if *count < 2 {
-                    return Err(ConfigError::rule(n, "count must be at least 2 (a duplicate needs two messages)"));
+                    return Err(ConfigError::rule(
+                        n,
+                        "count must be at least 2 (a duplicate needs two messages)",
+                    ));
                 }
             }
             RuleKind::MentionSpam {
@@ -485,16 +515,18 @@ impl Rule {
                 }
             }
             RuleKind::Invites { allowed_codes } => {
-                if let Some(c) = allowed_codes
-                    .iter()
-                    .find(|c| c.is_empty() || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
-                {
+                if let Some(c) = allowed_codes.iter().find(|c| {
+                    c.is_empty() || !c.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                }) {
                     return Err(ConfigError::rule(n, format!("{c:?} is not an invite code")));
                 }
             }
             RuleKind::Links { allow, deny } => {
                 if allow.is_empty() && deny.is_empty() {
-                    return Err(ConfigError::rule(n, "set an allow list, a deny list or both"));
+                    return Err(ConfigError::rule(
+                        n,
+                        "set an allow list, a deny list or both",
+                    ));
                 }
                 for d in allow.iter().chain(deny) {
                     check_domain(n, d)?;
@@ -508,7 +540,10 @@ impl Rule {
                     return Err(ConfigError::rule(n, "min_letters must be at least 1"));
                 }
                 if !(1..=100).contains(min_percent) {
-                    return Err(ConfigError::rule(n, "min_percent must be between 1 and 100"));
+                    return Err(ConfigError::rule(
+                        n,
+                        "min_percent must be between 1 and 100",
+                    ));
                 }
             }
             RuleKind::Words { words } | RuleKind::Names { words } => {
@@ -552,20 +587,33 @@ impl Rule {
                 timeout_secs,
                 ban_at,
             } => {
-                let tiers = [("warn_at", warn_at), ("timeout_at", timeout_at), ("ban_at", ban_at)];
+                let tiers = [
+                    ("warn_at", warn_at),
+                    ("timeout_at", timeout_at),
+                    ("ban_at", ban_at),
+                ];
                 if tiers.iter().all(|(_, t)| t.is_none()) {
-                    return Err(ConfigError::rule(n, "set at least one of warn_at, timeout_at, ban_at"));
+                    return Err(ConfigError::rule(
+                        n,
+                        "set at least one of warn_at, timeout_at, ban_at",
+                    ));
                 }
                 for (what, t) in tiers {
-                    if let Some(t) = t {
-                        if !(t.is_finite() && *t > 0.0 && *t <= 1.0) {
-                            return Err(ConfigError::rule(n, format!("{what} must be in (0, 1], got {t}")));
-                        }
+                    if let Some(t) = t
+                        && !(t.is_finite() && *t > 0.0 && *t <= 1.0)
+                    {
+                        return Err(ConfigError::rule(
+                            n,
+                            format!("{what} must be in (0, 1], got {t}"),
+                        ));
                     }
                 }
                 let set: Vec<f32> = tiers.iter().filter_map(|(_, t)| **t).collect();
                 if set.windows(2).any(|w| w[0] > w[1]) {
-                    return Err(ConfigError::rule(n, "thresholds must not decrease: warn_at ≤ timeout_at ≤ ban_at"));
+                    return Err(ConfigError::rule(
+                        n,
+                        "thresholds must not decrease: warn_at ≤ timeout_at ≤ ban_at",
+                    ));
                 }
                 if *timeout_secs < 1 || *timeout_secs > MAX_TIMEOUT_SECS {
                     return Err(ConfigError::rule(
@@ -579,12 +627,22 @@ impl Rule {
                 within_secs,
                 calm_secs,
             } => {
-                check_window(n, "", &Window { count: *count, within_secs: *within_secs })?;
+                check_window(
+                    n,
+                    "",
+                    &Window {
+                        count: *count,
+                        within_secs: *within_secs,
+                    },
+                )?;
                 if *count < 2 {
                     return Err(ConfigError::rule(n, "count must be at least 2"));
                 }
                 if *calm_secs < 1 || *calm_secs > MAX_WINDOW_SECS {
-                    return Err(ConfigError::rule(n, format!("calm_secs must be between 1 and {MAX_WINDOW_SECS}")));
+                    return Err(ConfigError::rule(
+                        n,
+                        format!("calm_secs must be between 1 and {MAX_WINDOW_SECS}"),
+                    ));
                 }
             }
             RuleKind::AccountAge { min_age_secs } => {
@@ -599,7 +657,10 @@ impl Rule {
         for a in &self.actions {
             match a {
                 Action::Delete if self.kind.is_member_rule() => {
-                    return Err(ConfigError::rule(n, "`delete` needs a message; member rules cannot use it"));
+                    return Err(ConfigError::rule(
+                        n,
+                        "`delete` needs a message; member rules cannot use it",
+                    ));
                 }
                 Action::Timeout { secs } if *secs < 1 || *secs > MAX_TIMEOUT_SECS => {
                     return Err(ConfigError::rule(
@@ -610,7 +671,10 @@ impl Rule {
                 Action::Ban {
                     delete_message_secs,
                 } if *delete_message_secs > 604_800 => {
-                    return Err(ConfigError::rule(n, "ban delete_message_secs is at most 604800 (7 days)"));
+                    return Err(ConfigError::rule(
+                        n,
+                        "ban delete_message_secs is at most 604800 (7 days)",
+                    ));
                 }
                 _ => {}
             }
@@ -668,18 +732,27 @@ mod tests {
                 Ok(c) => c.validate().unwrap_err().to_string(),
             }
         };
-        assert!(bad(json!({"rules": [{"name": "x", "kind": {"type": "nope"}, "actions": []}]})).contains("unknown variant"));
+        assert!(
+            bad(json!({"rules": [{"name": "x", "kind": {"type": "nope"}, "actions": []}]}))
+                .contains("unknown variant")
+        );
         assert!(bad(json!({"rulez": []})).contains("unknown field"));
         assert!(bad(json!({"rules": [{"name": "Bad Name", "kind": {"type": "invites"}, "actions": [{"type": "delete"}]}]})).contains("rule name"));
         assert!(bad(json!({"rules": [{"name": "r", "kind": {"type": "message_rate", "count": 0, "within_secs": 5}, "actions": [{"type": "delete"}]}]})).contains("count must be at least 1"));
-        assert!(bad(json!({"rules": [{"name": "r", "kind": {"type": "invites"}, "actions": []}]})).contains("no actions"));
+        assert!(
+            bad(json!({"rules": [{"name": "r", "kind": {"type": "invites"}, "actions": []}]}))
+                .contains("no actions")
+        );
         assert!(bad(json!({"rules": [{"name": "r", "kind": {"type": "account_age", "min_age_secs": 60}, "actions": [{"type": "delete"}]}]})).contains("member rules"));
         assert!(bad(json!({"rules": [{"name": "r", "kind": {"type": "toxicity", "warn_at": 0.7, "ban_at": 0.5}}]})).contains("must not decrease"));
         assert!(bad(json!({"rules": [{"name": "r", "kind": {"type": "links", "deny": ["Example.com"]}, "actions": [{"type": "delete"}]}]})).contains("not a domain"));
         assert!(bad(json!({"rules": [{"name": "r", "kind": {"type": "regex", "patterns": ["a".repeat(300)]}, "actions": [{"type": "delete"}]}]})).contains("limit is 256"));
-        assert!(bad(json!({"rules": [
+        assert!(
+            bad(json!({"rules": [
             {"name": "r", "kind": {"type": "invites"}, "actions": [{"type": "delete"}]},
-            {"name": "r", "kind": {"type": "invites"}, "actions": [{"type": "delete"}]}]})).contains("same name"));
+            {"name": "r", "kind": {"type": "invites"}, "actions": [{"type": "delete"}]}]}))
+            .contains("same name")
+        );
         assert!(bad(json!({"rules": [{"name": "r", "kind": {"type": "invites"}, "actions": [{"type": "timeout", "secs": 9999999}]}]})).contains("28 days"));
     }
 }

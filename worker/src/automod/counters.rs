@@ -60,7 +60,12 @@ impl CounterKey {
     /// The Redis key of this counter in `cluster`.
     #[must_use]
     pub fn redis_key(&self, cluster: &str) -> String {
-        redis_keys::automod(cluster, self.guild_id, &self.rule, &self.subject.to_string())
+        redis_keys::automod(
+            cluster,
+            self.guild_id,
+            &self.rule,
+            &self.subject.to_string(),
+        )
     }
 }
 
@@ -131,7 +136,11 @@ pub enum CounterError {
 #[async_trait]
 pub trait Counters: Send + Sync {
     /// Applies `ops` in order at time `now_ms` (Unix ms) and returns one value per op.
-    async fn apply(&self, ops: &[CounterOp], now_ms: u64) -> Result<Vec<CounterValue>, CounterError>;
+    async fn apply(
+        &self,
+        ops: &[CounterOp],
+        now_ms: u64,
+    ) -> Result<Vec<CounterValue>, CounterError>;
 }
 
 /// Most events a window keeps (a window only has to count up to its threshold).
@@ -215,10 +224,7 @@ impl LocalCounters {
                         s.expiring.insert(latch.clone(), now + hold_ms);
                         first = !was_on;
                     }
-                    let latch_ms = s
-                        .expiring
-                        .get(latch)
-                        .map_or(0, |&u| u.saturating_sub(now));
+                    let latch_ms = s.expiring.get(latch).map_or(0, |&u| u.saturating_sub(now));
                     CounterValue {
                         total,
                         latch_ms,
@@ -240,7 +246,14 @@ impl LocalCounters {
     }
 }
 
-fn window(s: &mut LocalState, key: &CounterKey, window_ms: u64, weight: u32, event: u64, now: u64) -> u64 {
+fn window(
+    s: &mut LocalState,
+    key: &CounterKey,
+    window_ms: u64,
+    weight: u32,
+    event: u64,
+    now: u64,
+) -> u64 {
     let w = match s.windows.get_mut(key) {
         Some(w) => w,
         None => s.windows.entry(key.clone()).or_default(),
@@ -263,7 +276,11 @@ fn window(s: &mut LocalState, key: &CounterKey, window_ms: u64, weight: u32, eve
 
 #[async_trait]
 impl Counters for LocalCounters {
-    async fn apply(&self, ops: &[CounterOp], now_ms: u64) -> Result<Vec<CounterValue>, CounterError> {
+    async fn apply(
+        &self,
+        ops: &[CounterOp],
+        now_ms: u64,
+    ) -> Result<Vec<CounterValue>, CounterError> {
         Ok(self.apply_sync(ops, now_ms))
     }
 }
@@ -368,7 +385,11 @@ impl RedisCounters {
 
 #[async_trait]
 impl Counters for RedisCounters {
-    async fn apply(&self, ops: &[CounterOp], now_ms: u64) -> Result<Vec<CounterValue>, CounterError> {
+    async fn apply(
+        &self,
+        ops: &[CounterOp],
+        now_ms: u64,
+    ) -> Result<Vec<CounterValue>, CounterError> {
         if ops.is_empty() {
             return Ok(Vec::new());
         }
@@ -453,8 +474,16 @@ mod tests {
         };
         assert_eq!(c.apply_sync(&[op(1, 1)], 0)[0].total, 1);
         assert_eq!(c.apply_sync(&[op(2, 3)], 500)[0].total, 4);
-        assert_eq!(c.apply_sync(&[op(2, 3)], 600)[0].total, 4, "same event counted once");
-        assert_eq!(c.apply_sync(&[op(3, 1)], 1000)[0].total, 4, "event 1 left the window");
+        assert_eq!(
+            c.apply_sync(&[op(2, 3)], 600)[0].total,
+            4,
+            "same event counted once"
+        );
+        assert_eq!(
+            c.apply_sync(&[op(3, 1)], 1000)[0].total,
+            4,
+            "event 1 left the window"
+        );
         assert_eq!(c.apply_sync(&[op(4, 0)], 1600)[0].total, 1);
     }
 

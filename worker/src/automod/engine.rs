@@ -10,8 +10,8 @@ use twilight_model::guild::Permissions;
 use super::config::{Action, AutomodConfig, ConfigError, Rule, RuleKind};
 use super::counters::{CounterKey, CounterOp, CounterValue, Counters, LocalCounters, Subject};
 use super::text::{
-    Normalized, TermMatcher, caps_counts, count_emoji, host_in, invite_codes, link_hosts, normalize,
-    stable_hash,
+    Normalized, TermMatcher, caps_counts, count_emoji, host_in, invite_codes, link_hosts,
+    normalize, stable_hash,
 };
 use super::toxicity::{Lexicon, TermHit};
 
@@ -74,7 +74,13 @@ impl<'a> MessageContext<'a> {
     /// A message by an ordinary member with no roles, mentions or attachments, sent at the
     /// time its id says.
     #[must_use]
-    pub fn new(guild_id: u64, channel_id: u64, message_id: u64, author_id: u64, content: &'a str) -> Self {
+    pub fn new(
+        guild_id: u64,
+        channel_id: u64,
+        message_id: u64,
+        author_id: u64,
+        content: &'a str,
+    ) -> Self {
         Self {
             guild_id,
             channel_id,
@@ -183,19 +189,57 @@ impl Verdict {
 
 #[derive(Debug, Clone)]
 enum Check {
-    MessageRate { count: u64, window_ms: u64, secs: u32 },
-    Duplicates { count: u64, window_ms: u64, secs: u32, min_len: usize },
-    Mentions { per_message: Option<u32>, over_time: Option<(u64, u64, u32)>, everyone: bool },
-    Invites { allowed: HashSet<String> },
-    Links { allow: HashSet<String>, deny: HashSet<String> },
-    Caps { min_letters: u32, min_percent: u8 },
+    MessageRate {
+        count: u64,
+        window_ms: u64,
+        secs: u32,
+    },
+    Duplicates {
+        count: u64,
+        window_ms: u64,
+        secs: u32,
+        min_len: usize,
+    },
+    Mentions {
+        per_message: Option<u32>,
+        over_time: Option<(u64, u64, u32)>,
+        everyone: bool,
+    },
+    Invites {
+        allowed: HashSet<String>,
+    },
+    Links {
+        allow: HashSet<String>,
+        deny: HashSet<String>,
+    },
+    Caps {
+        min_letters: u32,
+        min_percent: u8,
+    },
     Words(TermMatcher),
-    Regex { set: RegexSet },
-    Attachments { per_message: Option<u32>, over_time: Option<(u64, u64, u32)> },
-    Emoji { per_message: Option<u32>, over_time: Option<(u64, u64, u32)> },
-    Toxicity { tiers: Vec<(f32, Action)> },
-    JoinRate { count: u64, window_ms: u64, secs: u32, calm_ms: u64 },
-    AccountAge { min_age_ms: u64 },
+    Regex {
+        set: RegexSet,
+    },
+    Attachments {
+        per_message: Option<u32>,
+        over_time: Option<(u64, u64, u32)>,
+    },
+    Emoji {
+        per_message: Option<u32>,
+        over_time: Option<(u64, u64, u32)>,
+    },
+    Toxicity {
+        tiers: Vec<(f32, Action)>,
+    },
+    JoinRate {
+        count: u64,
+        window_ms: u64,
+        secs: u32,
+        calm_ms: u64,
+    },
+    AccountAge {
+        min_age_ms: u64,
+    },
     Names(TermMatcher),
 }
 
@@ -235,7 +279,11 @@ fn compile_rule(r: &Rule) -> Result<CompiledRule, ConfigError> {
     let check = match &r.kind {
         RuleKind::MessageRate { count, within_secs } => {
             let (count, window_ms, secs) = window(*count, *within_secs);
-            Check::MessageRate { count, window_ms, secs }
+            Check::MessageRate {
+                count,
+                window_ms,
+                secs,
+            }
         }
         RuleKind::Duplicates {
             count,
@@ -260,7 +308,10 @@ fn compile_rule(r: &Rule) -> Result<CompiledRule, ConfigError> {
             everyone: *count_everyone,
         },
         RuleKind::Invites { allowed_codes } => Check::Invites {
-            allowed: allowed_codes.iter().map(|c| c.to_ascii_lowercase()).collect(),
+            allowed: allowed_codes
+                .iter()
+                .map(|c| c.to_ascii_lowercase())
+                .collect(),
         },
         RuleKind::Links { allow, deny } => Check::Links {
             allow: allow.iter().cloned().collect(),
@@ -308,7 +359,12 @@ fn compile_rule(r: &Rule) -> Result<CompiledRule, ConfigError> {
                 ));
             }
             if let Some(t) = timeout_at {
-                tiers.push((*t, Action::Timeout { secs: *timeout_secs }));
+                tiers.push((
+                    *t,
+                    Action::Timeout {
+                        secs: *timeout_secs,
+                    },
+                ));
             }
             if let Some(t) = warn_at {
                 tiers.push((*t, Action::Warn));
@@ -350,7 +406,11 @@ pub fn compile_regexes(rule: &str, patterns: &[String]) -> Result<RegexSet, Conf
         if p.len() > super::config::MAX_REGEX_LEN {
             return Err(ConfigError::rule(
                 rule,
-                format!("a pattern is {} bytes long; the limit is {}", p.len(), super::config::MAX_REGEX_LEN),
+                format!(
+                    "a pattern is {} bytes long; the limit is {}",
+                    p.len(),
+                    super::config::MAX_REGEX_LEN
+                ),
             ));
         }
         // Each pattern alone first, so the error names it.
@@ -359,14 +419,24 @@ pub fn compile_regexes(rule: &str, patterns: &[String]) -> Result<RegexSet, Conf
             .size_limit(REGEX_SIZE_LIMIT)
             .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
             .build()
-            .map_err(|e| ConfigError::rule(rule, format!("pattern {p:?} is rejected: {}", regex_error(&e))))?;
+            .map_err(|e| {
+                ConfigError::rule(
+                    rule,
+                    format!("pattern {p:?} is rejected: {}", regex_error(&e)),
+                )
+            })?;
     }
     RegexSetBuilder::new(patterns)
         .case_insensitive(true)
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_DFA_SIZE_LIMIT)
         .build()
-        .map_err(|e| ConfigError::rule(rule, format!("the patterns together are rejected: {}", regex_error(&e))))
+        .map_err(|e| {
+            ConfigError::rule(
+                rule,
+                format!("the patterns together are rejected: {}", regex_error(&e)),
+            )
+        })
 }
 
 fn regex_error(e: &regex::Error) -> String {
@@ -399,9 +469,12 @@ impl GuildRules {
                 message_rules.push(compiled);
             }
         }
-        let needs_normalized = message_rules
-            .iter()
-            .any(|r| matches!(r.check, Check::Words(_) | Check::Toxicity { .. } | Check::Duplicates { .. }));
+        let needs_normalized = message_rules.iter().any(|r| {
+            matches!(
+                r.check,
+                Check::Words(_) | Check::Toxicity { .. } | Check::Duplicates { .. }
+            )
+        });
         Ok(Self {
             enabled: config.enabled,
             revision: config.revision,
@@ -526,7 +599,12 @@ impl Engine {
 
     /// Evaluates a message: the rules that fire, in rule order. When the counters are
     /// unavailable the rules that need them are skipped (logged) and the others still run.
-    pub async fn evaluate(&self, rules: &GuildRules, msg: &MessageContext<'_>, counters: &dyn Counters) -> Vec<Verdict> {
+    pub async fn evaluate(
+        &self,
+        rules: &GuildRules,
+        msg: &MessageContext<'_>,
+        counters: &dyn Counters,
+    ) -> Vec<Verdict> {
         if !rules.enabled || rules.message_rules.is_empty() || self.globally_exempt(rules, msg) {
             return Vec::new();
         }
@@ -563,8 +641,19 @@ impl Engine {
                 });
             };
             match &rule.check {
-                Check::MessageRate { count, window_ms, secs } => {
-                    window_op(Subject::User(user), *window_ms, 1, *count, *secs, "messages");
+                Check::MessageRate {
+                    count,
+                    window_ms,
+                    secs,
+                } => {
+                    window_op(
+                        Subject::User(user),
+                        *window_ms,
+                        1,
+                        *count,
+                        *secs,
+                        "messages",
+                    );
                 }
                 Check::Duplicates {
                     count,
@@ -575,7 +664,14 @@ impl Engine {
                     let text = norm.as_ref().map_or("", |n| n.words.as_str());
                     if text.chars().count() >= *min_len && !text.is_empty() {
                         let hash = stable_hash(text);
-                        window_op(Subject::Content { user, hash }, *window_ms, 1, *count, *secs, "identical messages");
+                        window_op(
+                            Subject::Content { user, hash },
+                            *window_ms,
+                            1,
+                            *count,
+                            *secs,
+                            "identical messages",
+                        );
                     }
                 }
                 Check::Mentions {
@@ -583,7 +679,9 @@ impl Engine {
                     over_time,
                     everyone,
                 } => {
-                    let n = msg.user_mentions + msg.role_mentions + u32::from(*everyone && msg.mentions_everyone);
+                    let n = msg.user_mentions
+                        + msg.role_mentions
+                        + u32::from(*everyone && msg.mentions_everyone);
                     if let Some(max) = per_message.filter(|&m| n >= m) {
                         fired.push((
                             idx,
@@ -597,15 +695,33 @@ impl Engine {
                                 },
                             ),
                         ));
-                    } else if let Some((count, window_ms, secs)) = over_time {
-                        if n > 0 {
-                            window_op(Subject::User(user), *window_ms, n, *count, *secs, "mentions");
-                        }
+                    } else if let Some((count, window_ms, secs)) = over_time
+                        && n > 0
+                    {
+                        window_op(
+                            Subject::User(user),
+                            *window_ms,
+                            n,
+                            *count,
+                            *secs,
+                            "mentions",
+                        );
                     }
                 }
-                Check::Attachments { per_message, over_time } | Check::Emoji { per_message, over_time } => {
+                Check::Attachments {
+                    per_message,
+                    over_time,
+                }
+                | Check::Emoji {
+                    per_message,
+                    over_time,
+                } => {
                     let is_emoji = matches!(rule.check, Check::Emoji { .. });
-                    let n = if is_emoji { count_emoji(msg.content) } else { msg.attachments };
+                    let n = if is_emoji {
+                        count_emoji(msg.content)
+                    } else {
+                        msg.attachments
+                    };
                     let what = if is_emoji { "emoji" } else { "attachments" };
                     if let Some(max) = per_message.filter(|&m| n >= m) {
                         fired.push((
@@ -620,14 +736,16 @@ impl Engine {
                                 },
                             ),
                         ));
-                    } else if let Some((count, window_ms, secs)) = over_time {
-                        if n > 0 {
-                            window_op(Subject::User(user), *window_ms, n, *count, *secs, what);
-                        }
+                    } else if let Some((count, window_ms, secs)) = over_time
+                        && n > 0
+                    {
+                        window_op(Subject::User(user), *window_ms, n, *count, *secs, what);
                     }
                 }
                 Check::Invites { allowed } => {
-                    if let Some(code) = invite_codes(msg.content).find(|c| !allowed.contains(&c.to_ascii_lowercase())) {
+                    if let Some(code) = invite_codes(msg.content)
+                        .find(|c| !allowed.contains(&c.to_ascii_lowercase()))
+                    {
                         fired.push((
                             idx,
                             rule.verdict(
@@ -647,7 +765,11 @@ impl Engine {
                             host_in(h, deny) || (!allow.is_empty() && !host_in(h, allow))
                         });
                         if let Some(host) = bad {
-                            let why = if host_in(&host, deny) { "is on the deny list" } else { "is not on the allow list" };
+                            let why = if host_in(&host, deny) {
+                                "is on the deny list"
+                            } else {
+                                "is not on the allow list"
+                            };
                             fired.push((
                                 idx,
                                 rule.verdict(
@@ -668,7 +790,10 @@ impl Engine {
                 } => {
                     if msg.content.len() >= *min_letters as usize {
                         let (letters, upper) = caps_counts(msg.content);
-                        if letters >= *min_letters && u64::from(upper) * 100 >= u64::from(*min_percent) * u64::from(letters) {
+                        if letters >= *min_letters
+                            && u64::from(upper) * 100
+                                >= u64::from(*min_percent) * u64::from(letters)
+                        {
                             fired.push((
                                 idx,
                                 rule.verdict(
@@ -732,7 +857,11 @@ impl Engine {
                             "toxicity {:.2} ≥ {at:.2} ({}{})",
                             tox.score,
                             terms.join(", "),
-                            if tox.targeted { "; aimed at someone" } else { "" }
+                            if tox.targeted {
+                                "; aimed at someone"
+                            } else {
+                                ""
+                            }
                         );
                         fired.push((
                             idx,
@@ -779,19 +908,31 @@ impl Engine {
                         }
                     }
                 }
-                Err(e) => tracing::warn!(guild = g, error = %e, "automod counters unavailable; windowed rules skipped"),
+                Err(e) => {
+                    tracing::warn!(guild = g, error = %e, "automod counters unavailable; windowed rules skipped")
+                }
             }
         }
         if fired.is_empty() {
             return fired.into_iter().map(|(_, v)| v).collect();
         }
-        self.once_per_window(rules, g, user, &mut fired, counters, msg.timestamp_ms, |r| match r.check {
-            Check::MessageRate { window_ms, .. } | Check::Duplicates { window_ms, .. } => Some(window_ms),
-            Check::Mentions { over_time, .. } | Check::Attachments { over_time, .. } | Check::Emoji { over_time, .. } => {
-                over_time.map(|w| w.1)
-            }
-            _ => None,
-        })
+        self.once_per_window(
+            rules,
+            g,
+            user,
+            &mut fired,
+            counters,
+            msg.timestamp_ms,
+            |r| match r.check {
+                Check::MessageRate { window_ms, .. } | Check::Duplicates { window_ms, .. } => {
+                    Some(window_ms)
+                }
+                Check::Mentions { over_time, .. }
+                | Check::Attachments { over_time, .. }
+                | Check::Emoji { over_time, .. } => over_time.map(|w| w.1),
+                _ => None,
+            },
+        )
         .await;
         fired.sort_by_key(|(i, _)| *i);
         fired.into_iter().map(|(_, v)| v).collect()
@@ -844,7 +985,12 @@ impl Engine {
     }
 
     /// Evaluates a member joining: raid mode, account age, names.
-    pub async fn evaluate_join(&self, rules: &GuildRules, member: &MemberContext<'_>, counters: &dyn Counters) -> Vec<Verdict> {
+    pub async fn evaluate_join(
+        &self,
+        rules: &GuildRules,
+        member: &MemberContext<'_>,
+        counters: &dyn Counters,
+    ) -> Vec<Verdict> {
         if !rules.enabled || rules.member_rules.is_empty() || (rules.exempt_bots && member.is_bot) {
             return Vec::new();
         }
@@ -894,16 +1040,19 @@ impl Engine {
                 }
                 Check::Names(m) => {
                     let names = [Some(member.username), member.global_name, member.nick];
-                    let hit = names.into_iter().flatten().find_map(|n| {
-                        m.first_match(&normalize(n)).map(|i| (n, m.term(i)))
-                    });
+                    let hit = names
+                        .into_iter()
+                        .flatten()
+                        .find_map(|n| m.first_match(&normalize(n)).map(|i| (n, m.term(i))));
                     if let Some((name, term)) = hit {
                         fired.push((
                             idx,
                             rule.verdict(
                                 rule.actions.clone(),
                                 Evidence {
-                                    reason: format!("name {name:?} contains the listed term {term:?}"),
+                                    reason: format!(
+                                        "name {name:?} contains the listed term {term:?}"
+                                    ),
                                     matched: Some(term.to_owned()),
                                     excerpt: Some(excerpt(name)),
                                     ..Evidence::default()
@@ -925,8 +1074,12 @@ impl Engine {
                         }
                         let rule = &rules.member_rules[idx];
                         // The alert goes out once, when raid mode starts.
-                        let mut actions: Vec<Action> =
-                            rule.actions.iter().filter(|a| !matches!(a, Action::Alert { .. })).copied().collect();
+                        let mut actions: Vec<Action> = rule
+                            .actions
+                            .iter()
+                            .filter(|a| !matches!(a, Action::Alert { .. }))
+                            .copied()
+                            .collect();
                         if v.first {
                             actions.push(
                                 rule.actions
@@ -956,7 +1109,9 @@ impl Engine {
                         ));
                     }
                 }
-                Err(e) => tracing::warn!(guild = g, error = %e, "automod counters unavailable; raid detection skipped"),
+                Err(e) => {
+                    tracing::warn!(guild = g, error = %e, "automod counters unavailable; raid detection skipped")
+                }
             }
         }
         fired.sort_by_key(|(i, _)| *i);
@@ -999,7 +1154,10 @@ impl Engine {
         (rules.exempt_bots && msg.author_is_bot)
             || (rules.exempt_moderators && msg.author_permissions.intersects(MODERATOR_PERMISSIONS))
             || rules.exempt_channels.contains(&msg.channel_id)
-            || msg.author_roles.iter().any(|r| rules.exempt_roles.contains(r))
+            || msg
+                .author_roles
+                .iter()
+                .any(|r| rules.exempt_roles.contains(r))
     }
 }
 
@@ -1048,14 +1206,22 @@ impl RulesCache {
     /// `GuildConfig.automod` value). A configuration that does not compile (edited by hand,
     /// from an older version) counts as disabled and is logged once per revision.
     pub fn get(&self, guild: u64, stored: &serde_json::Value) -> Arc<GuildRules> {
-        let revision = stored.get("revision").and_then(serde_json::Value::as_u64).unwrap_or(0);
-        let enabled = stored.get("enabled").and_then(serde_json::Value::as_bool).unwrap_or(false);
-        if let Some(r) = self.map.lock().expect("rules cache lock").get(&guild) {
-            if r.revision == revision && r.enabled == enabled {
-                return r.clone();
-            }
+        let revision = stored
+            .get("revision")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        let enabled = stored
+            .get("enabled")
+            .and_then(serde_json::Value::as_bool)
+            .unwrap_or(false);
+        if let Some(r) = self.map.lock().expect("rules cache lock").get(&guild)
+            && r.revision == revision
+            && r.enabled == enabled
+        {
+            return r.clone();
         }
-        let compiled = match AutomodConfig::from_json(stored).and_then(|c| GuildRules::compile(&c)) {
+        let compiled = match AutomodConfig::from_json(stored).and_then(|c| GuildRules::compile(&c))
+        {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(guild, revision, error = %e, "stored automod configuration does not compile; automod is off for the guild");

@@ -20,8 +20,9 @@ pub mod toxicity;
 pub use config::{Action, AutomodConfig, ConfigError, Rule, RuleKind, Window};
 pub use counters::{CounterError, Counters, LocalCounters, RedisCounters};
 pub use engine::{
-    DISCORD_EPOCH_MS, DryRun, Engine, Evidence, GuildRules, MODERATOR_PERMISSIONS, MemberContext, MessageContext,
-    REGEX_DFA_SIZE_LIMIT, REGEX_SIZE_LIMIT, RulesCache, Verdict, compile_regexes, human_secs, snowflake_ms,
+    DISCORD_EPOCH_MS, DryRun, Engine, Evidence, GuildRules, MODERATOR_PERMISSIONS, MemberContext,
+    MessageContext, REGEX_DFA_SIZE_LIMIT, REGEX_SIZE_LIMIT, RulesCache, Verdict, compile_regexes,
+    human_secs, snowflake_ms,
 };
 pub use presets::Preset;
 

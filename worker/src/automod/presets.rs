@@ -96,10 +96,22 @@ impl Preset {
     /// The preset's rules.
     #[must_use]
     pub fn rules(self) -> Vec<Rule> {
-        let ip_loggers = || IP_LOGGER_DOMAINS.iter().map(|d| (*d).to_owned()).collect::<Vec<_>>();
+        let ip_loggers = || {
+            IP_LOGGER_DOMAINS
+                .iter()
+                .map(|d| (*d).to_owned())
+                .collect::<Vec<_>>()
+        };
         match self {
             Self::Relaxed => vec![
-                rule("message-rate", RuleKind::MessageRate { count: 10, within_secs: 5 }, vec![DELETE]),
+                rule(
+                    "message-rate",
+                    RuleKind::MessageRate {
+                        count: 10,
+                        within_secs: 5,
+                    },
+                    vec![DELETE],
+                ),
                 rule(
                     "duplicates",
                     RuleKind::Duplicates {
@@ -118,7 +130,14 @@ impl Preset {
                     },
                     vec![DELETE, WARN],
                 ),
-                rule("links", RuleKind::Links { allow: vec![], deny: ip_loggers() }, vec![DELETE]),
+                rule(
+                    "links",
+                    RuleKind::Links {
+                        allow: vec![],
+                        deny: ip_loggers(),
+                    },
+                    vec![DELETE],
+                ),
                 rule(
                     "toxicity",
                     RuleKind::Toxicity {
@@ -140,7 +159,14 @@ impl Preset {
                 ),
             ],
             Self::Standard => vec![
-                rule("message-rate", RuleKind::MessageRate { count: 7, within_secs: 5 }, vec![DELETE, timeout(10)]),
+                rule(
+                    "message-rate",
+                    RuleKind::MessageRate {
+                        count: 7,
+                        within_secs: 5,
+                    },
+                    vec![DELETE, timeout(10)],
+                ),
                 rule(
                     "duplicates",
                     RuleKind::Duplicates {
@@ -162,8 +188,21 @@ impl Preset {
                     },
                     vec![DELETE, timeout(30)],
                 ),
-                rule("invites", RuleKind::Invites { allowed_codes: vec![] }, vec![DELETE, WARN]),
-                rule("links", RuleKind::Links { allow: vec![], deny: ip_loggers() }, vec![DELETE, WARN]),
+                rule(
+                    "invites",
+                    RuleKind::Invites {
+                        allowed_codes: vec![],
+                    },
+                    vec![DELETE, WARN],
+                ),
+                rule(
+                    "links",
+                    RuleKind::Links {
+                        allow: vec![],
+                        deny: ip_loggers(),
+                    },
+                    vec![DELETE, WARN],
+                ),
                 rule(
                     "caps",
                     RuleKind::Caps {
@@ -212,7 +251,14 @@ impl Preset {
                 ),
             ],
             Self::Strict => vec![
-                rule("message-rate", RuleKind::MessageRate { count: 5, within_secs: 5 }, vec![DELETE, timeout(30)]),
+                rule(
+                    "message-rate",
+                    RuleKind::MessageRate {
+                        count: 5,
+                        within_secs: 5,
+                    },
+                    vec![DELETE, timeout(30)],
+                ),
                 rule(
                     "duplicates",
                     RuleKind::Duplicates {
@@ -234,8 +280,26 @@ impl Preset {
                     },
                     vec![DELETE, timeout(60)],
                 ),
-                rule("invites", RuleKind::Invites { allowed_codes: vec![] }, vec![DELETE, WARN]),
-                rule("links", RuleKind::Links { allow: vec![], deny: ip_loggers() }, vec![DELETE, Action::Ban { delete_message_secs: 86_400 }]),
+                rule(
+                    "invites",
+                    RuleKind::Invites {
+                        allowed_codes: vec![],
+                    },
+                    vec![DELETE, WARN],
+                ),
+                rule(
+                    "links",
+                    RuleKind::Links {
+                        allow: vec![],
+                        deny: ip_loggers(),
+                    },
+                    vec![
+                        DELETE,
+                        Action::Ban {
+                            delete_message_secs: 86_400,
+                        },
+                    ],
+                ),
                 rule(
                     "caps",
                     RuleKind::Caps {
@@ -285,7 +349,13 @@ impl Preset {
                     },
                     vec![Action::Kick, ALERT],
                 ),
-                rule("account-age", RuleKind::AccountAge { min_age_secs: 3 * 86_400 }, vec![Action::Kick, ALERT]),
+                rule(
+                    "account-age",
+                    RuleKind::AccountAge {
+                        min_age_secs: 3 * 86_400,
+                    },
+                    vec![Action::Kick, ALERT],
+                ),
             ],
         }
     }
@@ -294,7 +364,9 @@ impl Preset {
     /// [`PRESET_RULE_NAMES`]), keeps the guild's own rules and exemptions, turns automod on
     /// and bumps the revision.
     pub fn apply(self, config: &mut AutomodConfig) {
-        config.rules.retain(|r| !PRESET_RULE_NAMES.contains(&r.name.as_str()));
+        config
+            .rules
+            .retain(|r| !PRESET_RULE_NAMES.contains(&r.name.as_str()));
         let mut rules = self.rules();
         rules.append(&mut config.rules);
         config.rules = rules;
@@ -323,11 +395,21 @@ mod tests {
             c.validate().unwrap_or_else(|e| panic!("{p}: {e}"));
             GuildRules::compile(&c).unwrap();
             for r in &c.rules {
-                assert!(PRESET_RULE_NAMES.contains(&r.name.as_str()), "{p}: {}", r.name);
+                assert!(
+                    PRESET_RULE_NAMES.contains(&r.name.as_str()),
+                    "{p}: {}",
+                    r.name
+                );
             }
             assert_eq!(p.to_string().parse::<Preset>().unwrap(), p);
         }
-        assert!("lenient".parse::<Preset>().unwrap_err().to_string().contains("relaxed, standard or strict"));
+        assert!(
+            "lenient"
+                .parse::<Preset>()
+                .unwrap_err()
+                .to_string()
+                .contains("relaxed, standard or strict")
+        );
     }
 
     #[test]

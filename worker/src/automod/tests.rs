@@ -30,7 +30,9 @@ fn compile_err(v: serde_json::Value) -> String {
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_current_thread().build().unwrap()
+    tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap()
 }
 
 fn eval(r: &GuildRules, m: &MessageContext<'_>, c: &LocalCounters) -> Vec<Verdict> {
@@ -51,8 +53,10 @@ fn delete() -> serde_json::Value {
 
 #[test]
 fn message_rate_fires_at_n_within_t_and_not_below() {
-    let r = rules(json!([{"name": "rate", "kind": {"type": "message_rate", "count": 3, "within_secs": 5},
-        "actions": [{"type": "delete"}, {"type": "timeout", "secs": 60}]}]));
+    let r = rules(
+        json!([{"name": "rate", "kind": {"type": "message_rate", "count": 3, "within_secs": 5},
+        "actions": [{"type": "delete"}, {"type": "timeout", "secs": 60}]}]),
+    );
     let c = LocalCounters::new();
     assert!(eval(&r, &msg("a", 0, 1), &c).is_empty());
     assert!(eval(&r, &msg("b", 1000, 2), &c).is_empty());
@@ -66,7 +70,10 @@ fn message_rate_fires_at_n_within_t_and_not_below() {
     // Slow messages never reach three within five seconds.
     let c = LocalCounters::new();
     for i in 0..6 {
-        assert!(eval(&r, &msg("slow", i * 2600, i), &c).is_empty(), "message {i}");
+        assert!(
+            eval(&r, &msg("slow", i * 2600, i), &c).is_empty(),
+            "message {i}"
+        );
     }
     // Another member's messages do not count towards this one's.
     let c = LocalCounters::new();
@@ -78,23 +85,33 @@ fn message_rate_fires_at_n_within_t_and_not_below() {
 
 #[test]
 fn the_same_message_evaluated_twice_counts_once() {
-    let r = rules(json!([{"name": "rate", "kind": {"type": "message_rate", "count": 2, "within_secs": 5}, "actions": delete()}]));
+    let r = rules(
+        json!([{"name": "rate", "kind": {"type": "message_rate", "count": 2, "within_secs": 5}, "actions": delete()}]),
+    );
     let c = LocalCounters::new();
     let m = msg("a", 0, 1);
     assert!(eval(&r, &m, &c).is_empty());
-    assert!(eval(&r, &m, &c).is_empty(), "a redelivered message is not a second message");
+    assert!(
+        eval(&r, &m, &c).is_empty(),
+        "a redelivered message is not a second message"
+    );
     assert_eq!(names(&eval(&r, &msg("b", 10, 2), &c)), ["rate"]);
 }
 
 #[test]
 fn duplicates() {
-    let r = rules(json!([{"name": "dup", "kind": {"type": "duplicates", "count": 3, "within_secs": 30, "min_length": 3},
-        "actions": delete()}]));
+    let r = rules(
+        json!([{"name": "dup", "kind": {"type": "duplicates", "count": 3, "within_secs": 30, "min_length": 3},
+        "actions": delete()}]),
+    );
     let c = LocalCounters::new();
     assert!(eval(&r, &msg("buy cheap coins", 0, 1), &c).is_empty());
     assert!(eval(&r, &msg("BUY  cheap coins!", 1000, 2), &c).is_empty());
     assert!(eval(&r, &msg("something else", 1500, 3), &c).is_empty());
-    assert_eq!(names(&eval(&r, &msg("buy cheap c0ins", 2000, 4), &c)), ["dup"]);
+    assert_eq!(
+        names(&eval(&r, &msg("buy cheap c0ins", 2000, 4), &c)),
+        ["dup"]
+    );
     // Short texts are ignored.
     for i in 0..5 {
         assert!(eval(&r, &msg("ok", 3000 + i, 10 + i), &c).is_empty());
@@ -103,8 +120,10 @@ fn duplicates() {
 
 #[test]
 fn mention_spam_per_message_and_over_time() {
-    let r = rules(json!([{"name": "ment", "kind": {"type": "mention_spam", "per_message": 5,
-        "over_time": {"count": 8, "within_secs": 30}}, "actions": delete()}]));
+    let r = rules(
+        json!([{"name": "ment", "kind": {"type": "mention_spam", "per_message": 5,
+        "over_time": {"count": 8, "within_secs": 30}}, "actions": delete()}]),
+    );
     let c = LocalCounters::new();
     let mut m = msg("hi", 0, 1);
     m.user_mentions = 4;
@@ -132,43 +151,94 @@ fn mention_spam_per_message_and_over_time() {
 
 #[test]
 fn invites_with_allowed_codes() {
-    let r = rules(json!([{"name": "inv", "kind": {"type": "invites", "allowed_codes": ["ourserver"]}, "actions": delete()}]));
+    let r = rules(
+        json!([{"name": "inv", "kind": {"type": "invites", "allowed_codes": ["ourserver"]}, "actions": delete()}]),
+    );
     let c = LocalCounters::new();
     assert!(eval(&r, &msg("join us at discord.gg/OurServer", 0, 1), &c).is_empty());
     assert!(eval(&r, &msg("discord is great, gg", 0, 2), &c).is_empty());
-    let v = eval(&r, &msg("free nitro https://discord.com/invite/sc4m", 0, 3), &c);
+    let v = eval(
+        &r,
+        &msg("free nitro https://discord.com/invite/sc4m", 0, 3),
+        &c,
+    );
     assert_eq!(v[0].evidence.matched.as_deref(), Some("sc4m"));
     assert_eq!(eval(&r, &msg("discord . gg / sc4m", 0, 4), &c).len(), 1);
 }
 
 #[test]
 fn links_allow_and_deny_lists() {
-    let deny = rules(json!([{"name": "links", "kind": {"type": "links", "deny": ["grabify.link", "bad.example"]}, "actions": delete()}]));
+    let deny = rules(
+        json!([{"name": "links", "kind": {"type": "links", "deny": ["grabify.link", "bad.example"]}, "actions": delete()}]),
+    );
     let c = LocalCounters::new();
     assert!(eval(&deny, &msg("see https://docs.rs/regex", 0, 1), &c).is_empty());
-    assert!(eval(&deny, &msg("grabify.link without scheme is not a link", 0, 2), &c).is_empty());
-    assert_eq!(eval(&deny, &msg("click https://grabify.link/x", 0, 3), &c).len(), 1);
-    assert_eq!(eval(&deny, &msg("click http://cdn.bad.example/a", 0, 4), &c).len(), 1);
-    let allow = rules(json!([{"name": "links", "kind": {"type": "links", "allow": ["github.com", "docs.rs"]}, "actions": delete()}]));
-    assert!(eval(&allow, &msg("https://github.com/x and https://gist.github.com/y", 0, 5), &c).is_empty());
-    let v = eval(&allow, &msg("https://github.com/x and https://evil.com/y", 0, 6), &c);
-    assert_eq!(v[0].evidence.reason, "link to evil.com, which is not on the allow list");
+    assert!(
+        eval(
+            &deny,
+            &msg("grabify.link without scheme is not a link", 0, 2),
+            &c
+        )
+        .is_empty()
+    );
+    assert_eq!(
+        eval(&deny, &msg("click https://grabify.link/x", 0, 3), &c).len(),
+        1
+    );
+    assert_eq!(
+        eval(&deny, &msg("click http://cdn.bad.example/a", 0, 4), &c).len(),
+        1
+    );
+    let allow = rules(
+        json!([{"name": "links", "kind": {"type": "links", "allow": ["github.com", "docs.rs"]}, "actions": delete()}]),
+    );
+    assert!(
+        eval(
+            &allow,
+            &msg("https://github.com/x and https://gist.github.com/y", 0, 5),
+            &c
+        )
+        .is_empty()
+    );
+    let v = eval(
+        &allow,
+        &msg("https://github.com/x and https://evil.com/y", 0, 6),
+        &c,
+    );
+    assert_eq!(
+        v[0].evidence.reason,
+        "link to evil.com, which is not on the allow list"
+    );
 }
 
 #[test]
 fn caps_threshold() {
-    let r = rules(json!([{"name": "caps", "kind": {"type": "caps", "min_letters": 10, "min_percent": 70}, "actions": delete()}]));
+    let r = rules(
+        json!([{"name": "caps", "kind": {"type": "caps", "min_letters": 10, "min_percent": 70}, "actions": delete()}]),
+    );
     let c = LocalCounters::new();
-    assert!(eval(&r, &msg("WHAT", 0, 1), &c).is_empty(), "too short to judge");
+    assert!(
+        eval(&r, &msg("WHAT", 0, 1), &c).is_empty(),
+        "too short to judge"
+    );
     assert!(eval(&r, &msg("Hello World This Is Fine", 0, 2), &c).is_empty());
-    assert!(eval(&r, &msg("SEVENLETx abc", 0, 3), &c).is_empty(), "7 of 12 letters: 58%");
-    assert_eq!(eval(&r, &msg("SEVENLETTERS abc", 0, 4), &c).len(), 1, "12 of 15: 80%");
+    assert!(
+        eval(&r, &msg("SEVENLETx abc", 0, 3), &c).is_empty(),
+        "7 of 12 letters: 58%"
+    );
+    assert_eq!(
+        eval(&r, &msg("SEVENLETTERS abc", 0, 4), &c).len(),
+        1,
+        "12 of 15: 80%"
+    );
     assert!(eval(&r, &msg("ok <@123> <:PEPEHAPPYFACE:1>", 0, 5), &c).is_empty());
 }
 
 #[test]
 fn word_lists_see_through_obfuscation_but_not_into_words() {
-    let r = rules(json!([{"name": "words", "kind": {"type": "words", "words": ["crypto scam", "spoiler*", "ass"]}, "actions": delete()}]));
+    let r = rules(
+        json!([{"name": "words", "kind": {"type": "words", "words": ["crypto scam", "spoiler*", "ass"]}, "actions": delete()}]),
+    );
     let c = LocalCounters::new();
     assert_eq!(eval(&r, &msg("this is a CRYPT0  SCAM", 0, 1), &c).len(), 1);
     assert_eq!(eval(&r, &msg("spoilers ahead", 0, 2), &c).len(), 1);
@@ -179,7 +249,9 @@ fn word_lists_see_through_obfuscation_but_not_into_words() {
 
 #[test]
 fn regex_lists() {
-    let r = rules(json!([{"name": "re", "kind": {"type": "regex", "patterns": [r"free\s+nitro", r"(?-i)^[A-Z]{3}\d{4}$"]}, "actions": delete()}]));
+    let r = rules(
+        json!([{"name": "re", "kind": {"type": "regex", "patterns": [r"free\s+nitro", r"(?-i)^[A-Z]{3}\d{4}$"]}, "actions": delete()}]),
+    );
     let c = LocalCounters::new();
     let v = eval(&r, &msg("FREE   Nitro here", 0, 1), &c);
     assert_eq!(v[0].evidence.matched.as_deref(), Some(r"free\s+nitro"));
@@ -189,9 +261,16 @@ fn regex_lists() {
 
 #[test]
 fn pathological_regexes_are_rejected_with_a_clear_message() {
-    let one = |p: &str| compile_err(json!([{"name": "re", "kind": {"type": "regex", "patterns": [p]}, "actions": [{"type": "delete"}]}]));
+    let one = |p: &str| {
+        compile_err(
+            json!([{"name": "re", "kind": {"type": "regex", "patterns": [p]}, "actions": [{"type": "delete"}]}]),
+        )
+    };
     let e = one(r"((a{100}){100}){100}");
-    assert!(e.contains("rule \"re\"") && e.contains("compiles to more than"), "{e}");
+    assert!(
+        e.contains("rule \"re\"") && e.contains("compiles to more than"),
+        "{e}"
+    );
     let e = one(r"\w{1000}\w{1000}\w{1000}");
     assert!(e.contains("compiles to more than"), "{e}");
     let e = one(r"(a)\1");
@@ -201,7 +280,9 @@ fn pathological_regexes_are_rejected_with_a_clear_message() {
     let e = one(&"a".repeat(300));
     assert!(e.contains("limit is 256"), "{e}");
     // Classic catastrophic-backtracking shapes are fine: the regex crate runs them in linear time.
-    let r = rules(json!([{"name": "re", "kind": {"type": "regex", "patterns": [r"(a+)+$", r"(x|xx)+y"]}, "actions": [{"type": "delete"}]}]));
+    let r = rules(
+        json!([{"name": "re", "kind": {"type": "regex", "patterns": [r"(a+)+$", r"(x|xx)+y"]}, "actions": [{"type": "delete"}]}]),
+    );
     let long = format!("{}!", "a".repeat(4000));
     let c = LocalCounters::new();
     assert!(eval(&r, &msg(&long, 0, 1), &c).is_empty());
@@ -222,26 +303,54 @@ fn attachment_and_emoji_spam() {
     assert_eq!(names(&eval(&r, &m, &c)), ["att"], "3 + 3 within 30 s");
     let mut m = msg("pics", 20, 3);
     m.attachments = 4;
-    assert_eq!(eval(&r, &m, &c)[0].evidence.reason, "4 attachments in one message (limit 4)");
+    assert_eq!(
+        eval(&r, &m, &c)[0].evidence.reason,
+        "4 attachments in one message (limit 4)"
+    );
     assert!(eval(&r, &msg("😀😀😀 <:a:1>", 0, 4), &LocalCounters::new()).is_empty());
-    assert_eq!(names(&eval(&r, &msg("😀😀😀 <:a:1> <a:b:2>", 0, 5), &LocalCounters::new())), ["emo"]);
+    assert_eq!(
+        names(&eval(
+            &r,
+            &msg("😀😀😀 <:a:1> <a:b:2>", 0, 5),
+            &LocalCounters::new()
+        )),
+        ["emo"]
+    );
 }
 
 #[test]
 fn toxicity_tiers_pick_the_highest_reached() {
-    let r = rules(json!([{"name": "tox", "kind": {"type": "toxicity", "warn_at": 0.4, "timeout_at": 0.6, "timeout_secs": 3600, "ban_at": 0.8},
-        "actions": [{"type": "delete"}]}]));
+    let r = rules(
+        json!([{"name": "tox", "kind": {"type": "toxicity", "warn_at": 0.4, "timeout_at": 0.6, "timeout_secs": 3600, "ban_at": 0.8},
+        "actions": [{"type": "delete"}]}]),
+    );
     let c = LocalCounters::new();
     assert!(eval(&r, &msg("what a great game", 0, 1), &c).is_empty());
-    assert!(eval(&r, &msg("holy shit that goal", 0, 2), &c).is_empty(), "swearing at nobody");
+    assert!(
+        eval(&r, &msg("holy shit that goal", 0, 2), &c).is_empty(),
+        "swearing at nobody"
+    );
     let v = eval(&r, &msg("you're an idiot", 0, 3), &c);
     assert_eq!(v[0].actions, [Action::Delete, Action::Warn]);
     let s = v[0].evidence.score.unwrap();
     assert!((0.4..0.6).contains(&s), "{s}");
     let v = eval(&r, &msg("go fuck yourself", 0, 4), &c);
-    assert_eq!(v[0].actions, [Action::Delete, Action::Timeout { secs: 3600 }], "{:?}", v[0].evidence);
+    assert_eq!(
+        v[0].actions,
+        [Action::Delete, Action::Timeout { secs: 3600 }],
+        "{:?}",
+        v[0].evidence
+    );
     let v = eval(&r, &msg("kill yourself", 0, 5), &c);
-    assert_eq!(v[0].actions, [Action::Delete, Action::Ban { delete_message_secs: 0 }]);
+    assert_eq!(
+        v[0].actions,
+        [
+            Action::Delete,
+            Action::Ban {
+                delete_message_secs: 0
+            }
+        ]
+    );
     assert!(v[0].evidence.reason.contains("kill yourself"));
     // Per-guild tuning: a guild that only warns from 0.9.
     let lenient = rules(json!([{"name": "tox", "kind": {"type": "toxicity", "warn_at": 0.9}}]));
@@ -250,8 +359,10 @@ fn toxicity_tiers_pick_the_highest_reached() {
 
 #[test]
 fn exemptions_by_role_channel_bot_and_moderator() {
-    let r = rules(json!([{"name": "inv", "kind": {"type": "invites"}, "actions": delete(),
-        "exempt_roles": [77], "exempt_channels": [88]}]));
+    let r = rules(
+        json!([{"name": "inv", "kind": {"type": "invites"}, "actions": delete(),
+        "exempt_roles": [77], "exempt_channels": [88]}]),
+    );
     let c = LocalCounters::new();
     let text = "discord.gg/abc";
     assert_eq!(eval(&r, &msg(text, 0, 1), &c).len(), 1);
@@ -270,7 +381,11 @@ fn exemptions_by_role_channel_bot_and_moderator() {
     assert!(eval(&r, &m, &c).is_empty(), "moderators by default");
     let mut m = msg(text, 0, 6);
     m.author_permissions = Permissions::SEND_MESSAGES | Permissions::EMBED_LINKS;
-    assert_eq!(eval(&r, &m, &c).len(), 1, "ordinary permissions are not exempt");
+    assert_eq!(
+        eval(&r, &m, &c).len(),
+        1,
+        "ordinary permissions are not exempt"
+    );
 
     // Turning the defaults off, and guild-wide exemptions.
     let cfg = json!({"enabled": true, "exempt_bots": false, "exempt_moderators": false, "exempt_channels": [99],
@@ -290,7 +405,9 @@ fn disabled_guilds_and_rules_do_nothing() {
     let cfg = json!({"enabled": false, "rules": [{"name": "inv", "kind": {"type": "invites"}, "actions": delete()}]});
     let off = GuildRules::compile(&AutomodConfig::from_json(&cfg).unwrap()).unwrap();
     assert!(eval(&off, &msg("discord.gg/abc", 0, 1), &LocalCounters::new()).is_empty());
-    let r = rules(json!([{"name": "inv", "enabled": false, "kind": {"type": "invites"}, "actions": delete()}]));
+    let r = rules(
+        json!([{"name": "inv", "enabled": false, "kind": {"type": "invites"}, "actions": delete()}]),
+    );
     assert!(eval(&r, &msg("discord.gg/abc", 0, 1), &LocalCounters::new()).is_empty());
 }
 
@@ -308,24 +425,38 @@ fn join<'a>(user: u64, at_ms: u64, name: &'a str) -> MemberContext<'a> {
 
 #[test]
 fn raid_mode_starts_at_n_joins_holds_and_calms() {
-    let r = rules(json!([{"name": "raid", "kind": {"type": "join_rate", "count": 3, "within_secs": 10, "calm_secs": 60},
-        "actions": [{"type": "kick"}, {"type": "alert", "channel": 5}]}]));
+    let r = rules(
+        json!([{"name": "raid", "kind": {"type": "join_rate", "count": 3, "within_secs": 10, "calm_secs": 60},
+        "actions": [{"type": "kick"}, {"type": "alert", "channel": 5}]}]),
+    );
     let c = LocalCounters::new();
     let e = Engine::new();
     let rt = rt();
     let t0 = BASE_MS;
-    let user = |n: u64| id_at(0, 0) - (400 * 86_400_000u64 << 22) + n; // year-old accounts
-    assert!(rt.block_on(e.evaluate_join(&r, &join(user(1), t0, "a"), &c)).is_empty());
-    assert!(rt.block_on(e.evaluate_join(&r, &join(user(2), t0 + 1000, "b"), &c)).is_empty());
+    let user = |n: u64| id_at(0, 0) - ((400 * 86_400_000u64) << 22) + n; // year-old accounts
+    assert!(
+        rt.block_on(e.evaluate_join(&r, &join(user(1), t0, "a"), &c))
+            .is_empty()
+    );
+    assert!(
+        rt.block_on(e.evaluate_join(&r, &join(user(2), t0 + 1000, "b"), &c))
+            .is_empty()
+    );
     let v = rt.block_on(e.evaluate_join(&r, &join(user(3), t0 + 2000, "c"), &c));
-    assert_eq!(v[0].actions, [Action::Kick, Action::Alert { channel: Some(5) }]);
+    assert_eq!(
+        v[0].actions,
+        [Action::Kick, Action::Alert { channel: Some(5) }]
+    );
     assert!(v[0].evidence.raid_started);
     // Later joiners are kicked without a new alert while raid mode lasts, even slow ones.
     let v = rt.block_on(e.evaluate_join(&r, &join(user(4), t0 + 30_000, "d"), &c));
     assert_eq!(v[0].actions, [Action::Kick]);
     assert!(!v[0].evidence.raid_started);
     // 60 s after the last burst it is over.
-    assert!(rt.block_on(e.evaluate_join(&r, &join(user(5), t0 + 62_500, "e"), &c)).is_empty());
+    assert!(
+        rt.block_on(e.evaluate_join(&r, &join(user(5), t0 + 62_500, "e"), &c))
+            .is_empty()
+    );
 }
 
 #[test]
@@ -342,13 +473,19 @@ fn account_age_gate_and_names() {
     let v = rt.block_on(e.evaluate_join(&r, &join(user, created + 3_600_000, "newbie"), &c));
     assert_eq!(names(&v), ["age"]);
     assert_eq!(v[0].evidence.reason, "account is 1h old; the minimum is 1d");
-    assert!(rt.block_on(e.evaluate_join(&r, &join(user, created + 86_400_000, "oldie"), &c)).is_empty());
+    assert!(
+        rt.block_on(e.evaluate_join(&r, &join(user, created + 86_400_000, "oldie"), &c))
+            .is_empty()
+    );
     let mut m = join(user, created + 90_000_000, "someone");
     m.global_name = Some("Discord  St4ff");
     assert_eq!(names(&rt.block_on(e.evaluate_join(&r, &m, &c))), ["names"]);
     let mut bot = join(user, created, "free nitro bot");
     bot.is_bot = true;
-    assert!(rt.block_on(e.evaluate_join(&r, &bot, &c)).is_empty(), "bots are exempt by default");
+    assert!(
+        rt.block_on(e.evaluate_join(&r, &bot, &c)).is_empty(),
+        "bots are exempt by default"
+    );
 }
 
 #[test]
@@ -356,7 +493,10 @@ fn dry_run_reports_without_counting() {
     let r = GuildRules::compile(&Preset::Standard.config()).unwrap();
     let d = rt().block_on(Engine::new().dry_run(&r, "JOIN DISCORD.GG/ABC YOU IDIOT NOW PLEASE OK"));
     let fired = names(&d.verdicts);
-    assert!(fired.contains(&"invites") && fired.contains(&"caps") && fired.contains(&"toxicity"), "{fired:?}");
+    assert!(
+        fired.contains(&"invites") && fired.contains(&"caps") && fired.contains(&"toxicity"),
+        "{fired:?}"
+    );
     assert!(d.toxicity.score >= 0.4);
     let d = rt().block_on(Engine::new().dry_run(&r, "hello there"));
     assert!(d.verdicts.is_empty() && d.toxicity.score == 0.0);

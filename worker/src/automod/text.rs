@@ -80,7 +80,8 @@ pub fn normalize(text: &str) -> Normalized {
         chars.extend(text.bytes().map(|b| char::from(b.to_ascii_lowercase())));
     } else {
         for c in text.nfkd() {
-            if is_combining_mark(c) || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}')
+            if is_combining_mark(c)
+                || matches!(c, '\u{200b}'..='\u{200f}' | '\u{2060}' | '\u{feff}')
             {
                 continue;
             }
@@ -107,7 +108,9 @@ pub fn normalize(text: &str) -> Normalized {
         // Symbols at the edges are punctuation ("hello!!", "*nice*"), except a `$`/`@` that
         // stands for a letter next to one ("a$$", "@ss").
         while let Some((&f, rest)) = tok.split_first() {
-            if is_symbol_in_word(f) && !(matches!(f, '$' | '@') && rest.first().is_some_and(|c| c.is_alphabetic())) {
+            if is_symbol_in_word(f)
+                && !(matches!(f, '$' | '@') && rest.first().is_some_and(|c| c.is_alphabetic()))
+            {
                 tok = rest;
             } else {
                 break;
@@ -115,7 +118,8 @@ pub fn normalize(text: &str) -> Normalized {
         }
         while let Some((&l, rest)) = tok.split_last() {
             if is_symbol_in_word(l)
-                && !(matches!(l, '$' | '@') && rest.last().is_some_and(|c| c.is_alphabetic() || *c == '$'))
+                && !(matches!(l, '$' | '@')
+                    && rest.last().is_some_and(|c| c.is_alphabetic() || *c == '$'))
             {
                 tok = rest;
             } else {
@@ -282,8 +286,11 @@ impl TermMatcher {
             )
         };
         let full = build(parsed.iter().map(|(t, _)| t.as_str()).collect());
-        let single: Vec<usize> = (0..parsed.len()).filter(|&i| max_run(&parsed[i].0) == 1).collect();
-        let squeezed = build(single.iter().map(|&i| parsed[i].0.as_str()).collect()).map(|ac| (ac, single));
+        let single: Vec<usize> = (0..parsed.len())
+            .filter(|&i| max_run(&parsed[i].0) == 1)
+            .collect();
+        let squeezed =
+            build(single.iter().map(|&i| parsed[i].0.as_str()).collect()).map(|ac| (ac, single));
         Ok(Self {
             terms: parsed,
             full,
@@ -373,7 +380,10 @@ pub fn link_hosts(text: &str) -> impl Iterator<Item = String> + '_ {
             let tail = &bytes[at..];
             let skip = if tail.starts_with(b"://") {
                 3
-            } else if tail.len() >= 4 && tail[0].eq_ignore_ascii_case(&b's') && tail[1..].starts_with(b"://") {
+            } else if tail.len() >= 4
+                && tail[0].eq_ignore_ascii_case(&b's')
+                && tail[1..].starts_with(b"://")
+            {
                 4
             } else {
                 continue;
@@ -393,7 +403,9 @@ pub fn link_hosts(text: &str) -> impl Iterator<Item = String> + '_ {
                 }
             }
             pos = host_end;
-            let host = text[host_start..host_end].trim_end_matches('.').to_ascii_lowercase();
+            let host = text[host_start..host_end]
+                .trim_end_matches('.')
+                .to_ascii_lowercase();
             if host.is_empty() {
                 continue;
             }
@@ -467,7 +479,12 @@ pub fn invite_codes(text: &str) -> impl Iterator<Item = &str> {
     // The regex scan only runs when a cheap byte check says it could match.
     let maybe = find_ascii_ci(text, "d").is_some() || find_ascii_ci(text, "invite").is_some();
     maybe
-        .then(|| INVITE.captures_iter(text).filter_map(|c| c.get(1)).map(|m| m.as_str()))
+        .then(|| {
+            INVITE
+                .captures_iter(text)
+                .filter_map(|c| c.get(1))
+                .map(|m| m.as_str())
+        })
         .into_iter()
         .flatten()
 }
@@ -480,12 +497,12 @@ pub fn count_emoji(text: &str) -> u32 {
     let bytes = text.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
-        if bytes[i] == b'<' {
-            if let Some(len) = custom_emoji_len(&bytes[i..]) {
-                n += 1;
-                i += len;
-                continue;
-            }
+        if bytes[i] == b'<'
+            && let Some(len) = custom_emoji_len(&bytes[i..])
+        {
+            n += 1;
+            i += len;
+            continue;
         }
         i += 1;
     }
@@ -620,14 +637,19 @@ mod tests {
 
     #[test]
     fn links_and_invites() {
-        let hosts: Vec<_> = link_hosts("see https://www.Example.com/x and http://a.b.org:80 or httpx://no").collect();
+        let hosts: Vec<_> =
+            link_hosts("see https://www.Example.com/x and http://a.b.org:80 or httpx://no")
+                .collect();
         assert_eq!(hosts, vec!["example.com", "a.b.org"]);
         assert!(host_matches("cdn.example.com", "example.com"));
         assert!(!host_matches("badexample.com", "example.com"));
         let set: HashSet<String> = ["example.com".to_owned()].into();
         assert!(host_in("a.b.example.com", &set));
         assert!(!host_in("example.org", &set));
-        let codes: Vec<_> = invite_codes("join discord.gg/abc123 or https://discord.com/invite/xyz and discord . gg / spaced").collect();
+        let codes: Vec<_> = invite_codes(
+            "join discord.gg/abc123 or https://discord.com/invite/xyz and discord . gg / spaced",
+        )
+        .collect();
         assert_eq!(codes, vec!["abc123", "xyz", "spaced"]);
         assert_eq!(invite_codes("no invites here").count(), 0);
     }

@@ -104,7 +104,17 @@ static BUILTIN: LazyLock<Lexicon> =
 const SECOND_PERSON: &[&str] = &[
     "you", "u", "ur", "your", "youre", "yourself", "urself", "ya", "yours", "thou", "thee", "ure",
 ];
-const FIRST_PERSON: &[&str] = &["i", "im", "me", "my", "myself", "we", "us", "our", "ourselves"];
+const FIRST_PERSON: &[&str] = &[
+    "i",
+    "im",
+    "me",
+    "my",
+    "myself",
+    "we",
+    "us",
+    "our",
+    "ourselves",
+];
 
 impl Lexicon {
     /// The lexicon shipped with the worker (parsed once per process).
@@ -129,10 +139,15 @@ impl Lexicon {
             };
             let cols: Vec<&str> = line.split('\t').collect();
             if cols.len() != 4 {
-                return Err(err(format!("expected 4 tab-separated columns, found {}", cols.len())));
+                return Err(err(format!(
+                    "expected 4 tab-separated columns, found {}",
+                    cols.len()
+                )));
             }
             let weight = |s: &str| -> Result<f32, LexiconError> {
-                let w: f32 = s.parse().map_err(|_| err(format!("{s:?} is not a number")))?;
+                let w: f32 = s
+                    .parse()
+                    .map_err(|_| err(format!("{s:?} is not a number")))?;
                 if (0.0..=1.0).contains(&w) {
                     Ok(w)
                 } else {
@@ -141,8 +156,8 @@ impl Lexicon {
             };
             let untargeted = weight(cols[1])?;
             let targeted = weight(cols[2])?;
-            let category =
-                Category::parse(cols[3]).ok_or_else(|| err(format!("unknown category {:?}", cols[3])))?;
+            let category = Category::parse(cols[3])
+                .ok_or_else(|| err(format!("unknown category {:?}", cols[3])))?;
             terms.push(cols[0].to_owned());
             entries.push(Entry {
                 untargeted,
@@ -227,7 +242,11 @@ impl Lexicon {
                 }
             })
             .collect();
-        hits.sort_by(|a, b| b.weight.total_cmp(&a.weight).then_with(|| a.term.cmp(&b.term)));
+        hits.sort_by(|a, b| {
+            b.weight
+                .total_cmp(&a.weight)
+                .then_with(|| a.term.cmp(&b.term))
+        });
         let top = hits[0].weight;
         let rest_clean: f32 = hits[1..].iter().map(|h| 1.0 - h.weight).product();
         let score = (top + (1.0 - top) * 0.5 * (1.0 - rest_clean)).clamp(0.0, 1.0);
@@ -254,7 +273,12 @@ impl Lexicon {
             let visible = chars.iter().filter(|&&c| c != '*').count();
             let mut pick = None;
             if visible >= 2 {
-                for &i in self.words_by_len.get(chars.len()).map(Vec::as_slice).unwrap_or(&[]) {
+                for &i in self
+                    .words_by_len
+                    .get(chars.len())
+                    .map(Vec::as_slice)
+                    .unwrap_or(&[])
+                {
                     let term = self.matcher.term(i);
                     if term.chars().zip(&chars).all(|(t, &c)| c == '*' || c == t) {
                         pick = match pick {
@@ -414,9 +438,21 @@ mod tests {
         let r = evaluate_sample(Lexicon::builtin(), HELDOUT, 0.4, 0.8);
         report("held-out", &r);
         assert!(r.ok >= 60 && r.toxic >= 35, "the sample keeps its size");
-        assert!(r.innocent_bans.is_empty(), "innocent messages at the ban threshold: {:?}", r.innocent_bans);
-        assert!(r.false_positive_rate() <= 0.05, "false positives: {:?}", r.false_positives);
-        assert!(r.false_negative_rate() <= 0.15, "false negatives: {:?}", r.false_negatives);
+        assert!(
+            r.innocent_bans.is_empty(),
+            "innocent messages at the ban threshold: {:?}",
+            r.innocent_bans
+        );
+        assert!(
+            r.false_positive_rate() <= 0.05,
+            "false positives: {:?}",
+            r.false_positives
+        );
+        assert!(
+            r.false_negative_rate() <= 0.15,
+            "false negatives: {:?}",
+            r.false_negatives
+        );
     }
 
     #[test]
@@ -424,9 +460,21 @@ mod tests {
         let r = evaluate_sample(Lexicon::builtin(), SAMPLE, 0.4, 0.8);
         report("tuning sample", &r);
         assert!(r.ok >= 150 && r.toxic >= 70, "the sample keeps its size");
-        assert!(r.false_positive_rate() <= 0.02, "false positives: {:?}", r.false_positives);
-        assert!(r.innocent_bans.is_empty(), "innocent messages at the ban threshold: {:?}", r.innocent_bans);
-        assert!(r.false_negative_rate() <= 0.05, "false negatives: {:?}", r.false_negatives);
+        assert!(
+            r.false_positive_rate() <= 0.02,
+            "false positives: {:?}",
+            r.false_positives
+        );
+        assert!(
+            r.innocent_bans.is_empty(),
+            "innocent messages at the ban threshold: {:?}",
+            r.innocent_bans
+        );
+        assert!(
+            r.false_negative_rate() <= 0.05,
+            "false negatives: {:?}",
+            r.false_negatives
+        );
     }
 
     #[test]
@@ -438,8 +486,18 @@ mod tests {
     fn bad_lexicons_are_rejected_with_the_line() {
         let e = Lexicon::parse("# c\nword\t0.5\n").unwrap_err();
         assert_eq!(e.line, 2);
-        assert!(Lexicon::parse("word\t1.5\t0.5\tinsult").unwrap_err().problem.contains("outside"));
-        assert!(Lexicon::parse("word\t0.5\t0.5\tnope").unwrap_err().problem.contains("category"));
+        assert!(
+            Lexicon::parse("word\t1.5\t0.5\tinsult")
+                .unwrap_err()
+                .problem
+                .contains("outside")
+        );
+        assert!(
+            Lexicon::parse("word\t0.5\t0.5\tnope")
+                .unwrap_err()
+                .problem
+                .contains("category")
+        );
     }
 
     #[test]
@@ -464,12 +522,22 @@ mod tests {
         let aimed = Lexicon::builtin().score("you're an idiot");
         assert!(aimed.targeted);
         assert!(aimed.score >= 0.4, "{aimed:?}");
-        assert!(Lexicon::builtin().score("<@123> idiot and more words here").targeted);
+        assert!(
+            Lexicon::builtin()
+                .score("<@123> idiot and more words here")
+                .targeted
+        );
     }
 
     #[test]
     fn obfuscation_is_seen_through() {
-        for s in ["f u c k you", "fuuuuck you", "f*ck you", "FüCK YOU", "fսck you"] {
+        for s in [
+            "f u c k you",
+            "fuuuuck you",
+            "f*ck you",
+            "FüCK YOU",
+            "fսck you",
+        ] {
             let t = Lexicon::builtin().score(s);
             // the last one uses an Armenian letter we do not fold: documents the limit
             if s.contains('ս') {
@@ -485,6 +553,6 @@ mod tests {
     fn severe_content_reaches_ban_and_scores_stay_in_range() {
         assert!(score("kill yourself you worthless faggot") >= 0.8);
         let s = score("fuck you idiot moron loser bitch cunt whore kys");
-        assert!(s <= 1.0 && s >= 0.8);
+        assert!((0.8..=1.0).contains(&s));
     }
 }
