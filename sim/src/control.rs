@@ -1,0 +1,527 @@
+//! The control API under `/_sim`: build the world, act as users, read what the bot did,
+//! inject faults, read statistics.
+
+use crate::state::{ConnCmd, RouteFault, Shared, State, intents, message_json};
+use crate::util::{next_snowflake, now_ms, parse_iso, snowflake_at};
+use crate::world::{Guild, Member, User};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+type S = AxState<Arc<Shared>>;
+type P = Path<HashMap<String, String>>;
+
+/// A control-API failure: `{"error": "..."}`.
+struct Ctl(StatusCode, String);
+
+impl IntoResponse for Ctl {
+    fn into_response(self) -> Response {
+        (self.0, Json(json!({"error": self.1}))).into_response()
+    }
+}
+
+type CR = Result<Response, Ctl>;
+
+fn bad(msg: impl Into<String>) -> Ctl {
+    Ctl(StatusCode::BAD_REQUEST, msg.into())
+}
+
+fn not_found(msg: impl Into<String>) -> Ctl {
+    Ctl(StatusCode::NOT_FOUND, msg.into())
+}
+
+fn id(p: &HashMap<String, String>, k: &str) -> Result<u64, Ctl> {
+    p.get(k)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| bad(format!("{k} must be a snowflake")))
+}
+
+fn parse_body(b: &Bytes) -> Result<Value, Ctl> {
+    if b.is_empty() {
+        return Ok(json!({}));
+    }
+    serde_json::from_slice(b).map_err(|e| bad(format!("invalid JSON: {e}")))
+}
+
+fn val_id(v: Option<&Value>) -> Option<u64> {
+    match v? {
+        Value::String(s) => s.parse().ok(),
+        Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
+/// Routes of `/_sim`.
+pub(crate) fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/guilds", get(guilds))
+        .route("/guilds/{guild}", get(one_guild))
+        .route("/guilds/{guild}/members", post(member_join))
+        .route("/guilds/{guild}/members/{user}", get(member))
+        .route("/guilds/{guild}/bans", get(bans))
+        .route("/guilds/{guild}/audit-log", get(audit_log))
+        .route(
+            "/channels/{channel}/messages",
+            get(messages).post(user_message),
+        )
+        .route("/interactions", post(interaction))
+        .route("/interactions/{id}", get(interaction_result))
+        .route("/users/{user}/dms", post(user_dms))
+        .route("/presences", get(presences))
+        .route("/stats", get(stats))
+        .route(
+            "/faults",
+            post(faults).delete(clear_faults).get(list_faults),
+        )
+}
+
+async fn health(AxState(sh): S) -> Json<Value> {
+    Json(json!({
+        "status": "ok",
+        "guilds": sh.world.guild_count,
+        "bot_id": sh.world.bot.id.to_string(),
+        "application_id": sh.world.application_id.to_string(),
+        "uptime_ms": sh.started.elapsed().as_millis() as u64,
+    }))
+}
+
+fn guild_summary(g: &Guild) -> Value {
+    json!({
+        "id": g.id.to_string(),
+        "index": g.index,
+        "name": g.name,
+        "owner_id": g.owner_id.to_string(),
+        "mod_log_channel_id": g.mod_log().map(|c| c.id.to_string()),
+        "channels": g.channels.iter().map(|c| json!({"id": c.id.to_string(), "name": c.name, "type": c.kind})).collect::<Vec<_>>(),
+        "roles": g.roles.iter().map(|r| json!({"id": r.id.to_string(), "name": r.name, "position": r.position, "permissions": r.permissions.to_string(), "managed": r.managed})).collect::<Vec<_>>(),
+        "member_ids": g.members.keys().map(u64::to_string).collect::<Vec<_>>(),
+    })
+}
+
+async fn guilds(AxState(sh): S, Query(q): Query<HashMap<String, String>>) -> CR {
+    let limit: u64 = q.get("limit").and_then(|s| s.parse().ok()).unwrap_or(100);
+    let offset: u64 = q.get("offset").and_then(|s| s.parse().ok()).unwrap_or(0);
+    let st = sh.lock();
+    let end = offset.saturating_add(limit).min(sh.world.guild_count);
+    let out: Vec<Value> = (offset..end)
+        .map(|n| guild_summary(&st.guild_by_index(&sh.world, n)))
+        .collect();
+    Ok(Json(json!(out)).into_response())
+}
+
+async fn one_guild(AxState(sh): S, Path(p): P) -> CR {
+    let gid = id(&p, "guild")?;
+    let st = sh.lock();
+    let g = st
+        .guild(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    Ok(Json(guild_summary(&g)).into_response())
+}
+
+async fn member_join(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    let gid = id(&p, "guild")?;
+    let b = parse_body(&body)?;
+    let mut st = sh.lock();
+    st.guild(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    let created = match b.get("created_at") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(s)) => {
+            Some(parse_iso(s).ok_or_else(|| bad("created_at must be RFC 3339"))?)
+        }
+        Some(_) => return Err(bad("created_at must be RFC 3339")),
+    };
+    let user = match val_id(b.get("user_id")) {
+        Some(uid) => match st.user(&sh.world, uid) {
+            Some(u) => u,
+            None => User {
+                id: uid,
+                username: format!("user_{uid}"),
+                global_name: None,
+                bot: false,
+            },
+        },
+        None => {
+            let uid = match created {
+                Some(ms) => snowflake_at(ms, next_snowflake() & 0x3F_FFFF),
+                None => next_snowflake(),
+            };
+            User {
+                id: uid,
+                username: String::new(),
+                global_name: None,
+                bot: b.get("bot").and_then(Value::as_bool).unwrap_or(false),
+            }
+        }
+    };
+    let mut user = user;
+    if let Some(name) = b.get("username").and_then(Value::as_str) {
+        user.username = name.to_owned();
+    }
+    if user.username.is_empty() {
+        user.username = format!("user_{}", user.id);
+    }
+    if st
+        .guild(&sh.world, gid)
+        .is_some_and(|g| g.bans.contains_key(&user.id))
+    {
+        return Err(bad("user is banned from this guild"));
+    }
+    if user.id != sh.world.bot.id {
+        st.users.insert(user.id, user.clone());
+    }
+    let m = Member {
+        user: user.clone(),
+        nick: None,
+        roles: Vec::new(),
+        joined_ms: now_ms(),
+        communication_disabled_until: None,
+    };
+    let g = st.guild_mut(&sh.world, gid).expect("exists");
+    if g.members.contains_key(&user.id) {
+        return Err(bad("already a member"));
+    }
+    g.members.insert(user.id, m.clone());
+    let mut ev = m.to_json();
+    ev["guild_id"] = json!(gid.to_string());
+    st.dispatch(
+        Some(gid),
+        "GUILD_MEMBER_ADD",
+        &ev,
+        intents::GUILD_MEMBERS,
+        false,
+    );
+    Ok((StatusCode::CREATED, Json(ev)).into_response())
+}
+
+async fn member(AxState(sh): S, Path(p): P) -> CR {
+    let gid = id(&p, "guild")?;
+    let uid = id(&p, "user")?;
+    let st = sh.lock();
+    let g = st
+        .guild(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    let m = g
+        .members
+        .get(&uid)
+        .ok_or_else(|| not_found("not a member"))?;
+    let mut v = m.to_json();
+    v["permissions"] = json!(g.base_permissions(uid).to_string());
+    v["timed_out"] = json!(m.communication_disabled_until.is_some_and(|t| t > now_ms()));
+    Ok(Json(v).into_response())
+}
+
+async fn bans(AxState(sh): S, Path(p): P) -> CR {
+    let gid = id(&p, "guild")?;
+    let st = sh.lock();
+    let g = st
+        .guild(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    let v: Vec<Value> = g.bans.values().map(|b| json!({"user_id": b.user.id.to_string(), "reason": b.reason, "user": b.user.to_json()})).collect();
+    Ok(Json(json!(v)).into_response())
+}
+
+async fn audit_log(AxState(sh): S, Path(p): P) -> CR {
+    let gid = id(&p, "guild")?;
+    let st = sh.lock();
+    st.guild(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    Ok(Json(json!(st.audit.get(&gid).cloned().unwrap_or_default())).into_response())
+}
+
+async fn messages(AxState(sh): S, Path(p): P) -> CR {
+    let cid = id(&p, "channel")?;
+    let st = sh.lock();
+    st.channel(&sh.world, cid)
+        .ok_or_else(|| not_found("unknown channel"))?;
+    Ok(Json(json!(st.messages.get(&cid).cloned().unwrap_or_default())).into_response())
+}
+
+async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    let cid = id(&p, "channel")?;
+    let b = parse_body(&body)?;
+    let author = val_id(b.get("author_id")).ok_or_else(|| bad("author_id is required"))?;
+    let content = b
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let mut st = sh.lock();
+    let c = st
+        .channel(&sh.world, cid)
+        .ok_or_else(|| not_found("unknown channel"))?;
+    let user = st
+        .user(&sh.world, author)
+        .ok_or_else(|| bad("unknown author"))?;
+    let member = match c.guild_id {
+        Some(g) => {
+            let g = st.guild(&sh.world, g).expect("channel's guild");
+            if !g.members.contains_key(&author) {
+                return Err(bad("author is not a member of the channel's guild"));
+            }
+            crate::state::member_partial(&g, author)
+        }
+        None => None,
+    };
+    let mid = next_snowflake();
+    let mut m = message_json(mid, cid, c.guild_id, &user, None, &content, &b, 0);
+    // Mentions <@id> in content.
+    let mut mentions = Vec::new();
+    for part in content.split("<@").skip(1) {
+        if let Some(end) = part.find('>')
+            && let Ok(uid) = part[..end].trim_start_matches('!').parse::<u64>()
+            && let Some(u) = st.user(&sh.world, uid)
+        {
+            mentions.push(u.to_json());
+        }
+    }
+    let mentions_bot = mentions
+        .iter()
+        .any(|u| u["id"].as_str() == Some(sh.world.bot.id.to_string().as_str()));
+    m["mentions"] = json!(mentions);
+    st.messages.entry(cid).or_default().push(m.clone());
+    let mut ev = m.clone();
+    if let Some(mm) = member {
+        ev["member"] = mm;
+    }
+    let intent = if c.guild_id.is_some() {
+        intents::GUILD_MESSAGES
+    } else {
+        intents::DIRECT_MESSAGES
+    };
+    st.dispatch(
+        c.guild_id,
+        "MESSAGE_CREATE",
+        &ev,
+        intent,
+        !mentions_bot && c.guild_id.is_some(),
+    );
+    Ok((StatusCode::CREATED, Json(m)).into_response())
+}
+
+async fn interaction(AxState(sh): S, body: Bytes) -> CR {
+    let b = parse_body(&body)?;
+    let mut st = sh.lock();
+    let payload = crate::interactions::build(&sh, &mut st, &b).map_err(|e| bad(e.to_string()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": payload["id"], "token": payload["token"], "payload": payload})),
+    )
+        .into_response())
+}
+
+async fn interaction_result(AxState(sh): S, Path(p): P) -> CR {
+    let iid = id(&p, "id")?;
+    let st = sh.lock();
+    let it = st
+        .interactions
+        .get(&iid)
+        .ok_or_else(|| not_found("unknown interaction"))?;
+    Ok(Json(json!({
+        "id": it.id.to_string(),
+        "acknowledged": it.acknowledged,
+        "response": it.response,
+        "original": it.original,
+        "followups": it.followups,
+        "user_id": it.user_id.to_string(),
+    }))
+    .into_response())
+}
+
+async fn user_dms(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    let uid = id(&p, "user")?;
+    let b = parse_body(&body)?;
+    let closed = b
+        .get("closed")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| bad("closed (bool) is required"))?;
+    let mut st = sh.lock();
+    if closed {
+        st.dms_closed.insert(uid);
+    } else {
+        st.dms_closed.remove(&uid);
+    }
+    Ok(Json(json!({"user_id": uid.to_string(), "closed": closed})).into_response())
+}
+
+async fn presences(AxState(sh): S) -> Json<Value> {
+    Json(json!(sh.lock().presences))
+}
+
+/// One gateway session as shown by the stats.
+#[derive(Debug, Clone, Serialize)]
+pub struct SessionInfo {
+    /// Session id.
+    pub session_id: String,
+    /// `[shard_id, shard_total]`.
+    pub shard: [u32; 2],
+    /// Whether a connection is attached.
+    pub connected: bool,
+    /// Last sequence number.
+    pub seq: u64,
+    /// Intents.
+    pub intents: u64,
+}
+
+/// Everything `GET /_sim/stats` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct StatsSnapshot {
+    /// Counters.
+    #[serde(flatten)]
+    pub stats: crate::state::Stats,
+    /// WebSocket connections open now (identified or not).
+    pub open_connections: usize,
+    /// Sessions.
+    pub sessions: Vec<SessionInfo>,
+    /// Shards with a connected, ready session.
+    pub ready_shards: Vec<[u32; 2]>,
+    /// `session_start_limit.remaining`.
+    pub session_start_remaining: u32,
+    /// Distinct guilds delivered by GUILD_CREATE.
+    pub guilds_delivered: u64,
+    /// Guilds delivered more than once.
+    pub guilds_delivered_more_than_once: u64,
+    /// Guilds held in memory because something touched them.
+    pub guilds_materialized: usize,
+}
+
+pub(crate) fn snapshot(sh: &Shared, st: &mut State) -> StatsSnapshot {
+    let mut sessions: Vec<SessionInfo> = st
+        .sessions
+        .values()
+        .map(|s| SessionInfo {
+            session_id: s.id.clone(),
+            shard: s.shard,
+            connected: s.conn.is_some(),
+            seq: s.seq,
+            intents: s.intents,
+        })
+        .collect();
+    sessions.sort_by_key(|s| s.shard);
+    let mut ready: Vec<[u32; 2]> = sessions
+        .iter()
+        .filter(|s| s.connected)
+        .map(|s| s.shard)
+        .collect();
+    ready.dedup();
+    StatsSnapshot {
+        stats: st.stats.clone(),
+        open_connections: sh.open_connections.load(Ordering::Relaxed),
+        sessions,
+        ready_shards: ready,
+        session_start_remaining: sh.session_starts_remaining(st),
+        guilds_delivered: st.guild_deliveries.len() as u64,
+        guilds_delivered_more_than_once: st.guild_deliveries.values().filter(|n| **n > 1).count()
+            as u64,
+        guilds_materialized: st.guilds.len(),
+    }
+}
+
+async fn stats(AxState(sh): S) -> Json<StatsSnapshot> {
+    let mut st = sh.lock();
+    Json(snapshot(&sh, &mut st))
+}
+
+async fn list_faults(AxState(sh): S) -> Json<Value> {
+    Json(json!({"routes": sh.lock().faults, "gateway_paused": *sh.paused.borrow()}))
+}
+
+async fn clear_faults(AxState(sh): S) -> Json<Value> {
+    let mut st = sh.lock();
+    let n = st.faults.len();
+    st.faults.clear();
+    Json(json!({"cleared": n}))
+}
+
+async fn faults(AxState(sh): S, body: Bytes) -> CR {
+    let b = parse_body(&body)?;
+    let kind = b
+        .get("kind")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("kind is required"))?
+        .to_owned();
+    let shard = b.get("shard").and_then(Value::as_u64).map(|s| s as u32);
+    let cmd = match kind.as_str() {
+        "drop" => Some(ConnCmd::Drop),
+        "reconnect" => Some(ConnCmd::Reconnect),
+        "invalidate_session" => Some(ConnCmd::InvalidSession(
+            b.get("resumable").and_then(Value::as_bool).unwrap_or(false),
+        )),
+        "close" => {
+            let code = b
+                .get("code")
+                .and_then(Value::as_u64)
+                .ok_or_else(|| bad("close needs code"))?;
+            let code = u16::try_from(code).map_err(|_| bad("code out of range"))?;
+            Some(ConnCmd::Close(
+                code,
+                b.get("reason")
+                    .and_then(Value::as_str)
+                    .unwrap_or("")
+                    .to_owned(),
+            ))
+        }
+        "request_heartbeat" => Some(ConnCmd::RequestHeartbeat),
+        "stop_acks" => Some(ConnCmd::StopAcks(true)),
+        "resume_acks" => Some(ConnCmd::StopAcks(false)),
+        "pause_gateway" => {
+            sh.paused.send_replace(true);
+            return Ok(Json(json!({"affected": 1, "gateway_paused": true})).into_response());
+        }
+        "resume_gateway" => {
+            sh.paused.send_replace(false);
+            return Ok(Json(json!({"affected": 1, "gateway_paused": false})).into_response());
+        }
+        "route" => {
+            let f: RouteFault = RouteFault {
+                route: b
+                    .get("route")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| bad("route fault needs route"))?
+                    .to_owned(),
+                kind: match b.get("status") {
+                    Some(Value::Number(n)) => n.to_string(),
+                    Some(Value::String(s)) => s.clone(),
+                    _ => {
+                        return Err(bad(
+                            "route fault needs status: 429, a 5xx status, or \"lag\"",
+                        ));
+                    }
+                },
+                ms: b.get("ms").and_then(Value::as_u64),
+                count: b.get("count").and_then(Value::as_u64).map(|c| c as u32),
+            };
+            if f.kind != "lag"
+                && f.kind != "429"
+                && !f.kind.parse::<u16>().is_ok_and(|c| (500..600).contains(&c))
+            {
+                return Err(bad("status must be 429, 500-599 or \"lag\""));
+            }
+            let mut st = sh.lock();
+            st.faults.push(f);
+            return Ok(Json(json!({"affected": 1, "routes": st.faults})).into_response());
+        }
+        other => return Err(bad(format!("unknown fault kind {other:?}"))),
+    };
+    let cmd = cmd.expect("set above");
+    let st = sh.lock();
+    let mut affected = 0;
+    for s in st.sessions.values() {
+        if shard.is_none_or(|sh| s.shard[0] == sh)
+            && let Some(c) = &s.conn
+        {
+            let _ = c.tx.send(cmd.clone());
+            affected += 1;
+        }
+    }
+    Ok(Json(json!({"affected": affected})).into_response())
+}

@@ -1,0 +1,177 @@
+//! Discord's JSON error bodies.
+
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+
+/// An API error in Discord's shape: `{"message", "code", "errors"?}`.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Discord JSON error code.
+    pub code: u32,
+    /// Human message.
+    pub message: String,
+    /// The `errors` tree of 50035.
+    pub errors: Option<Value>,
+}
+
+impl ApiError {
+    /// A plain error.
+    #[must_use]
+    pub fn new(status: StatusCode, code: u32, message: &str) -> Self {
+        Self {
+            status,
+            code,
+            message: message.to_owned(),
+            errors: None,
+        }
+    }
+
+    /// 50035 Invalid Form Body with one field error at `path` (dot-separated).
+    #[must_use]
+    pub fn form(path: &str, code: &str, message: &str) -> Self {
+        let mut tree = json!({"_errors": [{"code": code, "message": message}]});
+        for key in path.rsplit('.') {
+            tree = json!({ key: tree });
+        }
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: 50035,
+            message: "Invalid Form Body".into(),
+            errors: Some(tree),
+        }
+    }
+
+    /// 50035 with a prepared `errors` tree.
+    #[must_use]
+    pub fn form_tree(errors: Value) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            code: 50035,
+            message: "Invalid Form Body".into(),
+            errors: Some(errors),
+        }
+    }
+
+    /// The JSON body.
+    #[must_use]
+    pub fn body(&self) -> Value {
+        let mut v = json!({"message": self.message, "code": self.code});
+        if let Some(e) = &self.errors {
+            v["errors"] = e.clone();
+        }
+        v
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, axum::Json(self.body())).into_response();
+        r.headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
+        r
+    }
+}
+
+/// Common errors.
+#[allow(missing_docs)]
+pub mod e {
+    use super::ApiError;
+    use axum::http::StatusCode;
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, 0, "401: Unauthorized")
+    }
+    pub fn not_found() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, 0, "404: Not Found")
+    }
+    pub fn method_not_allowed() -> ApiError {
+        ApiError::new(StatusCode::METHOD_NOT_ALLOWED, 0, "405: Method Not Allowed")
+    }
+    pub fn unknown_channel() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, 10003, "Unknown Channel")
+    }
+    pub fn unknown_guild() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, 10004, "Unknown Guild")
+    }
+    pub fn unknown_member() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, 10007, "Unknown Member")
+    }
+    pub fn unknown_message() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, 10008, "Unknown Message")
+    }
+    pub fn unknown_role() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, 10011, "Unknown Role")
+    }
+    pub fn unknown_user() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, 10013, "Unknown User")
+    }
+    pub fn unknown_webhook() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, 10015, "Unknown Webhook")
+    }
+    pub fn unknown_ban() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, 10026, "Unknown Ban")
+    }
+    pub fn unknown_interaction() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, 10062, "Unknown interaction")
+    }
+    pub fn already_acknowledged() -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            40060,
+            "Interaction has already been acknowledged.",
+        )
+    }
+    pub fn missing_access() -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, 50001, "Missing Access")
+    }
+    pub fn not_own_message() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            50005,
+            "Cannot edit a message authored by another user",
+        )
+    }
+    pub fn empty_message() -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            50006,
+            "Cannot send an empty message",
+        )
+    }
+    pub fn cannot_dm() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            50007,
+            "Cannot send messages to this user",
+        )
+    }
+    pub fn non_text_channel() -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            50008,
+            "Cannot send messages in a non-text channel",
+        )
+    }
+    pub fn missing_permissions() -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, 50013, "Missing Permissions")
+    }
+    pub fn invalid_webhook_token() -> ApiError {
+        ApiError::new(StatusCode::UNAUTHORIZED, 50027, "Invalid Webhook Token")
+    }
+    pub fn too_old_to_bulk_delete() -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            50034,
+            "You can only bulk delete messages that are under 14 days old.",
+        )
+    }
+    pub fn invalid_json() -> ApiError {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            50109,
+            "The request body contains invalid JSON.",
+        )
+    }
+}

@@ -1,0 +1,651 @@
+//! Interactions: building INTERACTION_CREATE from a control request, the callback endpoint,
+//! the original response and followups.
+
+use crate::error::{ApiError, e};
+use crate::rest::{R, body_json, no_content, ok, snow, validate_message_body};
+use crate::state::{Interaction, Shared, State, intents};
+use crate::util::{iso, next_snowflake, now_ms, random_token};
+use crate::world::{Guild, perms};
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State as AxState};
+use axum::http::StatusCode;
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// Why a control-API interaction request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// Anything wrong with the request (unknown command or option, bad value...).
+    #[error("{0}")]
+    Bad(String),
+}
+
+fn bad(s: impl Into<String>) -> BuildError {
+    BuildError::Bad(s.into())
+}
+
+/// The `options` value of the control request as a string.
+fn opt_str(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+struct Resolver<'a> {
+    sh: &'a Shared,
+    st: &'a State,
+    guild: Option<&'a Guild>,
+    resolved: Map<String, Value>,
+}
+
+impl Resolver<'_> {
+    fn add(&mut self, kind: &str, id: u64, v: Value) {
+        let m = self.resolved.entry(kind).or_insert_with(|| json!({}));
+        m[id.to_string()] = v;
+    }
+
+    fn user(&mut self, id: u64) -> Result<(), BuildError> {
+        let u = self
+            .st
+            .user(&self.sh.world, id)
+            .ok_or_else(|| bad(format!("unknown user {id}")))?;
+        self.add("users", id, u.to_json());
+        if let Some(g) = self.guild
+            && let Some(m) = g.members.get(&id)
+        {
+            let mut mj = m.to_json();
+            let o = mj.as_object_mut().expect("object");
+            o.remove("user");
+            o.remove("deaf");
+            o.remove("mute");
+            o.insert(
+                "permissions".into(),
+                json!(g.base_permissions(id).to_string()),
+            );
+            self.add("members", id, mj);
+        }
+        Ok(())
+    }
+
+    fn role(&mut self, id: u64) -> Result<(), BuildError> {
+        let g = self.guild.ok_or_else(|| bad("roles need a guild"))?;
+        let r = g
+            .role(id)
+            .ok_or_else(|| bad(format!("unknown role {id}")))?;
+        self.add("roles", id, r.to_json());
+        Ok(())
+    }
+
+    fn channel(&mut self, id: u64) -> Result<(), BuildError> {
+        let c = self
+            .st
+            .channel(&self.sh.world, id)
+            .ok_or_else(|| bad(format!("unknown channel {id}")))?;
+        let mut v = json!({
+            "id": c.id.to_string(),
+            "name": c.name,
+            "type": c.kind,
+            "permissions": self.guild.map(|g| g.channel_permissions(self.sh.world.bot.id, id)).unwrap_or(perms::ALL).to_string(),
+        });
+        if let Some(p) = c.parent_id {
+            v["parent_id"] = json!(p.to_string());
+        }
+        self.add("channels", id, v);
+        Ok(())
+    }
+
+    /// Converts `values` (option name → value) into typed options per `defs`.
+    fn options(
+        &mut self,
+        defs: &[Value],
+        values: &Map<String, Value>,
+    ) -> Result<Vec<Value>, BuildError> {
+        for k in values.keys() {
+            if !defs.iter().any(|d| d["name"].as_str() == Some(k)) {
+                return Err(bad(format!("unknown option {k:?}")));
+            }
+        }
+        let mut out = Vec::new();
+        for d in defs {
+            let name = d["name"].as_str().unwrap_or("");
+            let t = d["type"].as_u64().unwrap_or(3);
+            let Some(raw) = values.get(name) else {
+                if d["required"].as_bool().unwrap_or(false) {
+                    return Err(bad(format!("missing required option {name:?}")));
+                }
+                continue;
+            };
+            let s = opt_str(raw);
+            let value = match t {
+                3 => json!(s),
+                4 => json!(
+                    s.parse::<i64>()
+                        .map_err(|_| bad(format!("option {name:?} must be an integer")))?
+                ),
+                5 => json!(
+                    s.parse::<bool>()
+                        .map_err(|_| bad(format!("option {name:?} must be true or false")))?
+                ),
+                10 => json!(
+                    s.parse::<f64>()
+                        .map_err(|_| bad(format!("option {name:?} must be a number")))?
+                ),
+                6..=9 => {
+                    let id: u64 = s
+                        .trim_start_matches("<@")
+                        .trim_start_matches(['!', '&', '#'])
+                        .trim_end_matches('>')
+                        .parse()
+                        .map_err(|_| bad(format!("option {name:?} must be a snowflake")))?;
+                    match t {
+                        6 => self.user(id)?,
+                        7 => self.channel(id)?,
+                        8 => self.role(id)?,
+                        _ => {
+                            if self.guild.is_some_and(|g| g.role(id).is_some()) {
+                                self.role(id)?;
+                            } else {
+                                self.user(id)?;
+                            }
+                        }
+                    }
+                    json!(id.to_string())
+                }
+                _ => {
+                    return Err(bad(format!(
+                        "option {name:?} has a type the simulator cannot fill"
+                    )));
+                }
+            };
+            if let Some(choices) = d["choices"].as_array()
+                && !choices.iter().any(|c| c["value"] == value)
+            {
+                return Err(bad(format!(
+                    "option {name:?}: {s:?} is not one of the choices"
+                )));
+            }
+            out.push(json!({"name": name, "type": t, "value": value}));
+        }
+        Ok(out)
+    }
+}
+
+/// Builds and stores an interaction for `POST /_sim/interactions`, returning the payload.
+pub(crate) fn build(sh: &Shared, st: &mut State, req: &Value) -> Result<Value, BuildError> {
+    let id_of = |k: &str| -> Result<Option<u64>, BuildError> {
+        match req.get(k) {
+            None | Some(Value::Null) => Ok(None),
+            Some(v) => opt_str(v)
+                .parse()
+                .map(Some)
+                .map_err(|_| bad(format!("{k} must be a snowflake"))),
+        }
+    };
+    let guild_id = id_of("guild_id")?;
+    let channel_id = id_of("channel_id")?.ok_or_else(|| bad("channel_id is required"))?;
+    let user_id = id_of("user_id")?.ok_or_else(|| bad("user_id is required"))?;
+    let full = req
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("name is required"))?;
+    let path: Vec<&str> = full.split_whitespace().collect();
+    let top = *path.first().ok_or_else(|| bad("name is empty"))?;
+    let values = match req.get("options") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(bad("options must be an object of name → value")),
+    };
+    let cmd = crate::commands::find_command(st, guild_id, top)
+        .ok_or_else(|| bad(format!("unknown command {top:?}: register it first")))?;
+    let guild = match guild_id {
+        Some(g) => Some(
+            st.guild(&sh.world, g)
+                .ok_or_else(|| bad("unknown guild"))?
+                .into_owned(),
+        ),
+        None => None,
+    };
+    let channel = st
+        .channel(&sh.world, channel_id)
+        .ok_or_else(|| bad("unknown channel"))?;
+    if channel.guild_id != guild_id {
+        return Err(bad("channel is not in that guild"));
+    }
+    let user = st
+        .user(&sh.world, user_id)
+        .ok_or_else(|| bad("unknown user"))?;
+    if let Some(g) = &guild
+        && !g.members.contains_key(&user_id)
+    {
+        return Err(bad("user is not a member of the guild"));
+    }
+    let mut r = Resolver {
+        sh,
+        st,
+        guild: guild.as_ref(),
+        resolved: Map::new(),
+    };
+    let empty = Vec::new();
+    let defs = cmd["options"].as_array().unwrap_or(&empty);
+    let options = match path.len() {
+        1 => {
+            if defs
+                .iter()
+                .any(|d| d["type"].as_u64().is_some_and(|t| t <= 2))
+            {
+                return Err(bad(format!("{top:?} needs a subcommand")));
+            }
+            r.options(defs, &values)?
+        }
+        2 | 3 => {
+            let first = defs
+                .iter()
+                .find(|d| {
+                    d["name"].as_str() == Some(path[1])
+                        && d["type"].as_u64().is_some_and(|t| t <= 2)
+                })
+                .ok_or_else(|| bad(format!("unknown subcommand {:?}", path[1])))?;
+            if path.len() == 2 {
+                if first["type"].as_u64() != Some(1) {
+                    return Err(bad(format!("{:?} is a group: name a subcommand", path[1])));
+                }
+                let sub = r.options(first["options"].as_array().unwrap_or(&empty), &values)?;
+                vec![json!({"name": path[1], "type": 1, "options": sub})]
+            } else {
+                if first["type"].as_u64() != Some(2) {
+                    return Err(bad(format!("{:?} is not a group", path[1])));
+                }
+                let second = first["options"]
+                    .as_array()
+                    .unwrap_or(&empty)
+                    .iter()
+                    .find(|d| d["name"].as_str() == Some(path[2]) && d["type"].as_u64() == Some(1))
+                    .ok_or_else(|| bad(format!("unknown subcommand {:?}", path[2])))?;
+                let sub = r.options(second["options"].as_array().unwrap_or(&empty), &values)?;
+                vec![
+                    json!({"name": path[1], "type": 2, "options": [{"name": path[2], "type": 1, "options": sub}]}),
+                ]
+            }
+        }
+        _ => return Err(bad("name has too many parts")),
+    };
+    let resolved = std::mem::take(&mut r.resolved);
+    let id = next_snowflake();
+    let token = format!("aW50ZXJhY3Rpb246{}", random_token(120));
+    let mut data = json!({"id": cmd["id"], "name": top, "type": 1, "options": options});
+    if !resolved.is_empty() {
+        data["resolved"] = Value::Object(resolved);
+    }
+    let bot = sh.world.bot.id;
+    let app_permissions = match &guild {
+        Some(g) => g.channel_permissions(bot, channel_id),
+        None => perms::ALL,
+    };
+    let mut chan = json!({"id": channel.id.to_string(), "type": channel.kind, "flags": 0});
+    if let Some(g) = guild_id {
+        chan["guild_id"] = json!(g.to_string());
+        chan["name"] = json!(channel.name);
+        chan["position"] = json!(channel.position);
+        chan["permissions"] = json!(
+            guild
+                .as_ref()
+                .map(|g| g.channel_permissions(user_id, channel_id))
+                .unwrap_or(0)
+                .to_string()
+        );
+        chan["nsfw"] = json!(false);
+        chan["rate_limit_per_user"] = json!(0);
+        chan["last_message_id"] = Value::Null;
+        chan["topic"] = Value::Null;
+        if let Some(p) = channel.parent_id {
+            chan["parent_id"] = json!(p.to_string());
+        }
+    }
+    let mut payload = json!({
+        "id": id.to_string(),
+        "application_id": sh.world.application_id.to_string(),
+        "type": 2,
+        "data": data,
+        "channel": chan,
+        "channel_id": channel_id.to_string(),
+        "token": token,
+        "version": 1,
+        "app_permissions": app_permissions.to_string(),
+        "locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": guild_id.map_or_else(|| "0".to_owned(), |g| g.to_string())},
+        "context": if guild_id.is_some() { 0 } else { 1 },
+        "attachment_size_limit": 10_485_760,
+    });
+    if let Some(g) = &guild {
+        payload["guild_id"] = json!(g.id.to_string());
+        payload["guild"] = json!({"id": g.id.to_string(), "locale": "en-US", "features": []});
+        payload["guild_locale"] = json!("en-US");
+        let mut m = g.members[&user_id].to_json();
+        m["permissions"] = json!(g.base_permissions(user_id).to_string());
+        payload["member"] = m;
+    } else {
+        payload["user"] = user.to_json();
+    }
+    st.interactions.insert(
+        id,
+        Interaction {
+            id,
+            token: token.clone(),
+            guild_id,
+            channel_id,
+            user_id,
+            created: Instant::now(),
+            acknowledged: false,
+            response: None,
+            original: None,
+            followups: Vec::new(),
+            payload: payload.clone(),
+        },
+    );
+    st.interaction_tokens.insert(token, id);
+    st.dispatch(guild_id, "INTERACTION_CREATE", &payload, 0, false);
+    Ok(payload)
+}
+
+fn interaction_message(sh: &Shared, it: &Interaction, body: &Value, flags: u64, kind: u8) -> Value {
+    let id = next_snowflake();
+    let content = body.get("content").and_then(Value::as_str).unwrap_or("");
+    let mut m = crate::state::message_json(
+        id,
+        it.channel_id,
+        it.guild_id,
+        &sh.world.bot,
+        None,
+        content,
+        body,
+        kind,
+    );
+    m["flags"] = json!(flags);
+    m["webhook_id"] = json!(sh.world.application_id.to_string());
+    m["application_id"] = json!(sh.world.application_id.to_string());
+    let user = it
+        .payload
+        .get("member")
+        .and_then(|m| m.get("user"))
+        .or_else(|| it.payload.get("user"))
+        .cloned()
+        .unwrap_or(Value::Null);
+    let name = it.payload["data"]["name"].clone();
+    m["interaction_metadata"] = json!({
+        "id": it.id.to_string(),
+        "type": 2,
+        "user": user,
+        "authorizing_integration_owners": it.payload["authorizing_integration_owners"],
+        "name": name,
+        "command_type": 1,
+    });
+    m["interaction"] = json!({"id": it.id.to_string(), "type": 2, "name": name, "user": user});
+    m
+}
+
+fn publish(st: &mut State, it_guild: Option<u64>, channel: u64, m: &Value, event: &str) {
+    if m["flags"].as_u64().unwrap_or(0) & 64 != 0 {
+        return;
+    }
+    if event == "MESSAGE_CREATE" {
+        st.messages.entry(channel).or_default().push(m.clone());
+    } else if let Some(v) = st.messages.get_mut(&channel)
+        && let Some(slot) = v.iter_mut().find(|x| x["id"] == m["id"])
+    {
+        *slot = m.clone();
+    }
+    let intent = if it_guild.is_some() {
+        intents::GUILD_MESSAGES
+    } else {
+        intents::DIRECT_MESSAGES
+    };
+    st.dispatch(it_guild, event, m, intent, false);
+}
+
+/// `POST /interactions/{id}/{token}/callback`.
+pub(crate) async fn callback(
+    AxState(sh): AxState<Arc<Shared>>,
+    Path(p): Path<HashMap<String, String>>,
+    Query(q): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> R {
+    let iid = snow(&p, "interaction")?;
+    let token = p.get("token").cloned().unwrap_or_default();
+    let b = body_json(&body)?;
+    let t = b
+        .get("type")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| ApiError::form("type", "BASE_TYPE_REQUIRED", "This field is required"))?;
+    let data = b.get("data").cloned().unwrap_or(json!({}));
+    let mut st = sh.lock();
+    let deadline = sh.cfg.interaction_ack_deadline;
+    let it = st
+        .interactions
+        .get(&iid)
+        .filter(|it| it.token == token)
+        .ok_or_else(e::unknown_interaction)?;
+    if it.acknowledged {
+        return Err(e::already_acknowledged());
+    }
+    if it.created.elapsed() > deadline {
+        return Err(e::unknown_interaction());
+    }
+    let kind = it.payload["type"].as_u64().unwrap_or(2);
+    let allowed = match t {
+        1 => kind == 1,
+        4 | 5 => kind != 1 && kind != 4,
+        6 | 7 => kind == 3 || kind == 5,
+        8 => kind == 4,
+        9 => kind == 2 || kind == 3,
+        _ => false,
+    };
+    if !allowed {
+        return Err(ApiError::form(
+            "type",
+            "INTERACTION_RESPONSE_TYPE_INVALID",
+            "Invalid interaction response type for this interaction",
+        ));
+    }
+    let mut message = None;
+    match t {
+        4 => {
+            validate_message_body(&data, true)?;
+            let flags = data.get("flags").and_then(Value::as_u64).unwrap_or(0) & (64 | 4 | 4096);
+            message = Some(interaction_message(&sh, it, &data, flags, 20));
+        }
+        5 => {
+            let flags = (data.get("flags").and_then(Value::as_u64).unwrap_or(0) & 64) | 128;
+            message = Some(interaction_message(&sh, it, &json!({}), flags, 20));
+        }
+        9 => {
+            let cid = data.get("custom_id").and_then(Value::as_str).unwrap_or("");
+            let title = data.get("title").and_then(Value::as_str).unwrap_or("");
+            if cid.is_empty() || title.is_empty() {
+                return Err(ApiError::form(
+                    "data.custom_id",
+                    "BASE_TYPE_REQUIRED",
+                    "This field is required",
+                ));
+            }
+        }
+        _ => {}
+    }
+    let (guild, channel) = (it.guild_id, it.channel_id);
+    let it = st.interactions.get_mut(&iid).expect("exists");
+    it.acknowledged = true;
+    it.response = Some(b.clone());
+    it.original = message.clone();
+    if let Some(m) = &message {
+        publish(&mut st, guild, channel, m, "MESSAGE_CREATE");
+    }
+    if q.get("with_response").is_some_and(|v| v == "true") {
+        let mut out = json!({"interaction": {
+            "id": iid.to_string(),
+            "type": 2,
+            "response_message_id": message.as_ref().map(|m| m["id"].clone()),
+            "response_message_loading": t == 5,
+            "response_message_ephemeral": message.as_ref().is_some_and(|m| m["flags"].as_u64().unwrap_or(0) & 64 != 0),
+        }});
+        out["resource"] = json!({"type": t});
+        if let Some(m) = message.filter(|_| t == 4) {
+            out["resource"]["message"] = m;
+        }
+        return ok(out);
+    }
+    no_content()
+}
+
+/// Resolves a webhook (application id + interaction token) to an interaction id.
+fn webhook_interaction(
+    sh: &Shared,
+    st: &State,
+    p: &HashMap<String, String>,
+) -> Result<u64, ApiError> {
+    let app = snow(p, "app")?;
+    let token = p.get("token").map(String::as_str).unwrap_or("");
+    if app != sh.world.application_id {
+        return Err(e::unknown_webhook());
+    }
+    let id = *st
+        .interaction_tokens
+        .get(token)
+        .ok_or_else(e::unknown_webhook)?;
+    let it = &st.interactions[&id];
+    if it.created.elapsed() > sh.cfg.interaction_token_ttl {
+        return Err(e::invalid_webhook_token());
+    }
+    Ok(id)
+}
+
+/// `POST /webhooks/{app}/{token}`: a followup message.
+pub(crate) async fn followup(
+    AxState(sh): AxState<Arc<Shared>>,
+    Path(p): Path<HashMap<String, String>>,
+    body: Bytes,
+) -> R {
+    let b = body_json(&body)?;
+    let mut st = sh.lock();
+    let id = webhook_interaction(&sh, &st, &p)?;
+    validate_message_body(&b, true)?;
+    let it = &st.interactions[&id];
+    if !it.acknowledged {
+        return Err(e::unknown_webhook());
+    }
+    let flags = b.get("flags").and_then(Value::as_u64).unwrap_or(0) & (64 | 4 | 4096);
+    let m = interaction_message(&sh, it, &b, flags, 0);
+    let (guild, channel) = (it.guild_id, it.channel_id);
+    st.interactions
+        .get_mut(&id)
+        .expect("exists")
+        .followups
+        .push(m.clone());
+    publish(&mut st, guild, channel, &m, "MESSAGE_CREATE");
+    ok(m)
+}
+
+fn locate(st: &State, id: u64, which: &str) -> Result<Option<usize>, ApiError> {
+    let it = &st.interactions[&id];
+    if which == "@original" {
+        return if it.original.is_some() {
+            Ok(None)
+        } else {
+            Err(e::unknown_message())
+        };
+    }
+    it.followups
+        .iter()
+        .position(|m| m["id"].as_str() == Some(which))
+        .map(Some)
+        .ok_or_else(e::unknown_message)
+}
+
+/// `GET /webhooks/{app}/{token}/messages/{message}`.
+pub(crate) async fn get_webhook_message(
+    AxState(sh): AxState<Arc<Shared>>,
+    Path(p): Path<HashMap<String, String>>,
+) -> R {
+    let st = sh.lock();
+    let id = webhook_interaction(&sh, &st, &p)?;
+    let which = p.get("message").cloned().unwrap_or_default();
+    let it = &st.interactions[&id];
+    match locate(&st, id, &which)? {
+        None => ok(it.original.clone().expect("checked")),
+        Some(i) => ok(it.followups[i].clone()),
+    }
+}
+
+/// `PATCH /webhooks/{app}/{token}/messages/{message}`.
+pub(crate) async fn edit_webhook_message(
+    AxState(sh): AxState<Arc<Shared>>,
+    Path(p): Path<HashMap<String, String>>,
+    body: Bytes,
+) -> R {
+    let b = body_json(&body)?;
+    validate_message_body(&b, false)?;
+    let mut st = sh.lock();
+    let id = webhook_interaction(&sh, &st, &p)?;
+    let which = p.get("message").cloned().unwrap_or_default();
+    let pos = locate(&st, id, &which)?;
+    let it = st.interactions.get_mut(&id).expect("exists");
+    let m = match pos {
+        None => it.original.as_mut().expect("checked"),
+        Some(i) => &mut it.followups[i],
+    };
+    for k in ["content", "embeds", "components", "allowed_mentions"] {
+        if let Some(v) = b.get(k) {
+            m[k] = if v.is_null() && k != "content" {
+                json!([])
+            } else {
+                v.clone()
+            };
+        }
+    }
+    let flags = m["flags"].as_u64().unwrap_or(0);
+    let was_loading = flags & 128 != 0;
+    m["flags"] = json!(flags & !128);
+    if !was_loading {
+        m["edited_timestamp"] = json!(iso(now_ms()));
+    }
+    let m = m.clone();
+    let (guild, channel) = (it.guild_id, it.channel_id);
+    publish(&mut st, guild, channel, &m, "MESSAGE_UPDATE");
+    ok(m)
+}
+
+/// `DELETE /webhooks/{app}/{token}/messages/{message}`.
+pub(crate) async fn delete_webhook_message(
+    AxState(sh): AxState<Arc<Shared>>,
+    Path(p): Path<HashMap<String, String>>,
+) -> R {
+    let mut st = sh.lock();
+    let id = webhook_interaction(&sh, &st, &p)?;
+    let which = p.get("message").cloned().unwrap_or_default();
+    let pos = locate(&st, id, &which)?;
+    let it = st.interactions.get_mut(&id).expect("exists");
+    let m = match pos {
+        None => it.original.take().expect("checked"),
+        Some(i) => it.followups.remove(i),
+    };
+    let (guild, channel) = (it.guild_id, it.channel_id);
+    if m["flags"].as_u64().unwrap_or(0) & 64 == 0 {
+        if let Some(v) = st.messages.get_mut(&channel) {
+            v.retain(|x| x["id"] != m["id"]);
+        }
+        let mut ev = json!({"id": m["id"], "channel_id": channel.to_string()});
+        if let Some(g) = guild {
+            ev["guild_id"] = json!(g.to_string());
+        }
+        let intent = if guild.is_some() {
+            intents::GUILD_MESSAGES
+        } else {
+            intents::DIRECT_MESSAGES
+        };
+        st.dispatch(guild, "MESSAGE_DELETE", &ev, intent, false);
+    }
+    let _ = StatusCode::NO_CONTENT;
+    no_content()
+}

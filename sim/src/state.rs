@@ -1,0 +1,468 @@
+//! Shared simulator state: the changed part of the world, gateway sessions, interactions,
+//! messages, audit logs, faults and statistics.
+
+use crate::config::SimConfig;
+use crate::util::{hash3, iso, next_snowflake, now_ms};
+use crate::world::{Channel, Guild, User, World};
+use serde::Serialize;
+use serde_json::{Value, json};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+
+/// Gateway intent bits.
+#[allow(missing_docs)]
+pub mod intents {
+    pub const GUILDS: u64 = 1 << 0;
+    pub const GUILD_MEMBERS: u64 = 1 << 1;
+    pub const GUILD_MODERATION: u64 = 1 << 2;
+    pub const GUILD_PRESENCES: u64 = 1 << 8;
+    pub const GUILD_MESSAGES: u64 = 1 << 9;
+    pub const DIRECT_MESSAGES: u64 = 1 << 12;
+    pub const MESSAGE_CONTENT: u64 = 1 << 15;
+    pub const AUTO_MODERATION_CONFIGURATION: u64 = 1 << 20;
+    /// Bits Discord defines.
+    pub const VALID: u64 = 0x1_FFFF | (1 << 20) | (1 << 21) | (1 << 24) | (1 << 25);
+    /// Privileged bits.
+    pub const PRIVILEGED: u64 = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT;
+}
+
+/// A command from the simulator to one live gateway connection.
+#[derive(Debug, Clone)]
+pub(crate) enum ConnCmd {
+    /// A serialized dispatch frame.
+    Frame(Arc<str>),
+    /// Close with a code.
+    Close(u16, String),
+    /// Send op 7 then close.
+    Reconnect,
+    /// Send op 9 with `d`.
+    InvalidSession(bool),
+    /// Send op 1 (server-requested heartbeat).
+    RequestHeartbeat,
+    /// Drop the TCP connection without a close frame.
+    Drop,
+    /// Stop (true) or restart (false) heartbeat ACKs.
+    StopAcks(bool),
+}
+
+/// The live connection attached to a session.
+#[derive(Debug)]
+pub(crate) struct ConnHandle {
+    pub id: u64,
+    pub tx: mpsc::UnboundedSender<ConnCmd>,
+}
+
+/// A gateway session.
+#[derive(Debug)]
+pub(crate) struct Session {
+    pub id: String,
+    pub shard: [u32; 2],
+    pub intents: u64,
+    pub seq: u64,
+    pub buffer: VecDeque<(u64, Arc<str>)>,
+    pub conn: Option<ConnHandle>,
+    pub disconnected_at: Option<Instant>,
+    pub ready: bool,
+}
+
+/// One recorded IDENTIFY.
+#[derive(Debug, Clone, Serialize)]
+pub struct IdentifyRecord {
+    /// `[shard_id, shard_total]`.
+    pub shard: [u32; 2],
+    /// Unix ms when accepted.
+    pub at_ms: u64,
+    /// Session created.
+    pub session_id: String,
+}
+
+/// Counters; see [`crate::Sim::stats`].
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Stats {
+    /// Accepted identifies, in order.
+    pub identifies: Vec<IdentifyRecord>,
+    /// Identifies refused with op 9 (too fast for the bucket, or no session starts left).
+    pub identifies_refused: u64,
+    /// Successful resumes.
+    pub resumes: u64,
+    /// Resumes per shard id.
+    pub resumes_per_shard: BTreeMap<u32, u64>,
+    /// Op 9 sent (any reason).
+    pub invalid_sessions: u64,
+    /// Close codes sent by the simulator, by code.
+    pub closes: BTreeMap<u16, u64>,
+    /// Dispatches pushed to sessions.
+    pub dispatches: u64,
+    /// GUILD_CREATE sent during READY streaming.
+    pub guild_creates: u64,
+    /// Presence updates received (op 3).
+    pub presence_updates: u64,
+    /// REST requests by `METHOD /route`.
+    pub rest_requests: BTreeMap<String, u64>,
+    /// REST 429s by `METHOD /route`.
+    pub rest_429s: BTreeMap<String, u64>,
+    /// Invalid requests (401/403/429) counted.
+    pub invalid_requests: u64,
+}
+
+/// A stored interaction.
+#[derive(Debug)]
+pub(crate) struct Interaction {
+    pub id: u64,
+    pub token: String,
+    pub guild_id: Option<u64>,
+    pub channel_id: u64,
+    pub user_id: u64,
+    pub created: Instant,
+    pub acknowledged: bool,
+    pub response: Option<Value>,
+    pub original: Option<Value>,
+    pub followups: Vec<Value>,
+    pub payload: Value,
+}
+
+/// A route fault.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct RouteFault {
+    /// `METHOD /route` (as in stats), a route template, or `*`.
+    pub route: String,
+    /// `429`, a 5xx status, or `lag`.
+    pub kind: String,
+    /// For `lag`: delay in ms; for `429`: retry-after in ms.
+    #[serde(default)]
+    pub ms: Option<u64>,
+    /// Requests it applies to (unlimited when absent).
+    #[serde(default)]
+    pub count: Option<u32>,
+}
+
+/// Route rate-limit bucket state.
+#[derive(Debug)]
+pub(crate) struct Bucket {
+    pub remaining: u32,
+    pub reset_at: Instant,
+}
+
+/// Mutable state behind one lock.
+#[derive(Debug, Default)]
+pub(crate) struct State {
+    pub guilds: HashMap<u64, Guild>,
+    pub users: HashMap<u64, User>,
+    pub dm_channels: HashMap<u64, Channel>,
+    pub messages: HashMap<u64, Vec<Value>>,
+    pub audit: HashMap<u64, Vec<Value>>,
+    pub sessions: HashMap<String, Session>,
+    pub bucket_last_identify: HashMap<u32, Instant>,
+    pub session_starts_used: u32,
+    pub session_reset_at: Option<Instant>,
+    pub commands_global: Vec<Value>,
+    pub commands_guild: HashMap<u64, Vec<Value>>,
+    pub command_ids: HashMap<(Option<u64>, String, u64), u64>,
+    pub interactions: HashMap<u64, Interaction>,
+    pub interaction_tokens: HashMap<String, u64>,
+    pub presences: BTreeMap<String, Value>,
+    pub stats: Stats,
+    pub faults: Vec<RouteFault>,
+    pub buckets: HashMap<String, Bucket>,
+    pub global_window: (u64, u32),
+    pub invalid_window: VecDeque<Instant>,
+    pub member_requests: HashMap<(String, u64), Instant>,
+    pub guild_deliveries: HashMap<u64, u32>,
+    pub replay_cap: usize,
+    pub dms_closed: std::collections::HashSet<u64>,
+}
+
+/// Everything a handler needs.
+pub(crate) struct Shared {
+    pub cfg: SimConfig,
+    pub world: World,
+    pub addr: SocketAddr,
+    pub state: Mutex<State>,
+    pub shutdown: CancellationToken,
+    pub paused: watch::Sender<bool>,
+    pub open_connections: AtomicUsize,
+    pub conn_ids: AtomicU64,
+    pub started: Instant,
+}
+
+impl Shared {
+    pub fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub fn gateway_url(&self) -> String {
+        format!("ws://{}", self.addr)
+    }
+
+    /// Guild ids of the world on shard `[id, total]`.
+    pub fn guilds_on_shard(&self, shard: [u32; 2]) -> Vec<u64> {
+        (0..self.world.guild_count)
+            .map(|n| self.world.guild_id(n))
+            .filter(|g| (g >> 22) % u64::from(shard[1]) == u64::from(shard[0]))
+            .collect()
+    }
+
+    /// Session starts left.
+    pub fn session_starts_remaining(&self, st: &mut State) -> u32 {
+        if let Some(at) = st.session_reset_at
+            && Instant::now() >= at
+        {
+            st.session_starts_used = 0;
+            st.session_reset_at = None;
+        }
+        self.cfg
+            .session_start_total
+            .saturating_sub(st.session_starts_used)
+    }
+
+    /// Milliseconds until session starts reset.
+    pub fn session_reset_after_ms(&self, st: &State) -> u64 {
+        st.session_reset_at
+            .map(|at| at.saturating_duration_since(Instant::now()).as_millis() as u64)
+            .unwrap_or(self.cfg.session_start_reset.as_millis() as u64)
+    }
+}
+
+/// Shard a guild's events go to.
+pub(crate) fn shard_of(guild_id: Option<u64>, total: u32) -> u32 {
+    guild_id.map_or(0, |g| ((g >> 22) % u64::from(total.max(1))) as u32)
+}
+
+impl State {
+    /// Guild by id, read-only (generated when untouched).
+    pub fn guild<'a>(&'a self, world: &World, id: u64) -> Option<Cow<'a, Guild>> {
+        let n = world.guild_index(id)?;
+        Some(match self.guilds.get(&n) {
+            Some(g) => Cow::Borrowed(g),
+            None => Cow::Owned(world.generate(n)),
+        })
+    }
+
+    /// Guild by id, materialized for change.
+    pub fn guild_mut(&mut self, world: &World, id: u64) -> Option<&mut Guild> {
+        let n = world.guild_index(id)?;
+        Some(self.guilds.entry(n).or_insert_with(|| world.generate(n)))
+    }
+
+    /// Guild by index, read-only.
+    pub fn guild_by_index<'a>(&'a self, world: &World, n: u64) -> Cow<'a, Guild> {
+        match self.guilds.get(&n) {
+            Some(g) => Cow::Borrowed(g),
+            None => Cow::Owned(world.generate(n)),
+        }
+    }
+
+    /// A channel by id, with its guild id.
+    pub fn channel(&self, world: &World, id: u64) -> Option<Channel> {
+        if let Some(c) = self.dm_channels.get(&id) {
+            return Some(c.clone());
+        }
+        let n = world.owner_index(id)?;
+        self.guild_by_index(world, n).channel(id).cloned()
+    }
+
+    /// A user by id (whether or not still in a guild).
+    pub fn user(&self, world: &World, id: u64) -> Option<User> {
+        if id == world.bot.id {
+            return Some(world.bot.clone());
+        }
+        if id == world.app_owner.id {
+            return Some(world.app_owner.clone());
+        }
+        if let Some(u) = self.users.get(&id) {
+            return Some(u.clone());
+        }
+        let n = world.owner_index(id)?;
+        world.generate(n).members.get(&id).map(|m| m.user.clone())
+    }
+
+    /// Pushes a dispatch to every session that should get it: the shard owning `guild_id`
+    /// (shard 0 when none), with `intent` (0 = always). `strip_content` drops message
+    /// content for sessions without MESSAGE_CONTENT.
+    pub fn dispatch(
+        &mut self,
+        guild_id: Option<u64>,
+        event: &str,
+        data: &Value,
+        intent: u64,
+        strip_content: bool,
+    ) {
+        let full: Arc<str> = Arc::from(data.to_string());
+        let mut stripped: Option<Arc<str>> = None;
+        let ids: Vec<String> = self
+            .sessions
+            .values()
+            .filter(|s| s.ready && shard_of(guild_id, s.shard[1]) == s.shard[0])
+            .filter(|s| intent == 0 || s.intents & intent != 0)
+            .map(|s| s.id.clone())
+            .collect();
+        for id in ids {
+            let intents_of = self.sessions[&id].intents;
+            let d = if strip_content && intents_of & intents::MESSAGE_CONTENT == 0 {
+                stripped
+                    .get_or_insert_with(|| {
+                        let mut v = data.clone();
+                        v["content"] = json!("");
+                        v["embeds"] = json!([]);
+                        v["attachments"] = json!([]);
+                        v["components"] = json!([]);
+                        Arc::from(v.to_string())
+                    })
+                    .clone()
+            } else {
+                full.clone()
+            };
+            self.push(&id, event, &d);
+        }
+    }
+
+    /// Pushes one dispatch (already serialized `d`) to a session.
+    pub fn push(&mut self, session_id: &str, event: &str, d: &str) {
+        let Some(s) = self.sessions.get_mut(session_id) else {
+            return;
+        };
+        s.seq += 1;
+        let frame: Arc<str> = Arc::from(format!(
+            r#"{{"op":0,"s":{},"t":"{}","d":{}}}"#,
+            s.seq, event, d
+        ));
+        s.buffer.push_back((s.seq, frame.clone()));
+        while s.buffer.len() > self.replay_cap {
+            s.buffer.pop_front();
+        }
+        if let Some(c) = &s.conn {
+            let _ = c.tx.send(ConnCmd::Frame(frame));
+        }
+        self.stats.dispatches += 1;
+    }
+
+    /// Appends an audit-log entry and raises GUILD_AUDIT_LOG_ENTRY_CREATE.
+    #[allow(clippy::too_many_arguments)]
+    pub fn audit(
+        &mut self,
+        guild_id: u64,
+        actor: u64,
+        target: Option<u64>,
+        action_type: u32,
+        changes: Vec<Value>,
+        reason: Option<&str>,
+        options: Option<Value>,
+    ) -> Value {
+        let mut entry = json!({
+            "id": next_snowflake().to_string(),
+            "user_id": actor.to_string(),
+            "target_id": target.map(|t| t.to_string()),
+            "action_type": action_type,
+            "changes": changes,
+        });
+        if let Some(r) = reason {
+            entry["reason"] = json!(r);
+        }
+        if let Some(o) = options {
+            entry["options"] = o;
+        }
+        self.audit.entry(guild_id).or_default().push(entry.clone());
+        let mut ev = entry.clone();
+        ev["guild_id"] = json!(guild_id.to_string());
+        self.dispatch(
+            Some(guild_id),
+            "GUILD_AUDIT_LOG_ENTRY_CREATE",
+            &ev,
+            intents::GUILD_MODERATION,
+            false,
+        );
+        entry
+    }
+
+    /// Records an invalid request (401/403/429).
+    pub fn count_invalid(&mut self) {
+        self.stats.invalid_requests += 1;
+        self.invalid_window.push_back(Instant::now());
+    }
+}
+
+/// A message object.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn message_json(
+    id: u64,
+    channel_id: u64,
+    guild_id: Option<u64>,
+    author: &User,
+    member: Option<Value>,
+    content: &str,
+    body: &Value,
+    kind: u8,
+) -> Value {
+    let mut v = json!({
+        "id": id.to_string(),
+        "channel_id": channel_id.to_string(),
+        "author": author.to_json(),
+        "content": content,
+        "timestamp": iso(crate::util::snowflake_ms(id)),
+        "edited_timestamp": null,
+        "tts": body.get("tts").and_then(Value::as_bool).unwrap_or(false),
+        "mention_everyone": false,
+        "mentions": [],
+        "mention_roles": [],
+        "attachments": [],
+        "embeds": body.get("embeds").cloned().unwrap_or(json!([])),
+        "components": body.get("components").cloned().unwrap_or(json!([])),
+        "pinned": false,
+        "type": kind,
+        "flags": body.get("flags").and_then(Value::as_u64).unwrap_or(0),
+    });
+    if let Some(n) = body.get("nonce") {
+        v["nonce"] = n.clone();
+    }
+    if let Some(g) = guild_id {
+        v["guild_id"] = json!(g.to_string());
+    }
+    if let Some(m) = member {
+        v["member"] = m;
+    }
+    v
+}
+
+/// The member JSON without `user` (as embedded in MESSAGE_CREATE).
+pub(crate) fn member_partial(g: &Guild, user_id: u64) -> Option<Value> {
+    let mut m = g.members.get(&user_id)?.to_json();
+    m.as_object_mut()?.remove("user");
+    Some(m)
+}
+
+/// A deterministic-looking session id.
+pub(crate) fn new_session_id(seed: u64) -> String {
+    format!(
+        "{:016x}{:016x}",
+        hash3(seed, now_ms(), 77),
+        rand::random::<u64>()
+    )
+}
+
+/// Identify-window helper: how long until `bucket` may identify again. A client pacing
+/// itself at exactly the window sees its identifies arrive with network jitter, so the
+/// window is enforced with a tolerance of a fiftieth of it (at most 100 ms).
+pub(crate) fn bucket_wait(st: &State, bucket: u32, window: Duration) -> Option<Duration> {
+    let last = st.bucket_last_identify.get(&bucket)?;
+    let slack = (window / 50).min(Duration::from_millis(100));
+    let next = *last + window - slack;
+    let now = Instant::now();
+    (next > now).then(|| next - now)
+}
+
+/// Open-connection counter guard.
+pub(crate) struct ConnGuard(pub Arc<Shared>);
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.0.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
