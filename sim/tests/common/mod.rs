@@ -1,6 +1,8 @@
 //! Helpers shared by the simulator's tests: start a simulator, make HTTP requests.
 #![allow(dead_code)]
 
+pub mod gw;
+
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
 use hyper_util::client::legacy::Client;

@@ -1,0 +1,537 @@
+//! One test per gateway protocol rule, named after the rule.
+
+mod common;
+
+use common::gw::{Gw, INTENTS, Next, identify};
+use common::*;
+use kyuta_sim::SimConfig;
+use serde_json::json;
+use std::time::Duration;
+
+async fn ready(
+    sim: &kyuta_sim::Sim,
+    compress: Option<&str>,
+    shard: [u32; 2],
+) -> (Gw, serde_json::Value) {
+    let mut gw = Gw::connect(&sim.gateway_url(), compress).await;
+    gw.identify(TOKEN, shard, INTENTS).await;
+    let r = gw.dispatch("READY").await;
+    (gw, r)
+}
+
+#[tokio::test]
+async fn hello_carries_the_configured_heartbeat_interval() {
+    let sim = sim_with(SimConfig {
+        heartbeat_interval: Duration::from_millis(1234),
+        ..fast()
+    })
+    .await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    let hello = gw.payload().await;
+    assert_eq!(hello["op"], 10);
+    assert_eq!(hello["d"]["heartbeat_interval"], 1234);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn heartbeat_is_acknowledged() {
+    let sim = sim(1).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.payload().await;
+    gw.send(&json!({"op": 1, "d": null})).await;
+    assert_eq!(gw.payload().await["op"], 11);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn missed_heartbeats_close_with_4009() {
+    let sim = sim_with(SimConfig {
+        heartbeat_interval: Duration::from_millis(100),
+        ..fast()
+    })
+    .await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    // Deadline is 1.5 intervals + 5 s.
+    let code = tokio::time::timeout(Duration::from_secs(9), gw.close_code())
+        .await
+        .unwrap();
+    assert_eq!(code, Some(4009));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn identify_with_a_bad_token_closes_4004() {
+    let sim = sim(1).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.identify("wrong", [0, 1], INTENTS).await;
+    assert_eq!(gw.close_code().await, Some(4004));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn identify_with_a_bad_shard_closes_4010() {
+    let sim = sim(1).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.identify(TOKEN, [2, 2], INTENTS).await;
+    assert_eq!(gw.close_code().await, Some(4010));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn more_than_2500_guilds_on_a_shard_closes_4011() {
+    let sim = sim(2600).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.identify(TOKEN, [0, 1], INTENTS).await;
+    assert_eq!(gw.close_code().await, Some(4011));
+    // Two shards are enough.
+    let (_gw, r) = ready(&sim, None, [0, 2]).await;
+    assert!(r["d"]["guilds"].as_array().unwrap().len() <= 2500);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_intent_bits_close_4013() {
+    let sim = sim(1).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.identify(TOKEN, [0, 1], 1 << 30).await;
+    assert_eq!(gw.close_code().await, Some(4013));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn privileged_intents_not_enabled_close_4014() {
+    let sim = sim_with(SimConfig {
+        privileged_intents: false,
+        ..fast()
+    })
+    .await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.identify(TOKEN, [0, 1], 1 << 15).await;
+    assert_eq!(gw.close_code().await, Some(4014));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn sending_before_identify_closes_4003() {
+    let sim = sim(1).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.payload().await;
+    gw.send(
+        &json!({"op": 3, "d": {"since": null, "activities": [], "status": "online", "afk": false}}),
+    )
+    .await;
+    assert_eq!(gw.close_code().await, Some(4003));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn second_identify_closes_4005() {
+    let sim = sim(1).await;
+    let (mut gw, _) = ready(&sim, None, [0, 1]).await;
+    gw.send(&identify(TOKEN, [0, 1], INTENTS)).await;
+    assert_eq!(gw.close_code().await, Some(4005));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn unknown_opcode_closes_4001() {
+    let sim = sim(1).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.payload().await;
+    gw.send(&json!({"op": 42, "d": null})).await;
+    assert_eq!(gw.close_code().await, Some(4001));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalid_json_closes_4002() {
+    let sim = sim(1).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.payload().await;
+    gw.send_raw("{not json".into()).await;
+    assert_eq!(gw.close_code().await, Some(4002));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn payload_over_4096_bytes_closes_4002() {
+    let sim = sim(1).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.payload().await;
+    let big = json!({"op": 1, "d": null, "pad": "x".repeat(4100)});
+    gw.send(&big).await;
+    assert_eq!(gw.close_code().await, Some(4002));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn more_than_120_sends_per_60_seconds_closes_4008() {
+    let sim = sim(1).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.payload().await;
+    for _ in 0..121 {
+        gw.send(&json!({"op": 1, "d": null})).await;
+    }
+    assert_eq!(gw.close_code().await, Some(4008));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn api_version_other_than_10_closes_4012() {
+    let sim = sim(1).await;
+    let mut gw = Gw::connect_url(&format!("{}/?v=9&encoding=json", sim.gateway_url())).await;
+    assert_eq!(gw.close_code().await, Some(4012));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn ready_then_one_guild_create_per_guild_of_the_shard() {
+    let sim = sim(40).await;
+    let (mut gw, r) = ready(&sim, None, [1, 2]).await;
+    let d = &r["d"];
+    assert_eq!(d["shard"], json!([1, 2]));
+    assert_eq!(d["resume_gateway_url"], sim.gateway_url());
+    assert_eq!(d["application"]["id"], sim.bot_id().to_string());
+    assert!(!d["session_id"].as_str().unwrap().is_empty());
+    let expected: Vec<String> = d["guilds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            assert_eq!(g["unavailable"], true);
+            g["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    for id in &expected {
+        let gid: u64 = id.parse().unwrap();
+        assert_eq!((gid >> 22) % 2, 1, "guild on the right shard");
+    }
+    let mut got = Vec::new();
+    while got.len() < expected.len() {
+        let g = gw.dispatch("GUILD_CREATE").await;
+        got.push(g["d"]["id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(got, expected);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn zstd_stream_compression_decodes() {
+    let sim = sim(5).await;
+    let (mut gw, r) = ready(&sim, Some("zstd-stream"), [0, 1]).await;
+    assert_eq!(r["t"], "READY");
+    for _ in 0..5 {
+        gw.dispatch("GUILD_CREATE").await;
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn zlib_stream_compression_decodes() {
+    let sim = sim(5).await;
+    let (mut gw, r) = ready(&sim, Some("zlib-stream"), [0, 1]).await;
+    assert_eq!(r["t"], "READY");
+    for _ in 0..5 {
+        gw.dispatch("GUILD_CREATE").await;
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn identify_faster_than_the_bucket_window_gets_op_9() {
+    let sim = sim_with(SimConfig {
+        identify_window: Duration::from_secs(5),
+        max_concurrency: 2,
+        ..fast()
+    })
+    .await;
+    let (_a, _) = ready(&sim, None, [0, 4]).await;
+    // Other bucket: fine at once.
+    let (_b, _) = ready(&sim, None, [1, 4]).await;
+    // Same bucket as shard 0: too early.
+    let mut c = Gw::connect(&sim.gateway_url(), None).await;
+    c.identify(TOKEN, [2, 4], INTENTS).await;
+    let p = c.payload().await;
+    assert_eq!(p["op"], 9);
+    assert_eq!(p["d"], false);
+    let s = sim.stats();
+    assert_eq!(s.stats.identifies.len(), 2);
+    assert_eq!(s.stats.identifies_refused, 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn session_start_limit_counts_down_per_identify_and_resume_is_free() {
+    let sim = sim_with(SimConfig {
+        session_start_total: 2,
+        ..fast()
+    })
+    .await;
+    let before = api(&sim, "GET", "/gateway/bot", None).await.body;
+    assert_eq!(before["session_start_limit"]["remaining"], 2);
+    let (mut gw, r) = ready(&sim, None, [0, 1]).await;
+    let sid = r["d"]["session_id"].as_str().unwrap().to_owned();
+    let after = api(&sim, "GET", "/gateway/bot", None).await.body;
+    assert_eq!(after["session_start_limit"]["remaining"], 1);
+    drop(gw.ws.close(None).await);
+    let mut again = Gw::connect(&sim.gateway_url(), None).await;
+    again.payload().await;
+    again
+        .send(&json!({"op": 6, "d": {"token": TOKEN, "session_id": sid, "seq": 1}}))
+        .await;
+    again.dispatch("RESUMED").await;
+    let after = api(&sim, "GET", "/gateway/bot", None).await.body;
+    assert_eq!(after["session_start_limit"]["remaining"], 1);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let (_x, _) = ready(&sim, None, [0, 1]).await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let mut none_left = Gw::connect(&sim.gateway_url(), None).await;
+    none_left.identify(TOKEN, [0, 1], INTENTS).await;
+    let p = none_left.payload().await;
+    assert_eq!((p["op"].as_u64(), p["d"].as_bool()), (Some(9), Some(false)));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn resume_replays_missed_events_then_resumed() {
+    let sim = sim(2).await;
+    let (mut gw, r) = ready(&sim, None, [0, 1]).await;
+    let sid = r["d"]["session_id"].as_str().unwrap().to_owned();
+    let mut seq = r["s"].as_u64().unwrap();
+    for _ in 0..2 {
+        seq = gw.dispatch("GUILD_CREATE").await["s"].as_u64().unwrap();
+    }
+    drop(gw);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // An event while disconnected.
+    let g = &ctl(&sim, "GET", "/guilds?limit=1", None).await.body[0];
+    let joined = ctl(
+        &sim,
+        "POST",
+        &format!("/guilds/{}/members", g["id"].as_str().unwrap()),
+        Some(&json!({"username": "late"})),
+    )
+    .await;
+    assert_eq!(joined.status, 201);
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.payload().await;
+    gw.send(&json!({"op": 6, "d": {"token": TOKEN, "session_id": sid, "seq": seq}}))
+        .await;
+    let replay = gw.payload().await;
+    assert_eq!(replay["t"], "GUILD_MEMBER_ADD");
+    assert_eq!(replay["s"].as_u64().unwrap(), seq + 1);
+    let resumed = gw.payload().await;
+    assert_eq!(resumed["t"], "RESUMED");
+    assert_eq!(sim.stats().stats.resumes, 1);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn resume_of_an_unknown_session_gets_op_9_false() {
+    let sim = sim(1).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.payload().await;
+    gw.send(&json!({"op": 6, "d": {"token": TOKEN, "session_id": "nope", "seq": 3}}))
+        .await;
+    let p = gw.payload().await;
+    assert_eq!((p["op"].as_u64(), p["d"].as_bool()), (Some(9), Some(false)));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn resume_with_a_seq_ahead_of_the_session_closes_4007() {
+    let sim = sim(1).await;
+    let (gw, r) = ready(&sim, None, [0, 1]).await;
+    let sid = r["d"]["session_id"].as_str().unwrap().to_owned();
+    drop(gw);
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.payload().await;
+    gw.send(&json!({"op": 6, "d": {"token": TOKEN, "session_id": sid, "seq": 999}}))
+        .await;
+    assert_eq!(gw.close_code().await, Some(4007));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn presence_update_is_recorded() {
+    let sim = sim(1).await;
+    let (mut gw, _) = ready(&sim, None, [0, 1]).await;
+    gw.send(&json!({"op": 3, "d": {"since": null, "activities": [{"name": "/help", "type": 0}], "status": "dnd", "afk": false}})).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let p = ctl(&sim, "GET", "/presences", None).await.body;
+    assert_eq!(p["0/1"]["presence"]["status"], "dnd");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn request_guild_members_answers_chunks_of_at_most_1000() {
+    let sim = sim_with(SimConfig {
+        guilds: 1,
+        members_per_guild: 2100,
+        ..fast()
+    })
+    .await;
+    let (mut gw, r) = ready(&sim, None, [0, 1]).await;
+    let gid = r["d"]["guilds"][0]["id"].as_str().unwrap().to_owned();
+    gw.send(&json!({"op": 8, "d": {"guild_id": gid, "query": "", "limit": 0, "nonce": "n1"}}))
+        .await;
+    let mut total = 0;
+    let mut chunks = 0;
+    loop {
+        let c = gw.dispatch("GUILD_MEMBERS_CHUNK").await;
+        let n = c["d"]["members"].as_array().unwrap().len();
+        assert!(n <= 1000);
+        assert_eq!(c["d"]["nonce"], "n1");
+        total += n;
+        chunks += 1;
+        if c["d"]["chunk_index"].as_u64().unwrap() + 1 == c["d"]["chunk_count"].as_u64().unwrap() {
+            break;
+        }
+    }
+    assert_eq!((total, chunks), (2101, 3));
+    // Asking for everyone again at once is rate limited.
+    gw.send(&json!({"op": 8, "d": {"guild_id": gid, "query": "", "limit": 0, "nonce": "n2"}}))
+        .await;
+    let rl = gw.dispatch("RATE_LIMITED").await;
+    assert_eq!(rl["d"]["opcode"], 8);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn op_7_reconnect_fault_is_sent_then_the_connection_closes() {
+    let sim = sim(1).await;
+    let (mut gw, _) = ready(&sim, None, [0, 1]).await;
+    gw.dispatch("GUILD_CREATE").await;
+    let f = ctl(
+        &sim,
+        "POST",
+        "/faults",
+        Some(&json!({"kind": "reconnect", "shard": 0})),
+    )
+    .await;
+    assert_eq!(f.body["affected"], 1);
+    loop {
+        match gw.next().await {
+            Next::Payload(p) if p["op"] == 7 => break,
+            Next::Payload(_) => {}
+            Next::Closed(c) => panic!("closed {c:?} before op 7"),
+        }
+    }
+    gw.ws.close(None).await.ok();
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn invalidate_session_fault_sends_op_9() {
+    let sim = sim(1).await;
+    let (mut gw, _) = ready(&sim, None, [0, 1]).await;
+    ctl(
+        &sim,
+        "POST",
+        "/faults",
+        Some(&json!({"kind": "invalidate_session", "resumable": false})),
+    )
+    .await;
+    loop {
+        let p = gw.payload().await;
+        if p["op"] == 9 {
+            assert_eq!(p["d"], false);
+            break;
+        }
+    }
+    assert!(sim.stats().sessions.is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn close_fault_closes_with_the_code() {
+    let sim = sim(1).await;
+    let (mut gw, _) = ready(&sim, None, [0, 1]).await;
+    ctl(
+        &sim,
+        "POST",
+        "/faults",
+        Some(&json!({"kind": "close", "code": 4000})),
+    )
+    .await;
+    assert_eq!(gw.close_code().await, Some(4000));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn server_requested_heartbeat_is_op_1() {
+    let sim = sim(1).await;
+    let (mut gw, _) = ready(&sim, None, [0, 1]).await;
+    ctl(
+        &sim,
+        "POST",
+        "/faults",
+        Some(&json!({"kind": "request_heartbeat"})),
+    )
+    .await;
+    loop {
+        if gw.payload().await["op"] == 1 {
+            break;
+        }
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn paused_gateway_refuses_connections_and_holds_frames() {
+    let sim = sim(1).await;
+    let (mut gw, _) = ready(&sim, None, [0, 1]).await;
+    gw.dispatch("GUILD_CREATE").await;
+    ctl(
+        &sim,
+        "POST",
+        "/faults",
+        Some(&json!({"kind": "pause_gateway"})),
+    )
+    .await;
+    let refused =
+        tokio_tungstenite::connect_async(format!("{}/?v=10&encoding=json", sim.gateway_url()))
+            .await;
+    assert!(refused.is_err());
+    let g = &ctl(&sim, "GET", "/guilds?limit=1", None).await.body[0];
+    ctl(
+        &sim,
+        "POST",
+        &format!("/guilds/{}/members", g["id"].as_str().unwrap()),
+        Some(&json!({})),
+    )
+    .await;
+    let held = tokio::time::timeout(Duration::from_millis(300), gw.next()).await;
+    assert!(held.is_err(), "nothing arrives while paused");
+    ctl(
+        &sim,
+        "POST",
+        "/faults",
+        Some(&json!({"kind": "resume_gateway"})),
+    )
+    .await;
+    gw.dispatch("GUILD_MEMBER_ADD").await;
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_without_a_guild_go_to_shard_0() {
+    let sim = sim(4).await;
+    let (mut s0, _) = ready(&sim, None, [0, 2]).await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let (_s1, _) = ready(&sim, None, [1, 2]).await;
+    let dm = api(&sim, "POST", "/users/@me/channels", Some(&json!({"recipient_id": ctl(&sim, "GET", "/guilds?limit=1", None).await.body[0]["member_ids"][5]}))).await;
+    assert_eq!(dm.status, 200, "{:?}", dm.body);
+    let sent = api(
+        &sim,
+        "POST",
+        &format!("/channels/{}/messages", dm.body["id"].as_str().unwrap()),
+        Some(&json!({"content": "hi"})),
+    )
+    .await;
+    assert_eq!(sent.status, 200, "{:?}", sent.body);
+    let m = s0.dispatch("MESSAGE_CREATE").await;
+    assert_eq!(m["d"]["content"], "hi");
+    assert!(m["d"].get("guild_id").is_none());
+    sim.shutdown().await;
+}
