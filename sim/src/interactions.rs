@@ -490,9 +490,9 @@ pub(crate) async fn callback(
             "response_message_loading": t == 5,
             "response_message_ephemeral": message.as_ref().is_some_and(|m| m["flags"].as_u64().unwrap_or(0) & 64 != 0),
         }});
-        out["resource"] = json!({"type": t});
+        // Discord returns a resource only for responses that carry a message (4, 7).
         if let Some(m) = message.filter(|_| t == 4) {
-            out["resource"]["message"] = m;
+            out["resource"] = json!({"type": t, "message": m});
         }
         return ok(out);
     }
@@ -595,15 +595,7 @@ pub(crate) async fn edit_webhook_message(
         None => it.original.as_mut().expect("checked"),
         Some(i) => &mut it.followups[i],
     };
-    for k in ["content", "embeds", "components", "allowed_mentions"] {
-        if let Some(v) = b.get(k) {
-            m[k] = if v.is_null() && k != "content" {
-                json!([])
-            } else {
-                v.clone()
-            };
-        }
-    }
+    crate::state::apply_edit(m, &b);
     let flags = m["flags"].as_u64().unwrap_or(0);
     let was_loading = flags & 128 != 0;
     m["flags"] = json!(flags & !128);

@@ -543,21 +543,7 @@ async fn edit_message(AxState(sh): S, Path(p): P, body: Bytes) -> R {
     if m["author"]["id"].as_str() != Some(sh.world.bot.id.to_string().as_str()) {
         return Err(e::not_own_message());
     }
-    for k in [
-        "content",
-        "embeds",
-        "components",
-        "flags",
-        "allowed_mentions",
-    ] {
-        if let Some(v) = b.get(k) {
-            m[k] = if v.is_null() && k != "content" {
-                json!([])
-            } else {
-                v.clone()
-            };
-        }
-    }
+    crate::state::apply_edit(&mut m, &b);
     m["edited_timestamp"] = json!(iso(now_ms()));
     st.messages.get_mut(&cid).expect("exists")[i] = m.clone();
     let intent = if c.guild_id.is_some() {

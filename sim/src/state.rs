@@ -413,7 +413,7 @@ pub(crate) fn message_json(
         "mentions": [],
         "mention_roles": [],
         "attachments": [],
-        "embeds": body.get("embeds").cloned().unwrap_or(json!([])),
+        "embeds": normalize_embeds(body.get("embeds")),
         "components": body.get("components").cloned().unwrap_or(json!([])),
         "pinned": false,
         "type": kind,
@@ -429,6 +429,50 @@ pub(crate) fn message_json(
         v["member"] = m;
     }
     v
+}
+
+/// Applies an edit body (content, embeds, components, flags) to a stored message.
+pub(crate) fn apply_edit(m: &mut Value, b: &Value) {
+    if let Some(v) = b.get("content") {
+        m["content"] = if v.is_null() { json!("") } else { v.clone() };
+    }
+    if let Some(v) = b.get("embeds") {
+        m["embeds"] = normalize_embeds(Some(v));
+    }
+    if let Some(v) = b.get("components") {
+        m["components"] = if v.is_null() { json!([]) } else { v.clone() };
+    }
+    if let Some(f) = b.get("flags").and_then(Value::as_u64) {
+        // Only SUPPRESS_EMBEDS can be toggled by an edit.
+        let old = m["flags"].as_u64().unwrap_or(0);
+        m["flags"] = json!((old & !4) | (f & 4));
+    }
+}
+
+/// Embeds as Discord stores them: `type` defaults to `rich`, fields get `inline`.
+pub(crate) fn normalize_embeds(v: Option<&Value>) -> Value {
+    let Some(Value::Array(a)) = v else {
+        return json!([]);
+    };
+    Value::Array(
+        a.iter()
+            .map(|e| {
+                let mut e = e.clone();
+                if let Some(o) = e.as_object_mut() {
+                    o.entry("type").or_insert(json!("rich"));
+                    o.retain(|_, v| !v.is_null());
+                    if let Some(Value::Array(fields)) = o.get_mut("fields") {
+                        for f in fields {
+                            if let Some(fo) = f.as_object_mut() {
+                                fo.entry("inline").or_insert(json!(false));
+                            }
+                        }
+                    }
+                }
+                e
+            })
+            .collect(),
+    )
 }
 
 /// The member JSON without `user` (as embedded in MESSAGE_CREATE).

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod gw;
+pub mod spec;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
@@ -74,16 +75,24 @@ pub async fn http(method: &str, url: &str, body: Option<&Value>, extra: &[(&str,
     }
 }
 
-/// A Discord REST call with the bot token.
+/// A Discord REST call with the bot token; the response is checked against Discord's spec.
 pub async fn api(sim: &Sim, method: &str, path: &str, body: Option<&Value>) -> Resp {
+    let auth = format!("Bot {TOKEN}");
+    api_with(sim, method, path, body, &[("authorization", auth.as_str())]).await
+}
+
+/// A Discord REST call with explicit headers; the response is checked against the spec.
+pub async fn api_with(
+    sim: &Sim,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+    headers: &[(&str, &str)],
+) -> Resp {
     let url = format!("{}/api/v10{path}", sim.api_url());
-    http(
-        method,
-        &url,
-        body,
-        &[("authorization", &format!("Bot {TOKEN}"))],
-    )
-    .await
+    let r = http(method, &url, body, headers).await;
+    spec::check(method, path, r.status, &r.headers, &r.raw);
+    r
 }
 
 /// A control-API call.
