@@ -233,6 +233,12 @@ pub mod redis_keys {
     pub fn dedupe(cluster: &str, id: u64) -> String {
         format!("kyuta:{cluster}:seen:{id}")
     }
+    /// Lock taken (SET NX) by the one pod that registers slash commands at start; the value
+    /// is a hash of the command list.
+    #[must_use]
+    pub fn command_registration(cluster: &str) -> String {
+        format!("kyuta:{cluster}:commands:registration")
+    }
     /// A user's command cooldown.
     #[must_use]
     pub fn cooldown(cluster: &str, command: &str, user_id: u64) -> String {

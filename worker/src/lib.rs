@@ -10,9 +10,36 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod gateway;
+pub mod local;
 pub mod moderation;
 pub mod rest;
+pub mod runtime;
 pub mod store;
 pub mod telemetry;
 
 pub use config::{Config, ConfigError};
+pub use runtime::{WorkerHandle, run, start};
+
+/// Runs the worker on a new multi-threaded runtime with logging set up; the binary's body.
+/// Returns the process exit code (0 on a clean shutdown, 1 on a startup or runtime error).
+pub fn run_blocking(config: Config) -> std::process::ExitCode {
+    telemetry::logging::init(&config.log_level, config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kyuta-worker: cannot start the async runtime: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "kyuta-worker stopped");
+            eprintln!("kyuta-worker: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -16,6 +16,5 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let _ = config;
-    ExitCode::SUCCESS
+    kyuta_worker::run_blocking(*config)
 }

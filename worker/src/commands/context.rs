@@ -39,7 +39,13 @@ pub struct Services {
     pub bot_user_id: Id<UserMarker>,
     /// When the worker started.
     pub started_at: Instant,
+    /// Measures the store's round trip for `/ping` (`None` when there is no store).
+    pub store_ping: Option<StorePing>,
 }
+
+/// A probe of the store's latency.
+pub type StorePing =
+    Arc<dyn Fn() -> crate::rest::BoxFuture<'static, Option<std::time::Duration>> + Send + Sync>;
 
 impl fmt::Debug for Services {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -37,7 +37,9 @@
 pub mod args;
 pub mod context;
 pub mod def;
+pub mod dispatch;
 pub mod error;
+pub mod general;
 pub mod parse;
 pub mod registry;
 pub mod reply;

@@ -1,0 +1,468 @@
+//! Runs commands from gateway events: parses, checks (guild-only, permissions, cooldown),
+//! bounds concurrency, defers interactions that run long, answers, and records metrics.
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use twilight_model::{
+    application::interaction::{Interaction, InteractionData, InteractionType},
+    channel::message::{AllowedMentions, Message, MessageFlags},
+    gateway::payload::incoming::{InteractionCreate, MessageCreate},
+    guild::Permissions,
+    http::interaction::{InteractionResponse, InteractionResponseData, InteractionResponseType},
+    id::{Id, marker::GuildMarker},
+};
+
+use super::{
+    Args, CommandContext, CommandDef, CommandError, Invoker, Reply, Services, Source,
+    parse::ArgError,
+};
+
+/// Per-user cooldowns kept in this process.
+#[derive(Debug, Default)]
+pub struct LocalCooldowns {
+    until: Mutex<HashMap<(String, u64), Instant>>,
+}
+
+impl LocalCooldowns {
+    /// Starts `command`'s cooldown for `user` unless one is running; returns the time left of
+    /// a running one.
+    pub fn try_start(&self, command: &str, user: u64, cooldown: Duration) -> Result<(), Duration> {
+        let now = Instant::now();
+        let mut map = self.until.lock().expect("cooldown lock");
+        if map.len() > 10_000 {
+            map.retain(|_, t| *t > now);
+        }
+        match map.get(&(command.to_owned(), user)) {
+            Some(t) if *t > now => Err(*t - now),
+            _ => {
+                map.insert((command.to_owned(), user), now + cooldown);
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Runs commands.
+#[derive(Debug, Clone)]
+pub struct Dispatcher {
+    services: Arc<Services>,
+    semaphore: Arc<Semaphore>,
+    tracker: TaskTracker,
+    stopping: CancellationToken,
+    cooldowns: Arc<LocalCooldowns>,
+}
+
+fn no_mentions() -> AllowedMentions {
+    AllowedMentions::default()
+}
+
+/// Names of the permissions in `p`, for messages.
+#[must_use]
+pub fn permission_names(p: Permissions) -> String {
+    p.iter_names()
+        .map(|(n, _)| n.to_lowercase().replace('_', " "))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Dispatcher {
+    /// A dispatcher over `services`.
+    #[must_use]
+    pub fn new(services: Arc<Services>) -> Self {
+        let permits = services.config.max_concurrent_commands as usize;
+        Self {
+            services,
+            semaphore: Arc::new(Semaphore::new(permits)),
+            tracker: TaskTracker::new(),
+            stopping: CancellationToken::new(),
+            cooldowns: Arc::default(),
+        }
+    }
+
+    /// The shared services.
+    #[must_use]
+    pub fn services(&self) -> &Arc<Services> {
+        &self.services
+    }
+
+    /// Commands running right now.
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Stops accepting commands and waits (at most `grace`) for running ones. Returns how many
+    /// were still running when the grace ran out.
+    pub async fn drain(&self, grace: Duration) -> usize {
+        self.stopping.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            return self.tracker.len();
+        }
+        0
+    }
+
+    /// Handles an INTERACTION_CREATE from `shard`.
+    pub fn on_interaction(&self, shard: u32, event: Box<InteractionCreate>) {
+        let interaction = (*event).0;
+        if interaction.kind != InteractionType::ApplicationCommand {
+            return;
+        }
+        let this = self.clone();
+        self.tracker
+            .spawn(async move { this.run_interaction(shard, interaction).await });
+    }
+
+    /// Handles a MESSAGE_CREATE from `shard`: runs it when it is a prefix command of ours.
+    pub fn on_message(&self, shard: u32, event: Box<MessageCreate>) {
+        let message = event.message;
+        if message.author.bot || message.author.id == self.services.bot_user_id {
+            return;
+        }
+        let prefix = self.prefix_for(message.guild_id);
+        if super::parse::split_prefix(&message.content, &prefix).is_none() {
+            return;
+        }
+        let this = self.clone();
+        self.tracker
+            .spawn(async move { this.run_message(shard, message, prefix).await });
+    }
+
+    fn prefix_for(&self, _guild: Option<Id<GuildMarker>>) -> String {
+        self.services.config.prefix.clone()
+    }
+
+    async fn run_message(&self, shard: u32, message: Message, prefix: String) {
+        let start = Instant::now();
+        let registry = Arc::clone(&self.services.registry);
+        let Some((def, args)) = registry.parse_prefix(&message.content, &prefix) else {
+            return;
+        };
+        let member = message.member.as_ref();
+        let ctx = CommandContext {
+            command: def.name.clone(),
+            guild_id: message.guild_id,
+            channel_id: message.channel_id,
+            invoker: Invoker {
+                user_id: message.author.id,
+                name: message.author.name.clone(),
+                roles: member.map(|m| m.roles.clone()).unwrap_or_default(),
+                permissions: None,
+            },
+            source: Source::Message { id: message.id },
+            shard_id: shard,
+            locale: "en-US".to_owned(),
+            services: Arc::clone(&self.services),
+        };
+        let result = self.execute(&ctx, def, args).await;
+        let outcome = outcome_label(&result);
+        let reply = self.reply_for(&ctx, def, result);
+        let channel = message.channel_id;
+        let content = reply.content.clone().unwrap_or_default();
+        let embeds = reply.embeds.clone();
+        let mentions = no_mentions();
+        let sent = self
+            .services
+            .rest
+            .call("create_message", |c| {
+                let mut req = c
+                    .create_message(channel)
+                    .reply(message.id)
+                    .fail_if_not_exists(false)
+                    .allowed_mentions(Some(&mentions))
+                    .embeds(&embeds);
+                if !content.is_empty() {
+                    req = req.content(&content);
+                }
+                req.into_future()
+            })
+            .await;
+        if let Err(e) = sent {
+            tracing::warn!(command = %ctx.command, error = %e, "could not send the reply");
+        }
+        self.services
+            .metrics
+            .command(&ctx.command, outcome, start.elapsed().as_secs_f64());
+    }
+
+    async fn run_interaction(&self, shard: u32, interaction: Interaction) {
+        let start = Instant::now();
+        let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
+            return;
+        };
+        let registry = Arc::clone(&self.services.registry);
+        let token = interaction.token.clone();
+        let Some((def, args)) = registry.parse_slash(data) else {
+            let reply = Reply::error(format!(
+                "`/{}` is not a command of this bot any more; the command list may be out of date",
+                data.name
+            ));
+            self.respond(interaction.id, &token, &reply, true).await;
+            return;
+        };
+        let Some(user) = interaction.author() else {
+            return;
+        };
+        let member = interaction.member.as_ref();
+        let Some(channel_id) = interaction.channel.as_ref().map(|c| c.id) else {
+            return;
+        };
+        let ctx = CommandContext {
+            command: def.name.clone(),
+            guild_id: interaction.guild_id,
+            channel_id,
+            invoker: Invoker {
+                user_id: user.id,
+                name: user.name.clone(),
+                roles: member.map(|m| m.roles.clone()).unwrap_or_default(),
+                permissions: member.and_then(|m| m.permissions),
+            },
+            source: Source::Interaction {
+                id: interaction.id,
+                token: token.clone(),
+            },
+            shard_id: shard,
+            locale: interaction
+                .guild_locale
+                .clone()
+                .or_else(|| interaction.locale.clone())
+                .unwrap_or_else(|| "en-US".to_owned()),
+            services: Arc::clone(&self.services),
+        };
+
+        let work = self.execute(&ctx, def, args);
+        tokio::pin!(work);
+        let defer_after = self.services.config.defer_after();
+        let deadline = tokio::time::sleep(defer_after.saturating_sub(start.elapsed()));
+        let (result, deferred) = tokio::select! {
+            r = &mut work => (r, false),
+            () = deadline => {
+                let ok = self.defer(interaction.id, &token, def.ephemeral).await;
+                (work.await, ok)
+            }
+        };
+        let outcome = outcome_label(&result);
+        let reply = self.reply_for(&ctx, def, result);
+        if deferred {
+            self.edit_deferred(&token, &reply).await;
+        } else {
+            let ephemeral = reply.ephemeral.unwrap_or(def.ephemeral);
+            self.respond(interaction.id, &token, &reply, ephemeral)
+                .await;
+        }
+        self.services
+            .metrics
+            .command(&ctx.command, outcome, start.elapsed().as_secs_f64());
+    }
+
+    /// Checks and runs a command.
+    async fn execute(
+        &self,
+        ctx: &CommandContext,
+        def: &CommandDef,
+        args: Result<Args, ArgError>,
+    ) -> Result<Reply, CommandError> {
+        if self.stopping.is_cancelled() {
+            return Err(CommandError::ShuttingDown);
+        }
+        let args = args?;
+        if def.guild_only && ctx.guild_id.is_none() {
+            return Err(CommandError::GuildOnly);
+        }
+        if let Some(needed) = def.default_member_permissions {
+            check_permissions(needed, ctx.invoker.permissions)?;
+        }
+        if let Some(cooldown) = def.cooldown {
+            self.cooldowns
+                .try_start(&def.name, ctx.invoker.user_id.get(), cooldown)
+                .map_err(|remaining| CommandError::Cooldown { remaining })?;
+        }
+        let _permit = self
+            .semaphore
+            .acquire()
+            .await
+            .map_err(|_| CommandError::ShuttingDown)?;
+        def.handler.run(ctx, &args).await
+    }
+
+    fn reply_for(
+        &self,
+        ctx: &CommandContext,
+        def: &CommandDef,
+        result: Result<Reply, CommandError>,
+    ) -> Reply {
+        match result {
+            Ok(reply) => reply,
+            Err(e) => {
+                if e.is_refusal() {
+                    tracing::debug!(command = %def.name, user = %ctx.invoker.user_id, reason = %e, "command refused");
+                } else {
+                    tracing::warn!(command = %def.name, error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "command failed");
+                }
+                Reply::error(e.to_string())
+            }
+        }
+    }
+
+    async fn defer(
+        &self,
+        id: Id<twilight_model::id::marker::InteractionMarker>,
+        token: &str,
+        ephemeral: bool,
+    ) -> bool {
+        let response = InteractionResponse {
+            kind: InteractionResponseType::DeferredChannelMessageWithSource,
+            data: Some(InteractionResponseData {
+                flags: ephemeral.then_some(MessageFlags::EPHEMERAL),
+                ..InteractionResponseData::default()
+            }),
+        };
+        let app = self.services.application_id;
+        let res = self
+            .services
+            .rest
+            .interaction("interaction_defer", |c| {
+                c.interaction(app)
+                    .create_response(id, token, &response)
+                    .into_future()
+            })
+            .await;
+        match res {
+            Ok(_) => {
+                self.services.metrics.deferred.inc();
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not defer the interaction");
+                false
+            }
+        }
+    }
+
+    async fn edit_deferred(&self, token: &str, reply: &Reply) {
+        let app = self.services.application_id;
+        let mentions = no_mentions();
+        let res = self
+            .services
+            .rest
+            .interaction("interaction_edit_response", |c| {
+                c.interaction(app)
+                    .update_response(token)
+                    .content(reply.content.as_deref())
+                    .embeds(Some(&reply.embeds))
+                    .allowed_mentions(Some(&mentions))
+                    .into_future()
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "could not edit the deferred response");
+        }
+    }
+
+    async fn respond(
+        &self,
+        id: Id<twilight_model::id::marker::InteractionMarker>,
+        token: &str,
+        reply: &Reply,
+        ephemeral: bool,
+    ) {
+        let response = InteractionResponse {
+            kind: InteractionResponseType::ChannelMessageWithSource,
+            data: Some(InteractionResponseData {
+                allowed_mentions: Some(no_mentions()),
+                content: reply.content.clone(),
+                embeds: Some(reply.embeds.clone()),
+                flags: ephemeral.then_some(MessageFlags::EPHEMERAL),
+                ..InteractionResponseData::default()
+            }),
+        };
+        let app = self.services.application_id;
+        let res = self
+            .services
+            .rest
+            .interaction("interaction_response", |c| {
+                c.interaction(app)
+                    .create_response(id, token, &response)
+                    .into_future()
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "could not answer the interaction");
+        }
+    }
+}
+
+/// Refuses when `have` lacks any of `needed` (administrators have every permission). Unknown
+/// permissions are refused: the check never passes by default.
+pub fn check_permissions(
+    needed: Permissions,
+    have: Option<Permissions>,
+) -> Result<(), CommandError> {
+    let Some(have) = have else {
+        return Err(CommandError::user(
+            "I could not verify your permissions right now; try the slash command or again shortly",
+        ));
+    };
+    if have.contains(Permissions::ADMINISTRATOR) || have.contains(needed) {
+        return Ok(());
+    }
+    Err(CommandError::MissingPermissions {
+        missing: permission_names(needed - have),
+    })
+}
+
+fn outcome_label(result: &Result<Reply, CommandError>) -> &'static str {
+    match result {
+        Ok(_) => "ok",
+        Err(e) => e.metric_label(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn permission_checks() {
+        let ban = Permissions::BAN_MEMBERS;
+        assert!(
+            check_permissions(
+                ban,
+                Some(Permissions::BAN_MEMBERS | Permissions::KICK_MEMBERS)
+            )
+            .is_ok()
+        );
+        assert!(check_permissions(ban, Some(Permissions::ADMINISTRATOR)).is_ok());
+        let e = check_permissions(
+            ban | Permissions::KICK_MEMBERS,
+            Some(Permissions::KICK_MEMBERS),
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "you need the ban members permission to use this command"
+        );
+        assert!(check_permissions(ban, None).is_err());
+    }
+
+    #[test]
+    fn cooldowns() {
+        let c = LocalCooldowns::default();
+        assert!(c.try_start("ping", 1, Duration::from_secs(60)).is_ok());
+        let left = c.try_start("ping", 1, Duration::from_secs(60)).unwrap_err();
+        assert!(left > Duration::from_secs(59));
+        assert!(c.try_start("ping", 2, Duration::from_secs(60)).is_ok());
+        assert!(c.try_start("help", 1, Duration::from_secs(60)).is_ok());
+        assert!(c.try_start("x", 3, Duration::ZERO).is_ok());
+        assert!(c.try_start("x", 3, Duration::ZERO).is_ok());
+    }
+}

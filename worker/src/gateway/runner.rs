@@ -1,0 +1,281 @@
+//! One task per shard: connect (resuming a saved session when there is one), feed events to
+//! the sink, keep the status and metrics current, and on shutdown close with a resumable code
+//! and save the session.
+
+use std::{collections::HashSet, sync::Arc, time::Duration};
+
+use tokio_util::sync::CancellationToken;
+use twilight_gateway::{
+    CloseFrame, ConfigBuilder, EventTypeFlags, Intents, Session, Shard, ShardId, ShardState,
+    StreamExt as _,
+};
+use twilight_model::gateway::{
+    event::Event, payload::outgoing::update_presence::UpdatePresencePayload,
+};
+
+use super::{
+    EventSink,
+    queue::IdentifyQueue,
+    session::{SavedSession, SessionStore, now_ms},
+    status::{ShardPhase, ShardStatus},
+};
+use crate::{
+    config::Token,
+    telemetry::{
+        Metrics,
+        metrics::{EventLabels, ShardLabels, shard_state},
+    },
+};
+
+/// The intents the worker asks for: guilds, members (hierarchy and joins), moderation (bans),
+/// guild and direct messages with content (prefix commands and automod).
+#[must_use]
+pub fn intents() -> Intents {
+    Intents::GUILDS
+        | Intents::GUILD_MEMBERS
+        | Intents::GUILD_MODERATION
+        | Intents::GUILD_MESSAGES
+        | Intents::DIRECT_MESSAGES
+        | Intents::MESSAGE_CONTENT
+}
+
+/// What every shard of this process shares.
+#[derive(Clone)]
+pub struct ShardDeps {
+    /// Bot token.
+    pub token: Token,
+    /// Gateway URL (Discord's from `/gateway/bot`, or the override).
+    pub gateway_url: String,
+    /// Total shards of the generation.
+    pub shard_total: u32,
+    /// Identify pacing.
+    pub queue: IdentifyQueue,
+    /// Saved sessions.
+    pub sessions: Arc<dyn SessionStore>,
+    /// Status for readiness and /ping.
+    pub status: Arc<ShardStatus>,
+    /// Metrics.
+    pub metrics: Arc<Metrics>,
+    /// Where events go.
+    pub sink: Arc<dyn EventSink>,
+    /// Presence shown when identifying.
+    pub presence: Option<UpdatePresencePayload>,
+    /// How long to wait for the gateway to acknowledge our close on shutdown.
+    pub close_timeout: Duration,
+}
+
+impl std::fmt::Debug for ShardDeps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ShardDeps")
+            .field("gateway_url", &self.gateway_url)
+            .field("shard_total", &self.shard_total)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How a shard task ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ShardExit {
+    /// Closed on shutdown; the session was saved (or there was none to save).
+    Closed {
+        /// Whether a session was saved.
+        saved: bool,
+    },
+    /// The gateway closed the shard for good (bad token, bad intents, …).
+    Fatal(Option<u16>),
+}
+
+fn set_state(deps: &ShardDeps, shard: u32, phase: ShardPhase) {
+    let code = match phase {
+        ShardPhase::Connecting | ShardPhase::Closed => shard_state::DISCONNECTED,
+        ShardPhase::Identifying => shard_state::IDENTIFYING,
+        ShardPhase::Resuming => shard_state::RESUMING,
+        ShardPhase::Active => shard_state::ACTIVE,
+        ShardPhase::FatallyClosed => shard_state::FATALLY_CLOSED,
+    };
+    deps.metrics
+        .shard_state
+        .get_or_create(&ShardLabels { shard })
+        .set(code);
+    deps.status.update(shard, |s| {
+        s.phase = phase;
+        if phase != ShardPhase::Active {
+            s.heartbeat_acked = false;
+        }
+        if phase == ShardPhase::Active && s.active_since.is_none() {
+            s.active_since = Some(std::time::Instant::now());
+        }
+    });
+}
+
+/// Runs shard `id` until `shutdown` fires (then closes resumably and saves the session) or the
+/// gateway closes it for good.
+pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) -> ShardExit {
+    let saved = match deps.sessions.take(id).await {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(shard = id, error = %e, "could not read the saved session; identifying");
+            None
+        }
+    };
+    let mut builder = ConfigBuilder::new(deps.token.expose().to_owned(), intents())
+        .queue(deps.queue.clone())
+        .proxy_url(deps.gateway_url.clone());
+    if let Some(p) = deps.presence.clone() {
+        builder = builder.presence(p);
+    }
+    if let Some(s) = &saved {
+        tracing::info!(
+            shard = id,
+            sequence = s.sequence,
+            "resuming a saved session"
+        );
+        builder = builder.session(Session::new(s.sequence, s.session_id.clone()));
+        if let Some(url) = &s.resume_url {
+            builder = builder.resume_url(url.clone());
+        }
+    }
+    let mut shard = Shard::with_config(ShardId::new(id, deps.shard_total), builder.build());
+    set_state(&deps, id, ShardPhase::Connecting);
+
+    let mut guilds: HashSet<u64> = HashSet::new();
+    let mut closing = false;
+    let close_deadline = tokio::time::sleep(Duration::from_secs(3600 * 24 * 365));
+    tokio::pin!(close_deadline);
+    loop {
+        let item = tokio::select! {
+            () = shutdown.cancelled(), if !closing => {
+                closing = true;
+                shard.close(CloseFrame::RESUME);
+                close_deadline.as_mut().reset(tokio::time::Instant::now() + deps.close_timeout);
+                continue;
+            }
+            () = &mut close_deadline, if closing => {
+                tracing::warn!(shard = id, "the gateway did not acknowledge the close in time");
+                break;
+            }
+            item = shard.next_event(EventTypeFlags::all()) => item,
+        };
+        let event = match item {
+            None => break,
+            Some(Ok(event)) => event,
+            Some(Err(e)) => {
+                tracing::warn!(shard = id, error = %e, "gateway receive error");
+                continue;
+            }
+        };
+        if let Some(name) = event.kind().name() {
+            deps.metrics
+                .events
+                .get_or_create(&EventLabels {
+                    shard: id,
+                    event: name.to_owned(),
+                })
+                .inc();
+            deps.status.update(id, |s| s.events += 1);
+        }
+        match &event {
+            Event::GatewayHello(_) => {
+                let phase = if shard.session().is_some() {
+                    ShardPhase::Resuming
+                } else {
+                    ShardPhase::Identifying
+                };
+                set_state(&deps, id, phase);
+            }
+            Event::Ready(ready) => {
+                guilds = ready.guilds.iter().map(|g| g.id.get()).collect();
+                tracing::info!(
+                    shard = id,
+                    guilds = guilds.len(),
+                    "shard ready (new session)"
+                );
+                set_state(&deps, id, ShardPhase::Active);
+            }
+            Event::Resumed => {
+                tracing::info!(shard = id, "shard resumed");
+                deps.metrics
+                    .resumes
+                    .get_or_create(&ShardLabels { shard: id })
+                    .inc();
+                set_state(&deps, id, ShardPhase::Active);
+            }
+            Event::GatewayHeartbeatAck => {
+                let latency = shard.latency().average();
+                if let Some(l) = latency {
+                    deps.metrics
+                        .shard_latency
+                        .get_or_create(&ShardLabels { shard: id })
+                        .set(l.as_secs_f64());
+                }
+                deps.status.update(id, |s| {
+                    s.heartbeat_acked = true;
+                    s.latency = latency.or(s.latency);
+                });
+            }
+            Event::GuildCreate(g) => {
+                guilds.insert(g.id().get());
+            }
+            Event::GuildDelete(g) if !g.unavailable.unwrap_or(false) => {
+                guilds.remove(&g.id.get());
+            }
+            Event::GatewayInvalidateSession(resumable) => {
+                tracing::info!(shard = id, resumable, "session invalidated");
+                set_state(&deps, id, ShardPhase::Connecting);
+            }
+            Event::GatewayReconnect => {
+                set_state(&deps, id, ShardPhase::Connecting);
+            }
+            Event::GatewayClose(frame) => {
+                if closing {
+                    break;
+                }
+                let code = frame.as_ref().map(|f| f.code);
+                if shard.state() == ShardState::FatallyClosed {
+                    tracing::error!(shard = id, ?code, "the gateway closed the shard for good");
+                    set_state(&deps, id, ShardPhase::FatallyClosed);
+                    return ShardExit::Fatal(code);
+                }
+                tracing::info!(shard = id, ?code, "gateway connection closed; reconnecting");
+                set_state(&deps, id, ShardPhase::Connecting);
+            }
+            _ => {}
+        }
+        let count = guilds.len() as u64;
+        deps.status.update(id, |s| s.guilds = count);
+        deps.metrics
+            .shard_guilds
+            .get_or_create(&ShardLabels { shard: id })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+        deps.sink.handle(id, event);
+    }
+
+    set_state(&deps, id, ShardPhase::Closed);
+    let session = shard.session().cloned();
+    let saved = match session {
+        Some(session) => {
+            let s = SavedSession {
+                session_id: session.id().to_owned(),
+                sequence: session.sequence(),
+                resume_url: shard.resume_url().map(ToOwned::to_owned),
+                saved_at_ms: now_ms(),
+            };
+            match deps.sessions.save(id, s).await {
+                Ok(()) => {
+                    tracing::info!(
+                        shard = id,
+                        sequence = session.sequence(),
+                        "session saved for resume"
+                    );
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(shard = id, error = %e, "could not save the session");
+                    false
+                }
+            }
+        }
+        None => false,
+    };
+    ShardExit::Closed { saved }
+}

@@ -1,0 +1,473 @@
+//! Bringing the worker up and down: bootstrap from `/gateway/bot`, shards, commands,
+//! telemetry; on SIGTERM close shards resumably, save sessions, finish in-flight commands.
+
+use std::{
+    net::SocketAddr,
+    sync::Arc,
+    time::{Duration, Instant},
+};
+
+use anyhow::Context as _;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use twilight_model::{
+    gateway::{
+        event::Event,
+        payload::outgoing::update_presence::UpdatePresencePayload,
+        presence::{Activity, ActivityType, MinimalActivity, Status},
+    },
+    id::{Id, marker::ApplicationMarker},
+};
+
+use kyuta_crds::contract::redis_keys;
+
+use crate::{
+    clock::SystemClock,
+    commands::{Registry, RegistryError, Services, dispatch::Dispatcher, general},
+    config::{Config, ShardCount},
+    gateway::{
+        EventSink,
+        queue::{IdentifyQueue, LocalQueue, QueueStats, RedisQueue, StartLimit},
+        runner::{ShardDeps, ShardExit, run_shard},
+        session::{FileSessions, RedisSessions, SessionStore},
+        status::ShardStatus,
+    },
+    rest::{LocalBudget, RedisBudget, Rest, RestBudget, http_client},
+    telemetry::{Metrics, http, load},
+};
+
+/// Every command of the bot. Each module contributes its own.
+pub fn build_registry() -> Result<Registry, RegistryError> {
+    let mut registry = Registry::new();
+    general::register(&mut registry)?;
+    Ok(registry)
+}
+
+/// Routes gateway events to the command dispatcher (and, as they arrive, other modules).
+#[derive(Debug, Clone)]
+pub struct Router {
+    dispatcher: Dispatcher,
+}
+
+impl EventSink for Router {
+    fn handle(&self, shard: u32, event: Event) {
+        match event {
+            Event::InteractionCreate(i) => self.dispatcher.on_interaction(shard, i),
+            Event::MessageCreate(m) => self.dispatcher.on_message(shard, m),
+            _ => {}
+        }
+    }
+}
+
+/// A running worker.
+#[derive(Debug)]
+pub struct WorkerHandle {
+    /// Shared services.
+    pub services: Arc<Services>,
+    /// Where `/metrics` listens.
+    pub metrics_addr: SocketAddr,
+    /// Where `/health` and `/ready` listen.
+    pub health_addr: SocketAddr,
+    /// Identify accounting of this process.
+    pub identifies: Arc<QueueStats>,
+    dispatcher: Dispatcher,
+    shards: JoinSet<(u32, ShardExit)>,
+    stop_shards: CancellationToken,
+    stop_servers: CancellationToken,
+}
+
+/// What shutdown did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShutdownReport {
+    /// Shards whose session was saved for resume.
+    pub sessions_saved: usize,
+    /// Commands still running when the grace period ran out.
+    pub commands_abandoned: usize,
+}
+
+impl WorkerHandle {
+    /// Whether every shard is ready.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.services.shards.is_ready()
+    }
+
+    /// Closes every shard with a resumable code and saves its session, then lets in-flight
+    /// commands finish (bounded by the configured grace), then stops the servers.
+    pub async fn shutdown(mut self) -> ShutdownReport {
+        tracing::info!("shutting down: closing shards resumably");
+        self.stop_shards.cancel();
+        let mut sessions_saved = 0;
+        let deadline = self.services.config.shutdown_grace() + Duration::from_secs(5);
+        let joined = tokio::time::timeout(deadline, async {
+            while let Some(res) = self.shards.join_next().await {
+                match res {
+                    Ok((_, ShardExit::Closed { saved: true })) => sessions_saved += 1,
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "a shard task failed"),
+                }
+            }
+        })
+        .await;
+        if joined.is_err() {
+            tracing::warn!("some shards did not close in time");
+            self.shards.abort_all();
+        }
+        let commands_abandoned = self
+            .dispatcher
+            .drain(self.services.config.shutdown_grace())
+            .await;
+        if commands_abandoned > 0 {
+            tracing::warn!(
+                commands_abandoned,
+                "commands still running after the grace period"
+            );
+        }
+        self.stop_servers.cancel();
+        tracing::info!(sessions_saved, "shut down");
+        ShutdownReport {
+            sessions_saved,
+            commands_abandoned,
+        }
+    }
+}
+
+fn presence() -> Option<UpdatePresencePayload> {
+    let activity = Activity::from(MinimalActivity {
+        kind: ActivityType::Watching,
+        name: "for /help".to_owned(),
+        url: None,
+    });
+    UpdatePresencePayload::new(vec![activity], false, None, Status::Online).ok()
+}
+
+async fn redis_connection(
+    config: &Config,
+) -> anyhow::Result<Option<redis::aio::ConnectionManager>> {
+    let Some(url) = &config.redis_url else {
+        return Ok(None);
+    };
+    let client = redis::Client::open(url.expose())
+        .map_err(|e| anyhow::anyhow!("REDIS_URL ({}): {e}", url.redacted()))?;
+    let conn = tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager())
+        .await
+        .map_err(|_| anyhow::anyhow!("REDIS_URL ({}): no answer within 10 s", url.redacted()))?
+        .map_err(|e| anyhow::anyhow!("REDIS_URL ({}): {e}", url.redacted()))?;
+    Ok(Some(conn))
+}
+
+/// Registers slash commands, once per fleet: with Redis the pod that wins a `SET NX` on
+/// `redis_keys::command_registration` for this command list; without Redis, ordinal 0.
+async fn register_commands(
+    services: &Services,
+    redis: Option<&redis::aio::ConnectionManager>,
+    ordinal: u32,
+) -> anyhow::Result<()> {
+    let commands = services
+        .registry
+        .discord_commands(Some(services.application_id));
+    let body = serde_json::to_string(&commands)?;
+    let digest = {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        body.hash(&mut h);
+        services.config.guild_id.hash(&mut h);
+        format!("{:016x}", h.finish())
+    };
+    let mine = match redis {
+        Some(conn) => {
+            let key = redis_keys::command_registration(&services.config.cluster);
+            let mut c = conn.clone();
+            let won: Option<String> = redis::cmd("SET")
+                .arg(&key)
+                .arg(&digest)
+                .arg("NX")
+                .arg("EX")
+                .arg(300)
+                .query_async(&mut c)
+                .await
+                .context("command registration lock (Redis)")?;
+            if won.is_none() {
+                let current: Option<String> = redis::cmd("GET")
+                    .arg(&key)
+                    .query_async(&mut c)
+                    .await
+                    .unwrap_or(None);
+                if current.as_deref() != Some(digest.as_str()) {
+                    tracing::info!(
+                        "another pod is registering a different command list; leaving it to that pod"
+                    );
+                }
+            }
+            won.is_some()
+        }
+        None => ordinal == 0,
+    };
+    if !mine {
+        tracing::debug!("slash commands are registered by another pod");
+        return Ok(());
+    }
+    let app = services.application_id;
+    match services.config.guild_id {
+        Some(guild) => {
+            let guild = Id::new(guild);
+            services
+                .rest
+                .call("set_guild_commands", |c| {
+                    c.interaction(app)
+                        .set_guild_commands(guild, &commands)
+                        .into_future()
+                })
+                .await?;
+            tracing::info!(count = commands.len(), %guild, "slash commands registered in the guild");
+        }
+        None => {
+            services
+                .rest
+                .call("set_global_commands", |c| {
+                    c.interaction(app)
+                        .set_global_commands(&commands)
+                        .into_future()
+                })
+                .await?;
+            tracing::info!(count = commands.len(), "slash commands registered globally");
+        }
+    }
+    Ok(())
+}
+
+/// Starts the worker: bootstrap, shards, servers. Returns once everything is spawned.
+pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
+    let started_at = Instant::now();
+    let config = Arc::new(config);
+    let token = config
+        .token()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("DISCORD_TOKEN is not set"))?;
+    let metrics = Arc::new(Metrics::new());
+    let redis = redis_connection(&config).await?;
+    let budget: Arc<dyn RestBudget> = match &redis {
+        Some(conn) => Arc::new(RedisBudget::new(
+            conn.clone(),
+            &config.cluster,
+            config.rest_per_second,
+        )),
+        None => Arc::new(LocalBudget::new(config.rest_per_second)),
+    };
+    let rest = Rest::new(
+        http_client(&token, config.discord_api_url.as_deref()),
+        budget,
+        Arc::clone(&metrics),
+    );
+
+    let info = rest
+        .model("get_gateway_bot", |c| c.gateway().authed().into_future())
+        .await
+        .context("reading /gateway/bot (is DISCORD_TOKEN right and DISCORD_API_URL reachable?)")?;
+    let me = rest
+        .model("get_current_user", |c| c.current_user().into_future())
+        .await
+        .context("reading /users/@me")?;
+    let application_id: Id<ApplicationMarker> = match config.client_id {
+        Some(id) => Id::new(id),
+        None => {
+            rest.model("get_current_application", |c| {
+                c.current_user_application().into_future()
+            })
+            .await
+            .context("reading /applications/@me (or set CLIENT_ID)")?
+            .id
+        }
+    };
+
+    let shard_total = match config.shard_count {
+        ShardCount::Fixed(n) => n,
+        ShardCount::Auto => info.shards.max(1),
+    };
+    let plan = config
+        .plan(shard_total)
+        .map_err(|e| anyhow::anyhow!("shard layout: {e}"))?;
+    let limit = StartLimit {
+        max_concurrency: u32::from(info.session_start_limit.max_concurrency).max(1),
+        remaining: info.session_start_limit.remaining,
+        reset_after_ms: info.session_start_limit.reset_after,
+        total: info.session_start_limit.total,
+    };
+    tracing::info!(
+        shard_total,
+        owned = ?plan.owned,
+        ordinal = plan.ordinal,
+        max_concurrency = limit.max_concurrency,
+        session_starts_remaining = limit.remaining,
+        "starting shards"
+    );
+    if limit.remaining < plan.owned.len() as u32 {
+        tracing::error!(
+            remaining = limit.remaining,
+            needed = plan.owned.len(),
+            "session_start_limit cannot pay for every shard; shards past the budget wait for Discord's reset"
+        );
+    }
+
+    let owner = config
+        .pod_name
+        .clone()
+        .unwrap_or_else(|| format!("pid{}", std::process::id()));
+    let queue = match &redis {
+        Some(conn) => IdentifyQueue::Redis(
+            RedisQueue::new(
+                conn.clone(),
+                &config.cluster,
+                &owner,
+                limit,
+                config.identify_window(),
+            )
+            .with_metrics(Arc::clone(&metrics)),
+        ),
+        None => IdentifyQueue::Local(
+            LocalQueue::new(limit, config.identify_window()).with_metrics(Arc::clone(&metrics)),
+        ),
+    };
+    let ttl = Duration::from_secs(config.session_ttl_secs);
+    let sessions: Arc<dyn SessionStore> = match &redis {
+        Some(conn) => Arc::new(RedisSessions::new(
+            conn.clone(),
+            &config.cluster,
+            shard_total,
+            ttl,
+        )),
+        None => {
+            let path =
+                (config.session_file.as_os_str() != "none").then(|| config.session_file.clone());
+            Arc::new(FileSessions::new(path, shard_total, ttl))
+        }
+    };
+    let status = Arc::new(ShardStatus::new(shard_total, plan.owned.clone()));
+
+    let registry = Arc::new(build_registry().context("building the command registry")?);
+    let services = Arc::new(Services {
+        config: Arc::clone(&config),
+        rest,
+        registry,
+        clock: Arc::new(SystemClock),
+        metrics: Arc::clone(&metrics),
+        shards: Arc::clone(&status),
+        application_id,
+        bot_user_id: me.id,
+        started_at,
+        store_ping: None,
+    });
+    let dispatcher = Dispatcher::new(Arc::clone(&services));
+
+    let stop_servers = CancellationToken::new();
+    let metrics_addr = http::serve_metrics(
+        SocketAddr::new(config.bind_address, config.metrics_port),
+        Arc::clone(&metrics),
+        stop_servers.clone(),
+    )
+    .await
+    .with_context(|| format!("METRICS_PORT {}: cannot listen", config.metrics_port))?;
+    let health_addr = http::serve_health(
+        SocketAddr::new(config.bind_address, config.health_check_port),
+        Arc::clone(&status),
+        stop_servers.clone(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "HEALTH_CHECK_PORT {}: cannot listen",
+            config.health_check_port
+        )
+    })?;
+    tracing::info!(%metrics_addr, %health_addr, "telemetry listening");
+
+    if config.register_commands
+        && let Err(e) = register_commands(&services, redis.as_ref(), plan.ordinal).await
+    {
+        tracing::error!(
+            error = format!("{e:#}"),
+            "could not register slash commands"
+        );
+    }
+
+    if let Some(conn) = &redis {
+        tokio::spawn(load::publish_loop(
+            conn.clone(),
+            config.cluster.clone(),
+            Arc::clone(&status),
+            stop_servers.clone(),
+        ));
+    }
+
+    let gateway_url = config
+        .discord_gateway_url
+        .clone()
+        .unwrap_or_else(|| info.url.clone());
+    let identifies = queue.stats();
+    let deps = ShardDeps {
+        token,
+        gateway_url,
+        shard_total,
+        queue,
+        sessions,
+        status: Arc::clone(&status),
+        metrics: Arc::clone(&metrics),
+        sink: Arc::new(Router {
+            dispatcher: dispatcher.clone(),
+        }),
+        presence: presence(),
+        close_timeout: Duration::from_secs(5),
+    };
+    let stop_shards = CancellationToken::new();
+    let mut shards = JoinSet::new();
+    for id in plan.owned.clone() {
+        let deps = deps.clone();
+        let stop = stop_shards.clone();
+        shards.spawn(async move { (id, run_shard(id, deps, stop).await) });
+    }
+
+    Ok(WorkerHandle {
+        services,
+        metrics_addr,
+        health_addr,
+        identifies,
+        dispatcher,
+        shards,
+        stop_shards,
+        stop_servers,
+    })
+}
+
+/// Resolves on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// Runs the worker until SIGTERM/Ctrl-C, then shuts down gracefully.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.local {
+        return crate::local::run(config).await;
+    }
+    let handle = start(config).await?;
+    shutdown_signal().await;
+    handle.shutdown().await;
+    Ok(())
+}

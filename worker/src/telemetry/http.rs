@@ -1,0 +1,92 @@
+//! `/metrics` on the metrics port; `/health` (liveness) and `/ready` (readiness) on the health
+//! port.
+
+use std::{net::SocketAddr, sync::Arc};
+
+use axum::{Router, extract::State, http::StatusCode, response::IntoResponse, routing::get};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use super::Metrics;
+use crate::gateway::status::{ShardPhase, ShardStatus};
+
+async fn render_metrics(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        m.render(),
+    )
+}
+
+/// Liveness: fails only when every shard closed for good (the process cannot recover alone).
+async fn health(State(s): State<Arc<ShardStatus>>) -> impl IntoResponse {
+    let all = s.all();
+    if !all.is_empty() && all.values().all(|i| i.phase == ShardPhase::FatallyClosed) {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "every shard closed for good\n".to_owned(),
+        );
+    }
+    (StatusCode::OK, "ok\n".to_owned())
+}
+
+/// Readiness: every owned shard READY/RESUMED with an acknowledged heartbeat.
+async fn ready(State(s): State<Arc<ShardStatus>>) -> impl IntoResponse {
+    if s.is_ready() {
+        return (StatusCode::OK, "ready\n".to_owned());
+    }
+    let waiting: Vec<String> = s
+        .not_ready()
+        .into_iter()
+        .map(|(id, phase, acked)| format!("shard {id}: {phase:?}, heartbeat acked: {acked}"))
+        .collect();
+    (
+        StatusCode::SERVICE_UNAVAILABLE,
+        format!("not ready\n{}\n", waiting.join("\n")),
+    )
+}
+
+/// Binds `addr` and serves `/metrics` until `stop`. Returns the bound address.
+pub async fn serve_metrics(
+    addr: SocketAddr,
+    metrics: Arc<Metrics>,
+    stop: CancellationToken,
+) -> std::io::Result<SocketAddr> {
+    let app = Router::new()
+        .route("/metrics", get(render_metrics))
+        .with_state(metrics);
+    serve(addr, app, stop).await
+}
+
+/// Binds `addr` and serves `/health` and `/ready` until `stop`. Returns the bound address.
+pub async fn serve_health(
+    addr: SocketAddr,
+    status: Arc<ShardStatus>,
+    stop: CancellationToken,
+) -> std::io::Result<SocketAddr> {
+    let app = Router::new()
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .with_state(status);
+    serve(addr, app, stop).await
+}
+
+async fn serve(
+    addr: SocketAddr,
+    app: Router,
+    stop: CancellationToken,
+) -> std::io::Result<SocketAddr> {
+    let listener = TcpListener::bind(addr).await?;
+    let local = listener.local_addr()?;
+    tokio::spawn(async move {
+        let res = axum::serve(listener, app)
+            .with_graceful_shutdown(async move { stop.cancelled().await })
+            .await;
+        if let Err(e) = res {
+            tracing::warn!(error = %e, %local, "HTTP server stopped");
+        }
+    });
+    Ok(local)
+}
