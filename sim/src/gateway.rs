@@ -486,6 +486,16 @@ impl Conn {
             let remaining = shared.session_starts_remaining(&mut st);
             if remaining == 0 || bucket_wait(&st, bucket, cfg.identify_window).is_some() {
                 st.stats.identifies_refused += 1;
+                let why = if remaining == 0 {
+                    "no session starts left"
+                } else {
+                    "identify bucket busy"
+                };
+                st.stats.refused_identifies.push(IdentifyRecord {
+                    shard,
+                    at_ms: now_ms(),
+                    session_id: why.to_owned(),
+                });
                 None
             } else {
                 st.bucket_last_identify.insert(bucket, Instant::now());

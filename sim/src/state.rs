@@ -89,6 +89,8 @@ pub struct Stats {
     pub identifies: Vec<IdentifyRecord>,
     /// Identifies refused with op 9 (too fast for the bucket, or no session starts left).
     pub identifies_refused: u64,
+    /// The refused identifies: shard and time.
+    pub refused_identifies: Vec<IdentifyRecord>,
     /// Successful resumes.
     pub resumes: u64,
     /// Resumes per shard id.
@@ -493,10 +495,10 @@ pub(crate) fn new_session_id(seed: u64) -> String {
 
 /// Identify-window helper: how long until `bucket` may identify again. A client pacing
 /// itself at exactly the window sees its identifies arrive with network jitter, so the
-/// window is enforced with a tolerance of a fiftieth of it (at most 100 ms).
+/// window is enforced with a tolerance of a tenth of it (at most 500 ms).
 pub(crate) fn bucket_wait(st: &State, bucket: u32, window: Duration) -> Option<Duration> {
     let last = st.bucket_last_identify.get(&bucket)?;
-    let slack = (window / 50).min(Duration::from_millis(100));
+    let slack = (window / 10).min(Duration::from_millis(500));
     let next = *last + window - slack;
     let now = Instant::now();
     (next > now).then(|| next - now)

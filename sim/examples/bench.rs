@@ -1,0 +1,145 @@
+//! Simulator benchmark: a large world, many shard connections, dispatch throughput and
+//! memory per guild.
+//!
+//! `cargo run --release -p kyuta-sim --example bench -- [GUILDS] [SHARDS] [MATERIALIZE]`
+//! (defaults 100000 guilds, 1000 shards, 10000 guilds materialized).
+
+use futures::{SinkExt, StreamExt};
+use kyuta_sim::{Sim, SimConfig};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+use tokio_tungstenite::tungstenite::Message;
+
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// One raw shard: identifies, counts dispatches until `expect` GUILD_CREATEs arrived.
+async fn shard(url: String, id: u32, total: u32) -> (u64, u64) {
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}/?v=10&encoding=json"))
+        .await
+        .expect("connect");
+    let _hello = ws.next().await;
+    let identify = json!({"op": 2, "d": {"token": "T", "intents": 1, "shard": [id, total], "properties": {"os": "linux", "browser": "bench", "device": "bench"}}});
+    ws.send(Message::Text(identify.to_string().into()))
+        .await
+        .unwrap();
+    let mut expected = None;
+    let (mut events, mut bytes) = (0u64, 0u64);
+    while let Some(Ok(m)) = ws.next().await {
+        let Message::Text(t) = m else { continue };
+        bytes += t.len() as u64;
+        let v: Value = serde_json::from_str(&t).unwrap();
+        if v["op"] == 9 {
+            panic!("identify refused");
+        }
+        if v["t"] == "READY" {
+            expected = Some(v["d"]["guilds"].as_array().unwrap().len() as u64);
+        }
+        if v["op"] == 0 {
+            events += 1;
+        }
+        if expected.is_some_and(|e| events > e) {
+            break;
+        }
+    }
+    // Keep the connection open until the end of the run.
+    tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
+    (events, bytes)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args: Vec<u64> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let guilds = args.first().copied().unwrap_or(100_000);
+    let shards = args.get(1).copied().unwrap_or(1000) as u32;
+    let materialize = args.get(2).copied().unwrap_or(10_000);
+    let rss0 = rss_kib();
+    let t = Instant::now();
+    let sim = Sim::start(SimConfig {
+        token: "T".into(),
+        guilds,
+        members_per_guild: 20,
+        recommended_shards: shards,
+        max_concurrency: shards,
+        identify_window: Duration::from_millis(1),
+        heartbeat_interval: Duration::from_secs(600),
+        replay_buffer: 64,
+        ..SimConfig::default()
+    })
+    .await?;
+    let rss_idle = rss_kib();
+    println!(
+        "world: {guilds} guilds, started in {:?}; RSS {} MiB → {} MiB idle",
+        t.elapsed(),
+        rss0 / 1024,
+        rss_idle / 1024
+    );
+
+    // Many shard connections, each streaming READY + its GUILD_CREATEs.
+    let url = sim.gateway_url();
+    let t = Instant::now();
+    let tasks: Vec<_> = (0..shards)
+        .map(|i| tokio::spawn(shard(url.clone(), i, shards)))
+        .collect();
+    let (mut events, mut bytes) = (0, 0);
+    for task in tasks {
+        let (e, b) = task.await?;
+        events += e;
+        bytes += b;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let stats = sim.stats();
+    println!(
+        "{shards} shard connections: {} open, {} ready; {events} dispatches ({} GUILD_CREATE, {:.1} MiB JSON) in {secs:.2} s = {:.0} events/s, {:.1} MiB/s",
+        stats.open_connections,
+        stats.ready_shards.len(),
+        stats.stats.guild_creates,
+        bytes as f64 / 1_048_576.0,
+        events as f64 / secs,
+        bytes as f64 / 1_048_576.0 / secs
+    );
+    let rss_conn = rss_kib();
+    println!(
+        "RSS with {shards} connections: {} MiB ({} KiB per connection)",
+        rss_conn / 1024,
+        (rss_conn.saturating_sub(rss_idle)) / u64::from(shards.max(1))
+    );
+
+    // Memory per materialized guild: touch guilds through the control API (a member joins).
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<hyper::body::Bytes>>();
+    let before = rss_kib();
+    let t = Instant::now();
+    let n = materialize.min(guilds);
+    for i in 0..n {
+        let gid = sim.world().guild_id(i);
+        let req = hyper::Request::post(format!("{}/guilds/{gid}/members", sim.control_url()))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(hyper::body::Bytes::from_static(
+                b"{}",
+            )))?;
+        let resp = client.request(req).await?;
+        assert_eq!(resp.status(), 201);
+    }
+    let after = rss_kib();
+    println!(
+        "materialized {n} guilds (a member joined each, GUILD_MEMBER_ADD pushed) in {:.2} s: RSS +{} MiB = {} bytes per changed guild; untouched guilds cost nothing",
+        t.elapsed().as_secs_f64(),
+        after.saturating_sub(before) / 1024,
+        after.saturating_sub(before) * 1024 / n.max(1)
+    );
+    println!("materialized guilds: {}", sim.stats().guilds_materialized);
+    sim.shutdown().await;
+    Ok(())
+}
