@@ -118,15 +118,14 @@ contract!(
         schedule_expired_lease_is_reclaimable,
         schedule_replaced_while_running,
         guild_config_defaults_and_roundtrip,
-    ],
-    // Concurrency cases the MongoDB store does not pass yet on FerretDB (its findAndModify
-    // is not atomic between concurrent clients); they move to `both` with the rework.
-    embedded_only: [
         reason_edit_keeps_history,
         schedule_claim_once_under_concurrency,
         schedule_complete_once,
         analytics_buckets,
+        schedule_cancel_races_claim,
+        outcome_and_reason_edit_race,
     ],
+    embedded_only: [],
 );
 
 const G1: u64 = 100_000_000_000_000_001;
@@ -760,9 +759,15 @@ async fn schedule_due_and_scope(env: &Env) {
 }
 
 async fn schedule_claim_once_under_concurrency(env: &Env) {
+    for round in 0..5 {
+        claim_round(env, user(round)).await;
+    }
+}
+
+async fn claim_round(env: &Env, target: u64) {
     let s = env
         .a
-        .put_schedule(sched(G1, user(1), ScheduleKind::Unban, Timestamp::now()))
+        .put_schedule(sched(G1, target, ScheduleKind::Unban, Timestamp::now()))
         .await
         .unwrap();
     let mut handles = Vec::new();
@@ -789,7 +794,7 @@ async fn schedule_claim_once_under_concurrency(env: &Env) {
     assert_eq!(winners.len(), 1, "exactly one claimer wins: {winners:?}");
     let got = env
         .a
-        .get_schedule(G1, user(1), ScheduleKind::Unban)
+        .get_schedule(G1, target, ScheduleKind::Unban)
         .await
         .unwrap()
         .unwrap();
@@ -1179,4 +1184,89 @@ async fn embedded_file_in_use_is_unavailable() {
         .await
         .unwrap();
     assert_eq!(next.number, 2, "the counter survives a restart");
+}
+
+async fn schedule_cancel_races_claim(env: &Env) {
+    // A cancel (e.g. a permanent ban) racing an expiry run: the run may win (claim and complete
+    // before the cancel) or the cancel may win, never both.
+    for round in 0..10u64 {
+        let target = user(round);
+        let s = env
+            .a
+            .put_schedule(sched(G1, target, ScheduleKind::Unban, Timestamp::now()))
+            .await
+            .unwrap();
+        let runner = {
+            let store = env.a.clone();
+            tokio::spawn(async move {
+                if store
+                    .claim_schedule(&s.id, "pod-0", Duration::from_secs(60))
+                    .await
+                    .unwrap()
+                {
+                    store
+                        .complete_schedule(&s.id, "pod-0", ScheduleOutcome::Succeeded)
+                        .await
+                        .unwrap()
+                } else {
+                    false
+                }
+            })
+        };
+        let canceller = {
+            let store = env.b.clone();
+            tokio::spawn(async move {
+                store
+                    .cancel_schedules(G1, target, ScheduleKind::Unban)
+                    .await
+                    .unwrap()
+            })
+        };
+        let completed = runner.await.unwrap();
+        let cancelled = canceller.await.unwrap();
+        assert!(
+            !(completed && cancelled == 1),
+            "round {round}: both completed and cancelled"
+        );
+        assert!(
+            completed || cancelled == 1,
+            "round {round}: neither happened"
+        );
+        let got = env
+            .a
+            .get_schedule(G1, target, ScheduleKind::Unban)
+            .await
+            .unwrap()
+            .unwrap();
+        match got.state {
+            ScheduleState::Done { .. } => assert!(completed),
+            ScheduleState::Cancelled { .. } => assert_eq!(cancelled, 1),
+            other => panic!("round {round}: unexpected final state {other:?}"),
+        }
+    }
+}
+
+async fn outcome_and_reason_edit_race(env: &Env) {
+    // Updates of different parts of one case never undo each other.
+    for round in 0..10u64 {
+        let c = env
+            .a
+            .create_case(
+                new_case(G1, &format!("race-{round}"), CaseKind::Ban, user(round)).reason("r0"),
+            )
+            .await
+            .unwrap();
+        let n = c.number;
+        let (sa, sb) = (env.a.clone(), env.b.clone());
+        let t1 =
+            tokio::spawn(async move { sa.set_case_outcome(G1, n, CaseOutcome::Applied).await });
+        let t2 =
+            tokio::spawn(async move { sb.edit_case_reason(G1, n, Some("r1".into()), MOD).await });
+        t1.await.unwrap().unwrap();
+        t2.await.unwrap().unwrap();
+        let got = env.a.get_case(G1, n).await.unwrap().unwrap();
+        assert_eq!(got.outcome, CaseOutcome::Applied, "round {round}");
+        assert_eq!(got.reason.as_deref(), Some("r1"), "round {round}");
+        assert_eq!(got.reason_history.len(), 1, "round {round}");
+    }
 }

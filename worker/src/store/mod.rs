@@ -5,9 +5,11 @@
 //!
 //! - [`EmbeddedStore`]: a single [redb](https://docs.rs/redb) file, no server. Every write is
 //!   one redb transaction, so a case number and its case are committed together or not at all.
-//! - [`MongoStore`]: MongoDB or FerretDB (1.24 or later). It uses only what FerretDB supports:
-//!   plain CRUD, `findAndModify` with `$inc`/`$set`/`$setOnInsert` and upsert, unique compound
-//!   indexes. No transactions, TTL indexes, change streams or `bulkWrite`.
+//! - [`MongoStore`]: MongoDB or FerretDB (1.24 or later). It uses only what FerretDB supports
+//!   (plain CRUD, `findAndModify` with upsert, unique compound indexes; no transactions, TTL
+//!   indexes, change streams or `bulkWrite`), and because FerretDB's in-place updates are not
+//!   isolated between clients, everything that must happen once rests on inserts into unique
+//!   indexes.
 //!
 //! # Guarantees
 //! - Case numbers are per guild, start at 1, are unique and never reused, also with several

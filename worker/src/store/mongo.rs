@@ -12,7 +12,7 @@ use mongodb::{Client, Collection, Database, IndexModel};
 use super::{
     Case, CaseFilter, CaseKind, CaseOutcome, CasePage, CounterBucket, DueScope, GuildConfig,
     NewCase, NewSchedule, ReasonEdit, Schedule, ScheduleId, ScheduleKind, ScheduleOutcome,
-    ScheduleRecord, Store, StoreError, StoreErrorKind, Timestamp, page_bounds, slot_key,
+    ScheduleState, Store, StoreError, StoreErrorKind, Timestamp, page_bounds, slot_key,
     validate_metric,
 };
 
@@ -21,7 +21,7 @@ pub const DEFAULT_DATABASE: &str = "kyuta";
 
 /// How often a create retries when the case counter points at a number that is already
 /// taken (e.g. a counter restored from an older backup).
-const MAX_NUMBER_RETRIES: usize = 16;
+const MAX_NUMBER_RETRIES: usize = 64;
 
 /// How to reach MongoDB.
 #[derive(Clone)]
@@ -87,35 +87,55 @@ impl MongoOptions {
     }
 }
 
-/// The MongoDB [`Store`], compatible with FerretDB 1.24 (no transactions, no TTL indexes, no
-/// change streams, no `bulkWrite`).
+/// The MongoDB [`Store`], written for FerretDB 1.24 as much as for MongoDB.
 ///
-/// Layout (collections in one database; indexes created by [`MongoStore::connect`]):
-/// - `guild_config`: `_id` = guild id; `automod` kept as a JSON string.
-/// - `counters`: `_id` = `case:<guild>`, `seq` = last number handed out. A number is taken
-///   with `findAndModify {$inc: {seq: 1}}` + upsert, which is atomic per document.
-/// - `cases`: `_id` = `<guild>:<number>`, unique indexes on `(guild_id, number)` and
-///   `(guild_id, idempotency_key)`, and an index on `(guild_id, user_id, created_at)`.
-/// - `schedules`: `_id` = `<guild>:<user>:<kind>` (one slot per triple) with a `generation`
-///   bumped by every put; claims and completions are conditional `findAndModify` calls.
-/// - `analytics`: `_id` = `<guild>:<metric>:<hour>`, `value` bumped with `$inc` + upsert.
+/// FerretDB 1.24 (SQLite backend) has no transactions, and its `update`/`findAndModify`
+/// read and rewrite a document without isolation: two concurrent `$inc`s can lose one, two
+/// concurrent conditional updates can both "win", and concurrent updates of different fields
+/// of one document can undo each other. What it does enforce is **unique indexes on
+/// insert**. So every rule this store promises rests on inserts into unique keys; documents
+/// that are updated in place are either single-purpose (last writer wins, by design) or mere
+/// projections for queries, re-derived from the inserted records when read.
 ///
-/// **Known limitation (being fixed):** on FerretDB 1.24 (SQLite backend) `findAndModify`
-/// and `update` are not atomic between concurrent clients, so concurrent schedule claims,
-/// reason edits and analytics increments can race there. Case numbers are safe (the unique
-/// index on `(guild_id, number)` rejects a duplicate and the create takes the next number).
+/// Collections (one database; indexes created by [`MongoStore::connect`]):
+/// - `guild_config`: `_id` = guild id, whole document replaced on put (`automod` kept as a
+///   JSON string).
+/// - `cases`: immutable once inserted; `_id` = `<guild>:<number>`, unique indexes on
+///   `(guild_id, number)` and `(guild_id, idempotency_key)`, index on
+///   `(guild_id, user_id, created_at)`.
+/// - `counters`: `_id` = `case:<guild>`, `seq` = last number handed out (`$inc` + upsert) —
+///   a hint only: the unique `(guild_id, number)` index is what keeps numbers unique. A
+///   create whose number is taken retries with the next free one.
+/// - `case_outcomes`: `_id` = `<guild>:<number>`; the latest outcome (last writer wins).
+/// - `case_edits`: `_id` = `<guild>:<number>:<k>` for the k-th reason edit; the unique `_id`
+///   orders concurrent edits, each one recording the reason it replaced.
+/// - `schedules`: one document per generation, `_id` = `<guild>:<user>:<kind>#<generation>`
+///   (a put inserts generation g+1); `state`/`owner`/`lease_until` are a projection used to
+///   find due schedules.
+/// - `schedule_events`: the authority on a schedule's life: claims
+///   (`…#<generation>#claim<n>`, the n-th claim, unique) and one end record
+///   (`…#<generation>#end`, unique: done or cancelled, whichever is inserted first).
+/// - `analytics`: one document per increment (`guild_id`, `metric`, `hour`, `by`), summed
+///   when read — callers should batch increments.
 ///
-/// Gap policy: a number is taken before the case is inserted, without a transaction. If the
-/// insert then fails (server gone, process killed) or loses a race against a request with
-/// the same idempotency key, that number is never used: case numbers stay unique and are
-/// never reused, but such a failure leaves a gap.
+/// Gap policy: numbers are unique and never reused. A number is taken before its case is
+/// inserted, without a transaction; if the insert then fails for good (server gone, process
+/// killed), or loses a race to a request with the same idempotency key, that number stays
+/// unused — a gap. Nothing else leaves gaps.
+///
+/// Leases: a claim whose lease lapses can be taken over; if the first claimer is still at
+/// work, both may carry out the action (only one can complete). Choose leases longer than
+/// the action takes.
 #[derive(Clone)]
 pub struct MongoStore {
     db: Database,
     config: Collection<Document>,
     counters: Collection<Document>,
     cases: Collection<Document>,
+    outcomes: Collection<Document>,
+    edits: Collection<Document>,
     schedules: Collection<Document>,
+    events: Collection<Document>,
     analytics: Collection<Document>,
 }
 
@@ -151,8 +171,30 @@ fn to_bson<T: serde::Serialize>(v: &T) -> Result<Bson, StoreError> {
         .map_err(|e| StoreError::invalid(format!("cannot encode record: {e}")).with_source(e))
 }
 
+fn from_doc<T: serde::de::DeserializeOwned>(d: Document, what: &str) -> Result<T, StoreError> {
+    bson::from_document(d).map_err(|e| {
+        StoreError::corrupt(format!("stored {what} is unreadable: {e}")).with_source(e)
+    })
+}
+
+fn get_u64(d: &Document, key: &str) -> Option<u64> {
+    match d.get(key) {
+        Some(Bson::Int64(n)) => u64::try_from(*n).ok(),
+        Some(Bson::Int32(n)) => u64::try_from(*n).ok(),
+        Some(Bson::Double(f)) if *f >= 0.0 && f.fract() == 0.0 => Some(*f as u64),
+        _ => None,
+    }
+}
+
 fn case_id(guild_id: u64, number: u64) -> String {
     format!("{guild_id}:{number}")
+}
+
+/// A short random pause before retrying a lost race, so racers spread out.
+async fn backoff(attempt: usize) {
+    let max = 2 + 3 * attempt.min(10) as u64;
+    let ms = rand::random_range(1..=max);
+    tokio::time::sleep(Duration::from_millis(ms)).await;
 }
 
 fn encode_case(case: &Case) -> Result<Document, StoreError> {
@@ -164,7 +206,7 @@ fn encode_case(case: &Case) -> Result<Document, StoreError> {
     };
     d.insert("evidence", evidence);
     d.insert("_id", case_id(case.guild_id, case.number));
-    d.insert("reason_edits", 0_i64);
+    d.remove("reason_history");
     Ok(d)
 }
 
@@ -175,18 +217,9 @@ fn decode_case(mut d: Document) -> Result<Case, StoreError> {
         })?),
         _ => None,
     };
-    let mut case: Case = bson::from_document(d).map_err(|e| {
-        StoreError::corrupt(format!("stored case is unreadable: {e}")).with_source(e)
-    })?;
+    let mut case: Case = from_doc(d, "case")?;
     case.evidence = evidence;
     Ok(case)
-}
-
-fn decode_schedule(d: Document) -> Result<Schedule, StoreError> {
-    let rec: ScheduleRecord = bson::from_document(d).map_err(|e| {
-        StoreError::corrupt(format!("stored schedule is unreadable: {e}")).with_source(e)
-    })?;
-    Ok(rec.into_schedule())
 }
 
 fn encode_config(config: &GuildConfig) -> Result<Document, StoreError> {
@@ -205,11 +238,69 @@ fn decode_config(mut d: Document) -> Result<GuildConfig, StoreError> {
         })?,
         _ => serde_json::Value::Null,
     };
-    let mut config: GuildConfig = bson::from_document(d).map_err(|e| {
-        StoreError::corrupt(format!("stored guild config is unreadable: {e}")).with_source(e)
-    })?;
+    let mut config: GuildConfig = from_doc(d, "guild config")?;
     config.automod = automod;
     Ok(config)
+}
+
+/// A reason edit as stored in `case_edits`.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct EditDoc {
+    guild_id: u64,
+    number: u64,
+    k: u64,
+    reason: Option<String>,
+    previous: Option<String>,
+    editor_id: u64,
+    edited_at: Timestamp,
+}
+
+/// The immutable part of a schedule document.
+#[derive(Debug, serde::Deserialize)]
+struct ScheduleDoc {
+    guild_id: u64,
+    user_id: u64,
+    kind: ScheduleKind,
+    generation: u64,
+    due_at: Timestamp,
+    #[serde(default)]
+    case_number: Option<u64>,
+}
+
+fn schedule_doc_id(slot: &str, generation: u64) -> String {
+    format!("{slot}#{generation}")
+}
+
+fn end_id(slot: &str, generation: u64) -> String {
+    format!("{slot}#{generation}#end")
+}
+
+fn claim_id(slot: &str, generation: u64, n: u64) -> String {
+    format!("{slot}#{generation}#claim{n}")
+}
+
+/// What the event records say about one schedule generation.
+#[derive(Debug, Default)]
+struct Events {
+    /// The end record, already as a state.
+    end: Option<ScheduleState>,
+    /// The latest claim: (n, owner, lease_until).
+    claim: Option<(u64, String, Timestamp)>,
+}
+
+impl Events {
+    fn state(&self) -> ScheduleState {
+        if let Some(end) = &self.end {
+            return end.clone();
+        }
+        match &self.claim {
+            Some((_, owner, lease_until)) => ScheduleState::Running {
+                owner: owner.clone(),
+                lease_until: *lease_until,
+            },
+            None => ScheduleState::Pending,
+        }
+    }
 }
 
 impl MongoStore {
@@ -240,7 +331,10 @@ impl MongoStore {
             config: db.collection("guild_config"),
             counters: db.collection("counters"),
             cases: db.collection("cases"),
+            outcomes: db.collection("case_outcomes"),
+            edits: db.collection("case_edits"),
             schedules: db.collection("schedules"),
+            events: db.collection("schedule_events"),
             analytics: db.collection("analytics"),
             db,
         };
@@ -250,52 +344,77 @@ impl MongoStore {
 
     /// Creates the indexes (idempotent; runs on every start).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let unique = |keys: Document, name: &str| {
+        let index = |keys: Document, name: &str, unique: bool| {
             IndexModel::builder()
                 .keys(keys)
                 .options(
                     IndexOptions::builder()
-                        .unique(true)
+                        .unique(unique.then_some(true))
                         .name(name.to_owned())
                         .build(),
                 )
                 .build()
         };
-        let plain = |keys: Document, name: &str| {
-            IndexModel::builder()
-                .keys(keys)
-                .options(IndexOptions::builder().name(name.to_owned()).build())
-                .build()
-        };
-        self.cases
-            .create_index(unique(doc! {"guild_id": 1, "number": 1}, "guild_number"))
-            .await
-            .map_err(|e| mongo_err("creating index cases.guild_number", e))?;
-        self.cases
-            .create_index(unique(
-                doc! {"guild_id": 1, "idempotency_key": 1},
-                "guild_idempotency_key",
-            ))
-            .await
-            .map_err(|e| mongo_err("creating index cases.guild_idempotency_key", e))?;
-        self.cases
-            .create_index(plain(
-                doc! {"guild_id": 1, "user_id": 1, "created_at": 1},
-                "guild_user_created",
-            ))
-            .await
-            .map_err(|e| mongo_err("creating index cases.guild_user_created", e))?;
-        self.schedules
-            .create_index(plain(doc! {"state": 1, "due_at": 1}, "state_due"))
-            .await
-            .map_err(|e| mongo_err("creating index schedules.state_due", e))?;
-        self.analytics
-            .create_index(plain(
-                doc! {"guild_id": 1, "metric": 1, "hour": 1},
-                "guild_metric_hour",
-            ))
-            .await
-            .map_err(|e| mongo_err("creating index analytics.guild_metric_hour", e))?;
+        let wanted = [
+            (
+                &self.cases,
+                index(doc! {"guild_id": 1, "number": 1}, "guild_number", true),
+            ),
+            (
+                &self.cases,
+                index(
+                    doc! {"guild_id": 1, "idempotency_key": 1},
+                    "guild_idempotency_key",
+                    true,
+                ),
+            ),
+            (
+                &self.cases,
+                index(
+                    doc! {"guild_id": 1, "user_id": 1, "created_at": 1},
+                    "guild_user_created",
+                    false,
+                ),
+            ),
+            (
+                &self.edits,
+                index(
+                    doc! {"guild_id": 1, "number": 1, "k": 1},
+                    "guild_number_k",
+                    true,
+                ),
+            ),
+            (
+                &self.schedules,
+                index(doc! {"slot": 1, "generation": 1}, "slot_generation", true),
+            ),
+            (
+                &self.schedules,
+                index(doc! {"state": 1, "due_at": 1}, "state_due", false),
+            ),
+            (
+                &self.events,
+                index(doc! {"slot": 1, "generation": 1}, "slot_generation", false),
+            ),
+            (
+                &self.analytics,
+                index(
+                    doc! {"guild_id": 1, "metric": 1, "hour": 1},
+                    "guild_metric_hour",
+                    false,
+                ),
+            ),
+        ];
+        for (coll, model) in wanted {
+            let name = model
+                .options
+                .as_ref()
+                .and_then(|o| o.name.clone())
+                .unwrap_or_default();
+            coll.create_index(model)
+                .await
+                .map_err(|e| mongo_err(&format!("creating index {}.{name}", coll.name()), e))?;
+        }
         Ok(())
     }
 
@@ -305,55 +424,283 @@ impl MongoStore {
         &self.db
     }
 
-    /// `findAndModify` with upsert, retried when two concurrent upserts of the same `_id`
-    /// collide (the loser sees a duplicate-key error; the document exists afterwards).
-    async fn upsert_after(
-        &self,
-        coll: &Collection<Document>,
-        filter: Document,
-        update: Document,
-        context: &str,
-    ) -> Result<Document, StoreError> {
+    // --- cases --------------------------------------------------------------------------------
+
+    /// Hands out the next number from the counter (a hint; see the type docs).
+    async fn counter_next(&self, guild_id: u64) -> Result<u64, StoreError> {
         let mut attempt = 0;
         loop {
-            match coll
-                .find_one_and_update(filter.clone(), update.clone())
+            let res = self
+                .counters
+                .find_one_and_update(
+                    doc! {"_id": format!("case:{guild_id}")},
+                    doc! {"$inc": {"seq": 1_i64}},
+                )
                 .upsert(true)
                 .return_document(ReturnDocument::After)
-                .await
-            {
-                Ok(Some(d)) => return Ok(d),
+                .await;
+            match res {
+                Ok(Some(d)) => {
+                    return get_u64(&d, "seq").filter(|n| *n > 0).ok_or_else(|| {
+                        StoreError::corrupt(format!("case counter of guild {guild_id} is bad"))
+                    });
+                }
                 Ok(None) => {
-                    return Err(StoreError::unavailable(format!(
-                        "mongodb {context}: upsert returned no document"
-                    )));
+                    return Err(StoreError::unavailable(
+                        "mongodb taking a case number: upsert returned nothing",
+                    ));
                 }
                 Err(e) => {
-                    let err = mongo_err(context, e);
+                    let err = mongo_err("taking a case number", e);
                     attempt += 1;
-                    if err.kind() != StoreErrorKind::Duplicate || attempt >= 5 {
+                    if err.kind() != StoreErrorKind::Duplicate || attempt >= 8 {
                         return Err(err);
                     }
+                    backoff(attempt).await;
                 }
             }
         }
     }
 
-    async fn next_case_number(&self, guild_id: u64) -> Result<u64, StoreError> {
+    /// The highest case number stored for the guild (0 when none).
+    async fn max_case_number(&self, guild_id: u64) -> Result<u64, StoreError> {
         let d = self
-            .upsert_after(
-                &self.counters,
-                doc! {"_id": format!("case:{guild_id}")},
-                doc! {"$inc": {"seq": 1_i64}},
-                "taking a case number",
-            )
-            .await?;
-        match d.get("seq") {
-            Some(Bson::Int64(n)) if *n > 0 => Ok(*n as u64),
-            Some(Bson::Int32(n)) if *n > 0 => Ok(*n as u64),
-            other => Err(StoreError::corrupt(format!(
-                "case counter of guild {guild_id} holds {other:?}"
-            ))),
+            .cases
+            .find_one(doc! {"guild_id": id64(guild_id)?})
+            .sort(doc! {"number": -1})
+            .projection(doc! {"number": 1})
+            .await
+            .map_err(|e| mongo_err("reading the last case number", e))?;
+        Ok(d.and_then(|d| get_u64(&d, "number")).unwrap_or(0))
+    }
+
+    /// Completes case documents with their outcome and reason edits.
+    async fn assemble(&self, guild_id: u64, docs: Vec<Document>) -> Result<Vec<Case>, StoreError> {
+        let mut cases = docs
+            .into_iter()
+            .map(decode_case)
+            .collect::<Result<Vec<_>, _>>()?;
+        if cases.is_empty() {
+            return Ok(cases);
+        }
+        let ids: Vec<String> = cases
+            .iter()
+            .map(|c| case_id(c.guild_id, c.number))
+            .collect();
+        let numbers = cases
+            .iter()
+            .map(|c| id64(c.number))
+            .collect::<Result<Vec<_>, _>>()?;
+        let outcomes: Vec<Document> = self
+            .outcomes
+            .find(doc! {"_id": {"$in": ids}})
+            .await
+            .map_err(|e| mongo_err("reading case outcomes", e))?
+            .try_collect()
+            .await
+            .map_err(|e| mongo_err("reading case outcomes", e))?;
+        for mut d in outcomes {
+            let Ok(id) = d.get_str("_id").map(str::to_owned) else {
+                continue;
+            };
+            let Some(Bson::Document(o)) = d.remove("outcome") else {
+                return Err(StoreError::corrupt(format!(
+                    "outcome of case {id} is unreadable"
+                )));
+            };
+            let outcome: CaseOutcome = from_doc(o, "case outcome")?;
+            if let Some(c) = cases
+                .iter_mut()
+                .find(|c| case_id(c.guild_id, c.number) == id)
+            {
+                c.outcome = outcome;
+            }
+        }
+        let edits: Vec<Document> = self
+            .edits
+            .find(doc! {"guild_id": id64(guild_id)?, "number": {"$in": numbers}})
+            .sort(doc! {"number": 1, "k": 1})
+            .await
+            .map_err(|e| mongo_err("reading case edits", e))?
+            .try_collect()
+            .await
+            .map_err(|e| mongo_err("reading case edits", e))?;
+        for d in edits {
+            let e: EditDoc = from_doc(d, "case edit")?;
+            if let Some(c) = cases.iter_mut().find(|c| c.number == e.number) {
+                c.reason = e.reason;
+                c.reason_history.push(ReasonEdit {
+                    previous: e.previous,
+                    editor_id: e.editor_id,
+                    edited_at: e.edited_at,
+                });
+            }
+        }
+        Ok(cases)
+    }
+
+    async fn load_case(&self, guild_id: u64, number: u64) -> Result<Option<Case>, StoreError> {
+        let d = self
+            .cases
+            .find_one(doc! {"_id": case_id(guild_id, number)})
+            .await
+            .map_err(|e| mongo_err("reading a case", e))?;
+        match d {
+            Some(d) => Ok(self.assemble(guild_id, vec![d]).await?.pop()),
+            None => Ok(None),
+        }
+    }
+
+    // --- schedules ----------------------------------------------------------------------------
+
+    async fn latest_generation(&self, slot: &str) -> Result<Option<Document>, StoreError> {
+        self.schedules
+            .find_one(doc! {"slot": slot})
+            .sort(doc! {"generation": -1})
+            .await
+            .map_err(|e| mongo_err("reading a schedule", e))
+    }
+
+    async fn superseded(&self, slot: &str, generation: u64) -> Result<bool, StoreError> {
+        Ok(self
+            .schedules
+            .find_one(doc! {"slot": slot, "generation": {"$gt": id64(generation)?}})
+            .projection(doc! {"_id": 1})
+            .await
+            .map_err(|e| mongo_err("reading a schedule", e))?
+            .is_some())
+    }
+
+    async fn events(&self, slot: &str, generation: u64) -> Result<Events, StoreError> {
+        let docs: Vec<Document> = self
+            .events
+            .find(doc! {"slot": slot, "generation": id64(generation)?})
+            .await
+            .map_err(|e| mongo_err("reading schedule events", e))?
+            .try_collect()
+            .await
+            .map_err(|e| mongo_err("reading schedule events", e))?;
+        let mut ev = Events::default();
+        for d in docs {
+            match d.get_str("type") {
+                Ok("end") => {
+                    let at = Timestamp::from_unix_millis(d.get_i64("at").unwrap_or(0));
+                    ev.end = Some(match d.get_str("state") {
+                        Ok("done") => {
+                            let outcome = match d.get("outcome") {
+                                Some(Bson::Document(o)) => from_doc(o.clone(), "outcome")?,
+                                _ => return Err(StoreError::corrupt("schedule end lacks outcome")),
+                            };
+                            ScheduleState::Done {
+                                owner: d.get_str("owner").unwrap_or_default().to_owned(),
+                                outcome,
+                                completed_at: at,
+                            }
+                        }
+                        _ => ScheduleState::Cancelled { cancelled_at: at },
+                    });
+                }
+                Ok("claim") => {
+                    let n = get_u64(&d, "n").unwrap_or(0);
+                    if ev.claim.as_ref().is_none_or(|(m, _, _)| n > *m) {
+                        ev.claim = Some((
+                            n,
+                            d.get_str("owner").unwrap_or_default().to_owned(),
+                            Timestamp::from_unix_millis(d.get_i64("lease_until").unwrap_or(0)),
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(ev)
+    }
+
+    async fn resolve(&self, d: Document) -> Result<Schedule, StoreError> {
+        let sd: ScheduleDoc = from_doc(d, "schedule")?;
+        let slot = slot_key(sd.guild_id, sd.user_id, sd.kind);
+        let state = self.events(&slot, sd.generation).await?.state();
+        Ok(Schedule {
+            id: ScheduleId {
+                guild_id: sd.guild_id,
+                user_id: sd.user_id,
+                kind: sd.kind,
+                generation: sd.generation,
+            },
+            due_at: sd.due_at,
+            case_number: sd.case_number,
+            state,
+        })
+    }
+
+    /// Best-effort update of the query projection of a schedule document.
+    async fn project(&self, slot: &str, generation: u64, set: Document, unset: &[&str]) {
+        let mut update = doc! {"$set": set};
+        if !unset.is_empty() {
+            let mut u = Document::new();
+            for k in unset {
+                u.insert(*k, "");
+            }
+            update.insert("$unset", u);
+        }
+        let _ = self
+            .schedules
+            .update_one(doc! {"_id": schedule_doc_id(slot, generation)}, update)
+            .await;
+    }
+
+    async fn project_state(&self, slot: &str, generation: u64, state: &ScheduleState) {
+        match state {
+            ScheduleState::Pending => {
+                self.project(
+                    slot,
+                    generation,
+                    doc! {"state": "pending"},
+                    &["owner", "lease_until"],
+                )
+                .await;
+            }
+            ScheduleState::Running { owner, lease_until } => {
+                self.project(
+                    slot,
+                    generation,
+                    doc! {"state": "running", "owner": owner, "lease_until": lease_until.unix_millis()},
+                    &[],
+                )
+                .await;
+            }
+            ScheduleState::Done { .. } => {
+                self.project(slot, generation, doc! {"state": "done"}, &["lease_until"])
+                    .await;
+            }
+            ScheduleState::Cancelled { .. } => {
+                self.project(
+                    slot,
+                    generation,
+                    doc! {"state": "cancelled"},
+                    &["lease_until"],
+                )
+                .await;
+            }
+        }
+    }
+
+    async fn insert_unique(
+        &self,
+        coll: &Collection<Document>,
+        d: Document,
+        context: &str,
+    ) -> Result<bool, StoreError> {
+        match coll.insert_one(d).await {
+            Ok(_) => Ok(true),
+            Err(e) => {
+                let err = mongo_err(context, e);
+                if err.kind() == StoreErrorKind::Duplicate {
+                    Ok(false)
+                } else {
+                    Err(err)
+                }
+            }
         }
     }
 }
@@ -387,12 +734,26 @@ impl Store for MongoStore {
 
     async fn put_guild_config(&self, config: &GuildConfig) -> Result<(), StoreError> {
         let d = encode_config(config)?;
-        self.config
-            .replace_one(doc! {"_id": id64(config.guild_id)?}, d)
-            .upsert(true)
-            .await
-            .map_err(|e| mongo_err("writing guild config", e))?;
-        Ok(())
+        let mut attempt = 0;
+        loop {
+            match self
+                .config
+                .replace_one(doc! {"_id": id64(config.guild_id)?}, d.clone())
+                .upsert(true)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(e) => {
+                    // Two first-time upserts of one guild: the loser retries as a replace.
+                    let err = mongo_err("writing guild config", e);
+                    attempt += 1;
+                    if err.kind() != StoreErrorKind::Duplicate || attempt >= 8 {
+                        return Err(err);
+                    }
+                    backoff(attempt).await;
+                }
+            }
+        }
     }
 
     async fn create_case(&self, case: NewCase) -> Result<Case, StoreError> {
@@ -406,9 +767,10 @@ impl Store for MongoStore {
         id64(case.guild_id)?;
         id64(case.user_id)?;
         id64(case.moderator_id)?;
+        let mut floor = 0u64;
         let mut attempt = 0;
         loop {
-            let number = self.next_case_number(case.guild_id).await?;
+            let number = self.counter_next(case.guild_id).await?.max(floor);
             let stored = case.clone().into_case(number);
             let d = encode_case(&stored)?;
             match self.cases.insert_one(d).await {
@@ -419,7 +781,8 @@ impl Store for MongoStore {
                         return Err(err);
                     }
                     // Either the same key won a race (return its case; this number stays
-                    // unused), or the number is taken (counter behind the data: take the next).
+                    // unused), or the number is taken: the counter lags (lost increment, or
+                    // restored from an older backup). Continue above the highest number.
                     if let Some(existing) = self
                         .case_by_key(case.guild_id, &case.idempotency_key)
                         .await?
@@ -428,23 +791,20 @@ impl Store for MongoStore {
                     }
                     attempt += 1;
                     if attempt >= MAX_NUMBER_RETRIES {
-                        return Err(StoreError::duplicate(format!(
+                        return Err(StoreError::unavailable(format!(
                             "no free case number in guild {} after {attempt} attempts",
                             case.guild_id
                         )));
                     }
+                    floor = self.max_case_number(case.guild_id).await? + 1;
+                    backoff(attempt).await;
                 }
             }
         }
     }
 
     async fn get_case(&self, guild_id: u64, number: u64) -> Result<Option<Case>, StoreError> {
-        self.cases
-            .find_one(doc! {"_id": case_id(guild_id, number)})
-            .await
-            .map_err(|e| mongo_err("reading a case", e))?
-            .map(decode_case)
-            .transpose()
+        self.load_case(guild_id, number).await
     }
 
     async fn case_by_key(
@@ -452,12 +812,15 @@ impl Store for MongoStore {
         guild_id: u64,
         idempotency_key: &str,
     ) -> Result<Option<Case>, StoreError> {
-        self.cases
+        let d = self
+            .cases
             .find_one(doc! {"guild_id": id64(guild_id)?, "idempotency_key": idempotency_key})
             .await
-            .map_err(|e| mongo_err("reading a case by key", e))?
-            .map(decode_case)
-            .transpose()
+            .map_err(|e| mongo_err("reading a case by key", e))?;
+        match d {
+            Some(d) => Ok(self.assemble(guild_id, vec![d]).await?.pop()),
+            None => Ok(None),
+        }
     }
 
     async fn set_case_outcome(
@@ -466,19 +829,49 @@ impl Store for MongoStore {
         number: u64,
         outcome: CaseOutcome,
     ) -> Result<Case, StoreError> {
-        let d = self
+        let id = case_id(guild_id, number);
+        let exists = self
             .cases
-            .find_one_and_update(
-                doc! {"_id": case_id(guild_id, number)},
-                doc! {"$set": {"outcome": to_bson(&outcome)?}},
-            )
-            .return_document(ReturnDocument::After)
+            .find_one(doc! {"_id": &id})
+            .projection(doc! {"_id": 1})
             .await
-            .map_err(|e| mongo_err("setting a case outcome", e))?
-            .ok_or_else(|| {
-                StoreError::not_found(format!("case #{number} does not exist in guild {guild_id}"))
-            })?;
-        decode_case(d)
+            .map_err(|e| mongo_err("reading a case", e))?
+            .is_some();
+        if !exists {
+            return Err(StoreError::not_found(format!(
+                "case #{number} does not exist in guild {guild_id}"
+            )));
+        }
+        let d = doc! {
+            "_id": &id,
+            "outcome": to_bson(&outcome)?,
+            "set_at": Timestamp::now().unix_millis(),
+        };
+        let mut attempt = 0;
+        loop {
+            match self
+                .outcomes
+                .replace_one(doc! {"_id": &id}, d.clone())
+                .upsert(true)
+                .await
+            {
+                Ok(_) => break,
+                Err(e) => {
+                    let err = mongo_err("setting a case outcome", e);
+                    attempt += 1;
+                    if err.kind() != StoreErrorKind::Duplicate || attempt >= 8 {
+                        return Err(err);
+                    }
+                    backoff(attempt).await;
+                }
+            }
+        }
+        let mut case = self.load_case(guild_id, number).await?.ok_or_else(|| {
+            StoreError::not_found(format!("case #{number} does not exist in guild {guild_id}"))
+        })?;
+        // A concurrent setter may have written after us; report what this call set.
+        case.outcome = outcome;
+        Ok(case)
     }
 
     async fn edit_case_reason(
@@ -488,47 +881,38 @@ impl Store for MongoStore {
         reason: Option<String>,
         editor_id: u64,
     ) -> Result<Case, StoreError> {
-        let id = case_id(guild_id, number);
-        // Optimistic concurrency: the update applies only if nobody edited in between
-        // (`reason_edits` unchanged); otherwise re-read and try again.
-        for _ in 0..32 {
-            let current = self
-                .cases
-                .find_one(doc! {"_id": &id})
-                .await
-                .map_err(|e| mongo_err("reading a case", e))?
-                .ok_or_else(|| {
-                    StoreError::not_found(format!(
-                        "case #{number} does not exist in guild {guild_id}"
-                    ))
-                })?;
-            let edits = current.get_i64("reason_edits").unwrap_or(0);
-            let case = decode_case(current)?;
-            let edit = ReasonEdit {
+        for attempt in 0..64 {
+            let mut case = self.load_case(guild_id, number).await?.ok_or_else(|| {
+                StoreError::not_found(format!("case #{number} does not exist in guild {guild_id}"))
+            })?;
+            let k = case.reason_history.len() as u64 + 1;
+            let edit = EditDoc {
+                guild_id,
+                number,
+                k,
+                reason: reason.clone(),
                 previous: case.reason.clone(),
                 editor_id,
                 edited_at: Timestamp::now(),
             };
-            let filter = if edits == 0 {
-                doc! {"_id": &id, "$or": [{"reason_edits": 0_i64}, {"reason_edits": {"$exists": false}}]}
-            } else {
-                doc! {"_id": &id, "reason_edits": edits}
-            };
-            let updated = self
-                .cases
-                .find_one_and_update(
-                    filter,
-                    doc! {
-                        "$set": {"reason": to_bson(&reason)?, "reason_edits": edits + 1},
-                        "$push": {"reason_history": to_bson(&edit)?},
-                    },
-                )
-                .return_document(ReturnDocument::After)
-                .await
-                .map_err(|e| mongo_err("editing a case reason", e))?;
-            if let Some(d) = updated {
-                return decode_case(d);
+            let mut d = bson::to_document(&edit).map_err(|e| {
+                StoreError::invalid(format!("cannot encode reason edit: {e}")).with_source(e)
+            })?;
+            d.insert("_id", format!("{}:{k}", case_id(guild_id, number)));
+            if self
+                .insert_unique(&self.edits, d, "editing a case reason")
+                .await?
+            {
+                case.reason_history.push(ReasonEdit {
+                    previous: edit.previous,
+                    editor_id,
+                    edited_at: edit.edited_at,
+                });
+                case.reason = reason;
+                return Ok(case);
             }
+            // Someone else recorded edit k first: re-read and edit on top of it.
+            backoff(attempt).await;
         }
         Err(StoreError::unavailable(format!(
             "case #{number} of guild {guild_id} keeps changing; reason not edited"
@@ -569,10 +953,7 @@ impl Store for MongoStore {
             .try_collect()
             .await
             .map_err(|e| mongo_err("listing cases", e))?;
-        let cases = docs
-            .into_iter()
-            .map(decode_case)
-            .collect::<Result<Vec<_>, _>>()?;
+        let cases = self.assemble(guild_id, docs).await?;
         Ok(CasePage { cases, total })
     }
 
@@ -595,34 +976,62 @@ impl Store for MongoStore {
     }
 
     async fn put_schedule(&self, schedule: NewSchedule) -> Result<Schedule, StoreError> {
-        let key = slot_key(schedule.guild_id, schedule.user_id, schedule.kind);
+        let slot = slot_key(schedule.guild_id, schedule.user_id, schedule.kind);
         let case_number = match schedule.case_number {
             Some(n) => Bson::Int64(id64(n)?),
             None => Bson::Null,
         };
-        let d = self
-            .upsert_after(
-                &self.schedules,
-                doc! {"_id": &key},
-                doc! {
-                    "$inc": {"generation": 1_i64},
-                    "$set": {
-                        "guild_id": id64(schedule.guild_id)?,
-                        "user_id": id64(schedule.user_id)?,
-                        "kind": schedule.kind.as_str(),
-                        "due_at": schedule.due_at.unix_millis(),
-                        "case_number": case_number,
-                        "state": "pending",
+        for attempt in 0..32 {
+            let latest = self.latest_generation(&slot).await?;
+            let generation = latest
+                .as_ref()
+                .and_then(|d| get_u64(d, "generation"))
+                .unwrap_or(0)
+                + 1;
+            let d = doc! {
+                "_id": schedule_doc_id(&slot, generation),
+                "slot": &slot,
+                "guild_id": id64(schedule.guild_id)?,
+                "user_id": id64(schedule.user_id)?,
+                "kind": schedule.kind.as_str(),
+                "generation": id64(generation)?,
+                "due_at": schedule.due_at.unix_millis(),
+                "case_number": case_number.clone(),
+                "state": "pending",
+            };
+            if self
+                .insert_unique(&self.schedules, d, "storing a schedule")
+                .await?
+            {
+                // Projection only: earlier generations are superseded by this one existing.
+                let _ = self
+                    .schedules
+                    .update_many(
+                        doc! {
+                            "slot": &slot,
+                            "generation": {"$lt": id64(generation)?},
+                            "state": {"$in": ["pending", "running"]},
+                        },
+                        doc! {"$set": {"state": "replaced"}, "$unset": {"lease_until": ""}},
+                    )
+                    .await;
+                return Ok(Schedule {
+                    id: ScheduleId {
+                        guild_id: schedule.guild_id,
+                        user_id: schedule.user_id,
+                        kind: schedule.kind,
+                        generation,
                     },
-                    "$unset": {
-                        "owner": "", "lease_until": "", "outcome": "",
-                        "completed_at": "", "cancelled_at": "",
-                    },
-                },
-                "storing a schedule",
-            )
-            .await?;
-        decode_schedule(d)
+                    due_at: schedule.due_at,
+                    case_number: schedule.case_number,
+                    state: ScheduleState::Pending,
+                });
+            }
+            backoff(attempt).await;
+        }
+        Err(StoreError::unavailable(format!(
+            "schedule slot {slot} keeps changing; not stored"
+        )))
     }
 
     async fn get_schedule(
@@ -631,12 +1040,13 @@ impl Store for MongoStore {
         user_id: u64,
         kind: ScheduleKind,
     ) -> Result<Option<Schedule>, StoreError> {
-        self.schedules
-            .find_one(doc! {"_id": slot_key(guild_id, user_id, kind)})
-            .await
-            .map_err(|e| mongo_err("reading a schedule", e))?
-            .map(decode_schedule)
-            .transpose()
+        match self
+            .latest_generation(&slot_key(guild_id, user_id, kind))
+            .await?
+        {
+            Some(d) => Ok(Some(self.resolve(d).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn cancel_schedules(
@@ -645,21 +1055,34 @@ impl Store for MongoStore {
         user_id: u64,
         kind: ScheduleKind,
     ) -> Result<u64, StoreError> {
-        let d = self
-            .schedules
-            .find_one_and_update(
-                doc! {
-                    "_id": slot_key(guild_id, user_id, kind),
-                    "state": {"$in": ["pending", "running"]},
-                },
-                doc! {
-                    "$set": {"state": "cancelled", "cancelled_at": Timestamp::now().unix_millis()},
-                    "$unset": {"owner": "", "lease_until": ""},
-                },
-            )
-            .await
-            .map_err(|e| mongo_err("cancelling a schedule", e))?;
-        Ok(u64::from(d.is_some()))
+        let slot = slot_key(guild_id, user_id, kind);
+        let Some(latest) = self.latest_generation(&slot).await? else {
+            return Ok(0);
+        };
+        let generation = get_u64(&latest, "generation")
+            .ok_or_else(|| StoreError::corrupt("schedule without generation"))?;
+        let at = Timestamp::now();
+        let d = doc! {
+            "_id": end_id(&slot, generation),
+            "slot": &slot,
+            "generation": id64(generation)?,
+            "type": "end",
+            "state": "cancelled",
+            "at": at.unix_millis(),
+        };
+        if !self
+            .insert_unique(&self.events, d, "cancelling a schedule")
+            .await?
+        {
+            return Ok(0);
+        }
+        self.project_state(
+            &slot,
+            generation,
+            &ScheduleState::Cancelled { cancelled_at: at },
+        )
+        .await;
+        Ok(1)
     }
 
     async fn due_schedules(
@@ -672,7 +1095,7 @@ impl Store for MongoStore {
             return Ok(Vec::new());
         }
         let now_ms = now.unix_millis();
-        let mut cursor = self
+        let candidates: Vec<Document> = self
             .schedules
             .find(doc! {
                 "due_at": {"$lte": now_ms},
@@ -683,19 +1106,38 @@ impl Store for MongoStore {
             })
             .sort(doc! {"due_at": 1, "_id": 1})
             .await
+            .map_err(|e| mongo_err("listing due schedules", e))?
+            .try_collect()
+            .await
             .map_err(|e| mongo_err("listing due schedules", e))?;
         let mut out = Vec::new();
-        while let Some(d) = cursor
-            .try_next()
-            .await
-            .map_err(|e| mongo_err("listing due schedules", e))?
-        {
-            let s = decode_schedule(d)?;
-            if scope.contains(s.id.guild_id) {
+        for d in candidates {
+            let (Some(guild), Ok(slot)) = (get_u64(&d, "guild_id"), d.get_str("slot")) else {
+                continue;
+            };
+            if !scope.contains(guild) {
+                continue;
+            }
+            let slot = slot.to_owned();
+            let s = self.resolve(d).await?;
+            if self.superseded(&slot, s.id.generation).await? {
+                self.project(
+                    &slot,
+                    s.id.generation,
+                    doc! {"state": "replaced"},
+                    &["lease_until"],
+                )
+                .await;
+                continue;
+            }
+            if s.due_at_time(now) {
                 out.push(s);
                 if out.len() >= limit {
                     break;
                 }
+            } else {
+                // The projection lagged behind the event records; bring it up to date.
+                self.project_state(&slot, s.id.generation, &s.state).await;
             }
         }
         Ok(out)
@@ -707,27 +1149,60 @@ impl Store for MongoStore {
         owner: &str,
         lease: Duration,
     ) -> Result<bool, StoreError> {
-        let now = Timestamp::now();
-        let d = self
+        let slot = id.slot_key();
+        let exists = self
             .schedules
-            .find_one_and_update(
-                doc! {
-                    "_id": id.slot_key(),
-                    "generation": id64(id.generation)?,
-                    "$or": [
-                        {"state": "pending"},
-                        {"state": "running", "lease_until": {"$lt": now.unix_millis()}},
-                    ],
-                },
-                doc! {"$set": {
-                    "state": "running",
-                    "owner": owner,
-                    "lease_until": now.plus(lease).unix_millis(),
-                }},
-            )
+            .find_one(doc! {"_id": schedule_doc_id(&slot, id.generation)})
+            .projection(doc! {"_id": 1})
             .await
-            .map_err(|e| mongo_err("claiming a schedule", e))?;
-        Ok(d.is_some())
+            .map_err(|e| mongo_err("reading a schedule", e))?
+            .is_some();
+        if !exists || self.superseded(&slot, id.generation).await? {
+            return Ok(false);
+        }
+        let ev = self.events(&slot, id.generation).await?;
+        let now = Timestamp::now();
+        if ev.end.is_some() {
+            return Ok(false);
+        }
+        let n = match &ev.claim {
+            Some((_, _, lease_until)) if *lease_until >= now => return Ok(false),
+            Some((n, _, _)) => n + 1,
+            None => 1,
+        };
+        let lease_until = now.plus(lease);
+        let d = doc! {
+            "_id": claim_id(&slot, id.generation, n),
+            "slot": &slot,
+            "generation": id64(id.generation)?,
+            "type": "claim",
+            "n": id64(n)?,
+            "owner": owner,
+            "lease_until": lease_until.unix_millis(),
+            "at": now.unix_millis(),
+        };
+        if !self
+            .insert_unique(&self.events, d, "claiming a schedule")
+            .await?
+        {
+            return Ok(false);
+        }
+        // The claim counts only if the schedule was not ended or replaced meanwhile.
+        if self.events(&slot, id.generation).await?.end.is_some()
+            || self.superseded(&slot, id.generation).await?
+        {
+            return Ok(false);
+        }
+        self.project_state(
+            &slot,
+            id.generation,
+            &ScheduleState::Running {
+                owner: owner.to_owned(),
+                lease_until,
+            },
+        )
+        .await;
+        Ok(true)
     }
 
     async fn complete_schedule(
@@ -736,27 +1211,40 @@ impl Store for MongoStore {
         owner: &str,
         outcome: ScheduleOutcome,
     ) -> Result<bool, StoreError> {
-        let d = self
-            .schedules
-            .find_one_and_update(
-                doc! {
-                    "_id": id.slot_key(),
-                    "generation": id64(id.generation)?,
-                    "state": "running",
-                    "owner": owner,
-                },
-                doc! {
-                    "$set": {
-                        "state": "done",
-                        "outcome": to_bson(&outcome)?,
-                        "completed_at": Timestamp::now().unix_millis(),
-                    },
-                    "$unset": {"lease_until": ""},
-                },
-            )
-            .await
-            .map_err(|e| mongo_err("completing a schedule", e))?;
-        Ok(d.is_some())
+        let slot = id.slot_key();
+        let ev = self.events(&slot, id.generation).await?;
+        let mine = matches!(&ev.claim, Some((_, o, _)) if o == owner);
+        if ev.end.is_some() || !mine || self.superseded(&slot, id.generation).await? {
+            return Ok(false);
+        }
+        let at = Timestamp::now();
+        let d = doc! {
+            "_id": end_id(&slot, id.generation),
+            "slot": &slot,
+            "generation": id64(id.generation)?,
+            "type": "end",
+            "state": "done",
+            "owner": owner,
+            "outcome": to_bson(&outcome)?,
+            "at": at.unix_millis(),
+        };
+        if !self
+            .insert_unique(&self.events, d, "completing a schedule")
+            .await?
+        {
+            return Ok(false);
+        }
+        self.project_state(
+            &slot,
+            id.generation,
+            &ScheduleState::Done {
+                owner: owner.to_owned(),
+                outcome,
+                completed_at: at,
+            },
+        )
+        .await;
+        Ok(true)
     }
 
     async fn incr_counter(
@@ -767,28 +1255,26 @@ impl Store for MongoStore {
         by: u64,
     ) -> Result<u64, StoreError> {
         validate_metric(metric)?;
-        let d = self
-            .upsert_after(
-                &self.analytics,
-                doc! {"_id": format!("{guild_id}:{metric}:{hour}")},
-                doc! {
-                    "$inc": {"value": id64(by)?},
-                    "$setOnInsert": {
-                        "guild_id": id64(guild_id)?,
-                        "metric": metric,
-                        "hour": id64(hour)?,
-                    },
-                },
-                "incrementing a counter",
-            )
-            .await?;
-        match d.get("value") {
-            Some(Bson::Int64(n)) if *n >= 0 => Ok(*n as u64),
-            Some(Bson::Int32(n)) if *n >= 0 => Ok(*n as u64),
-            other => Err(StoreError::corrupt(format!(
-                "analytics counter holds {other:?}"
-            ))),
-        }
+        let filter = doc! {"guild_id": id64(guild_id)?, "metric": metric, "hour": id64(hour)?};
+        let mut d = filter.clone();
+        d.insert("by", id64(by)?);
+        self.analytics
+            .insert_one(d)
+            .await
+            .map_err(|e| mongo_err("incrementing a counter", e))?;
+        let docs: Vec<Document> = self
+            .analytics
+            .find(filter)
+            .projection(doc! {"by": 1})
+            .await
+            .map_err(|e| mongo_err("reading a counter", e))?
+            .try_collect()
+            .await
+            .map_err(|e| mongo_err("reading a counter", e))?;
+        Ok(docs
+            .iter()
+            .filter_map(|d| get_u64(d, "by"))
+            .fold(0u64, u64::saturating_add))
     }
 
     async fn counters(
@@ -809,26 +1295,24 @@ impl Store for MongoStore {
                 "metric": metric,
                 "hour": {"$gte": id64(from_hour)?, "$lte": id64(to_hour)?},
             })
-            .sort(doc! {"hour": 1})
+            .projection(doc! {"hour": 1, "by": 1})
             .await
             .map_err(|e| mongo_err("reading counters", e))?
             .try_collect()
             .await
             .map_err(|e| mongo_err("reading counters", e))?;
-        let mut out = Vec::new();
-        for d in docs {
-            let num = |k: &str| match d.get(k) {
-                Some(Bson::Int64(n)) if *n >= 0 => Some(*n as u64),
-                Some(Bson::Int32(n)) if *n >= 0 => Some(*n as u64),
-                _ => None,
+        let mut sums = std::collections::BTreeMap::<u64, u64>::new();
+        for d in &docs {
+            let (Some(hour), Some(by)) = (get_u64(d, "hour"), get_u64(d, "by")) else {
+                return Err(StoreError::corrupt("analytics record is unreadable"));
             };
-            let (Some(hour), Some(value)) = (num("hour"), num("value")) else {
-                return Err(StoreError::corrupt("analytics bucket is unreadable"));
-            };
-            if value > 0 {
-                out.push(CounterBucket { hour, value });
-            }
+            let v = sums.entry(hour).or_default();
+            *v = v.saturating_add(by);
         }
-        Ok(out)
+        Ok(sums
+            .into_iter()
+            .filter(|(_, v)| *v > 0)
+            .map(|(hour, value)| CounterBucket { hour, value })
+            .collect())
     }
 }
