@@ -1,1 +1,10 @@
-//! In-process caches.
+//! In-process and shared caches: the [`GuildCache`] for permission and hierarchy checks, and
+//! [`CooldownStore`]s for per-user command cooldowns.
+
+mod cooldown;
+mod guild;
+
+pub use cooldown::{CooldownError, CooldownStore, InProcessCooldowns, RedisCooldowns};
+pub use guild::{
+    CacheStats, DEFAULT_MAX_GUILDS, DEFAULT_MAX_MEMBERS_PER_GUILD, GuildCache, GuildCacheBuilder,
+};
