@@ -1,1 +1,4 @@
-//! The Kyuta operator: decides the shard fleet and applies it.
+//! The Kyuta operator: decides the shard fleet of a `KyutaCluster` and applies it.
+
+pub mod decide;
+pub mod render;

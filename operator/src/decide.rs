@@ -1,0 +1,556 @@
+//! What the fleet should look like: a pure function of the spec, what Discord said, the load
+//! the workers publish and what is running now. No I/O, no clock: the caller passes `now`.
+
+use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase, ShardCount};
+
+/// Autoscaling leaves the pod count alone while the load per pod is within this fraction of
+/// the target (hysteresis).
+pub const SCALE_TOLERANCE: f64 = 0.10;
+
+/// The load the workers published (summed over the active generation's shards).
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct Load {
+    /// Guilds across all shards; `None` when no worker has published yet.
+    pub guilds: Option<u64>,
+    /// Gateway events per second across all shards; `None` when unknown.
+    pub events_per_second: Option<f64>,
+}
+
+/// One worker generation (StatefulSet `<name>-g<N>`) as observed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GenerationState {
+    /// The generation number.
+    pub generation: u32,
+    /// Its shard total.
+    pub shard_total: u32,
+    /// Shards each of its pods runs.
+    pub shards_per_pod: u32,
+    /// Pods it asks for.
+    pub replicas: u32,
+    /// Pods that are Ready.
+    pub ready_replicas: u32,
+    /// Every pod runs the current template (no rollout in progress).
+    pub rolled_out: bool,
+}
+
+impl GenerationState {
+    /// All pods Ready on the current template.
+    #[must_use]
+    pub fn all_ready(&self) -> bool {
+        self.rolled_out && self.ready_replicas >= self.replicas
+    }
+}
+
+/// What is running now, and when.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Current {
+    /// Generations that exist.
+    pub generations: Vec<GenerationState>,
+    /// The generation the status names as active, if any.
+    pub active: Option<u32>,
+    /// The highest generation number ever used (from the status), so numbers are not reused.
+    pub last_generation: u32,
+    /// When autoscaling last changed the pod count (Unix seconds).
+    pub last_scale: Option<i64>,
+    /// Now (Unix seconds).
+    pub now: i64,
+}
+
+/// One generation as it should be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GenerationPlan {
+    /// Generation number.
+    pub generation: u32,
+    /// Shard total.
+    pub shard_total: u32,
+    /// Shards each pod runs.
+    pub shards_per_pod: u32,
+    /// Pods: `⌈shard_total / shards_per_pod⌉`.
+    pub replicas: u32,
+}
+
+impl GenerationPlan {
+    fn new(generation: u32, shard_total: u32, shards_per_pod: u32) -> Self {
+        let shards_per_pod = shards_per_pod.clamp(1, shard_total.max(1));
+        Self {
+            generation,
+            shard_total,
+            shards_per_pod,
+            replicas: shard_total.div_ceil(shards_per_pod),
+        }
+    }
+}
+
+/// The kind of decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// Nothing can be decided yet (inputs missing).
+    Wait,
+    /// Start the first generation.
+    Start,
+    /// Keep everything as it is.
+    Hold,
+    /// Change the pod count / shards per pod of the active generation (same shard total).
+    Scale,
+    /// Start (or keep starting) a generation with a new shard total beside the active one.
+    Reshard,
+    /// The new generation is Ready: make it active and retire the old one.
+    Switch,
+    /// A start or reshard the identify budget cannot pay for was refused.
+    Refuse,
+}
+
+impl Action {
+    /// The name used in status, Events and metric labels.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Wait => "Wait",
+            Self::Start => "StartGeneration",
+            Self::Hold => "Hold",
+            Self::Scale => "Scale",
+            Self::Reshard => "Reshard",
+            Self::Switch => "SwitchGeneration",
+            Self::Refuse => "RefuseReshard",
+        }
+    }
+}
+
+/// The outcome of [`desired_state`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Desired {
+    /// Phase to report.
+    pub phase: Phase,
+    /// The generation that answers interactions (and keeps running).
+    pub active: Option<GenerationPlan>,
+    /// A generation being brought up beside the active one.
+    pub next: Option<GenerationPlan>,
+    /// Generations to delete.
+    pub retire: Vec<u32>,
+    /// The shard total the inputs call for, when it could be computed.
+    pub target_shards: Option<u32>,
+    /// What was decided.
+    pub action: Action,
+    /// Why, in words.
+    pub message: String,
+    /// Autoscaling changed the pod count (restart the cooldown).
+    pub scaled: bool,
+    /// The identify budget refused a start or reshard.
+    pub budget_refused: bool,
+}
+
+/// The shard total the inputs call for, with the reason, or why it cannot be computed.
+///
+/// `max(recommended, ⌈guilds / guilds_per_shard⌉, min)`, clamped to `max`, rounded up to the
+/// shard multiple. A fixed count is used as given (the API server already checked it against
+/// `multiple` and `max`).
+pub fn shard_total(
+    spec: &KyutaClusterSpec,
+    gateway: Option<&GatewayInfo>,
+    load: &Load,
+) -> Result<(u32, String), String> {
+    let s = &spec.shards;
+    let multiple = s.multiple.max(1);
+    match s.count {
+        ShardCount::Fixed(n) => {
+            let total = round_up(n.max(1), multiple);
+            Ok((total, format!("spec.shards.count is {total}")))
+        }
+        ShardCount::Auto => {
+            let gw = gateway.ok_or_else(|| {
+                "shards.count is auto and Discord's recommended shard count is not known yet"
+                    .to_owned()
+            })?;
+            let guilds = load.guilds.unwrap_or(0);
+            let per = u64::from(s.guilds_per_shard.max(1));
+            let by_guilds = u32::try_from(guilds.div_ceil(per)).unwrap_or(u32::MAX);
+            let base = gw.recommended_shards.max(by_guilds).max(s.min.max(1));
+            let clamped = s.max.map_or(base, |max| base.min(max));
+            let total = round_up(clamped, multiple);
+            let mut why = format!(
+                "Discord recommends {} shards; {guilds} guilds at {per} per shard need {by_guilds}; min {}",
+                gw.recommended_shards, s.min
+            );
+            if let Some(max) = s.max {
+                why.push_str(&format!(", max {max}"));
+            }
+            if multiple > 1 {
+                why.push_str(&format!(", multiple of {multiple}"));
+            }
+            why.push_str(&format!(" → {total} shards"));
+            Ok((total, why))
+        }
+    }
+}
+
+fn round_up(n: u32, multiple: u32) -> u32 {
+    n.div_ceil(multiple).saturating_mul(multiple)
+}
+
+/// Shards per pod for a generation of `shard_total` shards, applying autoscaling when it is
+/// on and load is known. Returns the shards per pod, whether autoscaling changed the pod count,
+/// and a note.
+fn shards_per_pod(
+    spec: &KyutaClusterSpec,
+    shard_total: u32,
+    load: &Load,
+    running: Option<&GenerationState>,
+    current: &Current,
+) -> (u32, bool, Option<String>) {
+    let base = spec.shards_per_pod.clamp(1, shard_total);
+    let auto = &spec.autoscaling;
+    if !auto.enabled {
+        return (base, false, None);
+    }
+    let min_pods = shard_total
+        .div_ceil(base)
+        .max(auto.min_pods.unwrap_or(1))
+        .min(shard_total);
+    let max_pods = auto
+        .max_pods
+        .unwrap_or(shard_total)
+        .min(shard_total)
+        .max(min_pods);
+    let now_pods = running
+        .map_or(min_pods, |g| g.replicas)
+        .clamp(min_pods, max_pods);
+    let Some(eps) = load.events_per_second else {
+        return (
+            shard_total.div_ceil(now_pods),
+            false,
+            Some("no load published yet; pod count unchanged".into()),
+        );
+    };
+    let target = f64::from(auto.target_events_per_second_per_pod.max(1));
+    let per_pod = eps / f64::from(now_pods);
+    let keep = |note: String| (shard_total.div_ceil(now_pods), false, Some(note));
+    if (per_pod / target - 1.0).abs() <= SCALE_TOLERANCE {
+        return keep(format!(
+            "{per_pod:.0} events/s per pod is within {:.0}% of the target {target:.0}",
+            SCALE_TOLERANCE * 100.0
+        ));
+    }
+    let wanted = ((eps / target).ceil() as u32).clamp(min_pods, max_pods);
+    let spp = shard_total.div_ceil(wanted);
+    let pods = shard_total.div_ceil(spp);
+    if pods == now_pods {
+        return keep(format!(
+            "{per_pod:.0} events/s per pod (target {target:.0}) but the pod count is at its bound"
+        ));
+    }
+    if let Some(last) = current.last_scale
+        && current.now - last < i64::from(auto.cooldown_seconds)
+    {
+        return keep(format!(
+            "{per_pod:.0} events/s per pod (target {target:.0}) calls for {pods} pods, \
+             but the last scaling was {}s ago (cooldown {}s)",
+            current.now - last,
+            auto.cooldown_seconds
+        ));
+    }
+    (
+        spp,
+        running.is_some(),
+        Some(format!(
+            "{eps:.0} events/s at {target:.0} per pod → {pods} pods"
+        )),
+    )
+}
+
+/// What the fleet should be.
+///
+/// - Shard total per [`shard_total`]; pods = `⌈total / shards_per_pod⌉`, with autoscaling of
+///   the pod count (hysteresis [`SCALE_TOLERANCE`] and a cooldown).
+/// - A changed shard total starts generation N+1 beside N; N is retired only once every pod of
+///   N+1 is Ready. A start or reshard that `session_start_limit.remaining` cannot pay for is
+///   refused whole: nothing new is started.
+#[must_use]
+pub fn desired_state(
+    spec: &KyutaClusterSpec,
+    gateway: Option<&GatewayInfo>,
+    load: &Load,
+    current: &Current,
+) -> Desired {
+    let target = shard_total(spec, gateway, load);
+    let next_number = current
+        .generations
+        .iter()
+        .map(|g| g.generation)
+        .max()
+        .unwrap_or(0)
+        .max(current.last_generation)
+        + 1;
+    let active = current
+        .active
+        .and_then(|n| current.generations.iter().find(|g| g.generation == n))
+        .or_else(|| {
+            // No (surviving) active generation named: adopt the newest fully Ready one, else the
+            // newest.
+            current
+                .generations
+                .iter()
+                .filter(|g| g.all_ready())
+                .max_by_key(|g| g.generation)
+                .or_else(|| current.generations.iter().max_by_key(|g| g.generation))
+        })
+        .copied();
+
+    let Some(active) = active else {
+        // Nothing runs: start the first generation.
+        let (total, why) = match target {
+            Ok(t) => t,
+            Err(why) => return wait(why),
+        };
+        let Some(gw) = gateway else {
+            return wait(format!(
+                "{why}; waiting for GET /gateway/bot to check the identify budget"
+            ));
+        };
+        if gw.session_start_limit.remaining < total {
+            return Desired {
+                phase: Phase::Degraded,
+                active: None,
+                next: None,
+                retire: vec![],
+                target_shards: Some(total),
+                action: Action::Refuse,
+                message: budget_message(total, gw, "start"),
+                scaled: false,
+                budget_refused: true,
+            };
+        }
+        let (spp, _, note) = shards_per_pod(spec, total, load, None, current);
+        let plan = GenerationPlan::new(next_number, total, spp);
+        return Desired {
+            phase: Phase::Starting,
+            active: Some(plan),
+            next: None,
+            retire: vec![],
+            target_shards: Some(total),
+            action: Action::Start,
+            message: join(
+                format!(
+                    "{why}; starting generation {} with {} pods of {} shards",
+                    plan.generation, plan.replicas, plan.shards_per_pod
+                ),
+                note,
+            ),
+            scaled: false,
+            budget_refused: false,
+        };
+    };
+
+    let others = || {
+        current
+            .generations
+            .iter()
+            .filter(move |g| g.generation != active.generation)
+    };
+    let (total, why, target_known) = match &target {
+        Ok((t, why)) => (*t, why.clone(), true),
+        Err(why) => (
+            active.shard_total,
+            format!("{why}; keeping {} shards", active.shard_total),
+            false,
+        ),
+    };
+
+    if total == active.shard_total {
+        let (spp, scaled, note) = shards_per_pod(spec, total, load, Some(&active), current);
+        let plan = GenerationPlan::new(active.generation, total, spp);
+        let retire: Vec<u32> = others().map(|g| g.generation).collect();
+        let changed =
+            plan.shards_per_pod != active.shards_per_pod || plan.replicas != active.replicas;
+        let (action, phase, head) = if changed {
+            (
+                Action::Scale,
+                Phase::Scaling,
+                format!(
+                    "{why}; {} shards stay, shards per pod {} → {}, pods {} → {} (pods roll one at a time and shards resume)",
+                    total,
+                    active.shards_per_pod,
+                    plan.shards_per_pod,
+                    active.replicas,
+                    plan.replicas
+                ),
+            )
+        } else if active.all_ready() {
+            (
+                Action::Hold,
+                Phase::Running,
+                format!("{why}; all {} pods Ready", plan.replicas),
+            )
+        } else {
+            (
+                Action::Hold,
+                if active.rolled_out {
+                    Phase::Starting
+                } else {
+                    Phase::Scaling
+                },
+                format!(
+                    "{why}; {}/{} pods Ready",
+                    active.ready_replicas, active.replicas
+                ),
+            )
+        };
+        let mut message = join(head, note);
+        if !retire.is_empty() {
+            message.push_str(&format!("; retiring generation(s) {retire:?}"));
+        }
+        return Desired {
+            phase,
+            active: Some(plan),
+            next: None,
+            retire,
+            target_shards: target_known.then_some(total),
+            action,
+            message,
+            scaled: scaled && changed,
+            budget_refused: false,
+        };
+    }
+
+    // The shard total changes: reshard beside the active generation.
+    let active_plan =
+        GenerationPlan::new(active.generation, active.shard_total, active.shards_per_pod);
+    let pending = others()
+        .filter(|g| g.shard_total == total)
+        .max_by_key(|g| g.generation)
+        .copied();
+    let mut retire: Vec<u32> = others()
+        .filter(|g| Some(g.generation) != pending.map(|p| p.generation))
+        .map(|g| g.generation)
+        .collect();
+
+    if let Some(next) = pending {
+        let next_plan = GenerationPlan::new(next.generation, total, next.shards_per_pod);
+        if next.all_ready() {
+            retire.push(active.generation);
+            retire.sort_unstable();
+            return Desired {
+                phase: Phase::Running,
+                active: Some(next_plan),
+                next: None,
+                retire,
+                target_shards: Some(total),
+                action: Action::Switch,
+                message: format!(
+                    "{why}; generation {} ({} shards) is Ready: it now answers interactions, retiring generation {} ({} shards)",
+                    next.generation, total, active.generation, active.shard_total
+                ),
+                scaled: false,
+                budget_refused: false,
+            };
+        }
+        return Desired {
+            phase: Phase::Resharding,
+            active: Some(active_plan),
+            next: Some(next_plan),
+            retire,
+            target_shards: Some(total),
+            action: Action::Reshard,
+            message: format!(
+                "{why}; resharding {} → {}: generation {} has {}/{} pods Ready, generation {} keeps serving",
+                active.shard_total,
+                total,
+                next.generation,
+                next.ready_replicas,
+                next.replicas,
+                active.generation
+            ),
+            scaled: false,
+            budget_refused: false,
+        };
+    }
+
+    let hold = |phase: Phase, action: Action, message: String, refused: bool| Desired {
+        phase,
+        active: Some(active_plan),
+        next: None,
+        retire: retire.clone(),
+        target_shards: Some(total),
+        action,
+        message,
+        scaled: false,
+        budget_refused: refused,
+    };
+    let Some(gw) = gateway else {
+        return hold(
+            if active.all_ready() {
+                Phase::Running
+            } else {
+                Phase::Starting
+            },
+            Action::Wait,
+            format!(
+                "{why}; resharding {} → {total} waits for GET /gateway/bot to check the identify budget",
+                active.shard_total
+            ),
+            false,
+        );
+    };
+    if gw.session_start_limit.remaining < total {
+        return hold(
+            Phase::Degraded,
+            Action::Refuse,
+            budget_message(total, gw, "reshard to"),
+            true,
+        );
+    }
+    let (spp, _, note) = shards_per_pod(spec, total, load, None, current);
+    let next_plan = GenerationPlan::new(next_number, total, spp);
+    Desired {
+        phase: Phase::Resharding,
+        active: Some(active_plan),
+        next: Some(next_plan),
+        retire,
+        target_shards: Some(total),
+        action: Action::Reshard,
+        message: join(
+            format!(
+                "{why}; resharding {} → {total}: starting generation {} ({} pods of {} shards) beside generation {}",
+                active.shard_total,
+                next_plan.generation,
+                next_plan.replicas,
+                next_plan.shards_per_pod,
+                active.generation
+            ),
+            note,
+        ),
+        scaled: false,
+        budget_refused: false,
+    }
+}
+
+fn wait(why: String) -> Desired {
+    Desired {
+        phase: Phase::Pending,
+        active: None,
+        next: None,
+        retire: vec![],
+        target_shards: None,
+        action: Action::Wait,
+        message: why,
+        scaled: false,
+        budget_refused: false,
+    }
+}
+
+fn budget_message(total: u32, gw: &GatewayInfo, what: &str) -> String {
+    let l = &gw.session_start_limit;
+    format!(
+        "refused to {what} {total} shards: Discord's session_start_limit has {} of {} identifies left \
+         (resets in {}s) and {total} are needed; nothing was started",
+        l.remaining,
+        l.total,
+        l.reset_after_ms.div_ceil(1000)
+    )
+}
+
+fn join(head: String, note: Option<String>) -> String {
+    match note {
+        Some(n) => format!("{head}; {n}"),
+        None => head,
+    }
+}

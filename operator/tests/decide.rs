@@ -1,0 +1,437 @@
+//! Table tests of the pure decisions.
+
+use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase, SessionStartLimit, ShardCount};
+use kyuta_operator::decide::{
+    Action, Current, GenerationPlan, GenerationState, Load, desired_state, shard_total,
+};
+use rstest::rstest;
+
+fn spec() -> KyutaClusterSpec {
+    serde_json::from_value(serde_json::json!({
+        "tokenSecretRef": {"name": "bot", "key": "token"},
+        "worker": {"image": "kyuta-worker:dev"}
+    }))
+    .unwrap()
+}
+
+fn gw(recommended: u32, remaining: u32) -> GatewayInfo {
+    GatewayInfo {
+        recommended_shards: recommended,
+        url: Some("wss://gateway.discord.gg".into()),
+        session_start_limit: SessionStartLimit {
+            total: 1000,
+            remaining,
+            reset_after_ms: 3_600_000,
+            max_concurrency: 1,
+        },
+    }
+}
+
+fn guilds(n: u64) -> Load {
+    Load {
+        guilds: Some(n),
+        events_per_second: None,
+    }
+}
+
+fn running(generation: u32, shard_total: u32, spp: u32) -> GenerationState {
+    let replicas = shard_total.div_ceil(spp);
+    GenerationState {
+        generation,
+        shard_total,
+        shards_per_pod: spp,
+        replicas,
+        ready_replicas: replicas,
+        rolled_out: true,
+    }
+}
+
+fn current(gens: &[GenerationState], active: Option<u32>) -> Current {
+    Current {
+        generations: gens.to_vec(),
+        active,
+        last_generation: gens.iter().map(|g| g.generation).max().unwrap_or(0),
+        last_scale: None,
+        now: 1_000_000,
+    }
+}
+
+#[rstest]
+#[case::zero_guilds_uses_recommendation(1, 0, 1000, 1, None, 1, 1)]
+#[case::zero_guilds_min_wins(1, 0, 1000, 4, None, 1, 4)]
+#[case::exactly_2500_per_shard(1, 2500 * 8, 2500, 1, None, 1, 8)]
+#[case::one_over_2500_per_shard(1, 2500 * 8 + 1, 2500, 1, None, 1, 9)]
+#[case::recommendation_beats_guilds(12, 10, 1000, 1, None, 1, 12)]
+#[case::guilds_beat_recommendation(2, 5_001, 1000, 1, None, 1, 6)]
+#[case::multiple_of_16_rounds_up(17, 0, 1000, 1, None, 16, 32)]
+#[case::multiple_of_16_exact(32, 0, 1000, 1, None, 16, 32)]
+#[case::clamped_to_max(40, 0, 1000, 1, Some(24), 1, 24)]
+#[case::clamped_then_multiple(40, 0, 1000, 1, Some(32), 16, 32)]
+#[case::min_rounded_to_multiple(1, 0, 1000, 3, None, 16, 16)]
+fn auto_shard_total(
+    #[case] recommended: u32,
+    #[case] guild_count: u64,
+    #[case] per_shard: u32,
+    #[case] min: u32,
+    #[case] max: Option<u32>,
+    #[case] multiple: u32,
+    #[case] expected: u32,
+) {
+    let mut s = spec();
+    s.shards.guilds_per_shard = per_shard;
+    s.shards.min = min;
+    s.shards.max = max;
+    s.shards.multiple = multiple;
+    let (total, why) = shard_total(&s, Some(&gw(recommended, 1000)), &guilds(guild_count)).unwrap();
+    assert_eq!(total, expected, "{why}");
+    assert!(why.ends_with(&format!("→ {expected} shards")), "{why}");
+}
+
+#[test]
+fn auto_without_gateway_info_waits() {
+    let d = desired_state(&spec(), None, &Load::default(), &current(&[], None));
+    assert_eq!(d.action, Action::Wait);
+    assert_eq!(d.phase, Phase::Pending);
+    assert!(d.active.is_none());
+}
+
+#[test]
+fn fixed_count_ignores_recommendation() {
+    let mut s = spec();
+    s.shards.count = ShardCount::Fixed(6);
+    let (total, _) = shard_total(&s, Some(&gw(100, 1000)), &guilds(0)).unwrap();
+    assert_eq!(total, 6);
+}
+
+#[rstest]
+#[case::six_by_two(6, 2, 3, 2)]
+#[case::six_by_four(6, 4, 2, 4)]
+#[case::one_by_many(1, 8, 1, 1)]
+#[case::sixteen_by_five(16, 5, 4, 5)]
+fn first_generation(
+    #[case] recommended: u32,
+    #[case] spp: u32,
+    #[case] pods: u32,
+    #[case] effective_spp: u32,
+) {
+    let mut s = spec();
+    s.shards_per_pod = spp;
+    let d = desired_state(
+        &s,
+        Some(&gw(recommended, 1000)),
+        &guilds(0),
+        &current(&[], None),
+    );
+    assert_eq!(d.action, Action::Start, "{}", d.message);
+    assert_eq!(d.phase, Phase::Starting);
+    assert_eq!(
+        d.active,
+        Some(GenerationPlan {
+            generation: 1,
+            shard_total: recommended,
+            shards_per_pod: effective_spp,
+            replicas: pods
+        })
+    );
+}
+
+#[test]
+fn first_generation_refused_when_budget_too_low() {
+    let d = desired_state(&spec(), Some(&gw(6, 5)), &guilds(0), &current(&[], None));
+    assert_eq!(d.action, Action::Refuse);
+    assert_eq!(d.phase, Phase::Degraded);
+    assert!(d.budget_refused);
+    assert!(d.active.is_none() && d.next.is_none(), "no partial start");
+    assert!(d.message.contains("5 of 1000"), "{}", d.message);
+}
+
+#[test]
+fn generation_numbers_are_never_reused() {
+    let mut c = current(&[], None);
+    c.last_generation = 7;
+    let d = desired_state(&spec(), Some(&gw(2, 1000)), &guilds(0), &c);
+    assert_eq!(d.active.unwrap().generation, 8);
+}
+
+#[test]
+fn steady_state_holds() {
+    let mut s = spec();
+    s.shards_per_pod = 2;
+    let g = running(3, 6, 2);
+    let d = desired_state(
+        &s,
+        Some(&gw(6, 1000)),
+        &guilds(100),
+        &current(&[g], Some(3)),
+    );
+    assert_eq!(d.action, Action::Hold);
+    assert_eq!(d.phase, Phase::Running);
+    assert_eq!(d.active.unwrap().generation, 3);
+    assert!(d.retire.is_empty() && d.next.is_none());
+}
+
+#[test]
+fn changing_shards_per_pod_keeps_the_shard_total() {
+    let mut s = spec();
+    s.shards_per_pod = 3;
+    let g = running(3, 6, 2);
+    let d = desired_state(
+        &s,
+        Some(&gw(6, 1000)),
+        &guilds(100),
+        &current(&[g], Some(3)),
+    );
+    assert_eq!(d.action, Action::Scale);
+    assert_eq!(d.phase, Phase::Scaling);
+    let plan = d.active.unwrap();
+    assert_eq!(
+        (plan.generation, plan.shard_total, plan.replicas),
+        (3, 6, 2)
+    );
+    assert!(d.next.is_none(), "no new generation, no identifies");
+}
+
+#[test]
+fn budget_is_not_needed_to_change_shards_per_pod() {
+    let mut s = spec();
+    s.shards_per_pod = 1;
+    let g = running(1, 6, 2);
+    let d = desired_state(&s, Some(&gw(6, 0)), &guilds(0), &current(&[g], Some(1)));
+    assert_eq!(d.action, Action::Scale);
+    assert_eq!(d.active.unwrap().replicas, 6);
+}
+
+#[test]
+fn reshard_starts_next_generation_beside_the_active_one() {
+    let g = running(1, 4, 1);
+    let d = desired_state(
+        &spec(),
+        Some(&gw(8, 1000)),
+        &guilds(0),
+        &current(&[g], Some(1)),
+    );
+    assert_eq!(d.action, Action::Reshard);
+    assert_eq!(d.phase, Phase::Resharding);
+    assert_eq!(
+        d.active.unwrap().generation,
+        1,
+        "the old generation keeps serving"
+    );
+    let next = d.next.unwrap();
+    assert_eq!(
+        (next.generation, next.shard_total, next.replicas),
+        (2, 8, 8)
+    );
+    assert!(d.retire.is_empty());
+}
+
+#[test]
+fn reshard_waits_until_every_new_pod_is_ready() {
+    let old = running(1, 4, 1);
+    let mut new = running(2, 8, 1);
+    new.ready_replicas = 7;
+    let d = desired_state(
+        &spec(),
+        Some(&gw(8, 1000)),
+        &guilds(0),
+        &current(&[old, new], Some(1)),
+    );
+    assert_eq!(d.action, Action::Reshard);
+    assert_eq!(d.active.unwrap().generation, 1);
+    assert_eq!(d.next.unwrap().generation, 2);
+    assert!(d.message.contains("7/8"), "{}", d.message);
+}
+
+#[test]
+fn reshard_switches_and_retires_once_ready() {
+    let old = running(1, 4, 1);
+    let new = running(2, 8, 1);
+    // The budget no longer matters: generation 2 already identified.
+    let d = desired_state(
+        &spec(),
+        Some(&gw(8, 0)),
+        &guilds(0),
+        &current(&[old, new], Some(1)),
+    );
+    assert_eq!(d.action, Action::Switch);
+    assert_eq!(d.phase, Phase::Running);
+    assert_eq!(d.active.unwrap().generation, 2);
+    assert_eq!(d.retire, vec![1]);
+}
+
+#[test]
+fn reshard_refused_when_budget_too_low() {
+    let g = running(1, 4, 1);
+    let d = desired_state(
+        &spec(),
+        Some(&gw(8, 7)),
+        &guilds(0),
+        &current(&[g], Some(1)),
+    );
+    assert_eq!(d.action, Action::Refuse);
+    assert_eq!(d.phase, Phase::Degraded);
+    assert!(d.budget_refused);
+    assert!(d.next.is_none(), "no partial start");
+    assert_eq!(
+        d.active.unwrap().shard_total,
+        4,
+        "the running generation is kept"
+    );
+}
+
+#[test]
+fn budget_exactly_enough_is_accepted() {
+    let g = running(1, 4, 1);
+    let d = desired_state(
+        &spec(),
+        Some(&gw(8, 8)),
+        &guilds(0),
+        &current(&[g], Some(1)),
+    );
+    assert_eq!(d.action, Action::Reshard);
+}
+
+#[test]
+fn abandoned_reshard_is_retired_when_the_target_changes_back() {
+    let old = running(1, 4, 1);
+    let mut new = running(2, 8, 1);
+    new.ready_replicas = 3;
+    let d = desired_state(
+        &spec(),
+        Some(&gw(4, 1000)),
+        &guilds(0),
+        &current(&[old, new], Some(1)),
+    );
+    assert_eq!(d.action, Action::Hold);
+    assert_eq!(d.retire, vec![2]);
+    assert_eq!(d.active.unwrap().generation, 1);
+}
+
+#[test]
+fn unknown_gateway_keeps_running_generation() {
+    let mut s = spec();
+    s.shards_per_pod = 2;
+    let g = running(1, 4, 2);
+    let d = desired_state(&s, None, &guilds(0), &current(&[g], Some(1)));
+    assert_eq!(d.action, Action::Hold);
+    assert_eq!(d.active.unwrap().shard_total, 4);
+    assert!(d.retire.is_empty());
+}
+
+fn autoscaled(target: u32, cooldown: u32) -> KyutaClusterSpec {
+    let mut s = spec();
+    s.shards.count = ShardCount::Fixed(8);
+    s.shards_per_pod = 8;
+    s.autoscaling.enabled = true;
+    s.autoscaling.target_events_per_second_per_pod = target;
+    s.autoscaling.cooldown_seconds = cooldown;
+    s
+}
+
+fn eps(e: f64) -> Load {
+    Load {
+        guilds: Some(0),
+        events_per_second: Some(e),
+    }
+}
+
+#[rstest]
+#[case::within_tolerance_above(2, 215.0, 2)]
+#[case::within_tolerance_below(2, 185.0, 2)]
+#[case::scale_up(2, 400.0, 4)]
+#[case::scale_up_uneven(2, 300.0, 3)] // 3 pods → 3 shards per pod → 3 pods
+#[case::scale_up_rounds_to_layout(2, 500.0, 4)] // 5 pods → 2 shards per pod → 4 pods
+#[case::scale_down(4, 150.0, 2)]
+#[case::scale_down_to_one(4, 50.0, 1)]
+#[case::capped_at_one_shard_per_pod(2, 100_000.0, 8)]
+fn autoscaling(#[case] pods_now: u32, #[case] load: f64, #[case] pods_after: u32) {
+    let s = autoscaled(100, 300);
+    let g = running(1, 8, 8u32.div_ceil(pods_now));
+    let d = desired_state(&s, Some(&gw(1, 1000)), &eps(load), &current(&[g], Some(1)));
+    let plan = d.active.unwrap();
+    assert_eq!(plan.replicas, pods_after, "{}", d.message);
+    assert_eq!(plan.shard_total, 8);
+    assert_eq!(d.scaled, pods_after != g.replicas);
+}
+
+#[test]
+fn autoscaling_respects_cooldown() {
+    let s = autoscaled(100, 300);
+    let g = running(1, 8, 4);
+    let mut c = current(&[g], Some(1));
+    c.last_scale = Some(c.now - 299);
+    let d = desired_state(&s, Some(&gw(1, 1000)), &eps(800.0), &c);
+    assert_eq!(d.active.unwrap().replicas, 2, "{}", d.message);
+    assert!(d.message.contains("cooldown"), "{}", d.message);
+    c.last_scale = Some(c.now - 300);
+    let d = desired_state(&s, Some(&gw(1, 1000)), &eps(800.0), &c);
+    assert_eq!(d.active.unwrap().replicas, 8);
+}
+
+#[test]
+fn flapping_load_does_not_flap_pods() {
+    // Load swings between 0.5× and 1.5× the capacity of 4 pods every 30 s for an hour; the
+    // cooldown of 300 s bounds the changes to one per cooldown window.
+    let s = autoscaled(100, 300);
+    let mut g = running(1, 8, 2);
+    let mut c = current(&[g], Some(1));
+    let mut changes = 0;
+    for step in 0..120 {
+        c.now = 1_000_000 + step * 30;
+        c.generations = vec![g];
+        let load = if step % 2 == 0 { 200.0 } else { 600.0 };
+        let d = desired_state(&s, Some(&gw(1, 1000)), &eps(load), &c);
+        let plan = d.active.unwrap();
+        if plan.replicas != g.replicas {
+            changes += 1;
+            assert!(d.scaled);
+            c.last_scale = Some(c.now);
+            g = running(1, 8, plan.shards_per_pod);
+        }
+    }
+    assert!(changes <= 12, "{changes} changes in an hour");
+    // Load that wobbles within the tolerance never changes anything.
+    let g = running(1, 8, 2);
+    let mut c = current(&[g], Some(1));
+    for step in 0..120 {
+        c.now = 1_000_000 + step * 30;
+        let load = if step % 2 == 0 { 370.0 } else { 430.0 };
+        let d = desired_state(&s, Some(&gw(1, 1000)), &eps(load), &c);
+        assert_eq!(d.active.unwrap().replicas, 4, "{}", d.message);
+        assert!(!d.scaled);
+    }
+}
+
+#[test]
+fn autoscaling_without_load_keeps_pods() {
+    let s = autoscaled(100, 0);
+    let g = running(1, 8, 4);
+    let d = desired_state(
+        &s,
+        Some(&gw(1, 1000)),
+        &Load::default(),
+        &current(&[g], Some(1)),
+    );
+    assert_eq!(d.active.unwrap().replicas, 2);
+    assert!(!d.scaled);
+}
+
+#[test]
+fn autoscaling_respects_pod_bounds() {
+    let mut s = autoscaled(100, 0);
+    s.autoscaling.max_pods = Some(3);
+    let g = running(1, 8, 4);
+    let d = desired_state(
+        &s,
+        Some(&gw(1, 1000)),
+        &eps(10_000.0),
+        &current(&[g], Some(1)),
+    );
+    let plan = d.active.unwrap();
+    // 3 pods wanted → 3 shards per pod → 3 pods.
+    assert_eq!(plan.replicas, 3);
+    s.autoscaling.max_pods = None;
+    s.autoscaling.min_pods = Some(4);
+    let d = desired_state(&s, Some(&gw(1, 1000)), &eps(1.0), &current(&[g], Some(1)));
+    assert_eq!(d.active.unwrap().replicas, 4);
+}
