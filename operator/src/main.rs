@@ -1,2 +1,82 @@
 //! The `kyuta-operator` binary.
-fn main() {}
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+/// Sizes Discord shard fleets described by KyutaCluster resources and runs them as
+/// StatefulSets.
+#[derive(Parser, Debug)]
+#[command(version, about)]
+struct Args {
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(
+        long,
+        env = "KYUTA_OPERATOR_METRICS_ADDR",
+        default_value = "0.0.0.0:8080"
+    )]
+    metrics_addr: SocketAddr,
+    /// Watch only this namespace (default: all namespaces).
+    #[arg(long, env = "KYUTA_OPERATOR_NAMESPACE")]
+    namespace: Option<String>,
+    /// Elect a leader through a Lease (turn off only for a single replica).
+    #[arg(long, env = "KYUTA_OPERATOR_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    leader_election: bool,
+    /// Namespace of the leader Lease.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    lease_namespace: String,
+    /// Name of the leader Lease.
+    #[arg(
+        long,
+        env = "KYUTA_OPERATOR_LEASE_NAME",
+        default_value = "kyuta-operator"
+    )]
+    lease_name: String,
+    /// Seconds a leader holds the Lease without renewing.
+    #[arg(long, env = "KYUTA_OPERATOR_LEASE_SECONDS", default_value_t = 15)]
+    lease_seconds: u64,
+    /// Name of this replica (Lease holder, Event reporter).
+    #[arg(long, env = "POD_NAME", default_value = "kyuta-operator")]
+    identity: String,
+    /// Seconds a GET /gateway/bot answer is reused per cluster.
+    #[arg(
+        long,
+        env = "KYUTA_OPERATOR_GATEWAY_REFRESH_SECONDS",
+        default_value_t = 60
+    )]
+    gateway_refresh_seconds: u64,
+    /// Log format: text or json.
+    #[arg(long, env = "KYUTA_OPERATOR_LOG_FORMAT", default_value = "text")]
+    log_format: String,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    if args.log_format == "json" {
+        tracing_subscriber::fmt()
+            .json()
+            .with_env_filter(filter)
+            .init();
+    } else {
+        tracing_subscriber::fmt().with_env_filter(filter).init();
+    }
+    kyuta_operator::run(kyuta_operator::Config {
+        metrics_addr: Some(args.metrics_addr),
+        namespace: args.namespace,
+        leader_election: args
+            .leader_election
+            .then(|| kyuta_operator::LeaderElection {
+                namespace: args.lease_namespace,
+                name: args.lease_name,
+                lease_duration: Duration::from_secs(args.lease_seconds.max(3)),
+            }),
+        gateway_refresh: Duration::from_secs(args.gateway_refresh_seconds.max(1)),
+        gateway_retry: Duration::from_secs(10),
+        identity: args.identity,
+    })
+    .await
+}

@@ -1,0 +1,142 @@
+//! What the operator reads from and writes to the cluster's Redis: per-shard load, the
+//! active generation, and cleanup of every key of a deleted cluster.
+
+use std::time::Duration;
+
+use kyuta_crds::contract::{load_fields, redis_keys};
+use redis::aio::MultiplexedConnection;
+
+use crate::decide::Load;
+use crate::error::{Error, Result};
+
+/// How long any one Redis step may take.
+pub const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
+
+async fn timed<T>(f: impl Future<Output = redis::RedisResult<T>>) -> Result<T> {
+    tokio::time::timeout(REDIS_TIMEOUT, f)
+        .await
+        .map_err(|_| Error::RedisTimeout(REDIS_TIMEOUT))?
+        .map_err(Error::from)
+}
+
+/// Opens a connection to `url`.
+pub async fn connect(url: &str) -> Result<MultiplexedConnection> {
+    let client = redis::Client::open(url)?;
+    timed(client.get_multiplexed_async_connection()).await
+}
+
+/// Sums the load the workers published for the shards `0..shard_total` of `cluster`.
+/// Hashes older than [`load_fields::STALE_AFTER_SECS`] are ignored; with no fresh hash at all
+/// both figures are `None`.
+pub async fn read_load(
+    con: &mut MultiplexedConnection,
+    cluster: &str,
+    shard_total: u32,
+    now_unix: i64,
+) -> Result<Load> {
+    let mut pipe = redis::pipe();
+    for shard in 0..shard_total {
+        pipe.cmd("HMGET")
+            .arg(redis_keys::shard_load(cluster, shard_total, shard))
+            .arg(load_fields::GUILDS)
+            .arg(load_fields::EVENTS_PER_MINUTE)
+            .arg(load_fields::UPDATED_AT);
+    }
+    let rows: Vec<(Option<u64>, Option<u64>, Option<i64>)> = timed(pipe.query_async(con)).await?;
+    let mut guilds = 0u64;
+    let mut epm = 0u64;
+    let mut fresh = 0u32;
+    for (g, e, at) in rows {
+        let Some(at) = at else { continue };
+        if now_unix - at > load_fields::STALE_AFTER_SECS as i64 {
+            continue;
+        }
+        fresh += 1;
+        guilds += g.unwrap_or(0);
+        epm += e.unwrap_or(0);
+    }
+    if fresh == 0 {
+        return Ok(Load::default());
+    }
+    Ok(Load {
+        guilds: Some(guilds),
+        events_per_second: Some(epm as f64 / 60.0),
+    })
+}
+
+/// Records which generation answers interactions.
+pub async fn set_active_generation(
+    con: &mut MultiplexedConnection,
+    cluster: &str,
+    generation: u32,
+) -> Result<()> {
+    timed(
+        redis::cmd("SET")
+            .arg(redis_keys::active_generation(cluster))
+            .arg(generation)
+            .query_async::<()>(con),
+    )
+    .await
+}
+
+/// The generation Redis names as active, if any.
+pub async fn active_generation(
+    con: &mut MultiplexedConnection,
+    cluster: &str,
+) -> Result<Option<u32>> {
+    timed(
+        redis::cmd("GET")
+            .arg(redis_keys::active_generation(cluster))
+            .query_async::<Option<u32>>(con),
+    )
+    .await
+}
+
+/// Deletes every key under `kyuta:{cluster}:` with SCAN + UNLINK (never KEYS, so Redis is
+/// not blocked). Returns how many keys were deleted.
+pub async fn delete_cluster_keys(con: &mut MultiplexedConnection, cluster: &str) -> Result<u64> {
+    let pattern = format!("{}*", glob_escape(&redis_keys::cluster_prefix(cluster)));
+    let mut cursor: u64 = 0;
+    let mut deleted = 0u64;
+    loop {
+        let (next, keys): (u64, Vec<String>) = timed(
+            redis::cmd("SCAN")
+                .arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(500)
+                .query_async(con),
+        )
+        .await?;
+        if !keys.is_empty() {
+            let n: u64 = timed(redis::cmd("UNLINK").arg(&keys).query_async(con)).await?;
+            deleted += n;
+        }
+        if next == 0 {
+            return Ok(deleted);
+        }
+        cursor = next;
+    }
+}
+
+/// Escapes Redis glob metacharacters.
+fn glob_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\' | '^') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn glob_escape() {
+        assert_eq!(super::glob_escape("kyuta:a*b:"), "kyuta:a\\*b:");
+        assert_eq!(super::glob_escape("kyuta:prod:"), "kyuta:prod:");
+    }
+}
