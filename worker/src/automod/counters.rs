@@ -143,6 +143,10 @@ pub trait Counters: Send + Sync {
     ) -> Result<Vec<CounterValue>, CounterError>;
 }
 
+/// How long Redis keeps a key past the end of its window, latch or marker (expiry runs on
+/// Redis's clock, the counters on the events' clock; the slack covers the difference).
+pub const EXPIRY_SLACK_MS: u64 = 60_000;
+
 /// Most events a window keeps (a window only has to count up to its threshold).
 pub const MAX_WINDOW_EVENTS: usize = 512;
 
@@ -288,7 +292,8 @@ impl Counters for LocalCounters {
 /// The script behind [`RedisCounters`]: every op of one event in one atomic run.
 ///
 /// Windows are sorted sets of `event:weight` members scored by time; the member being the
-/// event id makes re-counting a no-op. Latches and once-markers are plain keys with a TTL.
+/// event id makes re-counting a no-op. Latches and once-markers are plain keys holding the
+/// time they end, compared with the event's time; their TTL only collects them.
 const SCRIPT: &str = r"
 local now = tonumber(ARGV[1])
 local nops = tonumber(ARGV[2])
@@ -296,6 +301,7 @@ local a = 3
 local k = 1
 local out = {}
 local cap = tonumber(ARGV[a]); a = a + 1
+local slack = tonumber(ARGV[a]); a = a + 1
 for i = 1, nops do
   local kind = ARGV[a]
   if kind == 'w' or kind == 'l' then
@@ -317,30 +323,38 @@ for i = 1, nops do
     for _, m in ipairs(members) do
       total = total + tonumber(string.match(m, ':(%d+)$'))
     end
-    redis.call('PEXPIRE', key, window + 1000)
+    redis.call('PEXPIRE', key, window + slack)
     if kind == 'l' then
       local latch = KEYS[k]; k = k + 1
       local threshold = tonumber(ARGV[a])
       local hold = tonumber(ARGV[a + 1])
       a = a + 2
+      -- The latch holds the time it ends (event time, not Redis time), so it agrees with
+      -- the events' own clock; PX only collects it afterwards.
+      local ends = tonumber(redis.call('GET', latch) or '0')
       local armed = 0
       if total >= threshold then
-        local was = redis.call('EXISTS', latch)
-        redis.call('SET', latch, now, 'PX', hold)
-        if was == 0 then armed = 1 end
+        if ends <= now then armed = 1 end
+        ends = now + hold
+        redis.call('SET', latch, ends, 'PX', hold + slack)
       end
-      local ttl = redis.call('PTTL', latch)
-      if ttl < 0 then ttl = 0 end
-      out[i] = {total, ttl, armed}
+      local left = ends - now
+      if left < 0 then left = 0 end
+      out[i] = {total, left, armed}
     else
       out[i] = {total, 0, 0}
     end
   elseif kind == 'o' then
     local key = KEYS[k]; k = k + 1
-    local ttl = ARGV[a + 1]
+    local ttl = tonumber(ARGV[a + 1])
     a = a + 2
-    local set = redis.call('SET', key, '1', 'NX', 'PX', ttl)
-    if set then out[i] = {0, 0, 1} else out[i] = {0, 0, 0} end
+    local ends = tonumber(redis.call('GET', key) or '0')
+    if ends > now then
+      out[i] = {0, 0, 0}
+    else
+      redis.call('SET', key, now + ttl, 'PX', ttl + slack)
+      out[i] = {0, 0, 1}
+    end
   else
     return redis.error_reply('unknown automod op ' .. tostring(kind))
   end
@@ -394,7 +408,10 @@ impl Counters for RedisCounters {
             return Ok(Vec::new());
         }
         let mut inv = self.script.prepare_invoke();
-        inv.arg(now_ms).arg(ops.len()).arg(MAX_WINDOW_EVENTS);
+        inv.arg(now_ms)
+            .arg(ops.len())
+            .arg(MAX_WINDOW_EVENTS)
+            .arg(EXPIRY_SLACK_MS);
         for op in ops {
             match op {
                 CounterOp::Window {

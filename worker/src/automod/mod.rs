@@ -7,9 +7,11 @@
 //!   [`Verdict`]s (rule, actions, evidence) without acting.
 //! - [`counters`]: sliding windows and the raid latch, in process or in Redis.
 //! - [`toxicity`]: the lexicon score; [`presets`]: `relaxed`, `standard`, `strict`.
+//! - [`commands`]: `/automod` (list, enable, disable, preset, set, add, remove, test).
 //!
 //! See `docs/automod.md` for the rules, the presets and the measured figures.
 
+pub mod commands;
 pub mod config;
 pub mod counters;
 mod engine;

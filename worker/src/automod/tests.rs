@@ -528,3 +528,33 @@ fn evidence_serialises_for_cases() {
     assert_eq!(e["matched"], "abc");
     assert_eq!(e["excerpt"], "discord.gg/abc");
 }
+
+/// Counters that always fail, like an unreachable Redis.
+struct Down;
+
+#[async_trait::async_trait]
+impl Counters for Down {
+    async fn apply(
+        &self,
+        _: &[counters::CounterOp],
+        _: u64,
+    ) -> Result<Vec<counters::CounterValue>, CounterError> {
+        Err(CounterError::Protocol("down".into()))
+    }
+}
+
+#[test]
+fn unavailable_counters_skip_windowed_rules_but_not_the_others() {
+    let r = rules(json!([
+        {"name": "rate", "kind": {"type": "message_rate", "count": 1, "within_secs": 10}, "actions": delete()},
+        {"name": "inv", "kind": {"type": "invites"}, "actions": delete()}
+    ]));
+    let v = rt().block_on(Engine::new().evaluate(&r, &msg("discord.gg/abc", 0, 1), &Down));
+    assert_eq!(names(&v), ["inv"]);
+    let with = rt().block_on(Engine::new().evaluate(
+        &r,
+        &msg("discord.gg/abc", 0, 1),
+        &LocalCounters::new(),
+    ));
+    assert_eq!(names(&with), ["rate", "inv"]);
+}

@@ -1,0 +1,1089 @@
+//! `/automod`: list, enable, disable, preset, set (tune a rule), add, remove, test.
+//!
+//! The edits are plain functions on [`AutomodConfig`] ([`apply_edit`]) so they are tested
+//! without Discord; the handler loads the guild's configuration, applies the edit, compiles
+//! the result (nothing invalid is ever saved), bumps the revision and stores it.
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use twilight_model::guild::Permissions;
+
+use super::config::{Action, AutomodConfig, ConfigError, MAX_TIMEOUT_SECS, Rule, RuleKind};
+use super::engine::{Engine, GuildRules, RulesCache, human_secs};
+use super::presets::Preset;
+use crate::commands::{
+    Args, CommandContext, CommandDef, CommandError, CommandHandler, EmbedBuilder, OptionDef,
+    OptionKind, Registry, RegistryError, Reply, SubcommandDef,
+};
+use crate::moderation::duration::parse_duration;
+use crate::store::Store;
+
+/// Colour of `/automod` embeds.
+pub const AUTOMOD_COLOUR: u32 = 0x005865F2;
+
+/// One change to a guild's automod configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Edit {
+    /// Turn automod (no rule) or one rule on.
+    Enable(Option<String>),
+    /// Turn automod (no rule) or one rule off.
+    Disable(Option<String>),
+    /// Apply a preset.
+    Preset(Preset),
+    /// Set one setting of a rule (`actions`, `enabled`, `exempt_roles`, `exempt_channels`, or
+    /// a parameter of its type), or of the whole configuration with rule `all`
+    /// (`alert_channel`, `exempt_roles`, `exempt_channels`, `exempt_bots`,
+    /// `exempt_moderators`).
+    Set {
+        /// Rule name, or `all`.
+        rule: String,
+        /// Setting name.
+        setting: String,
+        /// Value as typed.
+        value: String,
+    },
+    /// Add a rule of a type with default parameters (and `value` as its list for `words`,
+    /// `names`, `regex`, `links`).
+    Add {
+        /// New rule's name.
+        rule: String,
+        /// Its type (`words`, `regex`…).
+        kind: String,
+        /// Initial list, comma-separated.
+        value: Option<String>,
+    },
+    /// Remove a rule.
+    Remove(String),
+}
+
+/// Why an edit was refused; shown to the moderator as is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct EditError(pub String);
+
+impl From<ConfigError> for EditError {
+    fn from(e: ConfigError) -> Self {
+        Self(e.to_string())
+    }
+}
+
+fn no_rule(cfg: &AutomodConfig, name: &str) -> EditError {
+    let names: Vec<&str> = cfg.rules.iter().map(|r| r.name.as_str()).collect();
+    if names.is_empty() {
+        EditError(format!(
+            "there is no rule {name:?}: this server has no rules yet; start with `/automod preset standard`"
+        ))
+    } else {
+        EditError(format!(
+            "there is no rule {name:?}; the rules are: {}",
+            names.join(", ")
+        ))
+    }
+}
+
+/// Applies `edit` to `cfg`, checks that the result compiles, and bumps the revision. Returns
+/// a one-line summary. On error `cfg` is unchanged.
+pub fn apply_edit(cfg: &mut AutomodConfig, edit: &Edit) -> Result<String, EditError> {
+    let mut next = cfg.clone();
+    let summary = edit_in_place(&mut next, edit)?;
+    GuildRules::compile(&next)?;
+    next.revision += 1;
+    *cfg = next;
+    Ok(summary)
+}
+
+fn edit_in_place(cfg: &mut AutomodConfig, edit: &Edit) -> Result<String, EditError> {
+    Ok(match edit {
+        Edit::Enable(None) => {
+            cfg.enabled = true;
+            if cfg.rules.is_empty() {
+                return Err(EditError(
+                    "automod has no rules yet; `/automod preset standard` turns it on with a sensible set".into(),
+                ));
+            }
+            "automod is on".to_owned()
+        }
+        Edit::Disable(None) => {
+            cfg.enabled = false;
+            "automod is off (rules are kept)".to_owned()
+        }
+        Edit::Enable(Some(name)) | Edit::Disable(Some(name)) => {
+            let on = matches!(edit, Edit::Enable(_));
+            let master = cfg.enabled;
+            let rule = cfg.rule_mut(name).ok_or_else(|| no_rule_names(name))?;
+            rule.enabled = on;
+            format!(
+                "rule {name} is {}{}",
+                if on { "on" } else { "off" },
+                if on && !master {
+                    " (automod itself is off: `/automod enable`)"
+                } else {
+                    ""
+                }
+            )
+        }
+        Edit::Preset(p) => {
+            p.apply(cfg);
+            // `apply` bumped the revision already.
+            cfg.revision -= 1;
+            format!(
+                "preset {p} applied: {} rules, automod is on",
+                cfg.rules.len()
+            )
+        }
+        Edit::Set {
+            rule,
+            setting,
+            value,
+        } if rule == "all" => set_global(cfg, setting, value)?,
+        Edit::Set {
+            rule,
+            setting,
+            value,
+        } => {
+            let r = cfg.rule_mut(rule).ok_or_else(|| no_rule_names(rule))?;
+            set_rule(r, setting, value)?
+        }
+        Edit::Add { rule, kind, value } => {
+            if cfg.rule(rule).is_some() {
+                return Err(EditError(format!("a rule called {rule:?} exists already")));
+            }
+            let r = new_rule(rule, kind, value.as_deref())?;
+            cfg.rules.push(r);
+            format!("rule {rule} ({kind}) added")
+        }
+        Edit::Remove(name) => {
+            let before = cfg.rules.len();
+            cfg.rules.retain(|r| &r.name != name);
+            if cfg.rules.len() == before {
+                return Err(no_rule(cfg, name));
+            }
+            format!("rule {name} removed")
+        }
+    })
+}
+
+fn no_rule_names(name: &str) -> EditError {
+    EditError(format!(
+        "there is no rule {name:?}; `/automod list` shows the rules"
+    ))
+}
+
+fn parse_bool(v: &str) -> Result<bool, EditError> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "yes" | "on" | "1" => Ok(true),
+        "false" | "no" | "off" | "0" => Ok(false),
+        _ => Err(EditError(format!("{v:?} is not on/off"))),
+    }
+}
+
+fn parse_id(v: &str) -> Result<u64, EditError> {
+    let t = v
+        .trim()
+        .trim_start_matches("<@&")
+        .trim_start_matches("<#")
+        .trim_start_matches("<@!");
+    let t = t.trim_start_matches("<@").trim_end_matches('>');
+    t.parse()
+        .map_err(|_| EditError(format!("{v:?} is not a role or channel mention or id")))
+}
+
+fn parse_ids(v: &str) -> Result<Vec<u64>, EditError> {
+    if is_none(v) {
+        return Ok(Vec::new());
+    }
+    v.split([',', ' '])
+        .filter(|s| !s.trim().is_empty())
+        .map(parse_id)
+        .collect()
+}
+
+fn is_none(v: &str) -> bool {
+    matches!(
+        v.trim().to_ascii_lowercase().as_str(),
+        "none" | "off" | "-" | ""
+    )
+}
+
+fn parse_secs(v: &str) -> Result<u64, EditError> {
+    let t = v.trim();
+    if let Ok(n) = t.parse::<u64>() {
+        return Ok(n);
+    }
+    parse_duration(t).map(|d| d.as_secs()).map_err(|e| {
+        EditError(format!(
+            "{v:?} is not a number of seconds or a duration: {e}"
+        ))
+    })
+}
+
+/// Parses an action list: `delete, warn, timeout 10m, kick, ban, alert #channel`.
+pub fn parse_actions(v: &str) -> Result<Vec<Action>, EditError> {
+    let mut out = Vec::new();
+    for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let mut words = part.split_whitespace();
+        let name = words.next().unwrap_or_default().to_ascii_lowercase();
+        let arg = words.next();
+        let action = match name.as_str() {
+            "delete" => Action::Delete,
+            "warn" => Action::Warn,
+            "kick" => Action::Kick,
+            "timeout" | "mute" => {
+                let secs = parse_secs(arg.ok_or_else(|| {
+                    EditError("timeout needs a duration, e.g. `timeout 10m`".into())
+                })?)?;
+                if secs == 0 || secs > u64::from(MAX_TIMEOUT_SECS) {
+                    return Err(EditError("a timeout lasts from 1 second to 28 days".into()));
+                }
+                Action::Timeout { secs: secs as u32 }
+            }
+            "ban" => Action::Ban {
+                delete_message_secs: arg.map(parse_secs).transpose()?.unwrap_or(0).min(604_800)
+                    as u32,
+            },
+            "alert" => Action::Alert {
+                channel: arg.map(parse_id).transpose()?,
+            },
+            other => {
+                return Err(EditError(format!(
+                    "unknown action {other:?}: use delete, warn, timeout <duration>, kick, ban, alert [#channel]"
+                )));
+            }
+        };
+        out.push(action);
+    }
+    Ok(out)
+}
+
+fn set_global(cfg: &mut AutomodConfig, setting: &str, value: &str) -> Result<String, EditError> {
+    match setting {
+        "alert_channel" => {
+            cfg.alert_channel = if is_none(value) {
+                None
+            } else {
+                Some(parse_id(value)?)
+            }
+        }
+        "exempt_roles" => cfg.exempt_roles = parse_ids(value)?,
+        "exempt_channels" => cfg.exempt_channels = parse_ids(value)?,
+        "exempt_bots" => cfg.exempt_bots = parse_bool(value)?,
+        "exempt_moderators" => cfg.exempt_moderators = parse_bool(value)?,
+        other => {
+            return Err(EditError(format!(
+                "unknown setting {other:?} for all rules: use alert_channel, exempt_roles, exempt_channels, exempt_bots, exempt_moderators"
+            )));
+        }
+    }
+    Ok(format!("{setting} set for all rules"))
+}
+
+#[derive(Clone, Copy)]
+enum Field {
+    Int,
+    OptInt,
+    Secs,
+    Score,
+    Bool,
+    List,
+    Window,
+}
+
+fn fields(type_name: &str) -> &'static [(&'static str, Field)] {
+    use Field::*;
+    match type_name {
+        "message_rate" => &[("count", Int), ("within_secs", Secs)],
+        "duplicates" => &[("count", Int), ("within_secs", Secs), ("min_length", Int)],
+        "mention_spam" => &[
+            ("per_message", OptInt),
+            ("over_time", Window),
+            ("count_everyone", Bool),
+        ],
+        "attachment_spam" | "emoji_spam" => &[("per_message", OptInt), ("over_time", Window)],
+        "invites" => &[("allowed_codes", List)],
+        "links" => &[("allow", List), ("deny", List)],
+        "caps" => &[("min_letters", Int), ("min_percent", Int)],
+        "words" | "names" => &[("words", List)],
+        "regex" => &[("patterns", List)],
+        "toxicity" => &[
+            ("warn_at", Score),
+            ("timeout_at", Score),
+            ("timeout_secs", Secs),
+            ("ban_at", Score),
+        ],
+        "join_rate" => &[("count", Int), ("within_secs", Secs), ("calm_secs", Secs)],
+        "account_age" => &[("min_age_secs", Secs)],
+        _ => &[],
+    }
+}
+
+fn set_rule(rule: &mut Rule, setting: &str, value: &str) -> Result<String, EditError> {
+    match setting {
+        "actions" => rule.actions = parse_actions(value)?,
+        "enabled" => rule.enabled = parse_bool(value)?,
+        "exempt_roles" => rule.exempt_roles = parse_ids(value)?,
+        "exempt_channels" => rule.exempt_channels = parse_ids(value)?,
+        _ => {
+            let type_name = rule.kind.type_name();
+            let table = fields(type_name);
+            let Some(&(_, field)) = table.iter().find(|(n, _)| *n == setting) else {
+                let mut names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+                names.extend(["actions", "enabled", "exempt_roles", "exempt_channels"]);
+                return Err(EditError(format!(
+                    "a {type_name} rule has no setting {setting:?}; its settings are: {}",
+                    names.join(", ")
+                )));
+            };
+            let mut kind = serde_json::to_value(&rule.kind).expect("rule kind serialises");
+            let new = parse_field(field, value, kind.get(setting))?;
+            let obj = kind.as_object_mut().expect("rule kind is an object");
+            if new.is_null() {
+                obj.remove(setting);
+            } else {
+                obj.insert(setting.to_owned(), new);
+            }
+            rule.kind = serde_json::from_value::<RuleKind>(kind)
+                .map_err(|e| EditError(format!("{setting}: {e}")))?;
+        }
+    }
+    rule.validate()?;
+    Ok(format!("{}: {setting} = {}", rule.name, value.trim()))
+}
+
+fn parse_field(field: Field, value: &str, current: Option<&Value>) -> Result<Value, EditError> {
+    let v = value.trim();
+    let int = |s: &str| -> Result<u64, EditError> {
+        s.trim()
+            .parse::<u64>()
+            .map_err(|_| EditError(format!("{s:?} is not a whole number")))
+    };
+    Ok(match field {
+        Field::Int => json!(int(v)?),
+        Field::OptInt => {
+            if is_none(v) {
+                Value::Null
+            } else {
+                json!(int(v)?)
+            }
+        }
+        Field::Secs => json!(parse_secs(v)?),
+        Field::Score => {
+            if is_none(v) {
+                Value::Null
+            } else {
+                let s: f64 = v
+                    .parse()
+                    .map_err(|_| EditError(format!("{v:?} is not a score between 0 and 1")))?;
+                json!(s)
+            }
+        }
+        Field::Bool => json!(parse_bool(v)?),
+        Field::List => {
+            // `+a, b` adds, `-a` removes, anything else replaces the list.
+            let items = |s: &str| -> Vec<String> {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|x| !x.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            };
+            let mut list: Vec<String> = current
+                .and_then(Value::as_array)
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if let Some(add) = v.strip_prefix('+') {
+                for i in items(add) {
+                    if !list.contains(&i) {
+                        list.push(i);
+                    }
+                }
+            } else if let Some(del) = v.strip_prefix('-') {
+                let del = items(del);
+                list.retain(|x| !del.contains(x));
+            } else if is_none(v) {
+                list.clear();
+            } else {
+                list = items(v);
+            }
+            json!(list)
+        }
+        Field::Window => {
+            if is_none(v) {
+                Value::Null
+            } else {
+                let (count, secs) = v.split_once('/').ok_or_else(|| {
+                    EditError(format!(
+                        "{v:?}: write a window as COUNT/DURATION, e.g. 12/30s"
+                    ))
+                })?;
+                json!({"count": int(count)?, "within_secs": parse_secs(secs)?})
+            }
+        }
+    })
+}
+
+fn new_rule(name: &str, kind: &str, value: Option<&str>) -> Result<Rule, EditError> {
+    let list = |what: &str| -> Result<Vec<String>, EditError> {
+        let items: Vec<String> = value
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|x| !x.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if items.is_empty() {
+            Err(EditError(format!(
+                "a {kind} rule needs its {what}: give them as value, comma-separated"
+            )))
+        } else {
+            Ok(items)
+        }
+    };
+    let kind = match kind {
+        "message_rate" => RuleKind::MessageRate {
+            count: 7,
+            within_secs: 5,
+        },
+        "duplicates" => RuleKind::Duplicates {
+            count: 4,
+            within_secs: 30,
+            min_length: 5,
+        },
+        "mention_spam" => RuleKind::MentionSpam {
+            per_message: Some(6),
+            over_time: None,
+            count_everyone: true,
+        },
+        "invites" => RuleKind::Invites {
+            allowed_codes: vec![],
+        },
+        "links" => RuleKind::Links {
+            allow: vec![],
+            deny: list("denied domains")?,
+        },
+        "caps" => RuleKind::Caps {
+            min_letters: 20,
+            min_percent: 80,
+        },
+        "words" => RuleKind::Words {
+            words: list("words")?,
+        },
+        "names" => RuleKind::Names {
+            words: list("words")?,
+        },
+        "regex" => RuleKind::Regex {
+            patterns: value
+                .map(|v| vec![v.trim().to_owned()])
+                .filter(|v| !v[0].is_empty())
+                .ok_or_else(|| {
+                    EditError(
+                        "a regex rule needs a pattern as value (add more with `set … patterns +…`)"
+                            .into(),
+                    )
+                })?,
+        },
+        "attachment_spam" => RuleKind::AttachmentSpam {
+            per_message: Some(6),
+            over_time: None,
+        },
+        "emoji_spam" => RuleKind::EmojiSpam {
+            per_message: Some(15),
+            over_time: None,
+        },
+        "toxicity" => RuleKind::Toxicity {
+            warn_at: Some(0.4),
+            timeout_at: Some(0.6),
+            timeout_secs: 3600,
+            ban_at: Some(0.8),
+        },
+        "join_rate" => RuleKind::JoinRate {
+            count: 10,
+            within_secs: 10,
+            calm_secs: 120,
+        },
+        "account_age" => RuleKind::AccountAge {
+            min_age_secs: 86_400,
+        },
+        other => {
+            return Err(EditError(format!(
+                "unknown rule type {other:?}: use one of {}",
+                RULE_TYPES.join(", ")
+            )));
+        }
+    };
+    let actions = if kind.is_member_rule() {
+        vec![Action::Alert { channel: None }]
+    } else {
+        vec![Action::Delete]
+    };
+    let rule = Rule {
+        name: name.to_owned(),
+        enabled: true,
+        kind,
+        actions,
+        exempt_roles: vec![],
+        exempt_channels: vec![],
+    };
+    rule.validate()?;
+    Ok(rule)
+}
+
+/// Rule types, as `/automod add` accepts them.
+pub const RULE_TYPES: [&str; 14] = [
+    "message_rate",
+    "duplicates",
+    "mention_spam",
+    "invites",
+    "links",
+    "caps",
+    "words",
+    "regex",
+    "attachment_spam",
+    "emoji_spam",
+    "toxicity",
+    "join_rate",
+    "account_age",
+    "names",
+];
+
+fn action_text(a: &Action) -> String {
+    match a {
+        Action::Timeout { secs } => format!("timeout {}", human_secs(u64::from(*secs))),
+        Action::Ban {
+            delete_message_secs: d,
+        } if *d > 0 => format!("ban (delete {})", human_secs(u64::from(*d))),
+        Action::Alert { channel: Some(c) } => format!("alert <#{c}>"),
+        other => other.name().to_owned(),
+    }
+}
+
+/// One line describing a rule's parameters, for `/automod list`.
+#[must_use]
+pub fn describe_rule(r: &Rule) -> String {
+    let mut kind = serde_json::to_value(&r.kind).expect("rule kind serialises");
+    if let Some(o) = kind.as_object_mut() {
+        o.remove("type");
+        for list in ["words", "patterns"] {
+            if let Some(Value::Array(a)) = o.get(list) {
+                let n = a.len();
+                o.insert(list.into(), json!(format!("{n} entries")));
+            }
+        }
+    }
+    let params = kind
+        .as_object()
+        .map(|o| {
+            o.iter()
+                .map(|(k, v)| format!("{k}={}", v.to_string().trim_matches('"')))
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .unwrap_or_default();
+    let actions: Vec<String> = r.actions.iter().map(action_text).collect();
+    let mut line = format!(
+        "{} `{}` {} → {}",
+        if r.enabled { "✅" } else { "⏸️" },
+        r.kind.type_name(),
+        params,
+        if actions.is_empty() {
+            "(tiers only)".into()
+        } else {
+            actions.join(", ")
+        }
+    );
+    if !r.exempt_roles.is_empty() || !r.exempt_channels.is_empty() {
+        line.push_str(&format!(
+            " · exempt: {}",
+            r.exempt_roles
+                .iter()
+                .map(|x| format!("<@&{x}>"))
+                .chain(r.exempt_channels.iter().map(|x| format!("<#{x}>")))
+                .collect::<Vec<_>>()
+                .join(" ")
+        ));
+    }
+    line
+}
+
+/// The `/automod list` reply.
+#[must_use]
+pub fn list_reply(cfg: &AutomodConfig) -> Reply {
+    let mut e = EmbedBuilder::new()
+        .title(format!(
+            "Automod is {}",
+            if cfg.enabled { "on" } else { "off" }
+        ))
+        .colour(AUTOMOD_COLOUR);
+    if cfg.rules.is_empty() {
+        e = e.description(
+            "No rules yet. `/automod preset standard` protects the server in one step.",
+        );
+    } else {
+        let mut text = String::new();
+        for r in &cfg.rules {
+            text.push_str(&format!("**{}** {}\n", r.name, describe_rule(r)));
+        }
+        e = e.description(truncate(&text, 4000));
+    }
+    let exempt = format!(
+        "bots {}, moderators {}{}{}",
+        if cfg.exempt_bots { "exempt" } else { "checked" },
+        if cfg.exempt_moderators {
+            "exempt"
+        } else {
+            "checked"
+        },
+        cfg.exempt_roles
+            .iter()
+            .map(|x| format!(", <@&{x}>"))
+            .collect::<String>(),
+        cfg.exempt_channels
+            .iter()
+            .map(|x| format!(", <#{x}>"))
+            .collect::<String>(),
+    );
+    e = e.field("Exempt everywhere", exempt, false);
+    if let Some(c) = cfg.alert_channel {
+        e = e.field("Alerts", format!("<#{c}>"), true);
+    }
+    Reply::embed(e.footer(format!("revision {}", cfg.revision)).build())
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        return s.to_owned();
+    }
+    let mut out: String = s.chars().take(max - 1).collect();
+    out.push('…');
+    out
+}
+
+/// The `/automod test` reply.
+pub async fn test_reply(
+    engine: &Engine,
+    rules: &GuildRules,
+    cfg: &AutomodConfig,
+    text: &str,
+) -> Reply {
+    let d = engine.dry_run(rules, text).await;
+    let mut lines = Vec::new();
+    for v in &d.verdicts {
+        let actions: Vec<String> = v.actions.iter().map(action_text).collect();
+        lines.push(format!(
+            "**{}** would {}: {}",
+            v.rule,
+            actions.join(", "),
+            v.evidence.reason
+        ));
+    }
+    let mut desc = if lines.is_empty() {
+        "No rule would fire on this text.".to_owned()
+    } else {
+        lines.join("\n")
+    };
+    if !cfg.enabled {
+        desc.push_str("\n\nAutomod is off in this server: nothing would happen now.");
+    }
+    let terms: Vec<String> = d
+        .toxicity
+        .hits
+        .iter()
+        .map(|h| format!("{} ({:.2})", h.term, h.weight))
+        .collect();
+    let tox = format!(
+        "{:.2}{}{}",
+        d.toxicity.score,
+        if terms.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", terms.join(", "))
+        },
+        if d.toxicity.targeted {
+            "; read as aimed at someone"
+        } else {
+            ""
+        }
+    );
+    Reply::embed(
+        EmbedBuilder::new()
+            .title("Automod test (nothing was done)")
+            .description(truncate(&desc, 4000))
+            .field("Toxicity", truncate(&tox, 1000), false)
+            .colour(AUTOMOD_COLOUR)
+            .footer(
+                "Counting rules (rate, duplicates, raids) need several messages and are not shown.",
+            )
+            .build(),
+    )
+    .ephemeral()
+}
+
+/// The `/automod` command.
+pub struct AutomodCommand {
+    store: Arc<dyn Store>,
+    cache: Arc<RulesCache>,
+    engine: Engine,
+}
+
+impl AutomodCommand {
+    /// The command over a store and the worker's rules cache.
+    #[must_use]
+    pub fn new(store: Arc<dyn Store>, cache: Arc<RulesCache>) -> Self {
+        Self {
+            store,
+            cache,
+            engine: Engine::new(),
+        }
+    }
+
+    /// Runs one subcommand for `guild` (the handler without Discord).
+    pub async fn run_for_guild(&self, guild: u64, args: &Args) -> Result<Reply, CommandError> {
+        let mut gc = self
+            .store
+            .guild_config(guild)
+            .await
+            .map_err(|e| CommandError::StoreUnavailable(Box::new(e)))?;
+        let stored = AutomodConfig::from_json(&gc.automod).map_err(|e| {
+            CommandError::user(format!(
+                "the stored automod configuration cannot be read ({e}); `/automod preset standard` replaces it"
+            ))
+        });
+        let sub = args.subcommand().unwrap_or("list");
+        let s = |name: &str| args.string(name).map(str::to_owned);
+        let edit = match sub {
+            "list" => return Ok(list_reply(&stored?)),
+            "test" => {
+                let cfg = stored?;
+                let rules = self.cache.get(guild, &gc.automod);
+                let text = s("text").unwrap_or_default();
+                return Ok(test_reply(&self.engine, &rules, &cfg, &text).await);
+            }
+            "enable" => Edit::Enable(s("rule")),
+            "disable" => Edit::Disable(s("rule")),
+            "preset" => Edit::Preset(
+                s("name")
+                    .unwrap_or_default()
+                    .parse::<Preset>()
+                    .map_err(|e| CommandError::user(e.to_string()))?,
+            ),
+            "set" => Edit::Set {
+                rule: s("rule").unwrap_or_default(),
+                setting: s("setting").unwrap_or_default(),
+                value: s("value").unwrap_or_default(),
+            },
+            "add" => Edit::Add {
+                rule: s("rule").unwrap_or_default(),
+                kind: s("type").unwrap_or_default(),
+                value: s("value"),
+            },
+            "remove" => Edit::Remove(s("rule").unwrap_or_default()),
+            other => return Err(CommandError::user(format!("unknown subcommand {other:?}"))),
+        };
+        // A preset may replace a configuration that no longer reads.
+        let mut cfg = match (stored, &edit) {
+            (Ok(c), _) => c,
+            (Err(_), Edit::Preset(_)) => AutomodConfig::default(),
+            (Err(e), _) => return Err(e),
+        };
+        let summary = apply_edit(&mut cfg, &edit).map_err(|e| CommandError::user(e.0))?;
+        gc.automod = cfg.to_json();
+        self.store
+            .put_guild_config(&gc)
+            .await
+            .map_err(|e| CommandError::StoreUnavailable(Box::new(e)))?;
+        self.cache.invalidate(guild);
+        Ok(Reply::text(format!("✅ {summary}.")))
+    }
+}
+
+#[async_trait::async_trait]
+impl CommandHandler for AutomodCommand {
+    async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
+        let guild = ctx.require_guild()?;
+        self.run_for_guild(guild.get(), args).await
+    }
+}
+
+/// The `/automod` definition.
+#[must_use]
+pub fn definition(store: Arc<dyn Store>, cache: Arc<RulesCache>) -> CommandDef {
+    let rule = |required: bool| {
+        let o = OptionDef::new("rule", "Rule name (see /automod list)", OptionKind::String)
+            .max_length(32);
+        if required { o.required() } else { o }
+    };
+    let mut type_opt = OptionDef::new("type", "Rule type", OptionKind::String).required();
+    for t in RULE_TYPES {
+        type_opt = type_opt.choice(t, t);
+    }
+    CommandDef::new(
+        "automod",
+        "Automatic moderation: rules, presets, tests",
+        AutomodCommand::new(store, cache),
+    )
+    .subcommand(SubcommandDef::new(
+        "list",
+        "Show the rules and what they do",
+    ))
+    .subcommand(SubcommandDef::new("enable", "Turn automod or one rule on").option(rule(false)))
+    .subcommand(SubcommandDef::new("disable", "Turn automod or one rule off").option(rule(false)))
+    .subcommand(
+        SubcommandDef::new(
+            "preset",
+            "Replace the preset rules with relaxed, standard or strict",
+        )
+        .option(
+            OptionDef::new("name", "Preset", OptionKind::String)
+                .required()
+                .choice("relaxed", "relaxed")
+                .choice("standard", "standard")
+                .choice("strict", "strict"),
+        ),
+    )
+    .subcommand(
+        SubcommandDef::new(
+            "set",
+            "Tune a rule (or `all`): a parameter, actions, exemptions",
+        )
+        .option(rule(true))
+        .option(
+            OptionDef::new(
+                "setting",
+                "e.g. count, within_secs, actions, exempt_roles",
+                OptionKind::String,
+            )
+            .required(),
+        )
+        .option(
+            OptionDef::new(
+                "value",
+                "e.g. 5, 10s, `delete, timeout 10m`, +word",
+                OptionKind::String,
+            )
+            .required(),
+        ),
+    )
+    .subcommand(
+        SubcommandDef::new("add", "Add a rule")
+            .option(rule(true))
+            .option(type_opt)
+            .option(OptionDef::new(
+                "value",
+                "Words, domains or a pattern for list rules",
+                OptionKind::String,
+            )),
+    )
+    .subcommand(SubcommandDef::new("remove", "Remove a rule").option(rule(true)))
+    .subcommand(
+        SubcommandDef::new(
+            "test",
+            "Show which rules would fire on a text, without acting",
+        )
+        .option(OptionDef::new("text", "The text to try", OptionKind::String).required()),
+    )
+    .permissions(Permissions::MANAGE_GUILD)
+    .ephemeral()
+    .category("Automod")
+}
+
+/// Registers `/automod`.
+pub fn register(
+    registry: &mut Registry,
+    store: Arc<dyn Store>,
+    cache: Arc<RulesCache>,
+) -> Result<(), RegistryError> {
+    registry.register(definition(store, cache))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::commands::ArgValue;
+    use crate::store::EmbeddedStore;
+
+    fn cfg() -> AutomodConfig {
+        Preset::Standard.config()
+    }
+
+    fn set(rule: &str, setting: &str, value: &str) -> Edit {
+        Edit::Set {
+            rule: rule.into(),
+            setting: setting.into(),
+            value: value.into(),
+        }
+    }
+
+    #[test]
+    fn tuning_a_rule() {
+        let mut c = cfg();
+        let rev = c.revision;
+        apply_edit(&mut c, &set("message-rate", "count", "4")).unwrap();
+        apply_edit(&mut c, &set("message-rate", "within_secs", "1m")).unwrap();
+        assert_eq!(
+            c.rule("message-rate").unwrap().kind,
+            RuleKind::MessageRate {
+                count: 4,
+                within_secs: 60
+            }
+        );
+        apply_edit(
+            &mut c,
+            &set(
+                "message-rate",
+                "actions",
+                "delete, timeout 10m, alert <#55>",
+            ),
+        )
+        .unwrap();
+        assert_eq!(
+            c.rule("message-rate").unwrap().actions,
+            [
+                Action::Delete,
+                Action::Timeout { secs: 600 },
+                Action::Alert { channel: Some(55) }
+            ]
+        );
+        apply_edit(&mut c, &set("mentions", "over_time", "20/1m")).unwrap();
+        apply_edit(&mut c, &set("mentions", "per_message", "off")).unwrap();
+        apply_edit(&mut c, &set("toxicity", "ban_at", "none")).unwrap();
+        apply_edit(&mut c, &set("toxicity", "warn_at", "0.5")).unwrap();
+        apply_edit(&mut c, &set("invites", "exempt_roles", "<@&77>, 78")).unwrap();
+        assert_eq!(c.rule("invites").unwrap().exempt_roles, [77, 78]);
+        apply_edit(&mut c, &set("all", "alert_channel", "<#9>")).unwrap();
+        assert_eq!(c.alert_channel, Some(9));
+        assert_eq!(c.revision, rev + 9);
+        c.validate().unwrap();
+    }
+
+    #[test]
+    fn refusals_say_what_is_wrong() {
+        let mut c = cfg();
+        let err = |c: &mut AutomodConfig, e: Edit| apply_edit(c, &e).unwrap_err().0;
+        assert!(err(&mut c, set("nope", "count", "1")).contains("no rule \"nope\""));
+        assert!(
+            err(&mut c, set("message-rate", "colour", "1"))
+                .contains("its settings are: count, within_secs")
+        );
+        assert!(
+            err(&mut c, set("message-rate", "count", "0")).contains("count must be at least 1")
+        );
+        assert!(err(&mut c, set("message-rate", "count", "many")).contains("not a whole number"));
+        assert_eq!(c, cfg(), "refused edits change nothing");
+        assert!(err(&mut c, set("toxicity", "warn_at", "0.9")).contains("must not decrease"));
+        assert!(err(&mut c, set("message-rate", "actions", "explode")).contains("unknown action"));
+        assert!(err(&mut c, set("raid", "actions", "delete")).contains("member rules"));
+        let e = err(
+            &mut c,
+            Edit::Add {
+                rule: "bad-re".into(),
+                kind: "regex".into(),
+                value: Some("((a{100}){100}){100}".into()),
+            },
+        );
+        assert!(e.contains("compiles to more than"), "{e}");
+        assert!(err(&mut AutomodConfig::default(), Edit::Enable(None)).contains("preset standard"));
+    }
+
+    #[test]
+    fn add_words_then_remove() {
+        let mut c = cfg();
+        apply_edit(
+            &mut c,
+            &Edit::Add {
+                rule: "spoilers".into(),
+                kind: "words".into(),
+                value: Some("ending, finale*".into()),
+            },
+        )
+        .unwrap();
+        apply_edit(&mut c, &set("spoilers", "words", "+twist, ending")).unwrap();
+        let RuleKind::Words { words } = &c.rule("spoilers").unwrap().kind else {
+            panic!()
+        };
+        assert_eq!(words, &["ending", "finale*", "twist"]);
+        apply_edit(&mut c, &set("spoilers", "words", "-ending")).unwrap();
+        apply_edit(&mut c, &Edit::Disable(Some("spoilers".into()))).unwrap();
+        assert!(!c.rule("spoilers").unwrap().enabled);
+        apply_edit(&mut c, &Edit::Remove("spoilers".into())).unwrap();
+        assert!(c.rule("spoilers").is_none());
+        assert!(describe_rule(c.rule("toxicity").unwrap()).contains("warn_at=0.4"));
+    }
+
+    #[tokio::test]
+    async fn the_command_stores_and_the_cache_follows() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            EmbeddedStore::open(dir.path().join("s.redb"))
+                .await
+                .unwrap(),
+        );
+        let cache = Arc::new(RulesCache::default());
+        let cmd = AutomodCommand::new(store.clone(), cache.clone());
+        let g = 1234;
+        let sub = |s: &str| Args::new().with_subcommand(s);
+        let text = |r: Reply| format!("{}{:?}", r.content.clone().unwrap_or_default(), r.embeds);
+
+        assert!(text(cmd.run_for_guild(g, &sub("list")).await.unwrap()).contains("No rules yet"));
+        assert!(
+            !cache
+                .get(g, &store.guild_config(g).await.unwrap().automod)
+                .enabled()
+        );
+        let r = cmd
+            .run_for_guild(
+                g,
+                &sub("preset").with("name", ArgValue::String("strict".into())),
+            )
+            .await
+            .unwrap();
+        assert!(text(r).contains("preset strict applied"));
+        let stored = store.guild_config(g).await.unwrap().automod;
+        assert!(cache.get(g, &stored).enabled());
+        assert!(text(cmd.run_for_guild(g, &sub("list")).await.unwrap()).contains("account-age"));
+
+        let r = cmd
+            .run_for_guild(
+                g,
+                &sub("test").with(
+                    "text",
+                    ArgValue::String("join discord.gg/xyz you idiot".into()),
+                ),
+            )
+            .await
+            .unwrap();
+        let t = text(r);
+        assert!(
+            t.contains("invites") && t.contains("toxicity") && t.contains("nothing was done"),
+            "{t}"
+        );
+
+        let e = cmd
+            .run_for_guild(
+                g,
+                &sub("set")
+                    .with("rule", ArgValue::String("caps".into()))
+                    .with("setting", ArgValue::String("min_percent".into()))
+                    .with("value", ArgValue::String("150".into())),
+            )
+            .await
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("min_percent must be between 1 and 100")
+        );
+        // The refused edit changed nothing.
+        assert_eq!(store.guild_config(g).await.unwrap().automod, stored);
+
+        cmd.run_for_guild(g, &sub("disable")).await.unwrap();
+        assert!(
+            !cache
+                .get(g, &store.guild_config(g).await.unwrap().automod)
+                .enabled()
+        );
+    }
+}
