@@ -7,6 +7,8 @@
 //!   [`Verdict`]s (rule, actions, evidence) without acting.
 //! - [`counters`]: sliding windows and the raid latch, in process or in Redis.
 //! - [`toxicity`]: the lexicon score; [`presets`]: `relaxed`, `standard`, `strict`.
+//! - [`runtime`]: gateway events → contexts → verdicts → planned actions with their cases;
+//!   recording them with escalation.
 //! - [`commands`]: `/automod` (list, enable, disable, preset, set, add, remove, test).
 //!
 //! See `docs/automod.md` for the rules, the presets and the measured figures.
@@ -16,6 +18,7 @@ pub mod config;
 pub mod counters;
 mod engine;
 pub mod presets;
+pub mod runtime;
 pub mod text;
 pub mod toxicity;
 

@@ -1,0 +1,554 @@
+//! From gateway events to planned actions: builds the engine's contexts from twilight's
+//! `Message` and `Member`, evaluates the guild's cached rules, and turns verdicts into
+//! [`PlannedAction`]s, each with the case that records it (rule and evidence included).
+//!
+//! Planning is pure. Every case carries an idempotency key derived from the event, the rule
+//! and the action, so the same message or join handled twice (a redelivery, a reshard, a
+//! retry after a crash) never creates a second case or a second action.
+
+use std::sync::Arc;
+
+use twilight_model::channel::Message;
+use twilight_model::guild::{Member, Permissions};
+
+use super::config::Action;
+use super::counters::Counters;
+use super::engine::{Engine, MemberContext, MessageContext, RulesCache, Verdict, snowflake_ms};
+use crate::moderation::escalation::{self, EscalationAction as Escalate, Threshold, WarnRecord};
+use crate::store::{
+    Case, CaseFilter, CaseKind, EscalationAction, GuildConfig, NewCase, Store, StoreError,
+    Timestamp,
+};
+
+/// Longest case reason (Discord's audit-log reason limit).
+pub const MAX_REASON: usize = 512;
+
+/// One action to carry out, with its case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedAction {
+    /// What to do.
+    pub action: Action,
+    /// The rule that asked for it.
+    pub rule: Arc<str>,
+    /// The message to delete (for `delete`).
+    pub message: Option<(u64, u64)>,
+    /// The case that records it (created before the Discord call, outcome set after).
+    pub case: NewCase,
+}
+
+/// The case kind that records an automod action.
+#[must_use]
+pub fn case_kind(action: &Action) -> CaseKind {
+    match action {
+        Action::Delete => CaseKind::AutomodDelete,
+        Action::Warn => CaseKind::Warn,
+        Action::Timeout { .. } => CaseKind::Timeout,
+        Action::Kick => CaseKind::Kick,
+        Action::Ban { .. } => CaseKind::Ban,
+        Action::Alert { .. } => CaseKind::AutomodAlert,
+    }
+}
+
+fn reason(v: &Verdict) -> String {
+    let r = format!("automod {}: {}", v.rule, v.evidence.reason);
+    if r.chars().count() <= MAX_REASON {
+        return r;
+    }
+    let mut out: String = r.chars().take(MAX_REASON - 1).collect();
+    out.push('…');
+    out
+}
+
+/// Plans the actions of `verdicts` about `user` in `guild`. `event` names the event (e.g.
+/// `message:{id}` or `join:{user}:{joined_at}`) and makes the idempotency keys; `bot` is the
+/// moderator recorded on the cases; `at_ms` is when it happened.
+#[must_use]
+pub fn plan(
+    verdicts: &[Verdict],
+    guild: u64,
+    user: u64,
+    bot: u64,
+    event: &str,
+    message: Option<(u64, u64)>,
+    at_ms: u64,
+) -> Vec<PlannedAction> {
+    let mut out = Vec::new();
+    let mut deleted = false;
+    for v in verdicts {
+        for a in &v.actions {
+            // One message is deleted once, whichever rules asked.
+            if matches!(a, Action::Delete) {
+                if deleted || message.is_none() {
+                    continue;
+                }
+                deleted = true;
+            }
+            let mut case = NewCase::new(
+                guild,
+                format!("automod:{event}:{}:{}", v.rule, a.name()),
+                case_kind(a),
+                user,
+                bot,
+            )
+            .reason(reason(v))
+            .evidence(v.evidence_json())
+            .created_at(Timestamp::from_unix_millis(at_ms as i64));
+            if let Action::Timeout { secs } = a {
+                case = case.duration_secs(u64::from(*secs));
+            }
+            out.push(PlannedAction {
+                action: *a,
+                rule: v.rule.clone(),
+                message: message.filter(|_| matches!(a, Action::Delete)),
+                case,
+            });
+        }
+    }
+    // Punishments, most severe first, then the rest: a ban makes a timeout of the same
+    // member pointless, and the alert should describe what was done.
+    out.sort_by_key(|p| match p.action {
+        Action::Delete => 0,
+        Action::Ban { .. } => 1,
+        Action::Kick => 2,
+        Action::Timeout { .. } => 3,
+        Action::Warn => 4,
+        Action::Alert { .. } => 5,
+    });
+    let strongest = out
+        .iter()
+        .find(|p| p.action.is_punishment())
+        .map(|p| p.action);
+    out.retain(|p| match (strongest, p.action) {
+        (Some(s), a) if a.is_punishment() => a == s,
+        _ => true,
+    });
+    out
+}
+
+/// What [`record`] wrote.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recorded {
+    /// Each planned action with its case (an existing case when the event was seen before).
+    pub actions: Vec<(PlannedAction, Case)>,
+    /// The escalation a warn triggered, with its case (references the warns).
+    pub escalation: Option<(PlannedAction, Case)>,
+}
+
+/// Creates the cases of `planned` (idempotently: a key seen before returns its case) and,
+/// after a warn, applies the guild's escalation thresholds as moderation does: when a
+/// threshold is reached exactly, its action becomes its own case referencing the warns. The
+/// caller then carries out the actions and sets each case's outcome.
+pub async fn record(
+    store: &dyn Store,
+    config: &GuildConfig,
+    planned: Vec<PlannedAction>,
+    bot: u64,
+) -> Result<Recorded, StoreError> {
+    let mut actions = Vec::with_capacity(planned.len());
+    let mut escalation = None;
+    for p in planned {
+        let case = store.create_case(p.case.clone()).await?;
+        if matches!(p.action, Action::Warn) && escalation.is_none() && !config.escalation.is_empty()
+        {
+            escalation = escalate(store, config, &case, bot).await?;
+        }
+        actions.push((p, case));
+    }
+    Ok(Recorded {
+        actions,
+        escalation,
+    })
+}
+
+async fn escalate(
+    store: &dyn Store,
+    config: &GuildConfig,
+    warn: &Case,
+    bot: u64,
+) -> Result<Option<(PlannedAction, Case)>, StoreError> {
+    let thresholds: Vec<Threshold> = config
+        .escalation
+        .iter()
+        .map(|r| Threshold {
+            warns: r.warns,
+            within_secs: r.within_secs,
+            action: match r.action {
+                EscalationAction::Timeout { secs } => {
+                    Escalate::Timeout(std::time::Duration::from_secs(secs))
+                }
+                EscalationAction::Kick => Escalate::Kick,
+                EscalationAction::Ban => Escalate::Ban,
+            },
+        })
+        .collect();
+    let filter = CaseFilter {
+        user_id: Some(warn.user_id),
+        moderator_id: None,
+        kind: Some(CaseKind::Warn),
+    };
+    let page = store.list_cases(warn.guild_id, &filter, 0, 100).await?;
+    // Only the warns up to this one: a redelivered old warn must not see later ones.
+    let warns: Vec<WarnRecord> = page
+        .cases
+        .iter()
+        .filter(|c| c.number <= warn.number)
+        .map(|c| WarnRecord {
+            number: c.number,
+            created_at: c.created_at.unix_secs(),
+        })
+        .collect();
+    // The warn's own time, so handling the event again later gives the same answer.
+    let now = warn.created_at.unix_secs();
+    let Some(e) = escalation::evaluate(&thresholds, &warns, now) else {
+        return Ok(None);
+    };
+    let (action, kind, duration) = match e.threshold.action {
+        Escalate::Timeout(d) => {
+            let secs = d.as_secs().min(u64::from(super::config::MAX_TIMEOUT_SECS)) as u32;
+            (
+                Action::Timeout { secs },
+                CaseKind::Timeout,
+                Some(u64::from(secs)),
+            )
+        }
+        Escalate::Kick => (Action::Kick, CaseKind::Kick, None),
+        Escalate::Ban => (
+            Action::Ban {
+                delete_message_secs: 0,
+            },
+            CaseKind::Ban,
+            None,
+        ),
+    };
+    let mut case = NewCase::new(
+        warn.guild_id,
+        format!("escalation:warn:{}", warn.number),
+        kind,
+        warn.user_id,
+        bot,
+    )
+    .reason(format!(
+        "escalation: {} warns within {} (cases {})",
+        e.threshold.warns,
+        super::engine::human_secs(e.threshold.within_secs),
+        e.references
+            .iter()
+            .map(|n| format!("#{n}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+    .references(e.references.clone())
+    .created_at(warn.created_at);
+    if let Some(d) = duration {
+        case = case.duration_secs(d);
+    }
+    let stored = store.create_case(case.clone()).await?;
+    Ok(Some((
+        PlannedAction {
+            action,
+            rule: Arc::from("escalation"),
+            message: None,
+            case,
+        },
+        stored,
+    )))
+}
+
+/// Builds the engine's view of a guild message; `None` outside guilds. `permissions` are the
+/// author's (from the cache); `None` counts as no permissions.
+#[must_use]
+pub fn message_context<'a>(
+    msg: &'a Message,
+    roles: &'a [u64],
+    permissions: Option<Permissions>,
+) -> Option<MessageContext<'a>> {
+    let guild = msg.guild_id?;
+    Some(MessageContext {
+        guild_id: guild.get(),
+        channel_id: msg.channel_id.get(),
+        message_id: msg.id.get(),
+        author_id: msg.author.id.get(),
+        author_is_bot: msg.author.bot || msg.webhook_id.is_some(),
+        author_roles: roles,
+        author_permissions: permissions.unwrap_or_else(Permissions::empty),
+        content: &msg.content,
+        user_mentions: msg.mentions.len() as u32,
+        role_mentions: msg.mention_roles.len() as u32,
+        mentions_everyone: msg.mention_everyone,
+        attachments: msg.attachments.len() as u32,
+        timestamp_ms: snowflake_ms(msg.id.get()),
+    })
+}
+
+/// The author's role ids of a guild message (from the partial member Discord sends).
+#[must_use]
+pub fn message_roles(msg: &Message) -> Vec<u64> {
+    msg.member
+        .as_ref()
+        .map(|m| m.roles.iter().map(|r| r.get()).collect())
+        .unwrap_or_default()
+}
+
+/// Builds the engine's view of a member who joined.
+#[must_use]
+pub fn member_context(guild: u64, member: &Member) -> MemberContext<'_> {
+    let joined = member
+        .joined_at
+        .map(|t| (t.as_micros() / 1000) as u64)
+        .unwrap_or_else(|| snowflake_ms(member.user.id.get()));
+    MemberContext {
+        guild_id: guild,
+        user_id: member.user.id.get(),
+        is_bot: member.user.bot,
+        username: &member.user.name,
+        global_name: member.user.global_name.as_deref(),
+        nick: member.nick.as_deref(),
+        joined_at_ms: joined,
+    }
+}
+
+/// Automod for one worker: the engine, the compiled-rules cache and the counters.
+pub struct Automod {
+    engine: Engine,
+    cache: Arc<RulesCache>,
+    counters: Arc<dyn Counters>,
+}
+
+impl Automod {
+    /// Automod over `counters` (Redis when configured, else in process).
+    #[must_use]
+    pub fn new(cache: Arc<RulesCache>, counters: Arc<dyn Counters>) -> Self {
+        Self {
+            engine: Engine::new(),
+            cache,
+            counters,
+        }
+    }
+
+    /// The rules cache (shared with `/automod`, which invalidates it).
+    #[must_use]
+    pub fn cache(&self) -> &Arc<RulesCache> {
+        &self.cache
+    }
+
+    /// Plans the actions for a guild message; `stored` is the guild's `GuildConfig.automod`.
+    pub async fn on_message(
+        &self,
+        stored: &serde_json::Value,
+        msg: &Message,
+        permissions: Option<Permissions>,
+        bot: u64,
+    ) -> Vec<PlannedAction> {
+        let roles = message_roles(msg);
+        let Some(ctx) = message_context(msg, &roles, permissions) else {
+            return Vec::new();
+        };
+        let rules = self.cache.get(ctx.guild_id, stored);
+        let verdicts = self.engine.evaluate(&rules, &ctx, &*self.counters).await;
+        plan(
+            &verdicts,
+            ctx.guild_id,
+            ctx.author_id,
+            bot,
+            &format!("message:{}", ctx.message_id),
+            Some((ctx.channel_id, ctx.message_id)),
+            ctx.timestamp_ms,
+        )
+    }
+
+    /// Plans the actions for a member who joined `guild`.
+    pub async fn on_member_add(
+        &self,
+        stored: &serde_json::Value,
+        guild: u64,
+        member: &Member,
+        bot: u64,
+    ) -> Vec<PlannedAction> {
+        let ctx = member_context(guild, member);
+        let rules = self.cache.get(guild, stored);
+        let verdicts = self
+            .engine
+            .evaluate_join(&rules, &ctx, &*self.counters)
+            .await;
+        plan(
+            &verdicts,
+            guild,
+            ctx.user_id,
+            bot,
+            &format!("join:{}:{}", ctx.user_id, ctx.joined_at_ms),
+            None,
+            ctx.joined_at_ms,
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::automod::{GuildRules, LocalCounters, Preset};
+    use serde_json::json;
+
+    fn message(content: &str, id: u64) -> Message {
+        serde_json::from_value(json!({
+            "id": id.to_string(), "channel_id": "20", "guild_id": "10",
+            "author": {"id": "30", "username": "member", "discriminator": "0", "avatar": null},
+            "member": {"roles": ["40"], "joined_at": "2024-01-01T00:00:00.000000+00:00", "deaf": false, "mute": false, "flags": 0},
+            "content": content, "timestamp": "2024-06-01T00:00:00.000000+00:00", "edited_timestamp": null,
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [], "attachments": [],
+            "embeds": [], "pinned": false, "type": 0
+        }))
+        .expect("a MESSAGE_CREATE payload")
+    }
+
+    #[tokio::test]
+    async fn a_toxic_message_becomes_one_delete_and_one_punishment_with_cases() {
+        let stored = Preset::Standard.config().to_json();
+        let automod = Automod::new(
+            Arc::new(RulesCache::default()),
+            Arc::new(LocalCounters::new()),
+        );
+        let id = (1u64 << 40) | 7;
+        let m = message("kill yourself, discord.gg/spam", id);
+        let plan = automod.on_message(&stored, &m, None, 999).await;
+        let actions: Vec<_> = plan.iter().map(|p| p.action).collect();
+        // invites asks delete + warn, toxicity delete + ban: one delete, the ban wins.
+        assert_eq!(
+            actions,
+            [
+                Action::Delete,
+                Action::Ban {
+                    delete_message_secs: 0
+                }
+            ]
+        );
+        assert_eq!(plan[0].message, Some((20, id)));
+        assert_eq!(plan[0].case.kind, CaseKind::AutomodDelete);
+        let ban = &plan[1].case;
+        assert_eq!(
+            (ban.guild_id, ban.user_id, ban.moderator_id, ban.kind),
+            (10, 30, 999, CaseKind::Ban)
+        );
+        assert_eq!(
+            ban.idempotency_key,
+            format!("automod:message:{id}:toxicity:ban")
+        );
+        assert!(
+            ban.reason
+                .as_deref()
+                .unwrap()
+                .starts_with("automod toxicity: toxicity 0.8")
+        );
+        let ev = ban.evidence.as_ref().unwrap();
+        assert_eq!(ev["rule"], "toxicity");
+        assert_eq!(ev["message_id"], id);
+        // The same message again plans the same keys: the store returns the same cases.
+        let again = automod.on_message(&stored, &m, None, 999).await;
+        assert_eq!(
+            again
+                .iter()
+                .map(|p| &p.case.idempotency_key)
+                .collect::<Vec<_>>(),
+            plan.iter()
+                .map(|p| &p.case.idempotency_key)
+                .collect::<Vec<_>>()
+        );
+        // Moderators are exempt.
+        let none = automod
+            .on_message(&stored, &m, Some(Permissions::MANAGE_MESSAGES), 999)
+            .await;
+        assert!(none.is_empty());
+    }
+
+    #[tokio::test]
+    async fn warns_escalate_through_the_guild_thresholds_once() {
+        use crate::store::{EmbeddedStore, EscalationRule};
+        let dir = tempfile::tempdir().unwrap();
+        let store = EmbeddedStore::open(dir.path().join("s.redb"))
+            .await
+            .unwrap();
+        let mut gc = GuildConfig::new(10);
+        gc.escalation = vec![EscalationRule {
+            warns: 3,
+            within_secs: 3600,
+            action: EscalationAction::Timeout { secs: 600 },
+        }];
+        gc.automod = json!({"enabled": true, "revision": 1, "rules": [
+            {"name": "no-spoilers", "kind": {"type": "words", "words": ["spoiler"]}, "actions": [{"type": "delete"}, {"type": "warn"}]}
+        ]});
+        let automod = Automod::new(
+            Arc::new(RulesCache::default()),
+            Arc::new(LocalCounters::new()),
+        );
+        let base = 1_704_067_200_000u64 - crate::automod::DISCORD_EPOCH_MS;
+        let mut escalations = Vec::new();
+        let mut warn_numbers = Vec::new();
+        for i in 0..4u64 {
+            let id = ((base + i * 60_000) << 22) | i;
+            let m = message("spoiler: he dies", id);
+            let planned = automod.on_message(&gc.automod, &m, None, 999).await;
+            let rec = record(&store, &gc, planned, 999).await.unwrap();
+            warn_numbers.extend(
+                rec.actions
+                    .iter()
+                    .filter(|(p, _)| p.action == Action::Warn)
+                    .map(|(_, c)| c.number),
+            );
+            escalations.push(rec.escalation.clone());
+            if i == 2 {
+                // The third message handled twice: no new case, the same escalation.
+                let again = record(
+                    &store,
+                    &gc,
+                    automod.on_message(&gc.automod, &m, None, 999).await,
+                    999,
+                )
+                .await
+                .unwrap();
+                assert_eq!(again.actions, rec.actions);
+                assert_eq!(
+                    again.escalation.as_ref().map(|e| e.1.number),
+                    rec.escalation.as_ref().map(|e| e.1.number)
+                );
+            }
+        }
+        assert!(escalations[0].is_none() && escalations[1].is_none() && escalations[3].is_none());
+        let (action, case) = escalations[2].clone().unwrap();
+        assert_eq!(action.action, Action::Timeout { secs: 600 });
+        assert_eq!(case.kind, CaseKind::Timeout);
+        assert_eq!(case.references, warn_numbers[..3].to_vec());
+        assert!(
+            case.reason
+                .as_deref()
+                .unwrap()
+                .starts_with("escalation: 3 warns within 1h")
+        );
+        // 4 messages → 4 delete cases + 4 warn cases + 1 escalation, numbered without gaps.
+        let all = store
+            .list_cases(10, &CaseFilter::default(), 0, 100)
+            .await
+            .unwrap();
+        assert_eq!(all.total, 9);
+        let ev = all
+            .cases
+            .iter()
+            .find(|c| c.kind == CaseKind::Warn)
+            .unwrap()
+            .evidence
+            .clone()
+            .unwrap();
+        assert_eq!(ev["rule"], "no-spoilers");
+        assert_eq!(ev["matched"], "spoiler");
+    }
+
+    #[test]
+    fn timeouts_carry_their_duration_and_alerts_come_last() {
+        let rules = GuildRules::compile(&Preset::Standard.config()).unwrap();
+        let d = futures::executor::block_on(Engine::new().dry_run(&rules, "go fuck yourself"));
+        let p = plan(&d.verdicts, 1, 2, 3, "message:5", Some((4, 5)), 0);
+        assert_eq!(
+            p.iter().map(|p| p.action).collect::<Vec<_>>(),
+            [Action::Delete, Action::Timeout { secs: 3600 }]
+        );
+        assert_eq!(p[1].case.duration_secs, Some(3600));
+    }
+}
