@@ -7,9 +7,16 @@
 //! [`escalation`] (warn thresholds) and [`modlog`] (mod-log embeds). See
 //! `docs/moderation.md` for the commands and what happens on failure.
 
+pub mod commands;
+pub mod discord;
 pub mod duration;
+pub mod engine;
 pub mod escalation;
+pub mod facts;
 pub mod modlog;
 pub mod options;
 pub mod rules;
+pub mod scheduler;
 pub mod timeout;
+
+pub use commands::register;

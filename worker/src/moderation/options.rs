@@ -88,8 +88,8 @@ impl DeleteMessages {
     pub const fn value(self) -> &'static str {
         match self {
             Self::None => "none",
-            Self::Day => "1d",
-            Self::Week => "7d",
+            Self::Day => "day",
+            Self::Week => "week",
         }
     }
 
@@ -106,7 +106,7 @@ impl DeleteMessages {
 
 /// A `delete_messages` value that is not one of the choices.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a delete_messages choice; use none, 1d or 7d")]
+#[error("`{0}` is not a delete_messages choice; use none, day or week")]
 pub struct DeleteMessagesError(pub String);
 
 impl FromStr for DeleteMessages {
@@ -151,7 +151,7 @@ mod tests {
         let e = "3d".parse::<DeleteMessages>().unwrap_err();
         assert_eq!(
             e.to_string(),
-            "`3d` is not a delete_messages choice; use none, 1d or 7d"
+            "`3d` is not a delete_messages choice; use none, day or week"
         );
     }
 

@@ -19,7 +19,8 @@
 //!    no Discord call).
 //!
 //! Rules 8 and 9 only apply when the target is a member; a user who is not in the guild can
-//! still be banned (and unbanned).
+//! still be banned (and unbanned). For automatic actions (escalations) the bot is the
+//! moderator: rules 1, 4 and 8 are skipped and rules 5 and 9 apply to every action.
 
 use std::fmt;
 
@@ -66,6 +67,20 @@ impl Action {
             Self::Timeout => "time out",
             Self::Untimeout => "remove the timeout of",
             Self::Warn => "warn",
+        }
+    }
+
+    /// The verb with its object ("ban them", "time them out", …).
+    #[must_use]
+    pub const fn act_on(self) -> &'static str {
+        match self {
+            Self::Ban => "ban them",
+            Self::Unban => "unban them",
+            Self::Softban => "softban them",
+            Self::Kick => "kick them",
+            Self::Timeout => "time them out",
+            Self::Untimeout => "lift their timeout",
+            Self::Warn => "warn them",
         }
     }
 
@@ -145,16 +160,16 @@ pub enum Refusal {
         action: Action,
     },
     /// Rule 6.
-    #[error("that user is not a member of this server, so I cannot {} them", .0.verb())]
+    #[error("that user is not a member of this server, so I cannot {}", .0.act_on())]
     NotAMember(Action),
     /// Rule 7.
     #[error("members with the Administrator permission cannot be timed out")]
     TargetIsAdministrator,
     /// Rule 8.
-    #[error("your highest role must be above the target's highest role to {} them", .0.verb())]
+    #[error("your highest role must be above the target's highest role to {}", .0.act_on())]
     ModeratorNotAbove(Action),
     /// Rule 9.
-    #[error("my highest role must be above the target's highest role to {} them; move my role up", .0.verb())]
+    #[error("my highest role must be above the target's highest role to {}; move my role up", .0.act_on())]
     BotNotAbove(Action),
 }
 
@@ -198,7 +213,9 @@ fn has(perms: Permissions, needed: Permissions) -> bool {
 /// The first [`Refusal`] in the order given in the [module documentation](self).
 pub fn check(s: &Subject) -> Result<(), Refusal> {
     let action = s.action;
-    if s.target_id == s.moderator_id && action != Action::Unban {
+    // Automatic actions (escalations) have the bot as moderator: only the bot's rules apply.
+    let automatic = s.moderator_id == s.bot_id;
+    if s.target_id == s.moderator_id && action != Action::Unban && !automatic {
         return Err(Refusal::SelfAction(action));
     }
     if s.target_id == s.bot_id {
@@ -208,7 +225,7 @@ pub fn check(s: &Subject) -> Result<(), Refusal> {
         return Err(Refusal::TargetIsOwner(action));
     }
     let needed = action.required_permission();
-    let moderator_is_owner = s.moderator_id == s.owner_id;
+    let moderator_is_owner = s.moderator_id == s.owner_id || automatic;
     if !moderator_is_owner && !has(s.moderator_permissions, needed) {
         return Err(Refusal::MissingPermission {
             party: Party::Moderator,
@@ -216,7 +233,7 @@ pub fn check(s: &Subject) -> Result<(), Refusal> {
             action,
         });
     }
-    if action.calls_discord() && !has(s.bot_permissions, needed) {
+    if (action.calls_discord() || automatic) && !has(s.bot_permissions, needed) {
         return Err(Refusal::MissingPermission {
             party: Party::Bot,
             permission: needed,
@@ -235,7 +252,7 @@ pub fn check(s: &Subject) -> Result<(), Refusal> {
     if !moderator_is_owner && s.moderator_position <= target.position {
         return Err(Refusal::ModeratorNotAbove(action));
     }
-    if action.calls_discord() && s.bot_position <= target.position {
+    if (action.calls_discord() || automatic) && s.bot_position <= target.position {
         return Err(Refusal::BotNotAbove(action));
     }
     Ok(())
@@ -417,6 +434,22 @@ mod tests {
             permissions: Permissions::empty(),
         });
         assert_eq!(check(&s), Err(Refusal::BotNotAbove(Action::Ban)));
+    }
+
+    #[test]
+    fn automatic_actions_answer_to_the_bots_rules_only() {
+        let mut s = base(Action::Kick);
+        s.moderator_id = BOT;
+        s.moderator_permissions = s.bot_permissions;
+        s.moderator_position = s.bot_position;
+        assert_eq!(check(&s), Ok(()));
+        s.target_member = Some(TargetMember {
+            position: 10,
+            permissions: Permissions::empty(),
+        });
+        assert_eq!(check(&s), Err(Refusal::BotNotAbove(Action::Kick)));
+        s.target_id = BOT;
+        assert_eq!(check(&s), Err(Refusal::TargetIsBot(Action::Kick)));
     }
 
     #[test]

@@ -1,0 +1,759 @@
+//! The moderation commands, each available as a slash command and as a prefix command
+//! (`k!ban @user 1d spam`). Prefix words map to the options in the order they are declared
+//! here; the reason, last, takes the rest of the line.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use twilight_model::guild::Permissions;
+
+use crate::commands::{
+    Args, CommandContext, CommandDef, CommandError, CommandHandler, OptionDef, OptionKind,
+    Registry, RegistryError, Reply, SubcommandDef,
+};
+use crate::store::{
+    Case, CaseFilter, CaseKind, CaseOutcome, EscalationAction, EscalationRule, Store,
+};
+
+use super::duration::{DurationError, format_duration, parse_duration};
+use super::engine::{self, ActionError, ActionReport, ActionRequest, Deps, DmStatus};
+use super::modlog::{self, build_embed};
+use super::options::{DeleteMessages, MAX_REASON_CHARS, Reason};
+use super::timeout::TIMEOUT_CAP;
+
+/// Cases per page of `/cases`.
+pub const CASES_PER_PAGE: u32 = 10;
+
+const CATEGORY: &str = "Moderation";
+
+/// Adds every moderation command to the registry; the handlers keep `store` (cases,
+/// schedules, guild settings).
+///
+/// # Errors
+/// A definition the registry refuses (duplicate name, invalid option).
+pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), RegistryError> {
+    let st = Shared { store };
+    let user = |d: &str| OptionDef::new("user", d, OptionKind::User).required();
+    let reason = || {
+        OptionDef::new("reason", "Why (shown in the audit log)", OptionKind::String)
+            .max_length(MAX_REASON_CHARS as u16)
+    };
+    let delete = || {
+        DeleteMessages::ALL.iter().fold(
+            OptionDef::new(
+                "delete_messages",
+                "How much of their recent messages to delete",
+                OptionKind::String,
+            ),
+            |o, c| o.choice(c.label(), c.value()),
+        )
+    };
+    let moderation = |name: &str, description: &str, kind: Kind, perms: Permissions| {
+        CommandDef::new(name, description, Action(kind, st.clone()))
+            .permissions(perms)
+            .category(CATEGORY)
+    };
+    registry.register(
+        moderation(
+            "ban",
+            "Ban a user, optionally for a time",
+            Kind::Ban,
+            Permissions::BAN_MEMBERS,
+        )
+        .option(user("Who to ban"))
+        .option(OptionDef::new(
+            "duration",
+            "Lift the ban after this long (e.g. 1d, 2h30m); permanent when empty",
+            OptionKind::Duration,
+        ))
+        .option(delete())
+        .option(reason()),
+    )?;
+    registry.register(
+        moderation("unban", "Lift a ban", Kind::Unban, Permissions::BAN_MEMBERS)
+            .option(user("Who to unban"))
+            .option(reason()),
+    )?;
+    registry.register(
+        moderation(
+            "softban",
+            "Ban and unban at once to delete a user's recent messages",
+            Kind::Softban,
+            Permissions::BAN_MEMBERS,
+        )
+        .option(user("Who to softban"))
+        .option(delete())
+        .option(reason()),
+    )?;
+    registry.register(
+        moderation(
+            "kick",
+            "Remove a member from the server",
+            Kind::Kick,
+            Permissions::KICK_MEMBERS,
+        )
+        .option(user("Who to kick"))
+        .option(reason()),
+    )?;
+    registry.register(
+        moderation(
+            "timeout",
+            "Time a member out (longer than 28 days is renewed until it ends)",
+            Kind::Timeout,
+            Permissions::MODERATE_MEMBERS,
+        )
+        .option(user("Who to time out"))
+        .option(
+            OptionDef::new(
+                "duration",
+                "How long (e.g. 90s, 1h30m, 2d, 1w)",
+                OptionKind::Duration,
+            )
+            .required(),
+        )
+        .option(reason()),
+    )?;
+    registry.register(
+        moderation(
+            "untimeout",
+            "Lift a member's timeout",
+            Kind::Untimeout,
+            Permissions::MODERATE_MEMBERS,
+        )
+        .option(user("Whose timeout to lift"))
+        .option(reason()),
+    )?;
+    registry.register(
+        moderation(
+            "warn",
+            "Warn a member (recorded as a case)",
+            Kind::Warn,
+            Permissions::MODERATE_MEMBERS,
+        )
+        .option(user("Who to warn"))
+        .option(reason().required()),
+    )?;
+    registry.register(
+        CommandDef::new("case", "Show a case", ShowCase(st.clone()))
+            .option(
+                OptionDef::new("number", "Case number", OptionKind::Integer)
+                    .required()
+                    .range(1, i64::MAX),
+            )
+            .category(CATEGORY),
+    )?;
+    registry.register(
+        CommandDef::new("cases", "List cases, newest first", ListCases(st.clone()))
+            .option(OptionDef::new(
+                "user",
+                "Only cases about this user",
+                OptionKind::User,
+            ))
+            .option(OptionDef::new(
+                "moderator",
+                "Only cases by this moderator",
+                OptionKind::User,
+            ))
+            .option(OptionDef::new("page", "Page (from 1)", OptionKind::Integer).range(1, 100_000))
+            .category(CATEGORY),
+    )?;
+    registry.register(
+        CommandDef::new(
+            "reason",
+            "Change a case's reason (the old one is kept)",
+            EditReason(st.clone()),
+        )
+        .option(
+            OptionDef::new("case", "Case number", OptionKind::Integer)
+                .required()
+                .range(1, i64::MAX),
+        )
+        .option(
+            OptionDef::new("text", "The new reason", OptionKind::String)
+                .required()
+                .max_length(MAX_REASON_CHARS as u16),
+        )
+        .category(CATEGORY),
+    )?;
+    registry.register(
+        CommandDef::new(
+            "modlog",
+            "Set the channel where cases are posted",
+            SetModlog(st.clone()),
+        )
+        .option(OptionDef::new("channel", "The mod-log channel", OptionKind::Channel).required())
+        .permissions(Permissions::MANAGE_GUILD)
+        .category(CATEGORY),
+    )?;
+    registry.register(
+        CommandDef::new(
+            "moddm",
+            "Whether users get a DM before they are banned, kicked, timed out or warned",
+            SetDm(st.clone()),
+        )
+        .option(OptionDef::new("enabled", "Send the DM", OptionKind::Boolean).required())
+        .permissions(Permissions::MANAGE_GUILD)
+        .category(CATEGORY),
+    )?;
+    registry.register(
+        CommandDef::new(
+            "escalation",
+            "Automatic actions after repeated warns",
+            Escalation(st),
+        )
+        .subcommand(
+            SubcommandDef::new("add", "Add a rule: N warns within T → action")
+                .option(
+                    OptionDef::new("warns", "How many warns", OptionKind::Integer)
+                        .required()
+                        .range(1, 100),
+                )
+                .option(
+                    OptionDef::new(
+                        "within",
+                        "Within how long (e.g. 1d, 1w)",
+                        OptionKind::Duration,
+                    )
+                    .required(),
+                )
+                .option(
+                    OptionDef::new("action", "What to do", OptionKind::String)
+                        .required()
+                        .choice("Timeout", "timeout")
+                        .choice("Kick", "kick")
+                        .choice("Ban", "ban"),
+                )
+                .option(OptionDef::new(
+                    "duration",
+                    "Timeout length (for timeout)",
+                    OptionKind::Duration,
+                )),
+        )
+        .subcommand(SubcommandDef::new("list", "Show the rules"))
+        .subcommand(
+            SubcommandDef::new("remove", "Remove a rule by its number in the list").option(
+                OptionDef::new("number", "Rule number", OptionKind::Integer)
+                    .required()
+                    .range(1, 100),
+            ),
+        )
+        .permissions(Permissions::MANAGE_GUILD)
+        .category(CATEGORY),
+    )?;
+    Ok(())
+}
+
+/// What every moderation handler holds.
+#[derive(Clone)]
+struct Shared {
+    store: Arc<dyn Store>,
+}
+
+impl Shared {
+    /// The services the flow needs, for this invocation.
+    fn deps(&self, ctx: &CommandContext) -> Deps {
+        Deps::from_services(&ctx.services, self.store.clone())
+    }
+}
+
+fn action_error(e: ActionError) -> CommandError {
+    match e {
+        ActionError::Store(e) => CommandError::StoreUnavailable(Box::new(e)),
+        ActionError::Facts(e) => CommandError::Discord(Box::new(e)),
+        other => CommandError::user(other.to_string()),
+    }
+}
+
+fn store_error(e: crate::store::StoreError) -> CommandError {
+    CommandError::StoreUnavailable(Box::new(e))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Ban,
+    Unban,
+    Softban,
+    Kick,
+    Timeout,
+    Untimeout,
+    Warn,
+}
+
+struct Action(Kind, Shared);
+
+fn bad_duration(option: &str, e: &DurationError) -> CommandError {
+    CommandError::user(format!("`{option}`: {e}"))
+}
+
+/// Reads ban-like options. In prefix form a word in the `duration` slot that is not a
+/// duration belongs to what follows: a `delete_messages` choice, or the start of the reason.
+/// Duration, message deletion and reason as read from a ban-like command.
+type BanOptions = (Option<Duration>, Option<DeleteMessages>, Option<String>);
+
+fn read_options(ctx: &CommandContext, args: &Args) -> Result<BanOptions, CommandError> {
+    let mut reason = args.string("reason").map(str::to_owned);
+    let mut delete = match args.string("delete_messages") {
+        Some(v) => Some(
+            v.parse::<DeleteMessages>()
+                .map_err(|e| CommandError::user(e.to_string()))?,
+        ),
+        None => None,
+    };
+    let duration = match args.string("duration") {
+        None => None,
+        Some(word) => match parse_duration(word) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let starts_with_digit = word.trim_start().starts_with(|c: char| c.is_ascii_digit());
+                if ctx.is_slash() || starts_with_digit {
+                    return Err(bad_duration("duration", &e));
+                }
+                match word.parse::<DeleteMessages>() {
+                    Ok(d) if delete.is_none() => delete = Some(d),
+                    _ => {
+                        reason = Some(match reason {
+                            Some(r) => format!("{word} {r}"),
+                            None => word.to_owned(),
+                        });
+                    }
+                }
+                None
+            }
+        },
+    };
+    Ok((duration, delete, reason))
+}
+
+#[async_trait::async_trait]
+impl CommandHandler for Action {
+    async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
+        let guild_id = ctx.require_guild()?.get();
+        let user_id = args
+            .user("user")
+            .ok_or_else(|| CommandError::user("`user` is missing"))?
+            .get();
+        let (duration, delete, reason_text) = match self.0 {
+            Kind::Ban | Kind::Softban => read_options(ctx, args)?,
+            Kind::Timeout => {
+                let word = args.string("duration").unwrap_or_default();
+                let d = parse_duration(word).map_err(|e| bad_duration("duration", &e))?;
+                (Some(d), None, args.string("reason").map(str::to_owned))
+            }
+            _ => (None, None, args.string("reason").map(str::to_owned)),
+        };
+        let reason = Reason::parse_optional(reason_text.as_deref())
+            .map_err(|e| CommandError::user(e.to_string()))?;
+        if self.0 == Kind::Warn && reason.is_none() {
+            return Err(CommandError::user("a warn needs a reason"));
+        }
+        let kind = match self.0 {
+            Kind::Ban if duration.is_some() => CaseKind::Tempban,
+            Kind::Ban => CaseKind::Ban,
+            Kind::Unban => CaseKind::Unban,
+            Kind::Softban => CaseKind::Softban,
+            Kind::Kick => CaseKind::Kick,
+            Kind::Timeout => CaseKind::Timeout,
+            Kind::Untimeout => CaseKind::Untimeout,
+            Kind::Warn => CaseKind::Warn,
+        };
+        let delete_messages = match (self.0, delete) {
+            (_, Some(d)) => d,
+            (Kind::Softban, None) => DeleteMessages::Day,
+            _ => DeleteMessages::None,
+        };
+        let req = ActionRequest {
+            guild_id,
+            kind,
+            user_id,
+            moderator_id: ctx.invoker.user_id.get(),
+            moderator_roles: Some(ctx.invoker.roles.iter().map(|r| r.get()).collect()),
+            reason,
+            duration,
+            delete_messages,
+            idempotency_key: ctx.idempotency_key(),
+            references: Vec::new(),
+        };
+        let report = engine::perform(&self.1.deps(ctx), req)
+            .await
+            .map_err(action_error)?;
+        report_reply(&report)
+    }
+}
+
+fn verb(kind: CaseKind) -> &'static str {
+    match kind {
+        CaseKind::Ban | CaseKind::Tempban => "Banned",
+        CaseKind::Softban => "Softbanned",
+        CaseKind::Unban => "Unbanned",
+        CaseKind::Kick => "Kicked",
+        CaseKind::Timeout => "Timed out",
+        CaseKind::Untimeout => "Lifted the timeout of",
+        CaseKind::Warn => "Warned",
+        _ => "Recorded a case for",
+    }
+}
+
+fn infinitive(kind: CaseKind) -> &'static str {
+    match kind {
+        CaseKind::Ban | CaseKind::Tempban => "ban",
+        CaseKind::Softban => "softban",
+        CaseKind::Unban => "unban",
+        CaseKind::Kick => "kick",
+        CaseKind::Timeout => "time out",
+        CaseKind::Untimeout => "lift the timeout of",
+        CaseKind::Warn => "warn",
+        _ => "act on",
+    }
+}
+
+/// One line describing what a report did.
+fn summary(report: &ActionReport) -> Result<String, String> {
+    let case = &report.case;
+    let who = format!("<@{}>", case.user_id);
+    match &case.outcome {
+        CaseOutcome::Failed { error } => Err(format!(
+            "Could not {} {who}: {error}. Case #{} records the failure.",
+            infinitive(case.kind),
+            case.number
+        )),
+        CaseOutcome::Pending => Err(format!(
+            "Case #{} is still being carried out; check it with /case {}.",
+            case.number, case.number
+        )),
+        CaseOutcome::Applied => {
+            let mut line = format!("{} {who}", verb(case.kind));
+            if let Some(secs) = case.duration_secs {
+                let ends = case.created_at.unix_secs() + i64::try_from(secs).unwrap_or(i64::MAX);
+                line.push_str(&format!(
+                    " for {} (until <t:{ends}:f>)",
+                    format_duration(Duration::from_secs(secs))
+                ));
+            }
+            line.push_str(&format!(" · case #{}", case.number));
+            if report.replayed {
+                line.push_str(" (already done; nothing was repeated)");
+            }
+            if let Some(r) = &case.reason {
+                line.push_str(&format!("\nReason: {r}"));
+            }
+            if report.renewals > 0 {
+                line.push_str(&format!(
+                    "\nDiscord caps a timeout at {}: it will be renewed {} time{} until it ends.",
+                    format_duration(TIMEOUT_CAP),
+                    report.renewals,
+                    if report.renewals == 1 { "" } else { "s" }
+                ));
+            }
+            Ok(line)
+        }
+    }
+}
+
+fn report_reply(report: &ActionReport) -> Result<Reply, CommandError> {
+    let mut text = summary(report).map_err(CommandError::user)?;
+    if let DmStatus::Failed(e) = &report.dm {
+        text.push_str(&format!(
+            "\n(The DM to the user failed: {e}; the action went ahead.)"
+        ));
+    }
+    match &report.escalation {
+        Some(Ok(esc)) => match summary(esc) {
+            Ok(line) => text.push_str(&format!("\nEscalation: {line}")),
+            Err(line) => text.push_str(&format!("\nEscalation failed: {line}")),
+        },
+        Some(Err(e)) => text.push_str(&format!("\nEscalation could not run: {e}")),
+        None => {}
+    }
+    Ok(Reply::text(text).public())
+}
+
+fn require_moderator(ctx: &CommandContext) -> Result<(), CommandError> {
+    let perms = ctx.invoker.permissions.unwrap_or_else(Permissions::empty);
+    if engine::is_moderator(perms) {
+        Ok(())
+    } else {
+        Err(CommandError::MissingPermissions {
+            missing: "Ban Members, Kick Members or Timeout Members".into(),
+        })
+    }
+}
+
+struct ShowCase(Shared);
+
+fn case_embed(case: &Case) -> twilight_model::channel::message::Embed {
+    let mut embed = build_embed(&engine::modlog_entry(case));
+    if case.outcome == CaseOutcome::Pending {
+        embed
+            .fields
+            .push(twilight_model::channel::message::embed::EmbedField {
+                inline: false,
+                name: "Outcome".into(),
+                value: "Pending".into(),
+            });
+    }
+    if !case.reason_history.is_empty() {
+        let lines: Vec<String> = case
+            .reason_history
+            .iter()
+            .map(|e| {
+                format!(
+                    "<t:{}:f> by <@{}>: {}",
+                    e.edited_at.unix_secs(),
+                    e.editor_id,
+                    e.previous.as_deref().unwrap_or(modlog::NO_REASON)
+                )
+            })
+            .collect();
+        embed
+            .fields
+            .push(twilight_model::channel::message::embed::EmbedField {
+                inline: false,
+                name: "Earlier reasons".into(),
+                value: modlog::truncate(&lines.join("\n"), 1024),
+            });
+    }
+    embed
+}
+
+#[async_trait::async_trait]
+impl CommandHandler for ShowCase {
+    async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
+        let guild = ctx.require_guild()?.get();
+        require_moderator(ctx)?;
+        let number = u64::try_from(args.integer("number").unwrap_or(0)).unwrap_or(0);
+        let case = self
+            .0
+            .store
+            .get_case(guild, number)
+            .await
+            .map_err(store_error)?
+            .ok_or_else(|| CommandError::user(format!("there is no case #{number}")))?;
+        Ok(Reply::embed(case_embed(&case)).ephemeral())
+    }
+}
+
+struct ListCases(Shared);
+
+fn case_line(case: &Case) -> String {
+    let outcome = match &case.outcome {
+        CaseOutcome::Applied => "",
+        CaseOutcome::Pending => " (pending)",
+        CaseOutcome::Failed { .. } => " (failed)",
+    };
+    let duration = case
+        .duration_secs
+        .map(|s| format!(" {}", format_duration(Duration::from_secs(s))))
+        .unwrap_or_default();
+    format!(
+        "**#{}** {}{duration}{outcome} · <@{}> by <@{}> · <t:{}:R> · {}",
+        case.number,
+        engine::entry_kind(case.kind).label(),
+        case.user_id,
+        case.moderator_id,
+        case.created_at.unix_secs(),
+        modlog::truncate(case.reason.as_deref().unwrap_or(modlog::NO_REASON), 80)
+    )
+}
+
+#[async_trait::async_trait]
+impl CommandHandler for ListCases {
+    async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
+        let guild = ctx.require_guild()?.get();
+        require_moderator(ctx)?;
+        let page = u32::try_from(args.integer("page").unwrap_or(1).max(1)).unwrap_or(1);
+        let filter = CaseFilter {
+            user_id: args.user("user").map(|u| u.get()),
+            moderator_id: args.user("moderator").map(|u| u.get()),
+            kind: None,
+        };
+        let found = self
+            .0
+            .store
+            .list_cases(guild, &filter, page - 1, CASES_PER_PAGE)
+            .await
+            .map_err(store_error)?;
+        let pages = found.total.div_ceil(u64::from(CASES_PER_PAGE)).max(1);
+        if found.cases.is_empty() {
+            return Ok(Reply::text(if found.total == 0 {
+                "No cases match.".to_owned()
+            } else {
+                format!("Page {page} is past the end; there are {pages} pages.")
+            })
+            .ephemeral());
+        }
+        let lines: Vec<String> = found.cases.iter().map(case_line).collect();
+        let embed = crate::commands::EmbedBuilder::new()
+            .title(format!(
+                "Cases ({} total) · page {page}/{pages}",
+                found.total
+            ))
+            .description(modlog::truncate(&lines.join("\n"), 4096))
+            .build();
+        Ok(Reply::embed(embed).ephemeral())
+    }
+}
+
+struct EditReason(Shared);
+
+#[async_trait::async_trait]
+impl CommandHandler for EditReason {
+    async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
+        let guild = ctx.require_guild()?.get();
+        require_moderator(ctx)?;
+        let number = u64::try_from(args.integer("case").unwrap_or(0)).unwrap_or(0);
+        let reason = Reason::parse_optional(args.string("text"))
+            .map_err(|e| CommandError::user(e.to_string()))?
+            .ok_or_else(|| CommandError::user("the new reason is empty"))?;
+        let store = &self.0.store;
+        if store
+            .get_case(guild, number)
+            .await
+            .map_err(store_error)?
+            .is_none()
+        {
+            return Err(CommandError::user(format!("there is no case #{number}")));
+        }
+        let case = store
+            .edit_case_reason(
+                guild,
+                number,
+                Some(reason.into_string()),
+                ctx.invoker.user_id.get(),
+            )
+            .await
+            .map_err(store_error)?;
+        let config = store.guild_config(guild).await.map_err(store_error)?;
+        engine::post_modlog(&self.0.deps(ctx), config.mod_log_channel, &case).await;
+        Ok(Reply::text(format!("Updated the reason of case #{number}.")).ephemeral())
+    }
+}
+
+struct SetModlog(Shared);
+
+#[async_trait::async_trait]
+impl CommandHandler for SetModlog {
+    async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
+        let guild = ctx.require_guild()?.get();
+        let channel = args
+            .channel("channel")
+            .ok_or_else(|| CommandError::user("`channel` is missing"))?
+            .get();
+        let store = &self.0.store;
+        let mut config = store.guild_config(guild).await.map_err(store_error)?;
+        config.mod_log_channel = Some(channel);
+        store.put_guild_config(&config).await.map_err(store_error)?;
+        Ok(Reply::text(format!("Cases will be posted in <#{channel}>.")).ephemeral())
+    }
+}
+
+struct SetDm(Shared);
+
+#[async_trait::async_trait]
+impl CommandHandler for SetDm {
+    async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
+        let guild = ctx.require_guild()?.get();
+        let enabled = args.boolean("enabled").unwrap_or(false);
+        let store = &self.0.store;
+        let mut config = store.guild_config(guild).await.map_err(store_error)?;
+        config.dm_on_action = enabled;
+        store.put_guild_config(&config).await.map_err(store_error)?;
+        Ok(Reply::text(if enabled {
+            "Users will get a DM before an action against them (a failed DM never stops the action)."
+        } else {
+            "Users will not get a DM before actions."
+        })
+        .ephemeral())
+    }
+}
+
+/// Renders an escalation rule for people (`3 warns within 1d → timeout 1h`).
+#[must_use]
+pub fn describe_rule(rule: &EscalationRule) -> String {
+    let action = match rule.action {
+        EscalationAction::Timeout { secs } => {
+            format!("timeout {}", format_duration(Duration::from_secs(secs)))
+        }
+        EscalationAction::Kick => "kick".into(),
+        EscalationAction::Ban => "ban".into(),
+    };
+    format!(
+        "{} warns within {} → {action}",
+        rule.warns,
+        format_duration(Duration::from_secs(rule.within_secs))
+    )
+}
+
+/// Longest list of escalation rules per guild.
+pub const MAX_ESCALATION_RULES: usize = 10;
+
+struct Escalation(Shared);
+
+#[async_trait::async_trait]
+impl CommandHandler for Escalation {
+    async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
+        let guild = ctx.require_guild()?.get();
+        let store = &self.0.store;
+        let mut config = store.guild_config(guild).await.map_err(store_error)?;
+        match args.subcommand() {
+            Some("add") => {
+                let warns = u32::try_from(args.integer("warns").unwrap_or(0))
+                    .map_err(|_| CommandError::user("`warns` must be between 1 and 100"))?;
+                let within = parse_duration(args.string("within").unwrap_or_default())
+                    .map_err(|e| bad_duration("within", &e))?;
+                let action = match args.string("action").unwrap_or_default() {
+                    "timeout" => {
+                        let word = args
+                            .string("duration")
+                            .ok_or_else(|| CommandError::user("a timeout rule needs `duration`"))?;
+                        let d = parse_duration(word).map_err(|e| bad_duration("duration", &e))?;
+                        EscalationAction::Timeout { secs: d.as_secs() }
+                    }
+                    "kick" => EscalationAction::Kick,
+                    "ban" => EscalationAction::Ban,
+                    other => {
+                        return Err(CommandError::user(format!(
+                            "`{other}` is not an action; use timeout, kick or ban"
+                        )));
+                    }
+                };
+                if config.escalation.len() >= MAX_ESCALATION_RULES {
+                    return Err(CommandError::user(format!(
+                        "a server can have at most {MAX_ESCALATION_RULES} escalation rules"
+                    )));
+                }
+                let rule = EscalationRule {
+                    warns,
+                    within_secs: within.as_secs(),
+                    action,
+                };
+                let text = describe_rule(&rule);
+                config.escalation.push(rule);
+                store.put_guild_config(&config).await.map_err(store_error)?;
+                Ok(Reply::text(format!("Added: {text}")).ephemeral())
+            }
+            Some("remove") => {
+                let n = usize::try_from(args.integer("number").unwrap_or(0)).unwrap_or(0);
+                if n == 0 || n > config.escalation.len() {
+                    return Err(CommandError::user(format!(
+                        "there is no rule {n}; /escalation list shows them"
+                    )));
+                }
+                let rule = config.escalation.remove(n - 1);
+                store.put_guild_config(&config).await.map_err(store_error)?;
+                Ok(Reply::text(format!("Removed: {}", describe_rule(&rule))).ephemeral())
+            }
+            _ => {
+                if config.escalation.is_empty() {
+                    return Ok(Reply::text("No escalation rules.").ephemeral());
+                }
+                let lines: Vec<String> = config
+                    .escalation
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| format!("{}. {}", i + 1, describe_rule(r)))
+                    .collect();
+                Ok(Reply::text(lines.join("\n")).ephemeral())
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! The Discord calls moderation makes, each with its audit-log reason, and how their errors
+//! are described to moderators.
+
+use twilight_http::request::AuditLogReason;
+use twilight_model::channel::Channel;
+use twilight_model::channel::message::AllowedMentions;
+use twilight_model::channel::message::Embed;
+use twilight_model::id::Id;
+use twilight_model::util::Timestamp;
+
+use crate::rest::{Rest, RestError};
+
+/// Discord: Unknown Member.
+pub const UNKNOWN_MEMBER: u64 = 10_007;
+/// Discord: Unknown User.
+pub const UNKNOWN_USER: u64 = 10_013;
+/// Discord: Unknown Ban.
+pub const UNKNOWN_BAN: u64 = 10_026;
+/// Discord: Missing Permissions.
+pub const MISSING_PERMISSIONS: u64 = 50_013;
+/// Discord: Cannot send messages to this user.
+pub const CANNOT_DM: u64 = 50_007;
+
+/// A moderator-facing description of a failed Discord call.
+#[must_use]
+pub fn describe(e: &RestError) -> String {
+    match e.discord_code() {
+        Some(MISSING_PERMISSIONS) => {
+            "Discord refused: missing permissions (50013); check my role and its position".into()
+        }
+        Some(UNKNOWN_MEMBER) => "Discord says that user is not a member (10007)".into(),
+        Some(UNKNOWN_USER) => "Discord does not know that user (10013)".into(),
+        Some(UNKNOWN_BAN) => "Discord says that user is not banned (10026)".into(),
+        Some(code) => format!("Discord refused the request (code {code})"),
+        None => match e.status() {
+            Some(status) => format!("Discord answered HTTP {status}"),
+            None => "Discord could not be reached".into(),
+        },
+    }
+}
+
+/// Whether the error is temporary (network, 5xx, rate limits, budget), i.e. worth retrying
+/// later, as opposed to a refusal that will not change.
+#[must_use]
+pub fn is_transient(e: &RestError) -> bool {
+    match e {
+        RestError::Exhausted { .. } | RestError::Budget(_) => true,
+        _ => match e.status() {
+            Some(s) => s >= 500 || s == 429,
+            None => e.discord_code().is_none(),
+        },
+    }
+}
+
+fn gid(id: u64) -> Id<twilight_model::id::marker::GuildMarker> {
+    Id::new(id)
+}
+
+fn uid(id: u64) -> Id<twilight_model::id::marker::UserMarker> {
+    Id::new(id)
+}
+
+/// `PUT /guilds/{g}/bans/{u}`.
+///
+/// # Errors
+/// The REST error.
+pub async fn ban(
+    rest: &Rest,
+    guild: u64,
+    user: u64,
+    delete_message_seconds: u32,
+    reason: &str,
+) -> Result<(), RestError> {
+    rest.call("create_ban", |c| {
+        let mut req = c.create_ban(gid(guild), uid(user));
+        if delete_message_seconds > 0 {
+            req = req.delete_message_seconds(delete_message_seconds);
+        }
+        if !reason.is_empty() {
+            req = req.reason(reason);
+        }
+        req.into_future()
+    })
+    .await
+    .map(drop)
+}
+
+/// `DELETE /guilds/{g}/bans/{u}`.
+///
+/// # Errors
+/// The REST error (10026 when the user is not banned).
+pub async fn unban(rest: &Rest, guild: u64, user: u64, reason: &str) -> Result<(), RestError> {
+    rest.call("delete_ban", |c| {
+        let mut req = c.delete_ban(gid(guild), uid(user));
+        if !reason.is_empty() {
+            req = req.reason(reason);
+        }
+        req.into_future()
+    })
+    .await
+    .map(drop)
+}
+
+/// `DELETE /guilds/{g}/members/{u}`.
+///
+/// # Errors
+/// The REST error.
+pub async fn kick(rest: &Rest, guild: u64, user: u64, reason: &str) -> Result<(), RestError> {
+    rest.call("remove_guild_member", |c| {
+        let mut req = c.remove_guild_member(gid(guild), uid(user));
+        if !reason.is_empty() {
+            req = req.reason(reason);
+        }
+        req.into_future()
+    })
+    .await
+    .map(drop)
+}
+
+/// `PATCH /guilds/{g}/members/{u}` with `communication_disabled_until` (Unix seconds, or
+/// `None` to lift the timeout).
+///
+/// # Errors
+/// The REST error.
+pub async fn set_timeout(
+    rest: &Rest,
+    guild: u64,
+    user: u64,
+    until: Option<i64>,
+    reason: &str,
+) -> Result<(), RestError> {
+    let until = until.map(|s| Timestamp::from_secs(s).expect("timeouts end within years"));
+    rest.call("update_guild_member", |c| {
+        let mut req = c
+            .update_guild_member(gid(guild), uid(user))
+            .communication_disabled_until(until);
+        if !reason.is_empty() {
+            req = req.reason(reason);
+        }
+        req.into_future()
+    })
+    .await
+    .map(drop)
+}
+
+/// Sends a direct message (opening the DM channel first).
+///
+/// # Errors
+/// The REST error (50007 when the user does not accept DMs).
+pub async fn direct_message(rest: &Rest, user: u64, content: &str) -> Result<(), RestError> {
+    let channel: Channel = rest
+        .model("create_private_channel", |c| {
+            c.create_private_channel(uid(user)).into_future()
+        })
+        .await?;
+    let none = AllowedMentions::default();
+    rest.call("create_message", |c| {
+        c.create_message(channel.id)
+            .content(content)
+            .allowed_mentions(Some(&none))
+            .into_future()
+    })
+    .await
+    .map(drop)
+}
+
+/// Posts an embed in a channel (mentions in it never ping).
+///
+/// # Errors
+/// The REST error.
+pub async fn post_embed(rest: &Rest, channel: u64, embed: &Embed) -> Result<(), RestError> {
+    let none = AllowedMentions::default();
+    let embeds = std::slice::from_ref(embed);
+    rest.call("create_message", |c| {
+        c.create_message(Id::new(channel))
+            .embeds(embeds)
+            .allowed_mentions(Some(&none))
+            .into_future()
+    })
+    .await
+    .map(drop)
+}

@@ -1,0 +1,769 @@
+//! The flow every moderation action follows:
+//!
+//! 1. a case already recorded under the invocation's idempotency key is answered from the
+//!    store (a retried command never acts twice);
+//! 2. permission and hierarchy rules ([`super::rules`]), before any call that changes
+//!    anything on Discord;
+//! 3. the case is created with outcome `Pending`;
+//! 4. schedules are updated *before* the Discord call (a tempban writes its expiry, a
+//!    permanent ban or an unban cancels a pending expiry) so that a crash between the call and
+//!    the bookkeeping can never leave a ban without its expiry or an old expiry that would
+//!    lift a later permanent ban; if the call fails the previous schedule is put back;
+//! 5. the optional DM to the user (its failure never blocks the action);
+//! 6. the Discord call, with the reason in `X-Audit-Log-Reason`;
+//! 7. the case's outcome becomes `Applied` or `Failed{error}`;
+//! 8. the mod-log embed is posted (a failure to post is logged, not fatal);
+//! 9. for warns, escalation thresholds are evaluated and may apply their own case.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use twilight_model::guild::Permissions;
+
+use crate::clock::Clock;
+use crate::rest::{Rest, RestError};
+use crate::store::{
+    Case, CaseFilter, CaseKind, CaseOutcome, EscalationAction as StoredAction, NewCase,
+    NewSchedule, Schedule, ScheduleKind, ScheduleState, Store, StoreError, Timestamp,
+};
+
+use super::discord;
+use super::duration::format_duration;
+use super::escalation::{self, EscalationAction, Threshold, WarnRecord};
+use super::facts::{self, GuildFacts};
+use super::modlog::{self, EntryKind, ModlogEntry};
+use super::options::{DeleteMessages, MAX_REASON_CHARS, Reason};
+use super::rules::{self, Action, Refusal, Subject};
+use super::timeout;
+
+/// A case left `Pending` for longer than this is considered abandoned (the process that
+/// created it died) and a retry with the same key finishes it.
+pub const PENDING_TAKEOVER: Duration = Duration::from_secs(30);
+
+/// Everything the moderation flow uses.
+#[derive(Clone)]
+pub struct Deps {
+    /// Cases, schedules, guild settings.
+    pub store: Arc<dyn Store>,
+    /// Discord REST.
+    pub rest: Rest,
+    /// The bot's user id.
+    pub bot_id: u64,
+    /// Time source.
+    pub clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for Deps {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Deps")
+            .field("store", &self.store.backend())
+            .field("bot_id", &self.bot_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Deps {
+    /// The flow's services from the worker's, with the store.
+    #[must_use]
+    pub fn from_services(services: &crate::commands::Services, store: Arc<dyn Store>) -> Self {
+        Self {
+            store,
+            rest: services.rest.clone(),
+            bot_id: services.bot_user_id.get(),
+            clock: services.clock.clone(),
+        }
+    }
+
+    /// Now, as a store timestamp.
+    #[must_use]
+    pub fn now(&self) -> Timestamp {
+        Timestamp::from_unix_millis(i64::try_from(self.clock.unix_millis()).unwrap_or(i64::MAX))
+    }
+}
+
+/// One moderation action to perform.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActionRequest {
+    /// Guild.
+    pub guild_id: u64,
+    /// Ban, Tempban, Softban, Unban, Kick, Timeout, Untimeout or Warn.
+    pub kind: CaseKind,
+    /// Target user.
+    pub user_id: u64,
+    /// Who asks (the bot's id for automatic actions).
+    pub moderator_id: u64,
+    /// The moderator's role ids when the invocation carries them (slash commands and guild
+    /// messages do); fetched from Discord when `None`.
+    pub moderator_roles: Option<Vec<u64>>,
+    /// Reason.
+    pub reason: Option<Reason>,
+    /// Tempban or timeout length.
+    pub duration: Option<Duration>,
+    /// Message deletion for bans and softbans.
+    pub delete_messages: DeleteMessages,
+    /// The invocation's idempotency key.
+    pub idempotency_key: String,
+    /// Cases this one answers.
+    pub references: Vec<u64>,
+}
+
+/// Why an action was not performed. Nothing was changed on Discord.
+#[derive(Debug, thiserror::Error)]
+pub enum ActionError {
+    /// A rule stopped it.
+    #[error("{0}")]
+    Refused(#[from] Refusal),
+    /// An input is wrong.
+    #[error("{0}")]
+    Invalid(String),
+    /// The same invocation is being handled right now.
+    #[error("this action is already being carried out (case #{0})")]
+    InProgress(u64),
+    /// The store failed.
+    #[error("storage failed: {0}")]
+    Store(#[from] StoreError),
+    /// Reading the guild or a member from Discord failed.
+    #[error("could not read the server from Discord: {}", discord::describe(.0))]
+    Facts(#[source] RestError),
+}
+
+/// What happened with the optional DM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DmStatus {
+    /// Not sent (setting off, or an action without DM).
+    NotSent,
+    /// Delivered.
+    Sent,
+    /// Discord refused or failed; the action went on.
+    Failed(String),
+}
+
+/// The result of an action that got as far as a case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActionReport {
+    /// The case, with its final outcome.
+    pub case: Case,
+    /// True when the key already had a finished case: nothing was done again.
+    pub replayed: bool,
+    /// The DM.
+    pub dm: DmStatus,
+    /// For timeouts past Discord's cap: how many renewals are planned.
+    pub renewals: usize,
+    /// The escalation a warn triggered: its report, or why it could not run.
+    pub escalation: Option<Result<Box<ActionReport>, String>>,
+}
+
+fn action_of(kind: CaseKind) -> Option<Action> {
+    Some(match kind {
+        CaseKind::Ban | CaseKind::Tempban => Action::Ban,
+        CaseKind::Softban => Action::Softban,
+        CaseKind::Unban => Action::Unban,
+        CaseKind::Kick => Action::Kick,
+        CaseKind::Timeout => Action::Timeout,
+        CaseKind::Untimeout => Action::Untimeout,
+        CaseKind::Warn => Action::Warn,
+        _ => return None,
+    })
+}
+
+/// The mod-log kind of a case kind.
+#[must_use]
+pub fn entry_kind(kind: CaseKind) -> EntryKind {
+    match kind {
+        CaseKind::Ban => EntryKind::Ban,
+        CaseKind::Tempban => EntryKind::Tempban,
+        CaseKind::Softban => EntryKind::Softban,
+        CaseKind::Unban => EntryKind::Unban,
+        CaseKind::Kick => EntryKind::Kick,
+        CaseKind::Timeout => EntryKind::Timeout,
+        CaseKind::Untimeout => EntryKind::Untimeout,
+        CaseKind::Warn => EntryKind::Warn,
+        CaseKind::AutomodDelete => EntryKind::Other("Automod delete"),
+        CaseKind::AutomodAlert => EntryKind::Other("Automod alert"),
+        CaseKind::Note => EntryKind::Other("Note"),
+    }
+}
+
+/// The mod-log entry of a case.
+#[must_use]
+pub fn modlog_entry(case: &Case) -> ModlogEntry {
+    ModlogEntry {
+        number: case.number,
+        kind: entry_kind(case.kind),
+        user_id: case.user_id,
+        moderator_id: case.moderator_id,
+        reason: case.reason.clone(),
+        duration: case.duration_secs.map(Duration::from_secs),
+        created_at: case.created_at.unix_secs(),
+        references: case.references.clone(),
+        failure: match &case.outcome {
+            CaseOutcome::Failed { error } => Some(error.clone()),
+            _ => None,
+        },
+    }
+}
+
+/// The `X-Audit-Log-Reason` for a case: `reason (case #N, by <moderator id>)`, cut so the
+/// whole fits Discord's 512 characters.
+#[must_use]
+pub fn audit_reason(reason: Option<&str>, case_number: u64, moderator_id: u64) -> String {
+    let suffix = format!("case #{case_number}, by {moderator_id}");
+    match reason {
+        None => suffix,
+        Some(r) => {
+            let room = MAX_REASON_CHARS - suffix.chars().count() - 3;
+            format!("{} ({suffix})", modlog::truncate(r, room))
+        }
+    }
+}
+
+/// Performs one action. See the [module documentation](self) for the steps.
+///
+/// # Errors
+/// [`ActionError`] when nothing was done; an action that reached Discord and failed is an
+/// `Ok` report whose case outcome is `Failed`.
+pub async fn perform(deps: &Deps, req: ActionRequest) -> Result<ActionReport, ActionError> {
+    let action = action_of(req.kind)
+        .ok_or_else(|| ActionError::Invalid(format!("{} is not a manual action", req.kind)))?;
+    // 1. A case under this key already?
+    if let Some(existing) = deps
+        .store
+        .case_by_key(req.guild_id, &req.idempotency_key)
+        .await?
+    {
+        return replay(deps, &req, existing).await;
+    }
+    // 2. Rules.
+    let facts = check_rules(deps, &req, action).await?;
+    // 3. The case.
+    let now = deps.now();
+    let mut new = NewCase::new(
+        req.guild_id,
+        req.idempotency_key.clone(),
+        req.kind,
+        req.user_id,
+        req.moderator_id,
+    )
+    .created_at(now)
+    .references(req.references.clone());
+    if let Some(r) = &req.reason {
+        new = new.reason(r.as_str());
+    }
+    if let Some(d) = req.duration {
+        new = new.duration_secs(d.as_secs());
+    }
+    if req.kind == CaseKind::Warn {
+        new = new.outcome(CaseOutcome::Applied);
+    }
+    let case = deps.store.create_case(new).await?;
+    if case.created_at != now {
+        // Another process created it between our lookup and now.
+        return replay(deps, &req, case).await;
+    }
+    let config = deps.store.guild_config(req.guild_id).await?;
+    let dm = if config.dm_on_action {
+        send_dm(deps, &req, &case, facts.name.as_deref()).await
+    } else {
+        DmStatus::NotSent
+    };
+    let (case, renewals) = execute(deps, &req, case).await?;
+    post_modlog(deps, config.mod_log_channel, &case).await;
+    let escalation = if req.kind == CaseKind::Warn {
+        escalate(deps, &req, &case, &config.escalation).await
+    } else {
+        None
+    };
+    Ok(ActionReport {
+        case,
+        replayed: false,
+        dm,
+        renewals,
+        escalation,
+    })
+}
+
+/// A key that already has a case: report it, or finish an abandoned pending one.
+async fn replay(deps: &Deps, req: &ActionRequest, case: Case) -> Result<ActionReport, ActionError> {
+    let renewals = renewals_for(req.kind, case.duration_secs);
+    if case.outcome != CaseOutcome::Pending {
+        return Ok(ActionReport {
+            case,
+            replayed: true,
+            dm: DmStatus::NotSent,
+            renewals,
+            escalation: None,
+        });
+    }
+    if deps.now().since(case.created_at) < PENDING_TAKEOVER {
+        return Err(ActionError::InProgress(case.number));
+    }
+    // The process that created it died mid-way: every call below is idempotent on
+    // Discord's side, so finishing it cannot act twice.
+    tracing::info!(
+        guild = req.guild_id,
+        case = case.number,
+        "finishing an abandoned pending case"
+    );
+    let req = ActionRequest {
+        kind: case.kind,
+        user_id: case.user_id,
+        duration: case.duration_secs.map(Duration::from_secs),
+        ..req.clone()
+    };
+    let (case, renewals) = execute(deps, &req, case).await?;
+    let config = deps.store.guild_config(req.guild_id).await?;
+    post_modlog(deps, config.mod_log_channel, &case).await;
+    Ok(ActionReport {
+        case,
+        replayed: false,
+        dm: DmStatus::NotSent,
+        renewals,
+        escalation: None,
+    })
+}
+
+fn renewals_for(kind: CaseKind, duration_secs: Option<u64>) -> usize {
+    match (kind, duration_secs) {
+        (CaseKind::Timeout, Some(s)) => timeout::renewals_needed(Duration::from_secs(s)),
+        _ => 0,
+    }
+}
+
+/// Guild facts, with the name for DMs.
+struct CheckedFacts {
+    name: Option<String>,
+}
+
+async fn check_rules(
+    deps: &Deps,
+    req: &ActionRequest,
+    action: Action,
+) -> Result<CheckedFacts, ActionError> {
+    let facts = facts::fetch_guild(&deps.rest, req.guild_id)
+        .await
+        .map_err(ActionError::Facts)?;
+    let member_roles = |user: u64| {
+        let rest = deps.rest.clone();
+        let guild = req.guild_id;
+        async move { facts::fetch_member_roles(&rest, guild, user).await }
+    };
+    let moderator_roles = if req.moderator_id == deps.bot_id {
+        None
+    } else if let Some(roles) = &req.moderator_roles {
+        Some(roles.clone())
+    } else {
+        Some(
+            member_roles(req.moderator_id)
+                .await
+                .map_err(ActionError::Facts)?
+                .unwrap_or_default(),
+        )
+    };
+    let bot_roles = member_roles(deps.bot_id)
+        .await
+        .map_err(ActionError::Facts)?
+        .unwrap_or_default();
+    let target_roles = if req.user_id == req.moderator_id || req.user_id == deps.bot_id {
+        None
+    } else {
+        member_roles(req.user_id)
+            .await
+            .map_err(ActionError::Facts)?
+    };
+    let subject = subject(
+        &facts,
+        req,
+        action,
+        deps.bot_id,
+        moderator_roles.as_deref(),
+        &bot_roles,
+        target_roles.as_deref(),
+    );
+    rules::check(&subject)?;
+    Ok(CheckedFacts { name: facts.name })
+}
+
+/// Builds the rules' input. `moderator_roles` is `None` for automatic actions (the bot acts
+/// on its own behalf).
+fn subject(
+    facts: &GuildFacts,
+    req: &ActionRequest,
+    action: Action,
+    bot_id: u64,
+    moderator_roles: Option<&[u64]>,
+    bot_roles: &[u64],
+    target_roles: Option<&[u64]>,
+) -> Subject {
+    let bot = facts.member(bot_id, bot_roles);
+    let moderator = moderator_roles.map_or(bot, |r| facts.member(req.moderator_id, r));
+    Subject {
+        action,
+        owner_id: facts.owner_id,
+        moderator_id: req.moderator_id,
+        moderator_permissions: moderator.permissions,
+        moderator_position: moderator.position,
+        bot_id,
+        bot_permissions: bot.permissions,
+        bot_position: bot.position,
+        target_id: req.user_id,
+        target_member: target_roles.map(|r| facts.member(req.user_id, r)),
+    }
+}
+
+fn dm_text(kind: CaseKind, guild: &str, reason: Option<&str>, duration: Option<u64>) -> String {
+    let what = match kind {
+        CaseKind::Ban => "banned from",
+        CaseKind::Tempban => "temporarily banned from",
+        CaseKind::Softban => "softbanned (removed, with recent messages deleted) from",
+        CaseKind::Kick => "kicked from",
+        CaseKind::Timeout => "timed out in",
+        CaseKind::Warn => "warned in",
+        _ => "moderated in",
+    };
+    let mut text = format!("You have been {what} **{guild}**");
+    if let Some(d) = duration {
+        text.push_str(&format!(" for {}", format_duration(Duration::from_secs(d))));
+    }
+    text.push('.');
+    text.push_str(&format!(
+        "\nReason: {}",
+        reason.unwrap_or(modlog::NO_REASON)
+    ));
+    text
+}
+
+async fn send_dm(deps: &Deps, req: &ActionRequest, case: &Case, guild: Option<&str>) -> DmStatus {
+    if !matches!(
+        req.kind,
+        CaseKind::Ban
+            | CaseKind::Tempban
+            | CaseKind::Softban
+            | CaseKind::Kick
+            | CaseKind::Timeout
+            | CaseKind::Warn
+    ) {
+        return DmStatus::NotSent;
+    }
+    let text = dm_text(
+        req.kind,
+        guild.unwrap_or("the server"),
+        case.reason.as_deref(),
+        case.duration_secs,
+    );
+    match discord::direct_message(&deps.rest, req.user_id, &text).await {
+        Ok(()) => DmStatus::Sent,
+        Err(e) => {
+            tracing::debug!(guild = req.guild_id, user = req.user_id, error = %e, "moderation DM failed");
+            DmStatus::Failed(discord::describe(&e))
+        }
+    }
+}
+
+/// The schedule slot an action touches, and what it puts there.
+fn schedule_change(
+    req: &ActionRequest,
+    case: &Case,
+    now: Timestamp,
+) -> Option<(ScheduleKind, Option<NewSchedule>)> {
+    let slot = |kind, due_at| NewSchedule {
+        guild_id: req.guild_id,
+        user_id: req.user_id,
+        kind,
+        due_at,
+        case_number: Some(case.number),
+    };
+    match req.kind {
+        CaseKind::Tempban => {
+            let d = req.duration.unwrap_or_default();
+            Some((
+                ScheduleKind::Unban,
+                Some(slot(ScheduleKind::Unban, now.plus(d))),
+            ))
+        }
+        CaseKind::Ban | CaseKind::Unban => Some((ScheduleKind::Unban, None)),
+        CaseKind::Timeout => {
+            let end = now.unix_secs() + secs_i64(req.duration.unwrap_or_default());
+            let next = timeout::next_step(now.unix_secs(), end)
+                .and_then(|s| s.next_renewal_at)
+                .map(|at| {
+                    slot(
+                        ScheduleKind::RenewTimeout,
+                        Timestamp::from_unix_millis(at * 1000),
+                    )
+                });
+            Some((ScheduleKind::RenewTimeout, next))
+        }
+        CaseKind::Untimeout => Some((ScheduleKind::RenewTimeout, None)),
+        _ => None,
+    }
+}
+
+fn secs_i64(d: Duration) -> i64 {
+    i64::try_from(d.as_secs()).unwrap_or(i64::MAX)
+}
+
+/// Applies the schedule change; returns what to put back if the Discord call fails.
+async fn update_schedules(
+    deps: &Deps,
+    req: &ActionRequest,
+    case: &Case,
+    now: Timestamp,
+) -> Result<Option<NewSchedule>, StoreError> {
+    let Some((kind, put)) = schedule_change(req, case, now) else {
+        return Ok(None);
+    };
+    let previous = deps
+        .store
+        .get_schedule(req.guild_id, req.user_id, kind)
+        .await?
+        .filter(|s| {
+            matches!(
+                s.state,
+                ScheduleState::Pending | ScheduleState::Running { .. }
+            )
+        })
+        .map(|s: Schedule| NewSchedule {
+            guild_id: s.id.guild_id,
+            user_id: s.id.user_id,
+            kind: s.id.kind,
+            due_at: s.due_at,
+            case_number: s.case_number,
+        });
+    match put {
+        Some(schedule) => {
+            deps.store.put_schedule(schedule).await?;
+        }
+        None => {
+            deps.store
+                .cancel_schedules(req.guild_id, req.user_id, kind)
+                .await?;
+        }
+    }
+    Ok(previous)
+}
+
+/// Steps 4, 6 and 7: schedules, the Discord call, the outcome.
+async fn execute(
+    deps: &Deps,
+    req: &ActionRequest,
+    case: Case,
+) -> Result<(Case, usize), ActionError> {
+    if req.kind == CaseKind::Warn {
+        let case = if case.outcome == CaseOutcome::Pending {
+            deps.store
+                .set_case_outcome(req.guild_id, case.number, CaseOutcome::Applied)
+                .await?
+        } else {
+            case
+        };
+        return Ok((case, 0));
+    }
+    // Expiries and timeout ends count from the case's creation, so a retried (abandoned)
+    // case keeps its original end.
+    let start = case.created_at;
+    let restore = update_schedules(deps, req, &case, start).await?;
+    let reason = audit_reason(case.reason.as_deref(), case.number, case.moderator_id);
+    let rest = &deps.rest;
+    let (g, u) = (req.guild_id, req.user_id);
+    let mut renewals = 0;
+    let result: Result<(), String> = match req.kind {
+        CaseKind::Ban | CaseKind::Tempban => {
+            discord::ban(rest, g, u, req.delete_messages.seconds(), &reason)
+                .await
+                .map_err(|e| discord::describe(&e))
+        }
+        CaseKind::Softban => softban(rest, g, u, req.delete_messages, &reason).await,
+        CaseKind::Unban => discord::unban(rest, g, u, &reason)
+            .await
+            .map_err(|e| discord::describe(&e)),
+        CaseKind::Kick => discord::kick(rest, g, u, &reason)
+            .await
+            .map_err(|e| discord::describe(&e)),
+        CaseKind::Timeout => {
+            let total = req.duration.unwrap_or_default();
+            renewals = timeout::renewals_needed(total);
+            let end = start.unix_secs() + secs_i64(total);
+            match timeout::next_step(deps.now().unix_secs(), end) {
+                Some(step) => discord::set_timeout(rest, g, u, Some(step.until), &reason)
+                    .await
+                    .map_err(|e| discord::describe(&e)),
+                None => Err("the timeout had already ended when it was retried".into()),
+            }
+        }
+        CaseKind::Untimeout => discord::set_timeout(rest, g, u, None, &reason)
+            .await
+            .map_err(|e| discord::describe(&e)),
+        other => Err(format!("{other} is not a manual action")),
+    };
+    let outcome = match result {
+        Ok(()) => CaseOutcome::Applied,
+        Err(error) => {
+            // Undo the schedule change: the action did not happen.
+            if let Some((kind, put)) = schedule_change(req, &case, start) {
+                if put.is_some() {
+                    deps.store.cancel_schedules(g, u, kind).await?;
+                }
+                if let Some(previous) = restore {
+                    deps.store.put_schedule(previous).await?;
+                }
+            }
+            renewals = 0;
+            CaseOutcome::Failed { error }
+        }
+    };
+    let case = deps
+        .store
+        .set_case_outcome(req.guild_id, case.number, outcome)
+        .await?;
+    Ok((case, renewals))
+}
+
+async fn softban(
+    rest: &Rest,
+    guild: u64,
+    user: u64,
+    delete: DeleteMessages,
+    reason: &str,
+) -> Result<(), String> {
+    discord::ban(rest, guild, user, delete.seconds(), reason)
+        .await
+        .map_err(|e| discord::describe(&e))?;
+    match discord::unban(rest, guild, user, reason).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.discord_code() == Some(discord::UNKNOWN_BAN) => Ok(()),
+        Err(e) => Err(format!(
+            "banned, but lifting the ban failed ({}); run /unban",
+            discord::describe(&e)
+        )),
+    }
+}
+
+/// Posts the case's embed in the mod-log channel, if one is set. Failures are logged.
+pub async fn post_modlog(deps: &Deps, channel: Option<u64>, case: &Case) {
+    let Some(channel) = channel else { return };
+    let embed = modlog::build_embed(&modlog_entry(case));
+    if let Err(e) = discord::post_embed(&deps.rest, channel, &embed).await {
+        tracing::warn!(
+            guild = case.guild_id,
+            case = case.number,
+            channel,
+            error = %e,
+            "could not post to the mod-log channel"
+        );
+    }
+}
+
+fn threshold(rule: &crate::store::EscalationRule) -> Threshold {
+    Threshold {
+        warns: rule.warns,
+        within_secs: rule.within_secs,
+        action: match rule.action {
+            StoredAction::Timeout { secs } => EscalationAction::Timeout(Duration::from_secs(secs)),
+            StoredAction::Kick => EscalationAction::Kick,
+            StoredAction::Ban => EscalationAction::Ban,
+        },
+    }
+}
+
+/// Step 9: after a warn, applies the escalation it triggers, as its own case.
+async fn escalate(
+    deps: &Deps,
+    req: &ActionRequest,
+    warn: &Case,
+    rules: &[crate::store::EscalationRule],
+) -> Option<Result<Box<ActionReport>, String>> {
+    if rules.is_empty() || warn.outcome != CaseOutcome::Applied {
+        return None;
+    }
+    let thresholds: Vec<Threshold> = rules.iter().map(threshold).collect();
+    let filter = CaseFilter {
+        user_id: Some(req.user_id),
+        moderator_id: None,
+        kind: Some(CaseKind::Warn),
+    };
+    let page = match deps
+        .store
+        .list_cases(req.guild_id, &filter, 0, crate::store::MAX_PER_PAGE)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return Some(Err(format!("could not read the warns: {e}"))),
+    };
+    let warns: Vec<WarnRecord> = page
+        .cases
+        .iter()
+        .filter(|c| c.outcome == CaseOutcome::Applied)
+        .map(|c| WarnRecord {
+            number: c.number,
+            created_at: c.created_at.unix_secs(),
+        })
+        .collect();
+    let found = escalation::evaluate(&thresholds, &warns, warn.created_at.unix_secs())?;
+    let t = found.threshold;
+    let (kind, duration) = match t.action {
+        EscalationAction::Timeout(d) => (CaseKind::Timeout, Some(d)),
+        EscalationAction::Kick => (CaseKind::Kick, None),
+        EscalationAction::Ban => (CaseKind::Ban, None),
+    };
+    let reason = format!(
+        "Escalation: {} warns within {}",
+        t.warns,
+        format_duration(Duration::from_secs(t.within_secs))
+    );
+    let esc = ActionRequest {
+        guild_id: req.guild_id,
+        kind,
+        user_id: req.user_id,
+        moderator_id: deps.bot_id,
+        moderator_roles: None,
+        reason: Reason::parse_optional(Some(&reason)).ok().flatten(),
+        duration,
+        delete_messages: DeleteMessages::None,
+        idempotency_key: format!("{}:escalation", req.idempotency_key),
+        references: found.references,
+    };
+    Some(
+        Box::pin(perform(deps, esc))
+            .await
+            .map(Box::new)
+            .map_err(|e| e.to_string()),
+    )
+}
+
+/// Whether the moderator may use moderation commands at all (any of the three permissions).
+#[must_use]
+pub fn is_moderator(perms: Permissions) -> bool {
+    perms.intersects(
+        Permissions::ADMINISTRATOR
+            | Permissions::BAN_MEMBERS
+            | Permissions::KICK_MEMBERS
+            | Permissions::MODERATE_MEMBERS,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn audit_reason_fits() {
+        assert_eq!(audit_reason(None, 3, 42), "case #3, by 42");
+        assert_eq!(audit_reason(Some("spam"), 3, 42), "spam (case #3, by 42)");
+        let long = "x".repeat(512);
+        let r = audit_reason(Some(&long), 123_456, 1_234_567_890_123_456_789);
+        assert_eq!(r.chars().count(), 512);
+        assert!(r.ends_with("(case #123456, by 1234567890123456789)"));
+    }
+
+    #[test]
+    fn dm_texts() {
+        assert_eq!(
+            dm_text(CaseKind::Tempban, "Cats", Some("spam"), Some(86_400)),
+            "You have been temporarily banned from **Cats** for 1d.\nReason: spam"
+        );
+        assert_eq!(
+            dm_text(CaseKind::Warn, "Cats", None, None),
+            "You have been warned in **Cats**.\nReason: No reason given"
+        );
+    }
+}

@@ -1,0 +1,187 @@
+//! What the rules need to know about a guild: its owner, its roles, and the roles of the
+//! moderator, the bot and the target. Read from the guild cache when it knows the guild,
+//! otherwise from Discord's REST API (`GET /guilds/{id}`, `GET /guilds/{id}/members/{user}`).
+
+use std::collections::HashMap;
+
+use twilight_model::guild::{Guild, Member, Permissions};
+use twilight_model::id::Id;
+
+use crate::rest::{Rest, RestError};
+
+use super::discord::{UNKNOWN_MEMBER, UNKNOWN_USER};
+use super::rules::TargetMember;
+
+/// A role's position and permissions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoleFacts {
+    /// Position (`@everyone` = 0).
+    pub position: i64,
+    /// Permissions.
+    pub permissions: Permissions,
+}
+
+/// The guild-level facts behind permission and hierarchy checks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GuildFacts {
+    /// Guild id.
+    pub guild_id: u64,
+    /// Guild name, when known.
+    pub name: Option<String>,
+    /// Owner's user id.
+    pub owner_id: u64,
+    /// Roles by id (the `@everyone` role has the guild's id).
+    pub roles: HashMap<u64, RoleFacts>,
+}
+
+impl GuildFacts {
+    /// Builds the facts from a guild object.
+    #[must_use]
+    pub fn from_guild(guild: &Guild) -> Self {
+        Self {
+            guild_id: guild.id.get(),
+            name: Some(guild.name.clone()),
+            owner_id: guild.owner_id.get(),
+            roles: guild
+                .roles
+                .iter()
+                .map(|r| {
+                    (
+                        r.id.get(),
+                        RoleFacts {
+                            position: r.position,
+                            permissions: r.permissions,
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// Guild permissions of a member with `roles` (owner and `ADMINISTRATOR` → all).
+    #[must_use]
+    pub fn permissions(&self, user_id: u64, roles: &[u64]) -> Permissions {
+        if user_id == self.owner_id {
+            return Permissions::all();
+        }
+        let mut p = self
+            .roles
+            .get(&self.guild_id)
+            .map_or(Permissions::empty(), |r| r.permissions);
+        for id in roles {
+            if let Some(r) = self.roles.get(id) {
+                p |= r.permissions;
+            }
+        }
+        if p.contains(Permissions::ADMINISTRATOR) {
+            Permissions::all()
+        } else {
+            p
+        }
+    }
+
+    /// Position of the highest of `roles` (0 when none, i.e. only `@everyone`).
+    #[must_use]
+    pub fn highest_position(&self, roles: &[u64]) -> i64 {
+        roles
+            .iter()
+            .filter_map(|id| self.roles.get(id))
+            .map(|r| r.position)
+            .max()
+            .unwrap_or(0)
+            .max(0)
+    }
+
+    /// The member view the rules need.
+    #[must_use]
+    pub fn member(&self, user_id: u64, roles: &[u64]) -> TargetMember {
+        TargetMember {
+            position: self.highest_position(roles),
+            permissions: self.permissions(user_id, roles),
+        }
+    }
+}
+
+/// Fetches the guild's facts from Discord.
+///
+/// # Errors
+/// The REST error.
+pub async fn fetch_guild(rest: &Rest, guild_id: u64) -> Result<GuildFacts, RestError> {
+    let guild: Guild = rest
+        .model("get_guild", |c| c.guild(Id::new(guild_id)).into_future())
+        .await?;
+    Ok(GuildFacts::from_guild(&guild))
+}
+
+/// Fetches a member's role ids; `None` when the user is not a member of the guild.
+///
+/// # Errors
+/// The REST error (other than "unknown member").
+pub async fn fetch_member_roles(
+    rest: &Rest,
+    guild_id: u64,
+    user_id: u64,
+) -> Result<Option<Vec<u64>>, RestError> {
+    let result: Result<Member, RestError> = rest
+        .model("get_guild_member", |c| {
+            c.guild_member(Id::new(guild_id), Id::new(user_id))
+                .into_future()
+        })
+        .await;
+    match result {
+        Ok(m) => Ok(Some(m.roles.iter().map(|r| r.get()).collect())),
+        Err(e) if matches!(e.discord_code(), Some(UNKNOWN_MEMBER | UNKNOWN_USER)) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts() -> GuildFacts {
+        let mut roles = HashMap::new();
+        roles.insert(
+            100,
+            RoleFacts {
+                position: 0,
+                permissions: Permissions::SEND_MESSAGES,
+            },
+        );
+        roles.insert(
+            1,
+            RoleFacts {
+                position: 3,
+                permissions: Permissions::BAN_MEMBERS,
+            },
+        );
+        roles.insert(
+            2,
+            RoleFacts {
+                position: 7,
+                permissions: Permissions::ADMINISTRATOR,
+            },
+        );
+        GuildFacts {
+            guild_id: 100,
+            name: None,
+            owner_id: 9,
+            roles,
+        }
+    }
+
+    #[test]
+    fn permissions_and_positions() {
+        let f = facts();
+        assert_eq!(
+            f.permissions(5, &[1]),
+            Permissions::SEND_MESSAGES | Permissions::BAN_MEMBERS
+        );
+        assert_eq!(f.permissions(5, &[]), Permissions::SEND_MESSAGES);
+        assert_eq!(f.permissions(5, &[2]), Permissions::all());
+        assert_eq!(f.permissions(9, &[]), Permissions::all());
+        assert_eq!(f.highest_position(&[1, 2]), 7);
+        assert_eq!(f.highest_position(&[]), 0);
+        assert_eq!(f.highest_position(&[12345]), 0);
+    }
+}
