@@ -201,6 +201,7 @@ impl Harness {
             application_id: Id::new(sim.bot_id()),
             bot_user_id: Id::new(sim.bot_id()),
             started_at: Instant::now(),
+            store_ping: None,
         });
         Worker {
             services,
