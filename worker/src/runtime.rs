@@ -344,6 +344,24 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
     };
     let status = Arc::new(ShardStatus::new(shard_total, plan.owned.clone()));
 
+    let store_config = match &config.mongo_uri {
+        Some(uri) => {
+            let mut opts = crate::store::MongoOptions::new(uri.expose().to_owned());
+            opts.database = Some(config.mongo_database.clone());
+            crate::store::StoreConfig::Mongo(opts)
+        }
+        None => crate::store::StoreConfig::Embedded {
+            path: config.store_path.clone(),
+        },
+    };
+    let store = crate::store::open(&store_config)
+        .await
+        .map_err(|e| match &config.mongo_uri {
+            Some(uri) => anyhow::anyhow!("MONGO_URI ({}): {e}", uri.redacted()),
+            None => anyhow::anyhow!("KYUTA_STORE_PATH ({}): {e}", config.store_path.display()),
+        })?;
+    tracing::info!(backend = store.backend(), "store open");
+
     let registry = Arc::new(build_registry().context("building the command registry")?);
     let services = Arc::new(Services {
         config: Arc::clone(&config),
@@ -355,7 +373,8 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         application_id,
         bot_user_id: me.id,
         started_at,
-        store_ping: None,
+        store,
+        prefixes: Default::default(),
     });
     let dispatcher = Dispatcher::new(Arc::clone(&services));
 

@@ -14,7 +14,8 @@ use twilight_model::{
 };
 
 use crate::{
-    clock::Clock, config::Config, gateway::status::ShardStatus, rest::Rest, telemetry::Metrics,
+    clock::Clock, config::Config, gateway::status::ShardStatus, rest::Rest, store::Store,
+    telemetry::Metrics,
 };
 
 use super::Registry;
@@ -39,13 +40,11 @@ pub struct Services {
     pub bot_user_id: Id<UserMarker>,
     /// When the worker started.
     pub started_at: Instant,
-    /// Measures the store's round trip for `/ping` (`None` when there is no store).
-    pub store_ping: Option<StorePing>,
+    /// The store (embedded or MongoDB).
+    pub store: Arc<dyn Store>,
+    /// Per-guild prefixes (invalidate after changing a guild's prefix).
+    pub prefixes: super::dispatch::PrefixCache,
 }
-
-/// A probe of the store's latency.
-pub type StorePing =
-    Arc<dyn Fn() -> crate::rest::BoxFuture<'static, Option<std::time::Duration>> + Send + Sync>;
 
 impl fmt::Debug for Services {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -126,6 +125,12 @@ impl CommandContext {
     #[must_use]
     pub fn rest(&self) -> &Rest {
         &self.services.rest
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &dyn Store {
+        &*self.services.store
     }
 
     /// The configuration.

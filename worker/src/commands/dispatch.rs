@@ -48,6 +48,40 @@ impl LocalCooldowns {
     }
 }
 
+/// Per-guild prefixes read from the store, kept for a minute.
+#[derive(Debug, Default)]
+pub struct PrefixCache {
+    map: std::sync::RwLock<HashMap<u64, (Option<String>, Instant)>>,
+}
+
+/// How long a guild's prefix is trusted before it is read again.
+const PREFIX_TTL: Duration = Duration::from_secs(60);
+
+impl PrefixCache {
+    /// The guild's cached override: `Some(None)` = no override, `None` = not cached.
+    #[must_use]
+    pub fn get(&self, guild: u64) -> Option<Option<String>> {
+        let map = self.map.read().expect("prefix lock");
+        map.get(&guild)
+            .filter(|(_, at)| at.elapsed() < PREFIX_TTL)
+            .map(|(p, _)| p.clone())
+    }
+
+    /// Records the guild's override.
+    pub fn set(&self, guild: u64, prefix: Option<String>) {
+        let mut map = self.map.write().expect("prefix lock");
+        if map.len() > 100_000 {
+            map.retain(|_, (_, at)| at.elapsed() < PREFIX_TTL);
+        }
+        map.insert(guild, (prefix, Instant::now()));
+    }
+
+    /// Forgets the guild's prefix (call after changing its configuration).
+    pub fn invalidate(&self, guild: u64) {
+        self.map.write().expect("prefix lock").remove(&guild);
+    }
+}
+
 /// Runs commands.
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
@@ -128,17 +162,53 @@ impl Dispatcher {
         if message.author.bot || message.author.id == self.services.bot_user_id {
             return;
         }
-        let prefix = self.prefix_for(message.guild_id);
-        if super::parse::split_prefix(&message.content, &prefix).is_none() {
-            return;
+        let default = &self.services.config.prefix;
+        let cached = message
+            .guild_id
+            .map(|g| self.services.prefixes.get(g.get()));
+        match cached {
+            // DMs, and guilds whose prefix is known: decide here without spawning.
+            None | Some(Some(_)) => {
+                let prefix = cached
+                    .flatten()
+                    .flatten()
+                    .unwrap_or_else(|| default.clone());
+                if super::parse::split_prefix(&message.content, &prefix).is_none() {
+                    return;
+                }
+                let this = self.clone();
+                self.tracker
+                    .spawn(async move { this.run_message(shard, message, prefix).await });
+            }
+            // A guild not seen lately: read its prefix from the store first.
+            Some(None) => {
+                let this = self.clone();
+                self.tracker.spawn(async move {
+                    let prefix = this.load_prefix(message.guild_id).await;
+                    if super::parse::split_prefix(&message.content, &prefix).is_some() {
+                        this.run_message(shard, message, prefix).await;
+                    }
+                });
+            }
         }
-        let this = self.clone();
-        self.tracker
-            .spawn(async move { this.run_message(shard, message, prefix).await });
     }
 
-    fn prefix_for(&self, _guild: Option<Id<GuildMarker>>) -> String {
-        self.services.config.prefix.clone()
+    async fn load_prefix(&self, guild: Option<Id<GuildMarker>>) -> String {
+        let default = self.services.config.prefix.clone();
+        let Some(guild) = guild else {
+            return default;
+        };
+        match self.services.store.guild_config(guild.get()).await {
+            Ok(cfg) => {
+                let p = cfg.prefix.filter(|p| !p.is_empty());
+                self.services.prefixes.set(guild.get(), p.clone());
+                p.unwrap_or(default)
+            }
+            Err(e) => {
+                tracing::debug!(error = %e, %guild, "guild prefix unavailable; using the default");
+                default
+            }
+        }
     }
 
     async fn run_message(&self, shard: u32, message: Message, prefix: String) {

@@ -97,3 +97,13 @@ impl From<crate::rest::RestError> for CommandError {
         Self::Discord(Box::new(e))
     }
 }
+
+impl From<crate::store::StoreError> for CommandError {
+    fn from(e: crate::store::StoreError) -> Self {
+        if e.is_unavailable() {
+            Self::StoreUnavailable(Box::new(e))
+        } else {
+            Self::Internal(Box::new(e))
+        }
+    }
+}

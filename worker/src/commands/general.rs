@@ -65,9 +65,12 @@ impl CommandHandler for Ping {
                 None
             }
         };
-        let store = match &services.store_ping {
-            Some(probe) => probe().await,
-            None => None,
+        let store = match services.store.ping().await {
+            Ok(d) => Some(d),
+            Err(e) => {
+                tracing::debug!(error = %e, "/ping store probe failed");
+                None
+            }
         };
         let memory = resident_memory_bytes().map_or_else(|| "n/a".to_owned(), fmt_bytes);
         let embed = EmbedBuilder::new()
