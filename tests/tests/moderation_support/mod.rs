@@ -201,7 +201,8 @@ impl Harness {
             application_id: Id::new(sim.bot_id()),
             bot_user_id: Id::new(sim.bot_id()),
             started_at: Instant::now(),
-            store_ping: None,
+            store: store.clone(),
+            prefixes: Default::default(),
         });
         Worker {
             services,
