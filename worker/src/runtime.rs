@@ -22,6 +22,10 @@ use twilight_model::{
 use kyuta_crds::contract::redis_keys;
 
 use crate::{
+    automod::{
+        self, LocalCounters, RedisCounters, RulesCache, act::AutomodRunner, runtime::Automod,
+    },
+    cache::{CooldownStore, GuildCache, GuildConfigs, InProcessCooldowns, RedisCooldowns},
     clock::SystemClock,
     commands::{Registry, RegistryError, Services, dispatch::Dispatcher, general},
     config::{Config, ShardCount},
@@ -32,28 +36,69 @@ use crate::{
         session::{FileSessions, RedisSessions, SessionStore},
         status::ShardStatus,
     },
+    moderation::{
+        self,
+        engine::Deps,
+        scheduler::{self, SchedulerConfig},
+    },
     rest::{LocalBudget, RedisBudget, Rest, RestBudget, http_client},
+    store::{DueScope, Store},
     telemetry::{Metrics, http, load},
 };
 
-/// Every command of the bot. Each module contributes its own.
-pub fn build_registry() -> Result<Registry, RegistryError> {
+/// Every command of the bot. Each module contributes its own: the general commands,
+/// moderation (over `store`) and `/automod` (over `store` and the compiled-rules cache).
+pub fn build_registry(
+    store: Arc<dyn Store>,
+    rules: Arc<RulesCache>,
+) -> Result<Registry, RegistryError> {
     let mut registry = Registry::new();
     general::register(&mut registry)?;
+    moderation::register(&mut registry, Arc::clone(&store))?;
+    automod::commands::register(&mut registry, store, rules)?;
     Ok(registry)
 }
 
-/// Routes gateway events to the command dispatcher (and, as they arrive, other modules).
+/// Routes gateway events: every event feeds the guild cache, then commands go to the
+/// dispatcher and guild messages and joins to automod. Handlers run as tracked tasks, so
+/// shutdown waits for them.
 #[derive(Debug, Clone)]
 pub struct Router {
     dispatcher: Dispatcher,
+    automod: Arc<AutomodRunner>,
+}
+
+impl Router {
+    /// A router over the dispatcher and automod.
+    #[must_use]
+    pub fn new(dispatcher: Dispatcher, automod: Arc<AutomodRunner>) -> Self {
+        Self {
+            dispatcher,
+            automod,
+        }
+    }
 }
 
 impl EventSink for Router {
     fn handle(&self, shard: u32, event: Event) {
+        self.dispatcher.services().guild_cache.update(&event);
         match event {
             Event::InteractionCreate(i) => self.dispatcher.on_interaction(shard, i),
-            Event::MessageCreate(m) => self.dispatcher.on_message(shard, m),
+            Event::MessageCreate(m) => {
+                if m.guild_id.is_some() && !m.author.bot {
+                    let automod = Arc::clone(&self.automod);
+                    let message = m.clone();
+                    self.dispatcher
+                        .spawn(async move { automod.on_message(&message).await });
+                }
+                self.dispatcher.on_message(shard, m);
+            }
+            Event::MemberAdd(m) => {
+                let automod = Arc::clone(&self.automod);
+                self.dispatcher.spawn(async move {
+                    automod.on_member_add(m.guild_id.get(), &m.member).await;
+                });
+            }
             _ => {}
         }
     }
@@ -309,10 +354,7 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         );
     }
 
-    let owner = config
-        .pod_name
-        .clone()
-        .unwrap_or_else(|| format!("pid{}", std::process::id()));
+    let owner = owner_name(&config);
     let queue = match &redis {
         Some(conn) => IdentifyQueue::Redis(
             RedisQueue::new(
@@ -362,7 +404,20 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         })?;
     tracing::info!(backend = store.backend(), "store open");
 
-    let registry = Arc::new(build_registry().context("building the command registry")?);
+    let rules = Arc::new(RulesCache::default());
+    let registry = Arc::new(
+        build_registry(Arc::clone(&store), Arc::clone(&rules))
+            .context("building the command registry")?,
+    );
+    let cooldowns: Arc<dyn CooldownStore> = match &redis {
+        Some(conn) => Arc::new(RedisCooldowns::new(conn.clone(), config.cluster.clone())),
+        None => Arc::new(InProcessCooldowns::new()),
+    };
+    let guild_cache = Arc::new(
+        GuildCache::builder()
+            .max_guilds(usize::try_from(config.cache_max_guilds).unwrap_or(usize::MAX))
+            .build(),
+    );
     let services = Arc::new(Services {
         config: Arc::clone(&config),
         rest,
@@ -373,10 +428,20 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         application_id,
         bot_user_id: me.id,
         started_at,
-        store,
-        prefixes: Default::default(),
+        store: Arc::clone(&store),
+        guild_configs: GuildConfigs::new(),
+        guild_cache: Arc::clone(&guild_cache),
+        cooldowns,
     });
     let dispatcher = Dispatcher::new(Arc::clone(&services));
+    let counters: Arc<dyn automod::Counters> = match &redis {
+        Some(conn) => Arc::new(RedisCounters::new(conn.clone(), &config.cluster)),
+        None => Arc::new(LocalCounters::new()),
+    };
+    let automod = Arc::new(AutomodRunner::new(
+        Automod::new(rules, counters),
+        Arc::clone(&services),
+    ));
 
     let stop_servers = CancellationToken::new();
     let metrics_addr = http::serve_metrics(
@@ -409,6 +474,24 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         );
     }
 
+    // Tempban expiries and timeout renewals of the guilds on this process's shards.
+    tokio::spawn(scheduler::run(
+        Deps::from_services(&services, Arc::clone(&store)),
+        SchedulerConfig::new(
+            owner_name(&config),
+            DueScope::Shards {
+                total: shard_total,
+                range: plan.owned.clone(),
+            },
+        ),
+        stop_servers.clone(),
+    ));
+    tokio::spawn(cache_gauges(
+        Arc::clone(&guild_cache),
+        Arc::clone(&metrics),
+        stop_servers.clone(),
+    ));
+
     if let Some(conn) = &redis {
         tokio::spawn(load::publish_loop(
             conn.clone(),
@@ -431,9 +514,7 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         sessions,
         status: Arc::clone(&status),
         metrics: Arc::clone(&metrics),
-        sink: Arc::new(Router {
-            dispatcher: dispatcher.clone(),
-        }),
+        sink: Arc::new(Router::new(dispatcher.clone(), automod)),
         presence: presence(),
         close_timeout: Duration::from_secs(5),
     };
@@ -455,6 +536,38 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         stop_shards,
         stop_servers,
     })
+}
+
+/// Who this process is in claims and locks: the pod name, else `pid<N>`.
+fn owner_name(config: &Config) -> String {
+    config
+        .pod_name
+        .clone()
+        .unwrap_or_else(|| format!("pid{}", std::process::id()))
+}
+
+/// Keeps `kyuta_cache_entries{kind}` current.
+async fn cache_gauges(cache: Arc<GuildCache>, metrics: Arc<Metrics>, stop: CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(10));
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let stats = cache.stats();
+        for (kind, n) in [
+            ("guilds", stats.guilds),
+            ("members", stats.members),
+            ("roles", stats.roles),
+        ] {
+            metrics
+                .cache_size
+                .get_or_create(&crate::telemetry::metrics::CacheLabels {
+                    kind: kind.to_owned(),
+                })
+                .set(i64::try_from(n).unwrap_or(i64::MAX));
+        }
+    }
 }
 
 /// Resolves on SIGTERM or Ctrl-C.

@@ -202,7 +202,9 @@ impl Harness {
             bot_user_id: Id::new(sim.bot_id()),
             started_at: Instant::now(),
             store: store.clone(),
-            prefixes: Default::default(),
+            guild_configs: Default::default(),
+            guild_cache: Arc::new(kyuta_worker::cache::GuildCache::new()),
+            cooldowns: Arc::new(kyuta_worker::cache::InProcessCooldowns::new()),
         });
         Worker {
             services,
@@ -464,6 +466,111 @@ impl Harness {
 
     pub async fn shutdown(self) {
         self.sim.shutdown().await;
+    }
+
+    /// The configuration of a real worker process on this simulator and `store`.
+    pub fn live_config(&self, store: &StoreKind) -> Config {
+        let mut c = Config::defaults();
+        c.discord_token = Some(Token::new(TOKEN));
+        c.discord_api_url = Some(self.sim.api_url());
+        c.discord_gateway_url = Some(self.sim.gateway_url());
+        c.shard_count = kyuta_worker::config::ShardCount::Fixed(1);
+        c.metrics_port = 0;
+        c.health_check_port = 0;
+        c.bind_address = std::net::IpAddr::from([127, 0, 0, 1]);
+        c.session_file = "none".into();
+        c.register_commands = true;
+        match store {
+            StoreKind::Embedded(path) => c.store_path = path.clone(),
+            StoreKind::Mongo(db) => {
+                c.mongo_uri = Some(kyuta_worker::config::SecretUrl::new(
+                    kyuta_tests::mongo_uri(),
+                ));
+                c.mongo_database = db.clone();
+            }
+        }
+        c
+    }
+
+    /// Starts the real worker runtime (gateway, dispatcher, automod, scheduler) on this
+    /// simulator and `store`, and waits until its shard is ready.
+    pub async fn start_live(&self, store: &StoreKind) -> kyuta_worker::WorkerHandle {
+        let handle = kyuta_worker::start(self.live_config(store))
+            .await
+            .expect("start the worker");
+        assert!(
+            wait_until(Duration::from_secs(30), async || handle.is_ready()).await,
+            "the worker's shard did not become ready"
+        );
+        handle
+    }
+
+    /// A user runs a slash command through the gateway: the simulator sends
+    /// INTERACTION_CREATE to the running worker. Returns the interaction id.
+    pub async fn send_slash(&self, user: u64, name: &str, options: Value) -> u64 {
+        let (status, body) = http(
+            &self.sim,
+            "POST",
+            "/_sim/interactions",
+            Some(json!({
+                "guild_id": self.cast.guild.to_string(),
+                "channel_id": self.cast.general.to_string(),
+                "user_id": user.to_string(),
+                "name": name,
+                "options": options,
+            })),
+        )
+        .await;
+        assert_eq!(status, 201, "sending /{name}: {body}");
+        body["id"]
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("no interaction id in {body}"))
+    }
+
+    /// What the bot answered to an interaction (waits up to 10 s for the answer);
+    /// `["original"]` is the reply message.
+    pub async fn answer(&self, interaction: u64) -> Value {
+        let mut last = Value::Null;
+        let answered = wait_until(Duration::from_secs(10), async || {
+            let (_, body) = http(
+                &self.sim,
+                "GET",
+                &format!("/_sim/interactions/{interaction}"),
+                None,
+            )
+            .await;
+            let o = &body["original"];
+            let has_text = |v: &Value| match v {
+                Value::String(s) => !s.is_empty(),
+                Value::Array(a) => !a.is_empty(),
+                _ => false,
+            };
+            // A deferred answer counts once its edit carries the reply.
+            let done = body["acknowledged"].as_bool() == Some(true)
+                && (has_text(&o["content"]) || has_text(&o["embeds"]));
+            last = body;
+            done
+        })
+        .await;
+        assert!(
+            answered,
+            "interaction {interaction} was not answered: {last}"
+        );
+        last
+    }
+
+    /// A user posts in #general through the gateway (MESSAGE_CREATE). Returns the message.
+    pub async fn post(&self, user: u64, content: &str) -> Value {
+        let (status, body) = http(
+            &self.sim,
+            "POST",
+            &format!("/_sim/channels/{}/messages", self.cast.general),
+            Some(json!({"author_id": user.to_string(), "content": content})),
+        )
+        .await;
+        assert!(status == 200 || status == 201, "posting: {status} {body}");
+        body
     }
 }
 

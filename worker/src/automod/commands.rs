@@ -804,7 +804,10 @@ impl AutomodCommand {
 impl CommandHandler for AutomodCommand {
     async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
         let guild = ctx.require_guild()?;
-        self.run_for_guild(guild.get(), args).await
+        let reply = self.run_for_guild(guild.get(), args).await;
+        // An edit applies to this pod's automod at once.
+        ctx.services.guild_configs.invalidate(guild.get());
+        reply
     }
 }
 

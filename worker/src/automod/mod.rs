@@ -7,12 +7,14 @@
 //!   [`Verdict`]s (rule, actions, evidence) without acting.
 //! - [`counters`]: sliding windows and the raid latch, in process or in Redis.
 //! - [`toxicity`]: the lexicon score; [`presets`]: `relaxed`, `standard`, `strict`.
-//! - [`runtime`]: gateway events → contexts → verdicts → planned actions with their cases;
-//!   recording them with escalation.
+//! - [`runtime`]: gateway events → contexts → verdicts → planned actions with their cases.
+//! - [`act`]: carries planned actions out on Discord — punishments through the moderation
+//!   flow (hierarchy checks, DM, mod log, escalation), deletes and alerts as their own cases.
 //! - [`commands`]: `/automod` (list, enable, disable, preset, set, add, remove, test).
 //!
 //! See `docs/automod.md` for the rules, the presets and the measured figures.
 
+pub mod act;
 pub mod commands;
 pub mod config;
 pub mod counters;

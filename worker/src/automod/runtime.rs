@@ -2,7 +2,7 @@
 //! `Message` and `Member`, evaluates the guild's cached rules, and turns verdicts into
 //! [`PlannedAction`]s, each with the case that records it (rule and evidence included).
 //!
-//! Planning is pure. Every case carries an idempotency key derived from the event, the rule
+//! Planning is pure; [`super::act`] carries the plan out. Every case carries an idempotency key derived from the event, the rule
 //! and the action, so the same message or join handled twice (a redelivery, a reshard, a
 //! retry after a crash) never creates a second case or a second action.
 
@@ -14,11 +14,7 @@ use twilight_model::guild::{Member, Permissions};
 use super::config::Action;
 use super::counters::Counters;
 use super::engine::{Engine, MemberContext, MessageContext, RulesCache, Verdict, snowflake_ms};
-use crate::moderation::escalation::{self, EscalationAction as Escalate, Threshold, WarnRecord};
-use crate::store::{
-    Case, CaseFilter, CaseKind, EscalationAction, GuildConfig, NewCase, Store, StoreError,
-    Timestamp,
-};
+use crate::store::{CaseKind, NewCase, Timestamp};
 
 /// Longest case reason (Discord's audit-log reason limit).
 pub const MAX_REASON: usize = 512;
@@ -123,135 +119,6 @@ pub fn plan(
         _ => true,
     });
     out
-}
-
-/// What [`record`] wrote.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Recorded {
-    /// Each planned action with its case (an existing case when the event was seen before).
-    pub actions: Vec<(PlannedAction, Case)>,
-    /// The escalation a warn triggered, with its case (references the warns).
-    pub escalation: Option<(PlannedAction, Case)>,
-}
-
-/// Creates the cases of `planned` (idempotently: a key seen before returns its case) and,
-/// after a warn, applies the guild's escalation thresholds as moderation does: when a
-/// threshold is reached exactly, its action becomes its own case referencing the warns. The
-/// caller then carries out the actions and sets each case's outcome.
-pub async fn record(
-    store: &dyn Store,
-    config: &GuildConfig,
-    planned: Vec<PlannedAction>,
-    bot: u64,
-) -> Result<Recorded, StoreError> {
-    let mut actions = Vec::with_capacity(planned.len());
-    let mut escalation = None;
-    for p in planned {
-        let case = store.create_case(p.case.clone()).await?;
-        if matches!(p.action, Action::Warn) && escalation.is_none() && !config.escalation.is_empty()
-        {
-            escalation = escalate(store, config, &case, bot).await?;
-        }
-        actions.push((p, case));
-    }
-    Ok(Recorded {
-        actions,
-        escalation,
-    })
-}
-
-async fn escalate(
-    store: &dyn Store,
-    config: &GuildConfig,
-    warn: &Case,
-    bot: u64,
-) -> Result<Option<(PlannedAction, Case)>, StoreError> {
-    let thresholds: Vec<Threshold> = config
-        .escalation
-        .iter()
-        .map(|r| Threshold {
-            warns: r.warns,
-            within_secs: r.within_secs,
-            action: match r.action {
-                EscalationAction::Timeout { secs } => {
-                    Escalate::Timeout(std::time::Duration::from_secs(secs))
-                }
-                EscalationAction::Kick => Escalate::Kick,
-                EscalationAction::Ban => Escalate::Ban,
-            },
-        })
-        .collect();
-    let filter = CaseFilter {
-        user_id: Some(warn.user_id),
-        moderator_id: None,
-        kind: Some(CaseKind::Warn),
-    };
-    let page = store.list_cases(warn.guild_id, &filter, 0, 100).await?;
-    // Only the warns up to this one: a redelivered old warn must not see later ones.
-    let warns: Vec<WarnRecord> = page
-        .cases
-        .iter()
-        .filter(|c| c.number <= warn.number)
-        .map(|c| WarnRecord {
-            number: c.number,
-            created_at: c.created_at.unix_secs(),
-        })
-        .collect();
-    // The warn's own time, so handling the event again later gives the same answer.
-    let now = warn.created_at.unix_secs();
-    let Some(e) = escalation::evaluate(&thresholds, &warns, now) else {
-        return Ok(None);
-    };
-    let (action, kind, duration) = match e.threshold.action {
-        Escalate::Timeout(d) => {
-            let secs = d.as_secs().min(u64::from(super::config::MAX_TIMEOUT_SECS)) as u32;
-            (
-                Action::Timeout { secs },
-                CaseKind::Timeout,
-                Some(u64::from(secs)),
-            )
-        }
-        Escalate::Kick => (Action::Kick, CaseKind::Kick, None),
-        Escalate::Ban => (
-            Action::Ban {
-                delete_message_secs: 0,
-            },
-            CaseKind::Ban,
-            None,
-        ),
-    };
-    let mut case = NewCase::new(
-        warn.guild_id,
-        format!("escalation:warn:{}", warn.number),
-        kind,
-        warn.user_id,
-        bot,
-    )
-    .reason(format!(
-        "escalation: {} warns within {} (cases {})",
-        e.threshold.warns,
-        super::engine::human_secs(e.threshold.within_secs),
-        e.references
-            .iter()
-            .map(|n| format!("#{n}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    ))
-    .references(e.references.clone())
-    .created_at(warn.created_at);
-    if let Some(d) = duration {
-        case = case.duration_secs(d);
-    }
-    let stored = store.create_case(case.clone()).await?;
-    Ok(Some((
-        PlannedAction {
-            action,
-            rule: Arc::from("escalation"),
-            message: None,
-            case,
-        },
-        stored,
-    )))
 }
 
 /// Builds the engine's view of a guild message; `None` outside guilds. `permissions` are the
@@ -457,87 +324,6 @@ mod tests {
             .on_message(&stored, &m, Some(Permissions::MANAGE_MESSAGES), 999)
             .await;
         assert!(none.is_empty());
-    }
-
-    #[tokio::test]
-    async fn warns_escalate_through_the_guild_thresholds_once() {
-        use crate::store::{EmbeddedStore, EscalationRule};
-        let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(dir.path().join("s.redb"))
-            .await
-            .unwrap();
-        let mut gc = GuildConfig::new(10);
-        gc.escalation = vec![EscalationRule {
-            warns: 3,
-            within_secs: 3600,
-            action: EscalationAction::Timeout { secs: 600 },
-        }];
-        gc.automod = json!({"enabled": true, "revision": 1, "rules": [
-            {"name": "no-spoilers", "kind": {"type": "words", "words": ["spoiler"]}, "actions": [{"type": "delete"}, {"type": "warn"}]}
-        ]});
-        let automod = Automod::new(
-            Arc::new(RulesCache::default()),
-            Arc::new(LocalCounters::new()),
-        );
-        let base = 1_704_067_200_000u64 - crate::automod::DISCORD_EPOCH_MS;
-        let mut escalations = Vec::new();
-        let mut warn_numbers = Vec::new();
-        for i in 0..4u64 {
-            let id = ((base + i * 60_000) << 22) | i;
-            let m = message("spoiler: he dies", id);
-            let planned = automod.on_message(&gc.automod, &m, None, 999).await;
-            let rec = record(&store, &gc, planned, 999).await.unwrap();
-            warn_numbers.extend(
-                rec.actions
-                    .iter()
-                    .filter(|(p, _)| p.action == Action::Warn)
-                    .map(|(_, c)| c.number),
-            );
-            escalations.push(rec.escalation.clone());
-            if i == 2 {
-                // The third message handled twice: no new case, the same escalation.
-                let again = record(
-                    &store,
-                    &gc,
-                    automod.on_message(&gc.automod, &m, None, 999).await,
-                    999,
-                )
-                .await
-                .unwrap();
-                assert_eq!(again.actions, rec.actions);
-                assert_eq!(
-                    again.escalation.as_ref().map(|e| e.1.number),
-                    rec.escalation.as_ref().map(|e| e.1.number)
-                );
-            }
-        }
-        assert!(escalations[0].is_none() && escalations[1].is_none() && escalations[3].is_none());
-        let (action, case) = escalations[2].clone().unwrap();
-        assert_eq!(action.action, Action::Timeout { secs: 600 });
-        assert_eq!(case.kind, CaseKind::Timeout);
-        assert_eq!(case.references, warn_numbers[..3].to_vec());
-        assert!(
-            case.reason
-                .as_deref()
-                .unwrap()
-                .starts_with("escalation: 3 warns within 1h")
-        );
-        // 4 messages → 4 delete cases + 4 warn cases + 1 escalation, numbered without gaps.
-        let all = store
-            .list_cases(10, &CaseFilter::default(), 0, 100)
-            .await
-            .unwrap();
-        assert_eq!(all.total, 9);
-        let ev = all
-            .cases
-            .iter()
-            .find(|c| c.kind == CaseKind::Warn)
-            .unwrap()
-            .evidence
-            .clone()
-            .unwrap();
-        assert_eq!(ev["rule"], "no-spoilers");
-        assert_eq!(ev["matched"], "spoiler");
     }
 
     #[test]

@@ -42,8 +42,13 @@ pub struct Services {
     pub started_at: Instant,
     /// The store (embedded or MongoDB).
     pub store: Arc<dyn Store>,
-    /// Per-guild prefixes (invalidate after changing a guild's prefix).
-    pub prefixes: super::dispatch::PrefixCache,
+    /// Each guild's stored settings, cached briefly (invalidate after changing them).
+    pub guild_configs: crate::cache::GuildConfigs,
+    /// Guild owners, roles and member roles, fed by gateway events: permissions of prefix
+    /// commands and hierarchy checks.
+    pub guild_cache: Arc<crate::cache::GuildCache>,
+    /// Per-user command cooldowns (Redis when configured, so every pod sees them).
+    pub cooldowns: Arc<dyn crate::cache::CooldownStore>,
 }
 
 impl fmt::Debug for Services {

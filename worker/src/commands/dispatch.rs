@@ -2,8 +2,7 @@
 //! bounds concurrency, defers interactions that run long, answers, and records metrics.
 
 use std::{
-    collections::HashMap,
-    sync::{Arc, Mutex},
+    sync::Arc,
     time::{Duration, Instant},
 };
 
@@ -18,69 +17,12 @@ use twilight_model::{
     id::{Id, marker::GuildMarker},
 };
 
+use crate::cache::{CooldownStore as _, InProcessCooldowns};
+
 use super::{
     Args, CommandContext, CommandDef, CommandError, Invoker, Reply, Services, Source,
     parse::ArgError,
 };
-
-/// Per-user cooldowns kept in this process.
-#[derive(Debug, Default)]
-pub struct LocalCooldowns {
-    until: Mutex<HashMap<(String, u64), Instant>>,
-}
-
-impl LocalCooldowns {
-    /// Starts `command`'s cooldown for `user` unless one is running; returns the time left of
-    /// a running one.
-    pub fn try_start(&self, command: &str, user: u64, cooldown: Duration) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut map = self.until.lock().expect("cooldown lock");
-        if map.len() > 10_000 {
-            map.retain(|_, t| *t > now);
-        }
-        match map.get(&(command.to_owned(), user)) {
-            Some(t) if *t > now => Err(*t - now),
-            _ => {
-                map.insert((command.to_owned(), user), now + cooldown);
-                Ok(())
-            }
-        }
-    }
-}
-
-/// Per-guild prefixes read from the store, kept for a minute.
-#[derive(Debug, Default)]
-pub struct PrefixCache {
-    map: std::sync::RwLock<HashMap<u64, (Option<String>, Instant)>>,
-}
-
-/// How long a guild's prefix is trusted before it is read again.
-const PREFIX_TTL: Duration = Duration::from_secs(60);
-
-impl PrefixCache {
-    /// The guild's cached override: `Some(None)` = no override, `None` = not cached.
-    #[must_use]
-    pub fn get(&self, guild: u64) -> Option<Option<String>> {
-        let map = self.map.read().expect("prefix lock");
-        map.get(&guild)
-            .filter(|(_, at)| at.elapsed() < PREFIX_TTL)
-            .map(|(p, _)| p.clone())
-    }
-
-    /// Records the guild's override.
-    pub fn set(&self, guild: u64, prefix: Option<String>) {
-        let mut map = self.map.write().expect("prefix lock");
-        if map.len() > 100_000 {
-            map.retain(|_, (_, at)| at.elapsed() < PREFIX_TTL);
-        }
-        map.insert(guild, (prefix, Instant::now()));
-    }
-
-    /// Forgets the guild's prefix (call after changing its configuration).
-    pub fn invalidate(&self, guild: u64) {
-        self.map.write().expect("prefix lock").remove(&guild);
-    }
-}
 
 /// Runs commands.
 #[derive(Debug, Clone)]
@@ -89,7 +31,9 @@ pub struct Dispatcher {
     semaphore: Arc<Semaphore>,
     tracker: TaskTracker,
     stopping: CancellationToken,
-    cooldowns: Arc<LocalCooldowns>,
+    /// Used when the shared cooldown store cannot answer (Redis down): cooldowns still hold
+    /// within this process.
+    fallback_cooldowns: Arc<InProcessCooldowns>,
 }
 
 fn no_mentions() -> AllowedMentions {
@@ -115,7 +59,7 @@ impl Dispatcher {
             semaphore: Arc::new(Semaphore::new(permits)),
             tracker: TaskTracker::new(),
             stopping: CancellationToken::new(),
-            cooldowns: Arc::default(),
+            fallback_cooldowns: Arc::default(),
         }
     }
 
@@ -165,13 +109,13 @@ impl Dispatcher {
         let default = &self.services.config.prefix;
         let cached = message
             .guild_id
-            .map(|g| self.services.prefixes.get(g.get()));
+            .map(|g| self.services.guild_configs.cached(g.get()));
         match cached {
-            // DMs, and guilds whose prefix is known: decide here without spawning.
+            // DMs, and guilds whose settings are known: decide here without spawning.
             None | Some(Some(_)) => {
                 let prefix = cached
                     .flatten()
-                    .flatten()
+                    .and_then(|c| c.prefix.clone().filter(|p| !p.is_empty()))
                     .unwrap_or_else(|| default.clone());
                 if super::parse::split_prefix(&message.content, &prefix).is_none() {
                     return;
@@ -198,12 +142,17 @@ impl Dispatcher {
         let Some(guild) = guild else {
             return default;
         };
-        match self.services.store.guild_config(guild.get()).await {
-            Ok(cfg) => {
-                let p = cfg.prefix.filter(|p| !p.is_empty());
-                self.services.prefixes.set(guild.get(), p.clone());
-                p.unwrap_or(default)
-            }
+        match self
+            .services
+            .guild_configs
+            .get(&*self.services.store, guild.get())
+            .await
+        {
+            Ok(cfg) => cfg
+                .prefix
+                .clone()
+                .filter(|p| !p.is_empty())
+                .unwrap_or(default),
             Err(e) => {
                 tracing::debug!(error = %e, %guild, "guild prefix unavailable; using the default");
                 default
@@ -218,6 +167,15 @@ impl Dispatcher {
             return;
         };
         let member = message.member.as_ref();
+        // Guild-wide permissions from the cache (owner, roles, ADMINISTRATOR); channel
+        // overwrites are not applied. Unknown member → `None`, which refuses guarded commands.
+        let permissions = match message.guild_id {
+            Some(g) => self
+                .services
+                .guild_cache
+                .member_permissions(g.get(), message.author.id.get()),
+            None => None,
+        };
         let ctx = CommandContext {
             command: def.name.clone(),
             guild_id: message.guild_id,
@@ -226,7 +184,7 @@ impl Dispatcher {
                 user_id: message.author.id,
                 name: message.author.name.clone(),
                 roles: member.map(|m| m.roles.clone()).unwrap_or_default(),
-                permissions: None,
+                permissions,
             },
             source: Source::Message { id: message.id },
             shard_id: shard,
@@ -351,10 +309,9 @@ impl Dispatcher {
         if let Some(needed) = def.default_member_permissions {
             check_permissions(needed, ctx.invoker.permissions)?;
         }
-        if let Some(cooldown) = def.cooldown {
-            self.cooldowns
-                .try_start(&def.name, ctx.invoker.user_id.get(), cooldown)
-                .map_err(|remaining| CommandError::Cooldown { remaining })?;
+        if let Some(cooldown) = def.cooldown.filter(|d| !d.is_zero()) {
+            self.check_cooldown(&def.name, ctx.invoker.user_id.get(), cooldown)
+                .await?;
         }
         let _permit = self
             .semaphore
@@ -362,6 +319,47 @@ impl Dispatcher {
             .await
             .map_err(|_| CommandError::ShuttingDown)?;
         def.handler.run(ctx, &args).await
+    }
+
+    /// Starts the command's cooldown for the user, in the shared store; in this process when
+    /// the shared store cannot answer (logged), so a Redis outage neither blocks commands nor
+    /// lifts cooldowns altogether.
+    async fn check_cooldown(
+        &self,
+        command: &str,
+        user: u64,
+        period: Duration,
+    ) -> Result<(), CommandError> {
+        let started = match self
+            .services
+            .cooldowns
+            .try_start(command, user, period)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, command, "shared cooldowns unavailable; using this process's");
+                self.fallback_cooldowns
+                    .try_start(command, user, period)
+                    .await
+                    .unwrap_or(None)
+            }
+        };
+        match started {
+            None => Ok(()),
+            Some(remaining) => Err(CommandError::Cooldown { remaining }),
+        }
+    }
+
+    /// Runs `work` as part of the in-flight work that shutdown waits for.
+    pub fn spawn<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if self.stopping.is_cancelled() {
+            return;
+        }
+        self.tracker.spawn(work);
     }
 
     fn reply_for(
@@ -522,17 +520,5 @@ mod tests {
             "you need the ban members permission to use this command"
         );
         assert!(check_permissions(ban, None).is_err());
-    }
-
-    #[test]
-    fn cooldowns() {
-        let c = LocalCooldowns::default();
-        assert!(c.try_start("ping", 1, Duration::from_secs(60)).is_ok());
-        let left = c.try_start("ping", 1, Duration::from_secs(60)).unwrap_err();
-        assert!(left > Duration::from_secs(59));
-        assert!(c.try_start("ping", 2, Duration::from_secs(60)).is_ok());
-        assert!(c.try_start("help", 1, Duration::from_secs(60)).is_ok());
-        assert!(c.try_start("x", 3, Duration::ZERO).is_ok());
-        assert!(c.try_start("x", 3, Duration::ZERO).is_ok());
     }
 }

@@ -372,6 +372,7 @@ impl CommandHandler for Action {
             delete_messages,
             idempotency_key: ctx.idempotency_key(),
             references: Vec::new(),
+            evidence: None,
         };
         let report = engine::perform(&self.1.deps(ctx), req)
             .await
@@ -642,6 +643,7 @@ impl CommandHandler for SetModlog {
         let mut config = store.guild_config(guild).await.map_err(store_error)?;
         config.mod_log_channel = Some(channel);
         store.put_guild_config(&config).await.map_err(store_error)?;
+        ctx.services.guild_configs.invalidate(guild);
         Ok(Reply::text(format!("Cases will be posted in <#{channel}>.")).ephemeral())
     }
 }
@@ -657,6 +659,7 @@ impl CommandHandler for SetDm {
         let mut config = store.guild_config(guild).await.map_err(store_error)?;
         config.dm_on_action = enabled;
         store.put_guild_config(&config).await.map_err(store_error)?;
+        ctx.services.guild_configs.invalidate(guild);
         Ok(Reply::text(if enabled {
             "Users will get a DM before an action against them (a failed DM never stops the action)."
         } else {
@@ -729,6 +732,7 @@ impl CommandHandler for Escalation {
                 let text = describe_rule(&rule);
                 config.escalation.push(rule);
                 store.put_guild_config(&config).await.map_err(store_error)?;
+                ctx.services.guild_configs.invalidate(guild);
                 Ok(Reply::text(format!("Added: {text}")).ephemeral())
             }
             Some("remove") => {
@@ -740,6 +744,7 @@ impl CommandHandler for Escalation {
                 }
                 let rule = config.escalation.remove(n - 1);
                 store.put_guild_config(&config).await.map_err(store_error)?;
+                ctx.services.guild_configs.invalidate(guild);
                 Ok(Reply::text(format!("Removed: {}", describe_rule(&rule))).ephemeral())
             }
             _ => {

@@ -105,6 +105,8 @@ pub struct ActionRequest {
     pub idempotency_key: String,
     /// Cases this one answers.
     pub references: Vec<u64>,
+    /// What triggered an automatic action (automod's rule and evidence), kept on the case.
+    pub evidence: Option<serde_json::Value>,
 }
 
 /// Why an action was not performed. Nothing was changed on Discord.
@@ -251,6 +253,9 @@ pub async fn perform(deps: &Deps, req: ActionRequest) -> Result<ActionReport, Ac
     }
     if let Some(d) = req.duration {
         new = new.duration_secs(d.as_secs());
+    }
+    if let Some(e) = &req.evidence {
+        new = new.evidence(e.clone());
     }
     if req.kind == CaseKind::Warn {
         new = new.outcome(CaseOutcome::Applied);
@@ -721,6 +726,7 @@ async fn escalate(
         delete_messages: DeleteMessages::None,
         idempotency_key: format!("{}:escalation", req.idempotency_key),
         references: found.references,
+        evidence: None,
     };
     Some(
         Box::pin(perform(deps, esc))

@@ -58,6 +58,16 @@ pub struct CacheLabels {
     pub kind: String,
 }
 
+/// Labels `{action, outcome}`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct AutomodLabels {
+    /// `delete`, `warn`, `timeout`, `kick`, `ban` or `alert`.
+    pub action: String,
+    /// `applied`, `failed`, `refused` (a rule such as the role hierarchy stopped it) or
+    /// `replayed` (the event was handled before).
+    pub outcome: String,
+}
+
 /// Shard state codes of `kyuta_shard_state`.
 pub mod shard_state {
     /// Not connected.
@@ -102,6 +112,8 @@ pub struct Metrics {
     pub rest_budget_wait: Histogram,
     /// Cache sizes.
     pub cache_size: Family<CacheLabels, Gauge>,
+    /// Automod actions by action and outcome.
+    pub automod_actions: Family<AutomodLabels, Counter>,
     /// Resident memory of the process, updated at each scrape.
     pub memory: Gauge,
     /// Seconds since start, updated at each scrape.
@@ -194,6 +206,12 @@ impl Metrics {
             "Entries in the in-process cache",
             cache_size.clone(),
         );
+        let automod_actions = Family::default();
+        registry.register(
+            "automod_actions",
+            "Automod actions carried out, by action and outcome",
+            automod_actions.clone(),
+        );
         let memory = Gauge::default();
         registry.register(
             "process_resident_memory_bytes",
@@ -221,6 +239,7 @@ impl Metrics {
             rest_ratelimited,
             rest_budget_wait,
             cache_size,
+            automod_actions,
             memory,
             uptime,
             started: std::time::Instant::now(),
@@ -237,6 +256,16 @@ impl Metrics {
         self.command_duration
             .get_or_create(&labels)
             .observe(seconds);
+    }
+
+    /// Records one automod action outcome.
+    pub fn automod_action(&self, action: &str, outcome: &str) {
+        self.automod_actions
+            .get_or_create(&AutomodLabels {
+                action: action.to_owned(),
+                outcome: outcome.to_owned(),
+            })
+            .inc();
     }
 
     /// The text exposition (OpenMetrics text format).

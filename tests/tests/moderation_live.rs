@@ -1,0 +1,130 @@
+//! Moderation through the running worker: the simulator delivers the commands over the
+//! gateway (INTERACTION_CREATE and MESSAGE_CREATE), the worker's own dispatcher, permission
+//! checks and scheduler act. The "done when": `/ban` with duration `5s` bans, posts
+//! case #1 in the mod-log channel, and 5 s later the user is unbanned once — here with the
+//! worker process restarted in between.
+
+mod moderation_support;
+
+use std::time::{Duration, Instant};
+
+use moderation_support::{Harness, StoreKind, wait_until};
+use serde_json::{Value, json};
+
+const BAN_REMOVE: u64 = 23;
+
+fn reply_text(answer: &Value) -> String {
+    let o = &answer["original"];
+    let mut out = o["content"].as_str().unwrap_or_default().to_owned();
+    for e in o["embeds"].as_array().into_iter().flatten() {
+        for k in ["title", "description"] {
+            if let Some(t) = e[k].as_str() {
+                out.push('\n');
+                out.push_str(t);
+            }
+        }
+        for f in e["fields"].as_array().into_iter().flatten() {
+            out.push_str(&format!("\n{}: {}", f["name"], f["value"]));
+        }
+    }
+    out
+}
+
+fn message_text(m: &Value) -> String {
+    reply_text(&json!({ "original": m }))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tempban_through_the_gateway_is_lifted_once_after_a_worker_restart() {
+    let h = Harness::start(&StoreKind::embedded()).await;
+    let c = h.cast;
+    let store = StoreKind::embedded();
+    let worker = h.start_live(&store).await;
+
+    let id = h
+        .send_slash(c.admin, "modlog", json!({"channel": c.mod_log.to_string()}))
+        .await;
+    let a = h.answer(id).await;
+    assert!(reply_text(&a).contains(&c.mod_log.to_string()), "{a}");
+
+    let banned_at = Instant::now();
+    let id = h
+        .send_slash(
+            c.moderator,
+            "ban",
+            json!({"user": c.member.to_string(), "duration": "5s", "reason": "cool down"}),
+        )
+        .await;
+    let a = h.answer(id).await;
+    assert!(reply_text(&a).contains("case #1"), "{}", reply_text(&a));
+    assert!(h.is_banned(c.member));
+    let log = h.messages(c.mod_log).await;
+    assert!(
+        log.iter()
+            .any(|m| message_text(m).contains("Case #1 · Tempban")),
+        "mod log: {log:?}"
+    );
+
+    // The worker stops (sessions saved, in-flight work drained) and a new process starts on
+    // the same store before the expiry.
+    let report = worker.shutdown().await;
+    assert_eq!(report.commands_abandoned, 0);
+    let worker = h.start_live(&store).await;
+
+    let lifted = wait_until(Duration::from_secs(20), async || !h.is_banned(c.member)).await;
+    assert!(lifted, "the tempban was not lifted within 20 s");
+    assert!(
+        banned_at.elapsed() >= Duration::from_millis(4500),
+        "lifted before its 5 s were up"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        h.audit_of(BAN_REMOVE, c.member).await.len(),
+        1,
+        "exactly one unban"
+    );
+    worker.shutdown().await;
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prefix_moderation_uses_the_cached_permissions() {
+    let h = Harness::start(&StoreKind::embedded()).await;
+    let c = h.cast;
+    let worker = h.start_live(&StoreKind::embedded()).await;
+
+    // A moderator warns by prefix: permissions come from the guild cache (roles from
+    // GUILD_CREATE), the reply lands in the channel.
+    h.post(
+        c.moderator,
+        &format!("k!warn <@{}> stop spamming", c.member),
+    )
+    .await;
+    // A member without BAN_MEMBERS is refused, and nothing is banned.
+    h.post(c.plain, &format!("k!ban <@{}> no reason", c.member2))
+        .await;
+    let mut texts = Vec::new();
+    let done = wait_until(Duration::from_secs(10), async || {
+        texts = h
+            .messages(c.general)
+            .await
+            .iter()
+            .filter(|m| m["author"]["id"].as_str() == Some(c.bot.to_string().as_str()))
+            .map(message_text)
+            .collect();
+        texts.len() >= 2
+    })
+    .await;
+    assert!(done, "the bot answered {texts:?}");
+    assert!(
+        texts.iter().any(|t| t.contains("case #1")),
+        "the warn: {texts:?}"
+    );
+    assert!(
+        texts.iter().any(|t| t.contains("ban members permission")),
+        "the refusal: {texts:?}"
+    );
+    assert!(!h.is_banned(c.member2));
+    worker.shutdown().await;
+    h.shutdown().await;
+}
