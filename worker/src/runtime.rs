@@ -117,6 +117,9 @@ pub struct WorkerHandle {
     pub identifies: Arc<QueueStats>,
     dispatcher: Dispatcher,
     shards: JoinSet<(u32, ShardExit)>,
+    /// Scheduler, load publisher, gauges: stopped with the servers and awaited, so nothing
+    /// holds the store once shutdown returns.
+    background: JoinSet<()>,
     stop_shards: CancellationToken,
     stop_servers: CancellationToken,
 }
@@ -169,6 +172,15 @@ impl WorkerHandle {
             );
         }
         self.stop_servers.cancel();
+        if tokio::time::timeout(Duration::from_secs(10), async {
+            while self.background.join_next().await.is_some() {}
+        })
+        .await
+        .is_err()
+        {
+            tracing::warn!("background tasks did not stop in time");
+            self.background.abort_all();
+        }
         tracing::info!(sessions_saved, "shut down");
         ShutdownReport {
             sessions_saved,
@@ -474,8 +486,9 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         );
     }
 
+    let mut background = JoinSet::new();
     // Tempban expiries and timeout renewals of the guilds on this process's shards.
-    tokio::spawn(scheduler::run(
+    background.spawn(scheduler::run(
         Deps::from_services(&services, Arc::clone(&store)),
         SchedulerConfig::new(
             owner_name(&config),
@@ -486,14 +499,14 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         ),
         stop_servers.clone(),
     ));
-    tokio::spawn(cache_gauges(
+    background.spawn(cache_gauges(
         Arc::clone(&guild_cache),
         Arc::clone(&metrics),
         stop_servers.clone(),
     ));
 
     if let Some(conn) = &redis {
-        tokio::spawn(load::publish_loop(
+        background.spawn(load::publish_loop(
             conn.clone(),
             config.cluster.clone(),
             Arc::clone(&status),
@@ -533,6 +546,7 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         identifies,
         dispatcher,
         shards,
+        background,
         stop_shards,
         stop_servers,
     })

@@ -145,6 +145,9 @@ impl Harness {
             guilds: 1,
             members_per_guild: 12,
             route_limit: 50,
+            // Readiness waits for an acked heartbeat: Discord's 41.25 s would make a live
+            // worker's start take up to that long.
+            heartbeat_interval: Duration::from_secs(2),
             ..SimConfig::default()
         })
         .await
