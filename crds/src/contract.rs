@@ -233,6 +233,18 @@ pub mod redis_keys {
     pub fn dedupe(cluster: &str, id: u64) -> String {
         format!("kyuta:{cluster}:seen:{id}")
     }
+    /// Event dedupe marker of a member join (GUILD_MEMBER_ADD has no id of its own): the
+    /// guild, the user and the join time in microseconds since the Unix epoch, so a replay of
+    /// the same join is a duplicate and a later re-join is not.
+    #[must_use]
+    pub fn dedupe_join(
+        cluster: &str,
+        guild_id: u64,
+        user_id: u64,
+        joined_at_micros: i64,
+    ) -> String {
+        format!("kyuta:{cluster}:seen:join:{guild_id}:{user_id}:{joined_at_micros}")
+    }
     /// Lock taken (SET NX) by the one pod that registers slash commands at start; the value
     /// is a hash of the command list.
     #[must_use]

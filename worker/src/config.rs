@@ -315,9 +315,11 @@ pub struct Config {
     #[arg(long, env = contract::env::CLUSTER_NAME, default_value = "default", value_parser = parse_cluster)]
     pub cluster: String,
 
-    /// Generation of this worker's StatefulSet.
-    #[arg(long, env = contract::env::GENERATION, default_value_t = 0)]
-    pub generation: u64,
+    /// Generation of this worker's StatefulSet (set by the operator). With Redis, only the
+    /// active generation handles interactions, messages and joins, each exactly once; absent →
+    /// every event is handled.
+    #[arg(long, env = contract::env::GENERATION)]
+    pub generation: Option<u32>,
 
     /// Origin under which /api/v10 lives (e.g. the simulator's http://127.0.0.1:PORT).
     #[arg(long, env = contract::env::DISCORD_API_URL, value_parser = parse_http_origin)]

@@ -31,6 +31,7 @@ use crate::{
     config::{Config, ShardCount},
     gateway::{
         EventSink,
+        generation::{EventId, GenerationGate},
         queue::{IdentifyQueue, LocalQueue, QueueStats, RedisQueue, StartLimit},
         runner::{ShardDeps, ShardExit, run_shard},
         session::{FileSessions, RedisSessions, SessionStore},
@@ -66,22 +67,51 @@ pub fn build_registry(
 pub struct Router {
     dispatcher: Dispatcher,
     automod: Arc<AutomodRunner>,
+    gate: Arc<GenerationGate>,
 }
 
 impl Router {
-    /// A router over the dispatcher and automod.
+    /// A router over the dispatcher and automod, with the generation gate disabled.
     #[must_use]
     pub fn new(dispatcher: Dispatcher, automod: Arc<AutomodRunner>) -> Self {
         Self {
             dispatcher,
             automod,
+            gate: Arc::new(GenerationGate::disabled()),
         }
+    }
+
+    /// Routes interactions, messages and joins through `gate` (handled once, by the active
+    /// generation only).
+    #[must_use]
+    pub fn with_gate(mut self, gate: Arc<GenerationGate>) -> Self {
+        self.gate = gate;
+        self
     }
 }
 
 impl EventSink for Router {
     fn handle(&self, shard: u32, event: Event) {
         self.dispatcher.services().guild_cache.update(&event);
+        // Interactions, messages and joins go through the generation gate (exactly once,
+        // active generation only) when it is enabled; everything else is routed directly.
+        if self.gate.is_enabled()
+            && let Some(id) = EventId::of(&event)
+        {
+            let this = self.clone();
+            self.dispatcher.spawn(async move {
+                if this.gate.admit(id).await.handles() {
+                    this.route(shard, event);
+                }
+            });
+            return;
+        }
+        self.route(shard, event);
+    }
+}
+
+impl Router {
+    fn route(&self, shard: u32, event: Event) {
         match event {
             Event::InteractionCreate(i) => self.dispatcher.on_interaction(shard, i),
             Event::MessageCreate(m) => {
@@ -527,7 +557,12 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         sessions,
         status: Arc::clone(&status),
         metrics: Arc::clone(&metrics),
-        sink: Arc::new(Router::new(dispatcher.clone(), automod)),
+        sink: Arc::new(
+            Router::new(dispatcher.clone(), automod).with_gate(Arc::new(
+                GenerationGate::new(redis.clone(), &config.cluster, config.generation)
+                    .with_metrics(Arc::clone(&metrics)),
+            )),
+        ),
         presence: presence(),
         close_timeout: Duration::from_secs(5),
     };

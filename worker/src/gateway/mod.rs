@@ -1,6 +1,7 @@
 //! The gateway: this process's shard range, fleet-wide identify pacing, sessions that survive
 //! restarts, and readiness.
 
+pub mod generation;
 pub mod queue;
 pub mod runner;
 pub mod session;

@@ -68,6 +68,13 @@ pub struct AutomodLabels {
     pub outcome: String,
 }
 
+/// Labels `{outcome}` of `kyuta_generation_gate_events`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct GateLabels {
+    /// A [`crate::gateway::generation::Admission::metric_label`].
+    pub outcome: String,
+}
+
 /// Shard state codes of `kyuta_shard_state`.
 pub mod shard_state {
     /// Not connected.
@@ -114,6 +121,9 @@ pub struct Metrics {
     pub cache_size: Family<CacheLabels, Gauge>,
     /// Automod actions by action and outcome.
     pub automod_actions: Family<AutomodLabels, Counter>,
+    /// Events seen by the generation gate, by outcome (handled, duplicate, other generation,
+    /// Redis unavailable).
+    pub generation_gate: Family<GateLabels, Counter>,
     /// Resident memory of the process, updated at each scrape.
     pub memory: Gauge,
     /// Seconds since start, updated at each scrape.
@@ -212,6 +222,13 @@ impl Metrics {
             "Automod actions carried out, by action and outcome",
             automod_actions.clone(),
         );
+        let generation_gate = Family::default();
+        registry.register(
+            "generation_gate_events",
+            "Events checked by the generation gate, by outcome: handled, duplicate, \
+             other_generation, redis_unavailable (handled without the check)",
+            generation_gate.clone(),
+        );
         let memory = Gauge::default();
         registry.register(
             "process_resident_memory_bytes",
@@ -240,6 +257,7 @@ impl Metrics {
             rest_budget_wait,
             cache_size,
             automod_actions,
+            generation_gate,
             memory,
             uptime,
             started: std::time::Instant::now(),
