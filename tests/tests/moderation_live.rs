@@ -125,6 +125,15 @@ async fn prefix_moderation_uses_the_cached_permissions() {
         "the refusal: {texts:?}"
     );
     assert!(!h.is_banned(c.member2));
+    // The guild, its roles and the members came from the gateway-fed cache: the warn read
+    // nothing about the guild over REST.
+    let rest = h.sim.stats().stats.rest_requests;
+    let reads: u64 = rest
+        .iter()
+        .filter(|(route, _)| route.starts_with("GET /guilds/"))
+        .map(|(_, n)| n)
+        .sum();
+    assert_eq!(reads, 0, "guild reads over REST: {rest:?}");
     worker.shutdown().await;
     h.shutdown().await;
 }

@@ -38,6 +38,7 @@ impl CachedRole {
 
 #[derive(Debug)]
 struct CachedGuild {
+    name: Box<str>,
     owner_id: u64,
     /// Sorted by role id.
     roles: Vec<CachedRole>,
@@ -73,6 +74,17 @@ impl CachedGuild {
             self.roles.remove(i);
         }
     }
+}
+
+/// A guild's name, owner and roles as the cache has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CachedGuildRoles {
+    /// Guild name.
+    pub name: String,
+    /// Owner's user id.
+    pub owner_id: u64,
+    /// Every role: id, position, permissions (`@everyone` has the guild's id).
+    pub roles: Vec<(u64, i64, Permissions)>,
 }
 
 /// A snapshot of the cache's size, for metrics.
@@ -170,6 +182,7 @@ impl GuildCache {
             Event::GuildCreate(gc) => {
                 if let GuildCreate::Available(g) = gc.as_ref() {
                     let mut guild = CachedGuild {
+                        name: g.name.as_str().into(),
                         owner_id: g.owner_id.get(),
                         roles: Vec::new(),
                         members: HashMap::new(),
@@ -186,6 +199,7 @@ impl GuildCache {
             Event::GuildUpdate(gu) => {
                 let g = &gu.0;
                 self.with_guild(g.id.get(), |guild| {
+                    guild.name = g.name.as_str().into();
                     guild.owner_id = g.owner_id.get();
                     guild.set_roles(&g.roles);
                 });
@@ -308,6 +322,22 @@ impl GuildCache {
     #[must_use]
     pub fn owner_id(&self, guild_id: u64) -> Option<u64> {
         self.look(guild_id, |g| Some(g.owner_id))
+    }
+
+    /// The guild's name, owner and roles (id, position, permissions), if it is cached.
+    #[must_use]
+    pub fn guild_roles(&self, guild_id: u64) -> Option<CachedGuildRoles> {
+        self.look(guild_id, |g| {
+            Some(CachedGuildRoles {
+                name: g.name.to_string(),
+                owner_id: g.owner_id,
+                roles: g
+                    .roles
+                    .iter()
+                    .map(|r| (r.id, r.position, r.permissions))
+                    .collect(),
+            })
+        })
     }
 
     /// The member's role ids (without `@everyone`), if the member is cached.

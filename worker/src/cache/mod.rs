@@ -9,5 +9,6 @@ mod guild;
 pub use config::{CONFIG_TTL, GuildConfigs};
 pub use cooldown::{CooldownError, CooldownStore, InProcessCooldowns, RedisCooldowns};
 pub use guild::{
-    CacheStats, DEFAULT_MAX_GUILDS, DEFAULT_MAX_MEMBERS_PER_GUILD, GuildCache, GuildCacheBuilder,
+    CacheStats, CachedGuildRoles, DEFAULT_MAX_GUILDS, DEFAULT_MAX_MEMBERS_PER_GUILD, GuildCache,
+    GuildCacheBuilder,
 };

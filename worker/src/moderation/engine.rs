@@ -51,6 +51,9 @@ pub struct Deps {
     pub bot_id: u64,
     /// Time source.
     pub clock: Arc<dyn Clock>,
+    /// The gateway-fed guild cache: guild, role and member facts are read from it when it
+    /// has them, from Discord otherwise.
+    pub cache: Option<Arc<crate::cache::GuildCache>>,
 }
 
 impl std::fmt::Debug for Deps {
@@ -71,6 +74,7 @@ impl Deps {
             rest: services.rest.clone(),
             bot_id: services.bot_user_id.get(),
             clock: services.clock.clone(),
+            cache: Some(Arc::clone(&services.guild_cache)),
         }
     }
 
@@ -344,14 +348,11 @@ async fn check_rules(
     req: &ActionRequest,
     action: Action,
 ) -> Result<CheckedFacts, ActionError> {
-    let facts = facts::fetch_guild(&deps.rest, req.guild_id)
+    let cache = deps.cache.as_deref();
+    let facts = facts::guild(cache, &deps.rest, req.guild_id)
         .await
         .map_err(ActionError::Facts)?;
-    let member_roles = |user: u64| {
-        let rest = deps.rest.clone();
-        let guild = req.guild_id;
-        async move { facts::fetch_member_roles(&rest, guild, user).await }
-    };
+    let member_roles = |user: u64| facts::member_roles(cache, &deps.rest, req.guild_id, user);
     let moderator_roles = if req.moderator_id == deps.bot_id {
         None
     } else if let Some(roles) = &req.moderator_roles {

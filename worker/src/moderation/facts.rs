@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use twilight_model::guild::{Guild, Member, Permissions};
 use twilight_model::id::Id;
 
+use crate::cache::GuildCache;
 use crate::rest::{Rest, RestError};
 
 use super::discord::{UNKNOWN_MEMBER, UNKNOWN_USER};
@@ -100,6 +101,62 @@ impl GuildFacts {
             permissions: self.permissions(user_id, roles),
         }
     }
+}
+
+/// The guild's facts from the gateway-fed cache, when it has the guild.
+#[must_use]
+pub fn from_cache(cache: &GuildCache, guild_id: u64) -> Option<GuildFacts> {
+    let g = cache.guild_roles(guild_id)?;
+    Some(GuildFacts {
+        guild_id,
+        name: Some(g.name),
+        owner_id: g.owner_id,
+        roles: g
+            .roles
+            .into_iter()
+            .map(|(id, position, permissions)| {
+                (
+                    id,
+                    RoleFacts {
+                        position,
+                        permissions,
+                    },
+                )
+            })
+            .collect(),
+    })
+}
+
+/// The guild's facts: from the cache when it has the guild, else from Discord.
+///
+/// # Errors
+/// The REST error.
+pub async fn guild(
+    cache: Option<&GuildCache>,
+    rest: &Rest,
+    guild_id: u64,
+) -> Result<GuildFacts, RestError> {
+    match cache.and_then(|c| from_cache(c, guild_id)) {
+        Some(f) => Ok(f),
+        None => fetch_guild(rest, guild_id).await,
+    }
+}
+
+/// A member's role ids: from the cache when it has the member, else from Discord; `None`
+/// when the user is not a member.
+///
+/// # Errors
+/// The REST error (other than "unknown member").
+pub async fn member_roles(
+    cache: Option<&GuildCache>,
+    rest: &Rest,
+    guild_id: u64,
+    user_id: u64,
+) -> Result<Option<Vec<u64>>, RestError> {
+    if let Some(roles) = cache.and_then(|c| c.member_roles(guild_id, user_id)) {
+        return Ok(Some(roles));
+    }
+    fetch_member_roles(rest, guild_id, user_id).await
 }
 
 /// Fetches the guild's facts from Discord.
