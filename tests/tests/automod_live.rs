@@ -108,14 +108,16 @@ async fn toxic_messages_and_a_join_burst_are_acted_on_once_with_cases() {
         h.timed_out_until(joined[0]).is_none(),
         "the first joiner, before the raid tripped, was punished"
     );
-    let log = h.messages(c.mod_log).await;
-    assert!(
-        log.iter().any(|m| m["content"]
-            .as_str()
-            .unwrap_or("")
-            .contains("automod **raid**")),
-        "no raid alert in the mod log"
-    );
+    let alerted = wait_until(Duration::from_secs(10), async || {
+        h.messages(c.mod_log).await.iter().any(|m| {
+            m["content"]
+                .as_str()
+                .unwrap_or("")
+                .contains("automod **raid**")
+        })
+    })
+    .await;
+    assert!(alerted, "no raid alert in the mod log");
     worker.shutdown().await;
     h.shutdown().await;
 }
