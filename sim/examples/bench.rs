@@ -1,12 +1,20 @@
 //! Simulator benchmark: a large world, many shard connections, dispatch throughput and
 //! memory per guild.
 //!
-//! `cargo run --release -p kyuta-sim --example bench -- [GUILDS] [SHARDS] [MATERIALIZE]`
-//! (defaults 100000 guilds, 1000 shards, 10000 guilds materialized).
+//! `cargo run --release -p kyuta-sim --example bench -- [GUILDS] [SHARDS] [MATERIALIZE] [MESSAGES]`
+//! (defaults 100000 guilds, 1000 shards, 10000 guilds materialized, 20000 messages).
+//!
+//! Phases: (1) start the world; (2) open SHARDS raw gateway connections at once, each streams
+//! READY and the GUILD_CREATEs of its shard; (3) post MESSAGES user messages through the
+//! control API from 32 concurrent clients and wait until every MESSAGE_CREATE reached its
+//! shard connection; (4) change MATERIALIZE guilds (a member joins each) and measure the RSS
+//! they add. The clients run in the same process, so RSS figures include the client side.
 
 use futures::{SinkExt, StreamExt};
 use kyuta_sim::{Sim, SimConfig};
 use serde_json::{Value, json};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -22,12 +30,13 @@ fn rss_kib() -> u64 {
 }
 
 /// One raw shard: identifies, counts dispatches until `expect` GUILD_CREATEs arrived.
-async fn shard(url: String, id: u32, total: u32) -> (u64, u64) {
+/// Keeps it open afterwards, counting the MESSAGE_CREATEs it receives into `messages`.
+async fn shard(url: String, id: u32, total: u32, messages: Arc<AtomicU64>) -> (u64, u64) {
     let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}/?v=10&encoding=json"))
         .await
         .expect("connect");
     let _hello = ws.next().await;
-    let identify = json!({"op": 2, "d": {"token": "T", "intents": 1, "shard": [id, total], "properties": {"os": "linux", "browser": "bench", "device": "bench"}}});
+    let identify = json!({"op": 2, "d": {"token": "T", "intents": 1 | 2 | 512, "shard": [id, total], "properties": {"os": "linux", "browser": "bench", "device": "bench"}}});
     ws.send(Message::Text(identify.to_string().into()))
         .await
         .unwrap();
@@ -51,7 +60,15 @@ async fn shard(url: String, id: u32, total: u32) -> (u64, u64) {
         }
     }
     // Keep the connection open until the end of the run.
-    tokio::spawn(async move { while let Some(Ok(_)) = ws.next().await {} });
+    tokio::spawn(async move {
+        while let Some(Ok(m)) = ws.next().await {
+            if let Message::Text(t) = m
+                && t.contains("\"t\":\"MESSAGE_CREATE\"")
+            {
+                messages.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    });
     (events, bytes)
 }
 
@@ -64,6 +81,7 @@ async fn main() -> anyhow::Result<()> {
     let guilds = args.first().copied().unwrap_or(100_000);
     let shards = args.get(1).copied().unwrap_or(1000) as u32;
     let materialize = args.get(2).copied().unwrap_or(10_000);
+    let message_count = args.get(3).copied().unwrap_or(20_000);
     let rss0 = rss_kib();
     let t = Instant::now();
     let sim = Sim::start(SimConfig {
@@ -88,9 +106,10 @@ async fn main() -> anyhow::Result<()> {
 
     // Many shard connections, each streaming READY + its GUILD_CREATEs.
     let url = sim.gateway_url();
+    let received = Arc::new(AtomicU64::new(0));
     let t = Instant::now();
     let tasks: Vec<_> = (0..shards)
-        .map(|i| tokio::spawn(shard(url.clone(), i, shards)))
+        .map(|i| tokio::spawn(shard(url.clone(), i, shards, received.clone())))
         .collect();
     let (mut events, mut bytes) = (0, 0);
     for task in tasks {
@@ -116,9 +135,61 @@ async fn main() -> anyhow::Result<()> {
         (rss_conn.saturating_sub(rss_idle)) / u64::from(shards.max(1))
     );
 
-    // Memory per materialized guild: touch guilds through the control API (a member joins).
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<hyper::body::Bytes>>();
+
+    // Small events end to end: users post messages through the control API (as a worker
+    // benchmark would drive it); each MESSAGE_CREATE is pushed to the owning shard.
+    let targets: Vec<(u64, u64)> = (0..message_count.min(guilds).max(1))
+        .map(|i| {
+            let g = sim.guild(sim.world().guild_id(i)).expect("guild");
+            let general = g
+                .channels
+                .iter()
+                .find(|c| c.name == "general")
+                .expect("#general");
+            (general.id, g.owner_id)
+        })
+        .collect();
+    let targets = Arc::new(targets);
+    let workers = 32u64;
+    let t = Instant::now();
+    let posters: Vec<_> = (0..workers)
+        .map(|w| {
+            let (client, targets, base) = (client.clone(), targets.clone(), sim.control_url());
+            tokio::spawn(async move {
+                let mut i = w;
+                while i < message_count {
+                    let (channel, author) = targets[(i % targets.len() as u64) as usize];
+                    let body =
+                        format!("{{\"author_id\":\"{author}\",\"content\":\"message {i}\"}}");
+                    let req = hyper::Request::post(format!("{base}/channels/{channel}/messages"))
+                        .header("content-type", "application/json")
+                        .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
+                        .expect("request");
+                    let resp = client.request(req).await.expect("post");
+                    assert!(resp.status().is_success(), "{}", resp.status());
+                    i += workers;
+                }
+            })
+        })
+        .collect();
+    for p in posters {
+        p.await?;
+    }
+    let posted = t.elapsed().as_secs_f64();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while received.load(Ordering::Relaxed) < message_count && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let secs = t.elapsed().as_secs_f64();
+    let got = received.load(Ordering::Relaxed);
+    println!(
+        "{message_count} messages posted through the control API by {workers} clients in {posted:.2} s; {got} MESSAGE_CREATE received over the shard connections after {secs:.2} s = {:.0} events/s end to end",
+        got as f64 / secs
+    );
+
+    // Memory per materialized guild: touch guilds through the control API (a member joins).
     let before = rss_kib();
     let t = Instant::now();
     let n = materialize.min(guilds);
