@@ -16,6 +16,11 @@ pub struct Args {
     /// Address to listen on (127.0.0.1 only in tests; port 0 picks a free one).
     #[arg(long, env = "KYUTA_SIM_LISTEN", default_value = "127.0.0.1:8787")]
     pub listen: SocketAddr,
+    /// URL clients reach the simulator at, e.g. http://kyuta-sim.kyuta.svc:8787 (http, https,
+    /// ws or wss): announced as resume_gateway_url and GET /gateway(/bot) url. Unset: the
+    /// request's Host header, else the listen address (loopback for 0.0.0.0).
+    #[arg(long, env = "KYUTA_SIM_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// The bot token accepted in `Authorization: Bot <token>` and in IDENTIFY.
     #[arg(long, env = "KYUTA_SIM_TOKEN", hide_env_values = true)]
     pub token: String,
@@ -54,6 +59,7 @@ impl Args {
     pub fn config(&self) -> SimConfig {
         SimConfig {
             listen: self.listen,
+            public_url: self.public_url.clone(),
             token: self.token.clone(),
             guilds: self.guilds,
             members_per_guild: self.members_per_guild,
@@ -80,10 +86,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         "kyuta-sim listening"
     );
     println!(
-        "kyuta-sim listening on {} (api {}/api/v10, control {})",
-        sim.addr(),
+        "kyuta-sim listening on {} (api {}/api/v10, control {}, gateway announced as {})",
+        SocketAddr::new(args.listen.ip(), sim.addr().port()),
         sim.api_url(),
-        sim.control_url()
+        sim.control_url(),
+        args.public_url
+            .as_ref()
+            .map_or("the request's Host".to_owned(), |_| sim
+                .public_gateway_url())
     );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     tokio::select! {

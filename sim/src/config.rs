@@ -8,6 +8,11 @@ use std::time::Duration;
 pub struct SimConfig {
     /// Address to bind (`127.0.0.1:0` picks a free port).
     pub listen: SocketAddr,
+    /// Base URL clients reach the simulator at (`http(s)://` or `ws(s)://HOST[:PORT][/PATH]`),
+    /// announced as `resume_gateway_url` and as `url` of `GET /gateway` and
+    /// `GET /gateway/bot` (with a `ws`/`wss` scheme). When `None`: the `Host` header of the
+    /// request being answered, else the listen address (loopback for `0.0.0.0` / `::`).
+    pub public_url: Option<String>,
     /// The bot token the simulator accepts (`Authorization: Bot <token>`, IDENTIFY).
     pub token: String,
     /// Number of guilds in the generated world.
@@ -58,6 +63,7 @@ impl Default for SimConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            public_url: None,
             token: String::new(),
             guilds: 10,
             members_per_guild: 20,
@@ -87,6 +93,7 @@ impl std::fmt::Debug for SimConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SimConfig")
             .field("listen", &self.listen)
+            .field("public_url", &self.public_url)
             .field("token", &"<redacted>")
             .field("guilds", &self.guilds)
             .field("members_per_guild", &self.members_per_guild)

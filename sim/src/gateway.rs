@@ -7,7 +7,7 @@ use crate::state::{
 use crate::util::{iso, now_ms};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade};
 use axum::extract::{Query, State as AxState};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -85,6 +85,7 @@ impl Encoder {
 pub(crate) async fn upgrade(
     AxState(shared): AxState<Arc<Shared>>,
     Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
     ws: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
     let Ok(ws) = ws else {
@@ -116,11 +117,14 @@ pub(crate) async fn upgrade(
         }
         Some(_) => return (StatusCode::BAD_REQUEST, "unsupported compress").into_response(),
     };
+    let resume_url = shared.gateway_url(headers.get(header::HOST));
     ws.max_message_size(1 << 20)
         .on_upgrade(move |socket| async move {
             shared.open_connections.fetch_add(1, Ordering::Relaxed);
             let guard = ConnGuard(shared.clone());
-            Conn::new(shared, encoder).run(socket, version_ok).await;
+            Conn::new(shared, encoder, resume_url)
+                .run(socket, version_ok)
+                .await;
             drop(guard);
         })
 }
@@ -143,10 +147,12 @@ struct Conn {
     held: VecDeque<Message>,
     pending_guilds: VecDeque<u64>,
     large_threshold: u64,
+    /// `resume_gateway_url` announced in READY.
+    resume_url: String,
 }
 
 impl Conn {
-    fn new(shared: Arc<Shared>, enc: Encoder) -> Self {
+    fn new(shared: Arc<Shared>, enc: Encoder, resume_url: String) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let id = shared.conn_ids.fetch_add(1, Ordering::Relaxed);
         let hb = shared.cfg.heartbeat_interval;
@@ -163,6 +169,7 @@ impl Conn {
             held: VecDeque::new(),
             pending_guilds: VecDeque::new(),
             large_threshold: 50,
+            resume_url,
         }
     }
 
@@ -542,7 +549,7 @@ impl Conn {
                     "guilds": guilds.iter().map(|g| json!({"id": g.to_string(), "unavailable": true})).collect::<Vec<_>>(),
                     "session_id": sid,
                     "session_type": "normal",
-                    "resume_gateway_url": shared.gateway_url(),
+                    "resume_gateway_url": self.resume_url,
                     "shard": shard,
                     "application": {"id": shared.world.application_id.to_string(), "flags": 0},
                     "private_channels": [],

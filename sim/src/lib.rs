@@ -26,6 +26,7 @@ mod interactions;
 mod ratelimit;
 mod rest;
 mod state;
+mod urls;
 pub mod util;
 pub mod world;
 
@@ -89,6 +90,12 @@ impl Sim {
                 world::MAX_GUILDS
             )));
         }
+        let public_gateway_url = cfg
+            .public_url
+            .as_deref()
+            .map(urls::public_gateway_url)
+            .transpose()
+            .map_err(SimError::Config)?;
         let listener = tokio::net::TcpListener::bind(cfg.listen)
             .await
             .map_err(|source| SimError::Bind {
@@ -109,6 +116,7 @@ impl Sim {
             cfg,
             world,
             addr,
+            public_gateway_url,
             state: Mutex::new(st),
             shutdown: shutdown.clone(),
             paused: tokio::sync::watch::channel(false).0,
@@ -125,28 +133,36 @@ impl Sim {
         Ok(Self { shared, task })
     }
 
-    /// The address actually bound.
+    /// The address to reach it at from this host: the address bound, with an unspecified
+    /// IP (`0.0.0.0`, `::`) replaced by loopback.
     #[must_use]
     pub fn addr(&self) -> SocketAddr {
-        self.shared.addr
+        urls::reachable(self.shared.addr)
     }
 
     /// `http://ADDR` (the Discord REST API lives under `/api/v10` there).
     #[must_use]
     pub fn api_url(&self) -> String {
-        format!("http://{}", self.shared.addr)
+        format!("http://{}", self.addr())
     }
 
-    /// `ws://ADDR`.
+    /// `ws://ADDR`, the gateway as reached from this host.
     #[must_use]
     pub fn gateway_url(&self) -> String {
-        self.shared.gateway_url()
+        format!("ws://{}", self.addr())
+    }
+
+    /// The gateway URL announced to clients when a request carries no `Host` header: the
+    /// configured public URL (as `ws://` / `wss://`), else [`Sim::gateway_url`].
+    #[must_use]
+    pub fn public_gateway_url(&self) -> String {
+        self.shared.gateway_url(None)
     }
 
     /// `http://ADDR/_sim`.
     #[must_use]
     pub fn control_url(&self) -> String {
-        format!("http://{}/_sim", self.shared.addr)
+        format!("http://{}/_sim", self.addr())
     }
 
     /// The bot's user id (also the application id).

@@ -6,7 +6,7 @@ use crate::util::{iso, next_snowflake, now_ms, parse_iso, snowflake_ms};
 use crate::world::{Channel, Guild, channel_type, perms};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -146,16 +146,15 @@ pub(crate) fn no_content() -> R {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-async fn gateway(AxState(sh): S) -> R {
-    ok(json!({"url": sh.gateway_url()}))
+async fn gateway(AxState(sh): S, headers: HeaderMap) -> R {
+    ok(json!({"url": sh.gateway_url(headers.get(header::HOST))}))
 }
 
-async fn gateway_bot(AxState(sh): S) -> R {
+async fn gateway_bot(AxState(sh): S, headers: HeaderMap) -> R {
+    let url = sh.gateway_url(headers.get(header::HOST));
     let mut st = sh.lock();
     let limit = crate::gateway::session_start_limit(&sh, &mut st);
-    ok(
-        json!({"url": sh.gateway_url(), "shards": sh.cfg.recommended_shards, "session_start_limit": limit}),
-    )
+    ok(json!({"url": url, "shards": sh.cfg.recommended_shards, "session_start_limit": limit}))
 }
 
 async fn me(AxState(sh): S) -> R {

@@ -185,6 +185,8 @@ pub(crate) struct Shared {
     pub cfg: SimConfig,
     pub world: World,
     pub addr: SocketAddr,
+    /// `SimConfig::public_url` as a gateway URL, validated.
+    pub public_gateway_url: Option<String>,
     pub state: Mutex<State>,
     pub shutdown: CancellationToken,
     pub paused: watch::Sender<bool>,
@@ -200,8 +202,19 @@ impl Shared {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    pub fn gateway_url(&self) -> String {
-        format!("ws://{}", self.addr)
+    /// The gateway URL announced to a client whose request carried `host` (its `Host`
+    /// header): the public URL if configured, else `ws://HOST`, else the listen address.
+    pub fn gateway_url(&self, host: Option<&axum::http::HeaderValue>) -> String {
+        if let Some(url) = &self.public_gateway_url {
+            return url.clone();
+        }
+        if let Some(host) = host
+            .and_then(|h| h.to_str().ok())
+            .and_then(crate::urls::host_authority)
+        {
+            return format!("ws://{host}");
+        }
+        format!("ws://{}", crate::urls::reachable(self.addr))
     }
 
     /// Guild ids of the world on shard `[id, total]`.

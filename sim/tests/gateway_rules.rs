@@ -535,3 +535,90 @@ async fn events_without_a_guild_go_to_shard_0() {
     assert!(m["d"].get("guild_id").is_none());
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn public_url_is_announced_as_resume_gateway_url_and_gateway_url() {
+    let sim = sim_with(SimConfig {
+        public_url: Some("http://kyuta-sim.kyuta.svc:8787/".into()),
+        ..fast()
+    })
+    .await;
+    let want = "ws://kyuta-sim.kyuta.svc:8787";
+    assert_eq!(sim.public_gateway_url(), want);
+    for route in ["/gateway", "/gateway/bot"] {
+        let r = api(&sim, "GET", route, None).await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["url"], want, "{route}");
+    }
+    let (_gw, r) = ready(&sim, None, [0, 1]).await;
+    assert_eq!(r["d"]["resume_gateway_url"], want);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_public_url_the_gateway_url_follows_the_host_header() {
+    let sim = sim(2).await;
+    let auth = format!("Bot {TOKEN}");
+    for route in ["/gateway", "/gateway/bot"] {
+        let r = api_with(
+            &sim,
+            "GET",
+            route,
+            None,
+            &[
+                ("authorization", auth.as_str()),
+                ("host", "sim.example:1234"),
+            ],
+        )
+        .await;
+        assert_eq!(r.status, 200);
+        assert_eq!(r.body["url"], "ws://sim.example:1234", "{route}");
+    }
+    let mut gw = Gw::connect_with_host(&sim.gateway_url(), "kyuta-sim.kyuta.svc:4321").await;
+    gw.identify(TOKEN, [0, 1], INTENTS).await;
+    let r = gw.dispatch("READY").await;
+    assert_eq!(
+        r["d"]["resume_gateway_url"],
+        "ws://kyuta-sim.kyuta.svc:4321"
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn without_a_usable_host_header_the_gateway_url_is_the_listen_address() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let sim = sim(2).await;
+    let want = format!("ws://{}", sim.addr());
+    // HTTP/1.0 allows a request without Host; a Host that is not host[:port] is ignored.
+    for host_line in ["", "Host: evil/path\r\n", "Host: user@sim\r\n"] {
+        let mut tcp = tokio::net::TcpStream::connect(sim.addr()).await.unwrap();
+        let req = format!("GET /api/v10/gateway HTTP/1.0\r\n{host_line}\r\n");
+        tcp.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        tcp.read_to_end(&mut raw).await.unwrap();
+        let raw = String::from_utf8(raw).unwrap();
+        let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.starts_with("HTTP/1.0 200") || head.starts_with("HTTP/1.1 200"),
+            "{head}"
+        );
+        let body: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["url"], want.as_str(), "{host_line:?}");
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_public_url_that_is_not_a_url_is_refused_at_start() {
+    install_crypto();
+    let err = kyuta_sim::Sim::start(SimConfig {
+        public_url: Some("kyuta-sim:8787".into()),
+        ..fast()
+    })
+    .await
+    .expect_err("no scheme");
+    assert!(
+        matches!(err, kyuta_sim::SimError::Config(ref m) if m.contains("public URL")),
+        "{err}"
+    );
+}

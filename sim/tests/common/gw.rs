@@ -47,6 +47,22 @@ impl Gw {
         }
     }
 
+    /// Connects (no compression) sending `host` as the upgrade request's `Host` header.
+    pub async fn connect_with_host(base: &str, host: &str) -> Self {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let mut req = format!("{base}/?v=10&encoding=json")
+            .into_client_request()
+            .unwrap();
+        req.headers_mut()
+            .insert("host", host.parse().expect("host header value"));
+        let (ws, _) = connect_async(req).await.expect("ws connect");
+        Self {
+            ws,
+            dec: Decomp::None,
+            log: Vec::new(),
+        }
+    }
+
     pub async fn connect_url(url: &str) -> Self {
         let (ws, _) = connect_async(url).await.expect("ws connect");
         Self {
