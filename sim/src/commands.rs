@@ -126,77 +126,241 @@ pub(crate) fn validate_and_build(
     let mut names = std::collections::HashSet::new();
     let mut out = Vec::new();
     for (i, c) in arr.iter().enumerate() {
-        let t = c.get("type").and_then(Value::as_u64).unwrap_or(1);
-        if !(1..=4).contains(&t) {
-            return Err(err(
-                &format!("{i}.type"),
-                "BASE_TYPE_CHOICES",
-                "Value must be one of {1, 2, 3, 4}.",
-            ));
-        }
-        let name = c.get("name").and_then(Value::as_str).unwrap_or("");
-        let valid = if t == 1 {
-            name_ok(name)
-        } else {
-            (1..=32).contains(&name.chars().count())
-        };
-        if !valid {
-            return Err(err(
-                &format!("{i}.name"),
-                "APPLICATION_COMMAND_INVALID_NAME",
-                "Command name is invalid",
-            ));
-        }
-        if !names.insert((t, name.to_owned())) {
-            return Err(err(
-                &format!("{i}.name"),
-                "APPLICATION_COMMANDS_DUPLICATE_NAME",
-                &format!("Application command names must be unique: {name}"),
-            ));
-        }
-        let desc = c.get("description").and_then(Value::as_str).unwrap_or("");
-        if t == 1 && !(1..=100).contains(&desc.chars().count()) {
-            return Err(err(
-                &format!("{i}.description"),
-                "BASE_TYPE_BAD_LENGTH",
-                "Must be between 1 and 100 in length.",
-            ));
-        }
-        if let Some(o) = c.get("options")
-            && !o.is_null()
-        {
-            if t != 1 {
-                return Err(err(
-                    &format!("{i}.options"),
-                    "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
-                    "Only chat input commands take options",
-                ));
-            }
-            validate_options(o, &format!("{i}.options"), 0)?;
-        }
-        let mut v = json!({
-            "application_id": sh.world.application_id.to_string(),
-            "type": t,
-            "name": name,
-            "name_localizations": c.get("name_localizations").cloned().unwrap_or(Value::Null),
-            "description": desc,
-            "description_localizations": c.get("description_localizations").cloned().unwrap_or(Value::Null),
-            "default_member_permissions": c.get("default_member_permissions").cloned().unwrap_or(Value::Null),
-            "nsfw": c.get("nsfw").and_then(Value::as_bool).unwrap_or(false),
-            "contexts": c.get("contexts").cloned().unwrap_or(Value::Null),
-            "integration_types": c.get("integration_types").cloned().unwrap_or(json!([0])),
-        });
-        if let Some(o) = c.get("options").filter(|o| !o.is_null()) {
-            v["options"] = o.clone();
-        }
-        if let Some(g) = guild {
-            v["guild_id"] = json!(g.to_string());
-        } else {
-            v["dm_permission"] = c.get("dm_permission").cloned().unwrap_or(json!(true));
+        let v = build_one(sh, guild, c, &format!("{i}."))?;
+        let name = v["name"].as_str().unwrap_or("").to_owned();
+        if !names.insert((v["type"].as_u64().unwrap_or(1), name.clone())) {
+            return Err(duplicate_name(&format!("{i}.name"), &name));
         }
         out.push(v);
     }
     Ok(out)
+}
+
+fn duplicate_name(path: &str, name: &str) -> ApiError {
+    err(
+        path,
+        "APPLICATION_COMMANDS_DUPLICATE_NAME",
+        &format!("Application command names must be unique: {name}"),
+    )
+}
+
+/// Validates one command definition and builds the command object (without id and
+/// version); field errors are reported under `prefix` (`"3."` in a bulk overwrite).
+fn build_one(sh: &Shared, guild: Option<u64>, c: &Value, prefix: &str) -> Result<Value, ApiError> {
+    if !c.is_object() {
+        return Err(ApiError::form_tree(
+            json!({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Only dictionaries may be used in a DictType"}]}),
+        ));
+    }
+    let t = c.get("type").and_then(Value::as_u64).unwrap_or(1);
+    if !(1..=4).contains(&t) {
+        return Err(err(
+            &format!("{prefix}type"),
+            "BASE_TYPE_CHOICES",
+            "Value must be one of {1, 2, 3, 4}.",
+        ));
+    }
+    let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+    let valid = if t == 1 {
+        name_ok(name)
+    } else {
+        (1..=32).contains(&name.chars().count())
+    };
+    if !valid {
+        return Err(err(
+            &format!("{prefix}name"),
+            "APPLICATION_COMMAND_INVALID_NAME",
+            "Command name is invalid",
+        ));
+    }
+    let desc = c.get("description").and_then(Value::as_str).unwrap_or("");
+    if t == 1 && !(1..=100).contains(&desc.chars().count()) {
+        return Err(err(
+            &format!("{prefix}description"),
+            "BASE_TYPE_BAD_LENGTH",
+            "Must be between 1 and 100 in length.",
+        ));
+    }
+    if let Some(o) = c.get("options")
+        && !o.is_null()
+    {
+        if t != 1 {
+            return Err(err(
+                &format!("{prefix}options"),
+                "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+                "Only chat input commands take options",
+            ));
+        }
+        validate_options(o, &format!("{prefix}options"), 0)?;
+    }
+    let mut v = json!({
+        "application_id": sh.world.application_id.to_string(),
+        "type": t,
+        "name": name,
+        "name_localizations": c.get("name_localizations").cloned().unwrap_or(Value::Null),
+        "description": desc,
+        "description_localizations": c.get("description_localizations").cloned().unwrap_or(Value::Null),
+        "default_member_permissions": c.get("default_member_permissions").cloned().unwrap_or(Value::Null),
+        "nsfw": c.get("nsfw").and_then(Value::as_bool).unwrap_or(false),
+        "contexts": c.get("contexts").cloned().unwrap_or(Value::Null),
+        "integration_types": c.get("integration_types").cloned().unwrap_or(json!([0])),
+    });
+    if let Some(o) = c.get("options").filter(|o| !o.is_null()) {
+        v["options"] = o.clone();
+    }
+    if let Some(g) = guild {
+        v["guild_id"] = json!(g.to_string());
+    } else {
+        v["dm_permission"] = c.get("dm_permission").cloned().unwrap_or(json!(true));
+    }
+    Ok(v)
+}
+
+/// Commands an application may have per type (Discord: 100 chat input, 15 user, 15
+/// message, 1 entry point), per scope (global, or each guild).
+fn max_per_type(t: u64) -> usize {
+    match t {
+        1 => 100,
+        4 => 1,
+        _ => 15,
+    }
+}
+
+fn unknown_command() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::NOT_FOUND,
+        10063,
+        "Unknown application command",
+    )
+}
+
+fn list_mut(st: &mut State, guild: Option<u64>) -> &mut Vec<Value> {
+    match guild {
+        Some(g) => st.commands_guild.entry(g).or_default(),
+        None => &mut st.commands_global,
+    }
+}
+
+fn key_of(guild: Option<u64>, c: &Value) -> (Option<u64>, String, u64) {
+    (
+        guild,
+        c["name"].as_str().unwrap_or("").to_owned(),
+        c["type"].as_u64().unwrap_or(1),
+    )
+}
+
+/// `POST .../commands`: creates a command, or overwrites the one with the same name and
+/// type (keeping its id). Returns the command and whether it is new (201) or not (200).
+pub(crate) fn create(
+    sh: &Shared,
+    st: &mut State,
+    guild: Option<u64>,
+    b: &Value,
+) -> Result<(Value, bool), ApiError> {
+    let mut v = build_one(sh, guild, b, "")?;
+    let key = key_of(guild, &v);
+    v["version"] = json!(next_snowflake().to_string());
+    let list = list_mut(st, guild);
+    if let Some(old) = list.iter_mut().find(|c| key_of(guild, c) == key) {
+        v["id"] = old["id"].clone();
+        *old = v.clone();
+        return Ok((v, false));
+    }
+    let same_type = list.iter().filter(|c| c["type"] == v["type"]).count();
+    let max = max_per_type(key.2);
+    if same_type >= max {
+        return Err(ApiError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            30032,
+            &format!("Maximum number of application commands reached ({max})"),
+        ));
+    }
+    let id = *st.command_ids.entry(key).or_insert_with(next_snowflake);
+    v["id"] = json!(id.to_string());
+    list_mut(st, guild).push(v.clone());
+    Ok((v, true))
+}
+
+/// `GET .../commands/{id}`.
+pub(crate) fn get(st: &State, guild: Option<u64>, id: u64) -> Result<Value, ApiError> {
+    let list = match guild {
+        Some(g) => st.commands_guild.get(&g).map(Vec::as_slice).unwrap_or(&[]),
+        None => st.commands_global.as_slice(),
+    };
+    let id = id.to_string();
+    list.iter()
+        .find(|c| c["id"].as_str() == Some(id.as_str()))
+        .cloned()
+        .ok_or_else(unknown_command)
+}
+
+/// Fields a `PATCH .../commands/{id}` may change.
+const EDITABLE: [&str; 10] = [
+    "name",
+    "name_localizations",
+    "description",
+    "description_localizations",
+    "options",
+    "default_member_permissions",
+    "dm_permission",
+    "nsfw",
+    "contexts",
+    "integration_types",
+];
+
+/// `PATCH .../commands/{id}`: changes the given fields, validated as a whole; the id stays,
+/// the version changes.
+pub(crate) fn edit(
+    sh: &Shared,
+    st: &mut State,
+    guild: Option<u64>,
+    id: u64,
+    b: &Value,
+) -> Result<Value, ApiError> {
+    let old = get(st, guild, id)?;
+    let Some(patch) = b.as_object() else {
+        return Err(ApiError::form_tree(
+            json!({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Only dictionaries may be used in a DictType"}]}),
+        ));
+    };
+    let mut merged = old.clone();
+    for (k, v) in patch {
+        if EDITABLE.contains(&k.as_str()) {
+            merged[k.as_str()] = v.clone();
+        }
+    }
+    let mut v = build_one(sh, guild, &merged, "")?;
+    let (old_key, new_key) = (key_of(guild, &old), key_of(guild, &v));
+    let id_s = id.to_string();
+    if new_key != old_key
+        && list_mut(st, guild)
+            .iter()
+            .any(|c| key_of(guild, c) == new_key && c["id"].as_str() != Some(id_s.as_str()))
+    {
+        return Err(duplicate_name("name", &new_key.1));
+    }
+    v["id"] = json!(id_s);
+    v["version"] = json!(next_snowflake().to_string());
+    if let Some(slot) = list_mut(st, guild)
+        .iter_mut()
+        .find(|c| c["id"].as_str() == Some(id_s.as_str()))
+    {
+        *slot = v.clone();
+    }
+    if new_key != old_key {
+        st.command_ids.remove(&old_key);
+        st.command_ids.insert(new_key, id);
+    }
+    Ok(v)
+}
+
+/// `DELETE .../commands/{id}`; a command created later under the same name gets a new id.
+pub(crate) fn delete(st: &mut State, guild: Option<u64>, id: u64) -> Result<(), ApiError> {
+    let old = get(st, guild, id)?;
+    let id_s = id.to_string();
+    list_mut(st, guild).retain(|c| c["id"].as_str() != Some(id_s.as_str()));
+    st.command_ids.remove(&key_of(guild, &old));
+    Ok(())
 }
 
 /// Gives commands stable ids (same name and type → same id) and a fresh version.
@@ -204,11 +368,7 @@ pub(crate) fn assign_ids(st: &mut State, guild: Option<u64>, cmds: Vec<Value>) -
     let version = next_snowflake().to_string();
     cmds.into_iter()
         .map(|mut c| {
-            let key = (
-                guild,
-                c["name"].as_str().unwrap_or("").to_owned(),
-                c["type"].as_u64().unwrap_or(1),
-            );
+            let key = key_of(guild, &c);
             let id = *st.command_ids.entry(key).or_insert_with(next_snowflake);
             c["id"] = json!(id.to_string());
             c["version"] = json!(version);

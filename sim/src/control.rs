@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -67,6 +67,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/guilds/{guild}", get(one_guild))
         .route("/guilds/{guild}/members", post(member_join))
         .route("/guilds/{guild}/members/{user}", get(member))
+        .route("/guilds/{guild}/roles/{role}", patch(role_update))
         .route("/guilds/{guild}/bans", get(bans))
         .route("/guilds/{guild}/audit-log", get(audit_log))
         .route(
@@ -125,6 +126,50 @@ async fn one_guild(AxState(sh): S, Path(p): P) -> CR {
         .guild(&sh.world, gid)
         .ok_or_else(|| not_found("unknown guild"))?;
     Ok(Json(guild_summary(&g)).into_response())
+}
+
+/// The owner edits a role: `{"permissions": "BITS"}` (string or number) → GUILD_ROLE_UPDATE
+/// and an audit entry (31, ROLE_UPDATE).
+async fn role_update(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    let gid = id(&p, "guild")?;
+    let rid = id(&p, "role")?;
+    let b = parse_body(&body)?;
+    let bits = match b.get("permissions") {
+        Some(Value::String(s)) => s.parse::<u64>().ok(),
+        Some(Value::Number(n)) => n.as_u64(),
+        _ => None,
+    }
+    .ok_or_else(|| bad("permissions (a bit set as a string or number) is required"))?;
+    let mut st = sh.lock();
+    let g = st
+        .guild_mut(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    let owner = g.owner_id;
+    let role = g
+        .roles
+        .iter_mut()
+        .find(|r| r.id == rid)
+        .ok_or_else(|| not_found("unknown role"))?;
+    let old = role.permissions;
+    role.permissions = bits;
+    let role = role.to_json();
+    st.dispatch(
+        Some(gid),
+        "GUILD_ROLE_UPDATE",
+        &json!({"guild_id": gid.to_string(), "role": role}),
+        intents::GUILDS,
+        false,
+    );
+    st.audit(
+        gid,
+        owner,
+        Some(rid),
+        31,
+        vec![json!({"key": "permissions", "old_value": old.to_string(), "new_value": bits.to_string()})],
+        None,
+        None,
+    );
+    Ok(Json(role).into_response())
 }
 
 async fn member_join(AxState(sh): S, Path(p): P, body: Bytes) -> CR {

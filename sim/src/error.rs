@@ -167,6 +167,11 @@ pub mod e {
             "You can only bulk delete messages that are under 14 days old.",
         )
     }
+    /// A bulk ban that named users and banned none of them (Discord documents the JSON
+    /// code, not the HTTP status; 403 here).
+    pub fn failed_to_ban_users() -> ApiError {
+        ApiError::new(StatusCode::FORBIDDEN, 500_000, "Failed to ban users")
+    }
     pub fn invalid_json() -> ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,

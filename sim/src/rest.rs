@@ -33,11 +33,23 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/oauth2/applications/@me", get(application))
         .route(
             "/applications/{app}/commands",
-            get(list_global_commands).put(put_global_commands),
+            get(list_global_commands)
+                .put(put_global_commands)
+                .post(create_command),
+        )
+        .route(
+            "/applications/{app}/commands/{command}",
+            get(get_command).patch(edit_command).delete(delete_command),
         )
         .route(
             "/applications/{app}/guilds/{guild}/commands",
-            get(list_guild_commands).put(put_guild_commands),
+            get(list_guild_commands)
+                .put(put_guild_commands)
+                .post(create_command),
+        )
+        .route(
+            "/applications/{app}/guilds/{guild}/commands/{command}",
+            get(get_command).patch(edit_command).delete(delete_command),
         )
         .route(
             "/interactions/{interaction}/{token}/callback",
@@ -83,6 +95,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/guilds/{guild}/bans/{user}",
             get(get_ban).put(ban).delete(unban),
         )
+        .route("/guilds/{guild}/bulk-ban", post(bulk_ban))
         .route("/guilds/{guild}/audit-logs", get(audit_logs))
 }
 
@@ -305,6 +318,55 @@ async fn put_guild_commands(AxState(sh): S, Path(p): P, body: Bytes) -> R {
     let cmds = crate::commands::assign_ids(&mut st, Some(g), cmds);
     st.commands_guild.insert(g, cmds.clone());
     ok(json!(cmds))
+}
+
+/// The scope of a single-command route: `None` (global) or an existing guild.
+fn command_scope(sh: &Shared, p: &HashMap<String, String>) -> Result<Option<u64>, ApiError> {
+    check_app(sh, p)?;
+    if !p.contains_key("guild") {
+        return Ok(None);
+    }
+    let g = snow(p, "guild")?;
+    sh.lock().guild(&sh.world, g).ok_or_else(e::unknown_guild)?;
+    Ok(Some(g))
+}
+
+/// `POST .../commands` (global or guild).
+async fn create_command(AxState(sh): S, Path(p): P, body: Bytes) -> R {
+    let guild = command_scope(&sh, &p)?;
+    let b = body_json(&body)?;
+    let mut st = sh.lock();
+    let (cmd, created) = crate::commands::create(&sh, &mut st, guild, &b)?;
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(cmd)).into_response())
+}
+
+/// `GET .../commands/{command}` (global or guild).
+async fn get_command(AxState(sh): S, Path(p): P) -> R {
+    let guild = command_scope(&sh, &p)?;
+    let id = snow(&p, "command")?;
+    ok(crate::commands::get(&sh.lock(), guild, id)?)
+}
+
+/// `PATCH .../commands/{command}` (global or guild).
+async fn edit_command(AxState(sh): S, Path(p): P, body: Bytes) -> R {
+    let guild = command_scope(&sh, &p)?;
+    let id = snow(&p, "command")?;
+    let b = body_json(&body)?;
+    let mut st = sh.lock();
+    ok(crate::commands::edit(&sh, &mut st, guild, id, &b)?)
+}
+
+/// `DELETE .../commands/{command}` (global or guild).
+async fn delete_command(AxState(sh): S, Path(p): P) -> R {
+    let guild = command_scope(&sh, &p)?;
+    let id = snow(&p, "command")?;
+    crate::commands::delete(&mut sh.lock(), guild, id)?;
+    no_content()
 }
 
 // ---- channels and messages ----
@@ -988,12 +1050,9 @@ async fn kick(AxState(sh): S, Path(p): P, h: HeaderMap) -> R {
     no_content()
 }
 
-async fn ban(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R {
-    let gid = snow(&p, "guild")?;
-    let uid = snow(&p, "user")?;
-    let why = reason(&h)?;
-    let b = body_json(&body)?;
-    let delete_secs = match (
+/// `delete_message_seconds` (or the deprecated `delete_message_days`) of a ban body.
+fn delete_message_seconds(b: &Value) -> Result<u64, ApiError> {
+    match (
         b.get("delete_message_seconds"),
         b.get("delete_message_days"),
     ) {
@@ -1012,7 +1071,7 @@ async fn ban(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R {
                     "int value should be less than or equal to 604800.",
                 ));
             }
-            n
+            Ok(n)
         }
         (_, Some(v)) if !v.is_null() => {
             let n = v.as_u64().ok_or_else(|| {
@@ -1029,16 +1088,40 @@ async fn ban(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R {
                     "int value should be less than or equal to 7.",
                 ));
             }
-            n * 86_400
+            Ok(n * 86_400)
         }
-        _ => 0,
-    };
+        _ => Ok(0),
+    }
+}
+
+async fn ban(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R {
+    let gid = snow(&p, "guild")?;
+    let uid = snow(&p, "user")?;
+    let why = reason(&h)?;
+    let delete_secs = delete_message_seconds(&body_json(&body)?)?;
     let bot = sh.world.bot.id;
     let mut st = sh.lock();
     let g = st.guild(&sh.world, gid).ok_or_else(e::unknown_guild)?;
     if g.base_permissions(bot) & perms::BAN_MEMBERS == 0 {
         return Err(e::missing_permissions());
     }
+    drop(g);
+    apply_ban(&sh, &mut st, gid, uid, why.as_deref(), delete_secs)?;
+    no_content()
+}
+
+/// Bans `uid` from `gid` as the bot (whose BAN_MEMBERS the caller checked): hierarchy,
+/// GUILD_MEMBER_REMOVE, GUILD_BAN_ADD, deletion of the user's recent messages, audit entry.
+fn apply_ban(
+    sh: &Shared,
+    st: &mut State,
+    gid: u64,
+    uid: u64,
+    why: Option<&str>,
+    delete_secs: u64,
+) -> Result<(), ApiError> {
+    let bot = sh.world.bot.id;
+    let g = st.guild(&sh.world, gid).ok_or_else(e::unknown_guild)?;
     let was_member = g.members.contains_key(&uid);
     if was_member && (uid == bot || !g.outranks(bot, uid)) {
         return Err(e::missing_permissions());
@@ -1053,7 +1136,7 @@ async fn ban(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R {
             uid,
             crate::world::Ban {
                 user: user.clone(),
-                reason: why.clone(),
+                reason: why.map(str::to_owned),
             },
         );
     }
@@ -1103,8 +1186,92 @@ async fn ban(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R {
             }
         }
     }
-    st.audit(gid, bot, Some(uid), 22, vec![], why.as_deref(), None);
-    no_content()
+    st.audit(gid, bot, Some(uid), 22, vec![], why, None);
+    Ok(())
+}
+
+/// Most users one bulk ban may name.
+const BULK_BAN_MAX: usize = 200;
+
+/// `POST /guilds/{guild}/bulk-ban`: needs BAN_MEMBERS and MANAGE_GUILD; the bot itself is
+/// left out of both lists; users already banned, unknown or not below the bot fail; when
+/// users were named and none could be banned, 500000.
+async fn bulk_ban(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R {
+    let gid = snow(&p, "guild")?;
+    let why = reason(&h)?;
+    let b = body_json(&body)?;
+    let Some(ids) = b.get("user_ids").filter(|v| !v.is_null()) else {
+        return Err(ApiError::form(
+            "user_ids",
+            "BASE_TYPE_REQUIRED",
+            "This field is required",
+        ));
+    };
+    let ids = ids
+        .as_array()
+        .ok_or_else(|| ApiError::form("user_ids", "BASE_TYPE_ARRAY", "Must be an array."))?;
+    if ids.len() > BULK_BAN_MAX {
+        return Err(ApiError::form(
+            "user_ids",
+            "BASE_TYPE_MAX_LENGTH",
+            &format!("Must be {BULK_BAN_MAX} or fewer in length."),
+        ));
+    }
+    let mut users = Vec::with_capacity(ids.len());
+    for (i, v) in ids.iter().enumerate() {
+        let id = match v {
+            Value::String(s) => s.parse::<u64>().ok(),
+            Value::Number(n) => n.as_u64(),
+            _ => None,
+        }
+        .ok_or_else(|| {
+            ApiError::form(
+                &format!("user_ids.{i}"),
+                "NUMBER_TYPE_COERCE",
+                &format!(
+                    "Value \"{}\" is not snowflake.",
+                    v.as_str().unwrap_or(&v.to_string())
+                ),
+            )
+        })?;
+        if users.contains(&id) {
+            return Err(ApiError::form(
+                &format!("user_ids.{i}"),
+                "BASE_TYPE_DUPLICATE",
+                "Duplicate values are not allowed.",
+            ));
+        }
+        users.push(id);
+    }
+    let delete_secs = delete_message_seconds(&b)?;
+    let bot = sh.world.bot.id;
+    let mut st = sh.lock();
+    let g = st.guild(&sh.world, gid).ok_or_else(e::unknown_guild)?;
+    let needed = perms::BAN_MEMBERS | perms::MANAGE_GUILD;
+    if g.base_permissions(bot) & needed != needed {
+        return Err(e::missing_permissions());
+    }
+    let already: Vec<u64> = users
+        .iter()
+        .copied()
+        .filter(|u| g.bans.contains_key(u))
+        .collect();
+    drop(g);
+    users.retain(|&u| u != bot);
+    let (mut banned, mut failed) = (Vec::new(), Vec::new());
+    for uid in &users {
+        if already.contains(uid) {
+            failed.push(uid.to_string());
+        } else if apply_ban(&sh, &mut st, gid, *uid, why.as_deref(), delete_secs).is_ok() {
+            banned.push(uid.to_string());
+        } else {
+            failed.push(uid.to_string());
+        }
+    }
+    if !users.is_empty() && banned.is_empty() {
+        return Err(e::failed_to_ban_users());
+    }
+    ok(json!({"banned_users": banned, "failed_users": failed}))
 }
 
 async fn unban(AxState(sh): S, Path(p): P, h: HeaderMap) -> R {

@@ -13,10 +13,7 @@ async fn ready(
     compress: Option<&str>,
     shard: [u32; 2],
 ) -> (Gw, serde_json::Value) {
-    let mut gw = Gw::connect(&sim.gateway_url(), compress).await;
-    gw.identify(TOKEN, shard, INTENTS).await;
-    let r = gw.dispatch("READY").await;
-    (gw, r)
+    Gw::ready(sim, compress, shard, INTENTS).await
 }
 
 #[tokio::test]
@@ -71,8 +68,7 @@ async fn identify_with_a_bad_token_closes_4004() {
 #[tokio::test]
 async fn identify_with_a_bad_shard_closes_4010() {
     let sim = sim(1).await;
-    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
-    gw.identify(TOKEN, [2, 2], INTENTS).await;
+    let mut gw = Gw::identified(&sim, [2, 2], INTENTS).await;
     assert_eq!(gw.close_code().await, Some(4010));
     sim.shutdown().await;
 }
@@ -80,8 +76,7 @@ async fn identify_with_a_bad_shard_closes_4010() {
 #[tokio::test]
 async fn more_than_2500_guilds_on_a_shard_closes_4011() {
     let sim = sim(2600).await;
-    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
-    gw.identify(TOKEN, [0, 1], INTENTS).await;
+    let mut gw = Gw::identified(&sim, [0, 1], INTENTS).await;
     assert_eq!(gw.close_code().await, Some(4011));
     // Two shards are enough.
     let (_gw, r) = ready(&sim, None, [0, 2]).await;
@@ -92,8 +87,7 @@ async fn more_than_2500_guilds_on_a_shard_closes_4011() {
 #[tokio::test]
 async fn unknown_intent_bits_close_4013() {
     let sim = sim(1).await;
-    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
-    gw.identify(TOKEN, [0, 1], 1 << 30).await;
+    let mut gw = Gw::identified(&sim, [0, 1], 1 << 30).await;
     assert_eq!(gw.close_code().await, Some(4013));
     sim.shutdown().await;
 }
@@ -105,8 +99,7 @@ async fn privileged_intents_not_enabled_close_4014() {
         ..fast()
     })
     .await;
-    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
-    gw.identify(TOKEN, [0, 1], 1 << 15).await;
+    let mut gw = Gw::identified(&sim, [0, 1], 1 << 15).await;
     assert_eq!(gw.close_code().await, Some(4014));
     sim.shutdown().await;
 }
@@ -249,8 +242,7 @@ async fn identify_faster_than_the_bucket_window_gets_op_9() {
     // Other bucket: fine at once.
     let (_b, _) = ready(&sim, None, [1, 4]).await;
     // Same bucket as shard 0: too early.
-    let mut c = Gw::connect(&sim.gateway_url(), None).await;
-    c.identify(TOKEN, [2, 4], INTENTS).await;
+    let mut c = Gw::identified(&sim, [2, 4], INTENTS).await;
     let p = c.payload().await;
     assert_eq!(p["op"], 9);
     assert_eq!(p["d"], false);
@@ -285,8 +277,7 @@ async fn session_start_limit_counts_down_per_identify_and_resume_is_free() {
     tokio::time::sleep(Duration::from_millis(250)).await;
     let (_x, _) = ready(&sim, None, [0, 1]).await;
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let mut none_left = Gw::connect(&sim.gateway_url(), None).await;
-    none_left.identify(TOKEN, [0, 1], INTENTS).await;
+    let mut none_left = Gw::identified(&sim, [0, 1], INTENTS).await;
     let p = none_left.payload().await;
     assert_eq!((p["op"].as_u64(), p["d"].as_bool()), (Some(9), Some(false)));
     sim.shutdown().await;

@@ -4,123 +4,11 @@
 mod common;
 
 use common::gw::{Gw, INTENTS};
+use common::world::*;
 use common::*;
 use kyuta_sim::SimConfig;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::time::Duration;
-
-/// Guild 0 as the control API describes it.
-async fn guild0(sim: &kyuta_sim::Sim) -> Value {
-    ctl(sim, "GET", "/guilds?limit=1", None).await.body[0].clone()
-}
-
-fn role_id(g: &Value, name: &str) -> String {
-    g["roles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == name)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-fn channel_id(g: &Value, name: &str) -> String {
-    g["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == name)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned()
-}
-
-/// A plain member (no roles) of the guild, other than the owner.
-async fn plain_member(sim: &kyuta_sim::Sim, g: &Value) -> String {
-    for id in g["member_ids"].as_array().unwrap() {
-        let id = id.as_str().unwrap();
-        let m = ctl(
-            sim,
-            "GET",
-            &format!("/guilds/{}/members/{id}", g["id"].as_str().unwrap()),
-            None,
-        )
-        .await
-        .body;
-        if m["roles"].as_array().is_some_and(Vec::is_empty)
-            && m["user"]["bot"].is_null()
-            && id != g["owner_id"].as_str().unwrap()
-        {
-            return id.to_owned();
-        }
-    }
-    panic!("no plain member");
-}
-
-async fn member_with_role(sim: &kyuta_sim::Sim, g: &Value, role: &str) -> String {
-    let rid = role_id(g, role);
-    for id in g["member_ids"].as_array().unwrap() {
-        let id = id.as_str().unwrap();
-        let m = ctl(
-            sim,
-            "GET",
-            &format!("/guilds/{}/members/{id}", g["id"].as_str().unwrap()),
-            None,
-        )
-        .await
-        .body;
-        if m["roles"]
-            .as_array()
-            .is_some_and(|a| a.iter().any(|r| r == &json!(rid)))
-            && id != g["owner_id"].as_str().unwrap()
-        {
-            return id.to_owned();
-        }
-    }
-    panic!("no member with {role}");
-}
-
-async fn register(sim: &kyuta_sim::Sim) {
-    let cmds = json!([
-        {"name": "ban", "description": "Ban", "options": [
-            {"type": 6, "name": "user", "description": "who", "required": true},
-            {"type": 3, "name": "reason", "description": "why"}
-        ]},
-        {"name": "automod", "description": "Automod", "options": [
-            {"type": 1, "name": "enable", "description": "on"},
-            {"type": 2, "name": "rule", "description": "rules", "options": [
-                {"type": 1, "name": "add", "description": "add", "options": [
-                    {"type": 4, "name": "threshold", "description": "n", "required": true},
-                    {"type": 3, "name": "kind", "description": "k", "choices": [{"name": "spam", "value": "spam"}]}
-                ]}
-            ]}
-        ]}
-    ]);
-    let r = api(
-        sim,
-        "PUT",
-        &format!("/applications/{}/commands", sim.bot_id()),
-        Some(&cmds),
-    )
-    .await;
-    assert_eq!(r.status, 200, "{}", r.body);
-}
-
-async fn interact(sim: &kyuta_sim::Sim, g: &Value, name: &str, options: Value) -> common::Resp {
-    let user = member_with_role(sim, g, "Moderator").await;
-    ctl(sim, "POST", "/interactions", Some(&json!({
-        "guild_id": g["id"], "channel_id": channel_id(g, "general"), "user_id": user, "name": name, "options": options
-    }))).await
-}
-
-fn code(r: &common::Resp) -> u64 {
-    r.body["code"]
-        .as_u64()
-        .unwrap_or_else(|| panic!("no code in {}", r.body))
-}
 
 #[tokio::test]
 async fn requests_without_the_bot_token_get_401() {
@@ -234,18 +122,7 @@ async fn interaction_endpoints_are_exempt_from_the_global_limit() {
     for _ in 0..4 {
         let it = interact(&sim, &g, "ban", json!({"user": target})).await;
         assert_eq!(it.status, 201, "{}", it.body);
-        let r = api_with(
-            &sim,
-            "POST",
-            &format!(
-                "/interactions/{}/{}/callback",
-                it.body["id"].as_str().unwrap(),
-                it.body["token"].as_str().unwrap()
-            ),
-            Some(&json!({"type": 5})),
-            &[],
-        )
-        .await;
+        let r = callback(&sim, &it, "", &json!({"type": 5})).await;
         if r.status == 204 {
             ok += 1;
         }
@@ -278,10 +155,7 @@ async fn ban_raises_ban_add_and_member_remove_on_the_owning_shard_and_records_th
     let sim = sim(6).await;
     let mut shards = Vec::new();
     for s in 0..2 {
-        let mut gw = Gw::connect(&sim.gateway_url(), None).await;
-        gw.identify(TOKEN, [s, 2], INTENTS).await;
-        gw.dispatch("READY").await;
-        shards.push(gw);
+        shards.push(Gw::ready(&sim, None, [s, 2], INTENTS).await.0);
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     let g = guild0(&sim).await;
@@ -564,21 +438,13 @@ async fn interaction_response_after_the_ack_deadline_is_10062() {
         ..fast()
     })
     .await;
-    register(&sim).await;
-    let g = guild0(&sim).await;
-    let target = plain_member(&sim, &g).await;
-    let it = interact(&sim, &g, "ban", json!({"user": target})).await;
+    let (_, it) = ban_interaction(&sim, None).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let r = api_with(
+    let r = callback(
         &sim,
-        "POST",
-        &format!(
-            "/interactions/{}/{}/callback",
-            it.body["id"].as_str().unwrap(),
-            it.body["token"].as_str().unwrap()
-        ),
-        Some(&json!({"type": 4, "data": {"content": "late"}})),
-        &[],
+        &it,
+        "",
+        &json!({"type": 4, "data": {"content": "late"}}),
     )
     .await;
     assert_eq!((r.status, code(&r)), (404, 10062));
@@ -588,27 +454,16 @@ async fn interaction_response_after_the_ack_deadline_is_10062() {
 #[tokio::test]
 async fn second_interaction_response_is_40060() {
     let sim = sim(1).await;
-    register(&sim).await;
-    let g = guild0(&sim).await;
-    let target = plain_member(&sim, &g).await;
-    let it = interact(&sim, &g, "ban", json!({"user": target})).await;
-    let url = format!(
-        "/interactions/{}/{}/callback",
-        it.body["id"].as_str().unwrap(),
-        it.body["token"].as_str().unwrap()
-    );
+    let (_, it) = ban_interaction(&sim, None).await;
     assert_eq!(
-        api_with(&sim, "POST", &url, Some(&json!({"type": 5})), &[])
-            .await
-            .status,
+        callback(&sim, &it, "", &json!({"type": 5})).await.status,
         204
     );
-    let r = api_with(
+    let r = callback(
         &sim,
-        "POST",
-        &url,
-        Some(&json!({"type": 4, "data": {"content": "again"}})),
-        &[],
+        &it,
+        "",
+        &json!({"type": 4, "data": {"content": "again"}}),
     )
     .await;
     assert_eq!((r.status, code(&r)), (400, 40060));
@@ -618,23 +473,10 @@ async fn second_interaction_response_is_40060() {
 #[tokio::test]
 async fn deferred_response_then_edit_original_and_followup() {
     let sim = sim(1).await;
-    register(&sim).await;
-    let g = guild0(&sim).await;
-    let target = plain_member(&sim, &g).await;
-    let it = interact(&sim, &g, "ban", json!({"user": target, "reason": "spam"})).await;
-    let (id, token) = (
-        it.body["id"].as_str().unwrap().to_owned(),
-        it.body["token"].as_str().unwrap().to_owned(),
-    );
+    let (_, it) = ban_interaction(&sim, Some("spam")).await;
+    let (id, token) = id_token(&it);
     assert_eq!(it.body["payload"]["data"]["options"][1]["value"], "spam");
-    let r = api_with(
-        &sim,
-        "POST",
-        &format!("/interactions/{id}/{token}/callback?with_response=true"),
-        Some(&json!({"type": 5})),
-        &[],
-    )
-    .await;
+    let r = callback(&sim, &it, "?with_response=true", &json!({"type": 5})).await;
     assert_eq!(r.status, 200, "{}", r.body);
     let app = sim.bot_id();
     let r = api_with(
@@ -690,24 +532,10 @@ async fn interaction_tokens_expire_after_their_life() {
         ..fast()
     })
     .await;
-    register(&sim).await;
-    let g = guild0(&sim).await;
-    let target = plain_member(&sim, &g).await;
-    let it = interact(&sim, &g, "ban", json!({"user": target})).await;
-    let (id, token) = (
-        it.body["id"].as_str().unwrap().to_owned(),
-        it.body["token"].as_str().unwrap().to_owned(),
-    );
+    let (_, it) = ban_interaction(&sim, None).await;
+    let (_, token) = id_token(&it);
     assert_eq!(
-        api_with(
-            &sim,
-            "POST",
-            &format!("/interactions/{id}/{token}/callback"),
-            Some(&json!({"type": 5})),
-            &[]
-        )
-        .await
-        .status,
+        callback(&sim, &it, "", &json!({"type": 5})).await.status,
         204
     );
     tokio::time::sleep(Duration::from_millis(400)).await;
@@ -860,9 +688,7 @@ async fn route_faults_answer_429_5xx_or_lag() {
 #[tokio::test]
 async fn member_join_and_user_messages_reach_the_bot() {
     let sim = sim(1).await;
-    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
-    gw.identify(TOKEN, [0, 1], INTENTS).await;
-    gw.dispatch("READY").await;
+    let (mut gw, _) = Gw::ready(&sim, None, [0, 1], INTENTS).await;
     let g = guild0(&sim).await;
     let gid = g["id"].as_str().unwrap();
     let j = ctl(
@@ -913,9 +739,7 @@ async fn member_join_and_user_messages_reach_the_bot() {
 #[tokio::test]
 async fn message_content_is_blank_without_the_message_content_intent() {
     let sim = sim(1).await;
-    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
-    gw.identify(TOKEN, [0, 1], INTENTS & !(1 << 15)).await;
-    gw.dispatch("READY").await;
+    let (mut gw, _) = Gw::ready(&sim, None, [0, 1], INTENTS & !(1 << 15)).await;
     let g = guild0(&sim).await;
     let author = plain_member(&sim, &g).await;
     ctl(
@@ -927,5 +751,281 @@ async fn message_content_is_blank_without_the_message_content_intent() {
     .await;
     let ev = gw.dispatch("MESSAGE_CREATE").await;
     assert_eq!(ev["d"]["content"], "");
+    sim.shutdown().await;
+}
+
+/// A simulator whose route buckets do not get in the way of many calls on one route.
+async fn roomy(guilds: u64) -> kyuta_sim::Sim {
+    sim_with(SimConfig {
+        guilds,
+        route_limit: 1000,
+        ..fast()
+    })
+    .await
+}
+
+#[tokio::test]
+async fn single_commands_are_created_read_edited_and_deleted_globally_and_per_guild() {
+    let sim = roomy(1).await;
+    let g = guild0(&sim).await;
+    let app = sim.bot_id();
+    for base in [
+        format!("/applications/{app}/commands"),
+        format!("/applications/{app}/guilds/{}/commands", gid(&g)),
+    ] {
+        let def = json!({"name": "warn", "description": "Warn", "options": [
+            {"type": 6, "name": "user", "description": "who", "required": true}
+        ]});
+        let r = api(&sim, "POST", &base, Some(&def)).await;
+        assert_eq!(r.status, 201, "{base}: {}", r.body);
+        let id = r.body["id"].as_str().unwrap().to_owned();
+        let version = r.body["version"].clone();
+        // Same name and type again: overwritten in place, 200, same id.
+        let r = api(&sim, "POST", &base, Some(&def)).await;
+        assert_eq!((r.status, r.body["id"].as_str()), (200, Some(id.as_str())));
+        let other = api(
+            &sim,
+            "POST",
+            &base,
+            Some(&json!({"name": "note", "description": "Note"})),
+        )
+        .await;
+        assert_eq!(other.status, 201);
+        let one = format!("{base}/{id}");
+        let r = api(&sim, "GET", &one, None).await;
+        assert_eq!((r.status, &r.body["name"]), (200, &json!("warn")));
+        let r = api(
+            &sim,
+            "PATCH",
+            &one,
+            Some(&json!({"description": "Warn a member"})),
+        )
+        .await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        assert_eq!(r.body["id"], id.as_str());
+        assert_eq!(r.body["description"], "Warn a member");
+        assert_eq!(
+            r.body["options"][0]["name"], "user",
+            "untouched fields stay"
+        );
+        assert_ne!(r.body["version"], version);
+        // Renaming onto another command's name, or to an invalid name, is 50035.
+        for bad in [json!({"name": "note"}), json!({"name": "Bad Name"})] {
+            let r = api(&sim, "PATCH", &one, Some(&bad)).await;
+            assert_eq!((r.status, code(&r)), (400, 50035), "{bad}");
+            assert!(r.body["errors"]["name"]["_errors"].is_array());
+        }
+        let r = api(&sim, "PATCH", &one, Some(&json!({"name": "caution"}))).await;
+        assert_eq!((r.status, &r.body["name"]), (200, &json!("caution")));
+        let list = api(&sim, "GET", &base, None).await.body;
+        assert_eq!(list.as_array().unwrap().len(), 2);
+        assert_eq!(api(&sim, "DELETE", &one, None).await.status, 204);
+        for method in ["GET", "DELETE"] {
+            let r = api(&sim, method, &one, None).await;
+            assert_eq!((r.status, code(&r)), (404, 10063), "{method}");
+        }
+        let r = api(
+            &sim,
+            "POST",
+            &base,
+            Some(&json!({"name": "Nope!", "description": "x"})),
+        )
+        .await;
+        assert_eq!((r.status, code(&r)), (400, 50035));
+        assert!(r.body["errors"]["name"]["_errors"].is_array());
+    }
+    // A created guild command is runnable and typed by its definition.
+    let r = interact(&sim, &g, "note", json!({})).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let r = api(
+        &sim,
+        "GET",
+        &format!("/applications/{app}/guilds/123456789012345678/commands/1"),
+        None,
+    )
+    .await;
+    assert_eq!((r.status, code(&r)), (404, 10004));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn commands_beyond_the_per_type_limit_are_30032() {
+    let sim = roomy(1).await;
+    let base = format!("/applications/{}/commands", sim.bot_id());
+    for i in 0..15 {
+        let r = api(
+            &sim,
+            "POST",
+            &base,
+            Some(&json!({"type": 2, "name": format!("User action {i}")})),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    let r = api(
+        &sim,
+        "POST",
+        &base,
+        Some(&json!({"type": 2, "name": "One too many"})),
+    )
+    .await;
+    assert_eq!((r.status, code(&r)), (400, 30032));
+    // Other types have their own count.
+    let r = api(
+        &sim,
+        "POST",
+        &base,
+        Some(&json!({"name": "ping", "description": "Ping"})),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    sim.shutdown().await;
+}
+
+/// The bot's role in guild 0 with MANAGE_GUILD added, which a bulk ban needs.
+async fn grant_manage_guild(sim: &kyuta_sim::Sim, g: &serde_json::Value) {
+    let kyuta = g["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Kyuta")
+        .unwrap()["permissions"]
+        .as_str()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    set_role_permissions(
+        sim,
+        g,
+        "Kyuta",
+        kyuta | kyuta_sim::world::perms::MANAGE_GUILD,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn bulk_ban_needs_ban_members_and_manage_guild() {
+    let sim = roomy(1).await;
+    let g = guild0(&sim).await;
+    let path = format!("/guilds/{}/bulk-ban", gid(&g));
+    let body = json!({"user_ids": [plain_member(&sim, &g).await]});
+    let r = api(&sim, "POST", &path, Some(&body)).await;
+    assert_eq!((r.status, code(&r)), (403, 50013));
+    grant_manage_guild(&sim, &g).await;
+    let r = api(&sim, "POST", &path, Some(&body)).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = api(
+        &sim,
+        "POST",
+        "/guilds/123456789012345678/bulk-ban",
+        Some(&body),
+    )
+    .await;
+    assert_eq!((r.status, code(&r)), (404, 10004));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bulk_ban_bans_each_user_it_can_and_lists_the_others_as_failed() {
+    let sim = roomy(1).await;
+    let (mut gw, _) = Gw::ready(&sim, None, [0, 1], INTENTS).await;
+    let g = guild0(&sim).await;
+    grant_manage_guild(&sim, &g).await;
+    let role = gw.dispatch("GUILD_ROLE_UPDATE").await;
+    assert_eq!(role["d"]["role"]["name"], "Kyuta");
+    let plain = plain_members(&sim, &g, 4).await;
+    assert_eq!(plain.len(), 4);
+    // One of them is banned already.
+    let r = api(
+        &sim,
+        "PUT",
+        &format!("/guilds/{}/bans/{}", gid(&g), plain[3]),
+        Some(&json!({})),
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    gw.dispatch("GUILD_BAN_ADD").await;
+    let admin = member_with_role(&sim, &g, "Admin").await;
+    let bot = sim.bot_id().to_string();
+    let ids = json!([plain[0], plain[1], plain[2], plain[3], admin, bot]);
+    let r = api_with_reason(
+        &sim,
+        "POST",
+        &format!("/guilds/{}/bulk-ban", gid(&g)),
+        Some(&json!({"user_ids": ids, "delete_message_seconds": 3600})),
+        "raid%20wave",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["banned_users"], json!(plain[..3]));
+    // The bot itself is in neither list.
+    assert_eq!(r.body["failed_users"], json!([plain[3], admin]));
+    for user in &plain[..3] {
+        let ban = gw.dispatch("GUILD_BAN_ADD").await;
+        assert_eq!(&ban["d"]["user"]["id"], user);
+    }
+    let bans = ctl(&sim, "GET", &format!("/guilds/{}/bans", gid(&g)), None)
+        .await
+        .body;
+    assert_eq!(bans.as_array().unwrap().len(), 4);
+    let log = ctl(&sim, "GET", &format!("/guilds/{}/audit-log", gid(&g)), None)
+        .await
+        .body;
+    let reasons = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action_type"] == 22 && e["reason"] == "raid wave")
+        .count();
+    assert_eq!(reasons, 3);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bulk_ban_that_bans_nobody_is_500000() {
+    let sim = roomy(1).await;
+    let g = guild0(&sim).await;
+    grant_manage_guild(&sim, &g).await;
+    let path = format!("/guilds/{}/bulk-ban", gid(&g));
+    let admin = member_with_role(&sim, &g, "Admin").await;
+    let ids = json!([g["owner_id"], admin]);
+    let r = api(&sim, "POST", &path, Some(&json!({"user_ids": ids}))).await;
+    assert_eq!((r.status, code(&r)), (403, 500_000));
+    assert_eq!(r.body["message"], "Failed to ban users");
+    // Only the bot itself: nothing to ban, nothing failed.
+    let r = api(
+        &sim,
+        "POST",
+        &path,
+        Some(&json!({"user_ids": [sim.bot_id().to_string()]})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body, json!({"banned_users": [], "failed_users": []}));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn bulk_ban_body_is_validated_with_50035() {
+    let sim = roomy(1).await;
+    let g = guild0(&sim).await;
+    grant_manage_guild(&sim, &g).await;
+    let path = format!("/guilds/{}/bulk-ban", gid(&g));
+    let plain = plain_member(&sim, &g).await;
+    let too_many: Vec<String> = (0..201u64).map(|i| (1_000_000 + i).to_string()).collect();
+    for (body, field) in [
+        (json!({}), "user_ids"),
+        (json!({"user_ids": too_many}), "user_ids"),
+        (json!({"user_ids": ["nope"]}), "user_ids"),
+        (json!({"user_ids": [plain, plain]}), "user_ids"),
+        (
+            json!({"user_ids": [plain], "delete_message_seconds": 604_801}),
+            "delete_message_seconds",
+        ),
+    ] {
+        let r = api(&sim, "POST", &path, Some(&body)).await;
+        assert_eq!((r.status, code(&r)), (400, 50035), "{body}");
+        assert!(r.body["errors"][field].is_object(), "{}", r.body);
+    }
     sim.shutdown().await;
 }

@@ -47,6 +47,28 @@ impl Gw {
         }
     }
 
+    /// Connects (`compress` as the transport compression), identifies with the test token as
+    /// `shard` with `intents`, and waits for READY, which it returns.
+    pub async fn ready(
+        sim: &kyuta_sim::Sim,
+        compress: Option<&str>,
+        shard: [u32; 2],
+        intents: u64,
+    ) -> (Self, Value) {
+        let mut gw = Self::connect(&sim.gateway_url(), compress).await;
+        gw.identify(super::TOKEN, shard, intents).await;
+        let r = gw.dispatch("READY").await;
+        (gw, r)
+    }
+
+    /// Connects (no compression) and identifies with the test token as `shard` with
+    /// `intents`, without waiting for the answer.
+    pub async fn identified(sim: &kyuta_sim::Sim, shard: [u32; 2], intents: u64) -> Self {
+        let mut gw = Self::connect(&sim.gateway_url(), None).await;
+        gw.identify(super::TOKEN, shard, intents).await;
+        gw
+    }
+
     /// Connects (no compression) sending `host` as the upgrade request's `Host` header.
     pub async fn connect_with_host(base: &str, host: &str) -> Self {
         use tokio_tungstenite::tungstenite::client::IntoClientRequest;

@@ -3,6 +3,7 @@
 
 pub mod gw;
 pub mod spec;
+pub mod world;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
