@@ -118,6 +118,29 @@ async fn toxic_messages_and_a_join_burst_are_acted_on_once_with_cases() {
     })
     .await;
     assert!(alerted, "no raid alert in the mod log");
+
+    // Analytics counted it all: /stats shows the messages, the joins and automod's actions.
+    let id = h.send_slash(c.owner, "stats", json!({})).await;
+    let stats = h.answer(id).await;
+    let fields = stats["original"]["embeds"][0]["fields"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let field = |name: &str| {
+        fields
+            .iter()
+            .find(|f| f["name"] == name)
+            .and_then(|f| f["value"].as_str())
+            .map(|v| v.split(" · ").next().unwrap_or("").to_owned())
+            .unwrap_or_else(|| panic!("no {name} in {stats}"))
+    };
+    assert_eq!(field("Messages"), "2", "{stats}");
+    assert_eq!(field("Joins"), "14", "{stats}");
+    assert!(
+        field("Automod actions").parse::<u64>().unwrap() >= 3,
+        "{stats}"
+    );
+    assert!(field("Commands").parse::<u64>().unwrap() >= 3, "{stats}");
     worker.shutdown().await;
     h.shutdown().await;
 }

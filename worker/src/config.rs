@@ -160,6 +160,15 @@ impl Features {
     pub fn list(&self) -> &[String] {
         &self.0
     }
+
+    /// These flags plus `name` (a valid flag name).
+    #[must_use]
+    pub fn with(mut self, name: &str) -> Self {
+        if !self.enabled(name) {
+            self.0.push(name.to_ascii_lowercase());
+        }
+        self
+    }
 }
 
 impl FromStr for Features {
@@ -390,7 +399,8 @@ pub struct Config {
     #[arg(long, env = "KYUTA_REST_PER_SECOND", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rest_per_second: u32,
 
-    /// Comma-separated feature flags (e.g. `analytics,presence`).
+    /// Comma-separated feature flags. Known: `analytics` (per-guild activity counts and
+    /// `/stats`). Other names are accepted and have no effect.
     #[arg(long, env = contract::env::FEATURES, default_value = "")]
     pub features: Features,
 }

@@ -4,6 +4,7 @@
 //! sessions, readiness), [`rest`] (the REST client with the fleet-wide budget), [`commands`]
 //! (registry, parsing, checks, the general commands), [`telemetry`] (metrics, health).
 
+pub mod analytics;
 pub mod automod;
 pub mod cache;
 pub mod clock;

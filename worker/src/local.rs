@@ -55,6 +55,8 @@ pub async fn start_sim(config: &Config) -> anyhow::Result<(Sim, Config, Playgrou
     worker.mongo_uri = None;
     worker.identify_window_ms = 5000;
     worker.session_file = "none".into();
+    // The playground shows everything, `/stats` included.
+    worker.features = worker.features.clone().with("analytics");
     // Ports 0 = any free port, so the playground never collides with something running.
     if config.metrics_port == 9100 {
         worker.metrics_port = 0;

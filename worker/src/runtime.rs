@@ -22,6 +22,7 @@ use twilight_model::{
 use kyuta_crds::contract::redis_keys;
 
 use crate::{
+    analytics::{Analytics, Metric},
     automod::{
         self, LocalCounters, RedisCounters, RulesCache, act::AutomodRunner, runtime::Automod,
     },
@@ -52,9 +53,11 @@ use crate::{
 pub fn build_registry(
     store: Arc<dyn Store>,
     rules: Arc<RulesCache>,
+    analytics: Arc<Analytics>,
 ) -> Result<Registry, RegistryError> {
     let mut registry = Registry::new();
     general::register(&mut registry)?;
+    crate::analytics::register(&mut registry, analytics)?;
     moderation::register(&mut registry, Arc::clone(&store))?;
     automod::commands::register(&mut registry, store, rules)?;
     Ok(registry)
@@ -112,6 +115,16 @@ impl EventSink for Router {
 
 impl Router {
     fn route(&self, shard: u32, event: Event) {
+        let analytics = &self.dispatcher.services().analytics;
+        match &event {
+            Event::MessageCreate(m) if !m.author.bot => {
+                if let Some(g) = m.guild_id {
+                    analytics.record(g.get(), Metric::Messages);
+                }
+            }
+            Event::MemberAdd(m) => analytics.record(m.guild_id.get(), Metric::Joins),
+            _ => {}
+        }
         match event {
             Event::InteractionCreate(i) => self.dispatcher.on_interaction(shard, i),
             Event::MessageCreate(m) => {
@@ -447,9 +460,17 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
     tracing::info!(backend = store.backend(), "store open");
 
     let rules = Arc::new(RulesCache::default());
+    let analytics = Arc::new(Analytics::new(
+        config.features.enabled("analytics"),
+        Arc::new(SystemClock),
+    ));
     let registry = Arc::new(
-        build_registry(Arc::clone(&store), Arc::clone(&rules))
-            .context("building the command registry")?,
+        build_registry(
+            Arc::clone(&store),
+            Arc::clone(&rules),
+            Arc::clone(&analytics),
+        )
+        .context("building the command registry")?,
     );
     let cooldowns: Arc<dyn CooldownStore> = match &redis {
         Some(conn) => Arc::new(RedisCooldowns::new(conn.clone(), config.cluster.clone())),
@@ -474,6 +495,7 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         guild_configs: GuildConfigs::new(),
         guild_cache: Arc::clone(&guild_cache),
         cooldowns,
+        analytics: Arc::clone(&analytics),
     });
     let dispatcher = Dispatcher::new(Arc::clone(&services));
     let counters: Arc<dyn automod::Counters> = match &redis {
@@ -529,6 +551,7 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         ),
         stop_servers.clone(),
     ));
+    background.spawn(Arc::clone(&analytics).run(Arc::clone(&store), stop_servers.clone()));
     background.spawn(cache_gauges(
         Arc::clone(&guild_cache),
         Arc::clone(&metrics),

@@ -208,6 +208,10 @@ impl Harness {
             guild_configs: Default::default(),
             guild_cache: Arc::new(kyuta_worker::cache::GuildCache::new()),
             cooldowns: Arc::new(kyuta_worker::cache::InProcessCooldowns::new()),
+            analytics: Arc::new(kyuta_worker::analytics::Analytics::new(
+                false,
+                Arc::new(SystemClock),
+            )),
         });
         Worker {
             services,
@@ -483,6 +487,7 @@ impl Harness {
         c.bind_address = std::net::IpAddr::from([127, 0, 0, 1]);
         c.session_file = "none".into();
         c.register_commands = true;
+        c.features = "analytics".parse().expect("a feature flag");
         match store {
             StoreKind::Embedded(path) => c.store_path = path.clone(),
             StoreKind::Mongo(db) => {

@@ -144,6 +144,11 @@ impl AutomodRunner {
                 None => self.record_and_call(config, &p).await,
             };
             self.services.metrics.automod_action(name, outcome);
+            if outcome == "applied" {
+                self.services
+                    .analytics
+                    .record(p.case.guild_id, crate::analytics::Metric::AutomodActions);
+            }
         }
     }
 

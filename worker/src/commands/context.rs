@@ -49,6 +49,8 @@ pub struct Services {
     pub guild_cache: Arc<crate::cache::GuildCache>,
     /// Per-user command cooldowns (Redis when configured, so every pod sees them).
     pub cooldowns: Arc<dyn crate::cache::CooldownStore>,
+    /// Per-guild activity counts (the `analytics` feature flag).
+    pub analytics: Arc<crate::analytics::Analytics>,
 }
 
 impl fmt::Debug for Services {

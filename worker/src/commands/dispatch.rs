@@ -318,6 +318,11 @@ impl Dispatcher {
             .acquire()
             .await
             .map_err(|_| CommandError::ShuttingDown)?;
+        if let Some(g) = ctx.guild_id {
+            self.services
+                .analytics
+                .record(g.get(), crate::analytics::Metric::Commands);
+        }
         def.handler.run(ctx, &args).await
     }
 
