@@ -164,6 +164,12 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
                 continue;
             }
         };
+        if closing && matches!(event, Event::GatewayHello(_)) {
+            // The connection ended without the gateway echoing our close frame, and the shard
+            // reconnected on its own. Stop before it resumes: the session stays where it was
+            // saved, and events after it go to the next owner, not to this stopping process.
+            break;
+        }
         if let Some(name) = event.kind().name() {
             deps.metrics
                 .events
@@ -236,7 +242,14 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
                     set_state(&deps, id, ShardPhase::FatallyClosed);
                     return ShardExit::Fatal(code);
                 }
-                tracing::info!(shard = id, ?code, "gateway connection closed; reconnecting");
+                if matches!(code, Some(4007 | 4009)) && shard.session().is_some() {
+                    // Invalid sequence / session timed out: Discord says to start a new
+                    // session, but the shard would resume the same one again, forever.
+                    tracing::info!(shard = id, ?code, "session cannot be resumed; identifying");
+                    shard = Shard::with_config(shard.id(), shard.config().clone());
+                } else {
+                    tracing::info!(shard = id, ?code, "gateway connection closed; reconnecting");
+                }
                 set_state(&deps, id, ShardPhase::Connecting);
             }
             _ => {}
