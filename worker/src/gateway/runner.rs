@@ -138,7 +138,10 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
     let mut shard = Shard::with_config(ShardId::new(id, deps.shard_total), builder.build());
     set_state(&deps, id, ShardPhase::Connecting);
 
-    let mut guilds: HashSet<u64> = HashSet::new();
+    let mut guilds: HashSet<u64> = saved
+        .as_ref()
+        .map(|s| s.guilds.iter().copied().collect())
+        .unwrap_or_default();
     let mut closing = false;
     let close_deadline = tokio::time::sleep(Duration::from_secs(3600 * 24 * 365));
     tokio::pin!(close_deadline);
@@ -272,6 +275,7 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
                 sequence: session.sequence(),
                 resume_url: shard.resume_url().map(ToOwned::to_owned),
                 saved_at_ms: now_ms(),
+                guilds: guilds.iter().copied().collect(),
             };
             match deps.sessions.save(id, s).await {
                 Ok(()) => {

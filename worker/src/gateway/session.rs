@@ -28,6 +28,10 @@ pub struct SavedSession {
     pub resume_url: Option<String>,
     /// When it was saved (Unix ms); sessions older than the TTL are ignored.
     pub saved_at_ms: u64,
+    /// Guilds the session had: a resumed session gets no READY or GUILD_CREATE again, so
+    /// the guild count (metrics, per-shard load) starts from these.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub guilds: Vec<u64>,
 }
 
 /// A session store failure.
@@ -240,6 +244,7 @@ mod tests {
             sequence: 42,
             resume_url: Some("ws://127.0.0.1:1".into()),
             saved_at_ms: now_ms() - age_ms,
+            guilds: Vec::new(),
         }
     }
 
