@@ -82,6 +82,14 @@ async fn wait_for_budget_reset(stats: &QueueStats, shard: u32, reset_after: Dura
     tokio::time::sleep(reset_after.clamp(Duration::from_secs(1), Duration::from_secs(60))).await;
 }
 
+/// How long a bucket stays taken after a grant: the window, plus a tenth of it (at most
+/// 250 ms) for the time between the grant and the IDENTIFY reaching the gateway. Pacing grants
+/// exactly a window apart lets a late sender and a prompt one arrive closer than the window.
+#[must_use]
+pub fn bucket_hold(window: Duration) -> Duration {
+    window + (window / 10).min(Duration::from_millis(250))
+}
+
 /// When a bucket may identify next, behind a lock that orders its waiters.
 type BucketSlot = Arc<Mutex<Option<Instant>>>;
 
@@ -172,7 +180,7 @@ impl LocalQueue {
                     .get_or_create(&crate::telemetry::metrics::ShardLabels { shard })
                     .inc();
             }
-            *next = Some(Instant::now() + self.window);
+            *next = Some(Instant::now() + bucket_hold(self.window));
         } else {
             // The shard gave up waiting; the slot and the budget were not used.
             self.budget.lock().await.remaining += 1;
@@ -217,8 +225,9 @@ return 1
 ";
 
 /// Identify pacing shared by every pod through Redis: the bucket's lock key
-/// (`redis_keys::identify_bucket`) is set with `NX` and expires after the window, so at most
-/// one identify per bucket per window happens fleet-wide; the budget key
+/// (`redis_keys::identify_bucket`) is set with `NX` and expires after [`bucket_hold`] (the
+/// window and a margin), so at most one identify per bucket per window happens fleet-wide;
+/// the budget key
 /// (`redis_keys::identify_budget`) counts down `session_start_limit.remaining`.
 #[derive(Clone)]
 pub struct RedisQueue {
@@ -294,7 +303,7 @@ impl RedisQueue {
                 .key(&bucket_key)
                 .key(&budget_key)
                 .arg(&owner)
-                .arg(self.window.as_millis() as u64)
+                .arg(bucket_hold(self.window).as_millis() as u64)
                 .arg(self.limit.remaining)
                 .arg(self.limit.reset_after_ms.max(1))
                 .invoke_async(&mut conn)
