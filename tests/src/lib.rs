@@ -6,6 +6,8 @@
 
 use std::path::PathBuf;
 
+pub mod worker;
+
 /// The workspace root (the directory holding the top-level `Cargo.toml`).
 #[must_use]
 pub fn workspace_root() -> PathBuf {
