@@ -1,6 +1,6 @@
 //! Commands through the real `kyuta-worker` binary and the simulator: slash and prefix
-//! answers, bad arguments, and the per-user cooldown (within one worker: the dispatcher keeps
-//! cooldowns in process).
+//! answers, bad arguments, permission refusals, and the per-user cooldown, within one worker
+//! and shared through Redis by two.
 
 use std::time::Duration;
 
@@ -15,6 +15,14 @@ use serde_json::{Value, json};
 const TOKEN: &str = "commands-test-token-9a7e";
 const ANSWER: Duration = Duration::from_secs(15);
 
+async fn commands_total(worker: &WorkerProcess, command: &str, outcome: &str) -> f64 {
+    metric_samples(&worker.metrics().await, "kyuta_commands_total")
+        .into_iter()
+        .filter(|(l, _)| l["command"] == command && l["outcome"] == outcome)
+        .map(|(_, v)| v)
+        .sum()
+}
+
 struct Setup {
     sim: Sim,
     control: SimControl,
@@ -24,10 +32,11 @@ struct Setup {
     _dir: tempfile::TempDir,
 }
 
-async fn setup() -> Setup {
-    let sim = Sim::start(SimConfig {
+async fn start_sim(shards: u32, guilds: u64) -> Sim {
+    Sim::start(SimConfig {
         token: TOKEN.into(),
-        guilds: 2,
+        guilds,
+        recommended_shards: shards,
         members_per_guild: 10,
         heartbeat_interval: Duration::from_millis(1000),
         identify_window: Duration::from_millis(500),
@@ -35,13 +44,38 @@ async fn setup() -> Setup {
         ..SimConfig::default()
     })
     .await
-    .expect("start the simulator");
+    .expect("start the simulator")
+}
+
+/// A worker of `cluster` (sharing Redis) against `sim`; `ordinal` picks one shard of several.
+fn worker_env(
+    sim: &Sim,
+    dir: &std::path::Path,
+    cluster: &str,
+    ordinal: Option<u32>,
+) -> std::collections::BTreeMap<String, String> {
+    let mut env = sim_worker_env(sim, TOKEN, dir);
+    env.insert("REDIS_URL".into(), redis_url());
+    env.insert("KYUTA_CLUSTER".into(), cluster.into());
+    env.insert("KYUTA_IDENTIFY_WINDOW_MS".into(), "500".into());
+    if let Some(ordinal) = ordinal {
+        env.insert("KYUTA_SHARDS_PER_POD".into(), "1".into());
+        env.insert("KYUTA_POD_ORDINAL".into(), ordinal.to_string());
+        env.insert(
+            "KYUTA_STORE_PATH".into(),
+            dir.join(format!("kyuta-{ordinal}.redb"))
+                .display()
+                .to_string(),
+        );
+    }
+    env
+}
+
+async fn setup() -> Setup {
+    let sim = start_sim(1, 2).await;
     let dir = tempfile::tempdir().unwrap();
     let cluster = unique_name("cmds");
-    let mut env = sim_worker_env(&sim, TOKEN, dir.path());
-    env.insert("REDIS_URL".into(), redis_url());
-    env.insert("KYUTA_CLUSTER".into(), cluster.clone());
-    env.insert("KYUTA_IDENTIFY_WINDOW_MS".into(), "500".into());
+    let env = worker_env(&sim, dir.path(), &cluster, None);
     let mut worker = WorkerProcess::spawn("w", dir.path(), &env);
     worker.wait_ready(Duration::from_secs(90)).await;
     let cast = GuildCast::of(&sim, sim.world().guild_id(0));
@@ -76,11 +110,7 @@ impl Setup {
     }
 
     async fn commands_total(&self, command: &str, outcome: &str) -> f64 {
-        metric_samples(&self.worker.metrics().await, "kyuta_commands_total")
-            .into_iter()
-            .filter(|(l, _)| l["command"] == command && l["outcome"] == outcome)
-            .map(|(_, v)| v)
-            .sum()
+        commands_total(&self.worker, command, outcome).await
     }
 
     async fn finish(mut self) {
@@ -194,4 +224,124 @@ async fn cooldown_refuses_the_second_ping_of_a_user() {
     assert_eq!(s.commands_total("ping", "ok").await, 3.0);
     assert_eq!(s.commands_total("ping", "cooldown").await, 2.0);
     s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permission_refusals_via_slash_and_prefix() {
+    let s = setup().await;
+    let (member, target) = (s.cast.members[0], s.cast.members[1]);
+    let moderator = s.cast.moderator.expect("the guild has a moderator");
+    let is_member = |u: u64| s.sim.guild(s.cast.guild).unwrap().members.contains_key(&u);
+
+    // A member without Kick Members: refused, ephemerally, naming the permission.
+    let slash = s
+        .slash(
+            member,
+            "kick",
+            json!({"user": target.to_string(), "reason": "test"}),
+        )
+        .await;
+    let text = shown_text(&slash["response"]);
+    assert!(
+        text.contains("you need the kick members permission"),
+        "{slash}"
+    );
+    assert_eq!(slash["response"]["data"]["flags"], json!(64), "{slash}");
+    let text = shown_text(&s.prefix(member, &format!("k!kick <@{target}> test")).await);
+    assert!(
+        text.contains("you need the kick members permission"),
+        "{text}"
+    );
+    assert!(is_member(target), "a refused kick removed the member");
+
+    // The moderator has it: the same command goes through.
+    let done = s
+        .slash(
+            moderator,
+            "kick",
+            json!({"user": target.to_string(), "reason": "test"}),
+        )
+        .await;
+    assert!(
+        !shown_text(&done["response"]).contains("you need"),
+        "the moderator was refused: {done}"
+    );
+    let end = std::time::Instant::now() + ANSWER;
+    while is_member(target) {
+        assert!(
+            std::time::Instant::now() < end,
+            "the moderator's kick did not happen: {done}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(s.commands_total("kick", "forbidden").await, 2.0);
+    s.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cooldown_is_shared_by_two_workers_through_redis() {
+    // Two shards, one worker each; a user who is in a guild on each shard pings in both.
+    let sim = start_sim(2, 8).await;
+    let control = SimControl::new(sim.addr());
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = unique_name("cmds");
+    let guild_on = |shard: u32| {
+        (0..8)
+            .map(|n| sim.world().guild_id(n))
+            .find(|g| kyuta_tests::worker::shard_of(*g, 2) == shard)
+            .unwrap_or_else(|| panic!("no guild on shard {shard}"))
+    };
+    let (a, b) = (
+        GuildCast::of(&sim, guild_on(0)),
+        GuildCast::of(&sim, guild_on(1)),
+    );
+    let user = a.members[0];
+    control
+        .post(
+            &format!("/guilds/{}/members", b.guild),
+            json!({"user_id": user.to_string()}),
+        )
+        .await;
+    let mut w0 = WorkerProcess::spawn(
+        "w0",
+        dir.path(),
+        &worker_env(&sim, dir.path(), &cluster, Some(0)),
+    );
+    let mut w1 = WorkerProcess::spawn(
+        "w1",
+        dir.path(),
+        &worker_env(&sim, dir.path(), &cluster, Some(1)),
+    );
+    w0.wait_ready(Duration::from_secs(90)).await;
+    w1.wait_ready(Duration::from_secs(90)).await;
+
+    let first = control
+        .slash(a.guild, a.general, user, "ping", json!({}))
+        .await;
+    let first = control.wait_answer(&first, ANSWER).await;
+    assert!(shown_text(&first["response"]).contains("Pong!"), "{first}");
+    let second = control
+        .slash(b.guild, b.general, user, "ping", json!({}))
+        .await;
+    let second = control.wait_answer(&second, ANSWER).await;
+    assert!(
+        shown_text(&second["response"]).contains("slow down"),
+        "the other worker did not see the cooldown: {second}"
+    );
+    // Each worker answered its own shard's guild.
+    assert_eq!(commands_total(&w0, "ping", "ok").await, 1.0);
+    assert_eq!(commands_total(&w1, "ping", "cooldown").await, 1.0);
+    assert_eq!(commands_total(&w1, "ping", "ok").await, 0.0);
+
+    for w in [&mut w0, &mut w1] {
+        assert!(
+            !w.logs().contains(TOKEN),
+            "the token appears in the output of {}",
+            w.name
+        );
+        w.sigterm();
+        assert!(w.wait_exit(Duration::from_secs(30)).await.success());
+    }
+    redis_forget_cluster(&cluster).await;
+    sim.shutdown().await;
 }
