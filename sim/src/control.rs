@@ -75,6 +75,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             get(messages).post(user_message),
         )
         .route("/interactions", post(interaction))
+        .route("/interactions/component", post(component_interaction))
         .route("/interactions/{id}", get(interaction_result))
         .route("/users/{user}/dms", post(user_dms))
         .route("/presences", get(presences))
@@ -357,6 +358,18 @@ async fn interaction(AxState(sh): S, body: Bytes) -> CR {
     let b = parse_body(&body)?;
     let mut st = sh.lock();
     let payload = crate::interactions::build(&sh, &mut st, &b).map_err(|e| bad(e.to_string()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": payload["id"], "token": payload["token"], "payload": payload})),
+    )
+        .into_response())
+}
+
+async fn component_interaction(AxState(sh): S, body: Bytes) -> CR {
+    let b = parse_body(&body)?;
+    let mut st = sh.lock();
+    let payload =
+        crate::interactions::build_component(&sh, &mut st, &b).map_err(|e| bad(e.to_string()))?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": payload["id"], "token": payload["token"], "payload": payload})),

@@ -173,33 +173,29 @@ impl Resolver<'_> {
     }
 }
 
-/// Builds and stores an interaction for `POST /_sim/interactions`, returning the payload.
-pub(crate) fn build(sh: &Shared, st: &mut State, req: &Value) -> Result<Value, BuildError> {
-    let id_of = |k: &str| -> Result<Option<u64>, BuildError> {
-        match req.get(k) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => opt_str(v)
-                .parse()
-                .map(Some)
-                .map_err(|_| bad(format!("{k} must be a snowflake"))),
-        }
-    };
-    let guild_id = id_of("guild_id")?;
-    let channel_id = id_of("channel_id")?.ok_or_else(|| bad("channel_id is required"))?;
-    let user_id = id_of("user_id")?.ok_or_else(|| bad("user_id is required"))?;
-    let full = req
-        .get("name")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bad("name is required"))?;
-    let path: Vec<&str> = full.split_whitespace().collect();
-    let top = *path.first().ok_or_else(|| bad("name is empty"))?;
-    let values = match req.get("options") {
-        None | Some(Value::Null) => Map::new(),
-        Some(Value::Object(m)) => m.clone(),
-        Some(_) => return Err(bad("options must be an object of name → value")),
-    };
-    let cmd = crate::commands::find_command(st, guild_id, top)
-        .ok_or_else(|| bad(format!("unknown command {top:?}: register it first")))?;
+/// A snowflake field of a control request (string or number), if present.
+fn req_id(req: &Value, k: &str) -> Result<Option<u64>, BuildError> {
+    match req.get(k) {
+        None | Some(Value::Null) => Ok(None),
+        Some(v) => opt_str(v)
+            .parse()
+            .map(Some)
+            .map_err(|_| bad(format!("{k} must be a snowflake"))),
+    }
+}
+
+/// Who interacts where: the guild (if any), channel and user of a control request, checked.
+struct Place {
+    guild: Option<Guild>,
+    guild_id: Option<u64>,
+    channel: crate::world::Channel,
+    user: crate::world::User,
+}
+
+fn place(sh: &Shared, st: &State, req: &Value) -> Result<Place, BuildError> {
+    let guild_id = req_id(req, "guild_id")?;
+    let channel_id = req_id(req, "channel_id")?.ok_or_else(|| bad("channel_id is required"))?;
+    let user_id = req_id(req, "user_id")?.ok_or_else(|| bad("user_id is required"))?;
     let guild = match guild_id {
         Some(g) => Some(
             st.guild(&sh.world, g)
@@ -222,10 +218,123 @@ pub(crate) fn build(sh: &Shared, st: &mut State, req: &Value) -> Result<Value, B
     {
         return Err(bad("user is not a member of the guild"));
     }
+    Ok(Place {
+        guild,
+        guild_id,
+        channel,
+        user,
+    })
+}
+
+/// The INTERACTION_CREATE payload of `kind` with `data` at `place`, stored and dispatched.
+fn create(
+    sh: &Shared,
+    st: &mut State,
+    place: &Place,
+    kind: u8,
+    data: Value,
+    message: Option<Value>,
+) -> Value {
+    let (guild_id, channel, user_id) = (place.guild_id, &place.channel, place.user.id);
+    let channel_id = channel.id;
+    let id = next_snowflake();
+    let token = format!("aW50ZXJhY3Rpb246{}", random_token(120));
+    let bot = sh.world.bot.id;
+    let app_permissions = match &place.guild {
+        Some(g) => g.channel_permissions(bot, channel_id),
+        None => perms::ALL,
+    };
+    let mut chan = json!({"id": channel.id.to_string(), "type": channel.kind, "flags": 0});
+    if let Some(g) = guild_id {
+        chan["guild_id"] = json!(g.to_string());
+        chan["name"] = json!(channel.name);
+        chan["position"] = json!(channel.position);
+        chan["permissions"] = json!(
+            place
+                .guild
+                .as_ref()
+                .map(|g| g.channel_permissions(user_id, channel_id))
+                .unwrap_or(0)
+                .to_string()
+        );
+        chan["nsfw"] = json!(false);
+        chan["rate_limit_per_user"] = json!(0);
+        chan["last_message_id"] = Value::Null;
+        chan["topic"] = Value::Null;
+        if let Some(p) = channel.parent_id {
+            chan["parent_id"] = json!(p.to_string());
+        }
+    }
+    let mut payload = json!({
+        "id": id.to_string(),
+        "application_id": sh.world.application_id.to_string(),
+        "type": kind,
+        "data": data,
+        "channel": chan,
+        "channel_id": channel_id.to_string(),
+        "token": token,
+        "version": 1,
+        "app_permissions": app_permissions.to_string(),
+        "locale": "en-US",
+        "entitlements": [],
+        "authorizing_integration_owners": {"0": guild_id.map_or_else(|| "0".to_owned(), |g| g.to_string())},
+        "context": if guild_id.is_some() { 0 } else { 1 },
+        "attachment_size_limit": 10_485_760,
+    });
+    if let Some(m) = message {
+        payload["message"] = m;
+    }
+    if let Some(g) = &place.guild {
+        payload["guild_id"] = json!(g.id.to_string());
+        payload["guild"] = json!({"id": g.id.to_string(), "locale": "en-US", "features": []});
+        payload["guild_locale"] = json!("en-US");
+        let mut m = g.members[&user_id].to_json();
+        m["permissions"] = json!(g.base_permissions(user_id).to_string());
+        payload["member"] = m;
+    } else {
+        payload["user"] = place.user.to_json();
+    }
+    st.interactions.insert(
+        id,
+        Interaction {
+            id,
+            token: token.clone(),
+            guild_id,
+            channel_id,
+            user_id,
+            created: Instant::now(),
+            acknowledged: false,
+            response: None,
+            original: None,
+            followups: Vec::new(),
+            payload: payload.clone(),
+        },
+    );
+    st.interaction_tokens.insert(token, id);
+    st.dispatch(guild_id, "INTERACTION_CREATE", &payload, 0, false);
+    payload
+}
+
+/// Builds and stores an interaction for `POST /_sim/interactions`, returning the payload.
+pub(crate) fn build(sh: &Shared, st: &mut State, req: &Value) -> Result<Value, BuildError> {
+    let full = req
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("name is required"))?;
+    let path: Vec<&str> = full.split_whitespace().collect();
+    let top = *path.first().ok_or_else(|| bad("name is empty"))?;
+    let values = match req.get("options") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(bad("options must be an object of name → value")),
+    };
+    let place = place(sh, st, req)?;
+    let cmd = crate::commands::find_command(st, place.guild_id, top)
+        .ok_or_else(|| bad(format!("unknown command {top:?}: register it first")))?;
     let mut r = Resolver {
         sh,
         st,
-        guild: guild.as_ref(),
+        guild: place.guild.as_ref(),
         resolved: Map::new(),
     };
     let empty = Vec::new();
@@ -273,82 +382,127 @@ pub(crate) fn build(sh: &Shared, st: &mut State, req: &Value) -> Result<Value, B
         _ => return Err(bad("name has too many parts")),
     };
     let resolved = std::mem::take(&mut r.resolved);
-    let id = next_snowflake();
-    let token = format!("aW50ZXJhY3Rpb246{}", random_token(120));
     let mut data = json!({"id": cmd["id"], "name": top, "type": 1, "options": options});
     if !resolved.is_empty() {
         data["resolved"] = Value::Object(resolved);
     }
-    let bot = sh.world.bot.id;
-    let app_permissions = match &guild {
-        Some(g) => g.channel_permissions(bot, channel_id),
-        None => perms::ALL,
-    };
-    let mut chan = json!({"id": channel.id.to_string(), "type": channel.kind, "flags": 0});
-    if let Some(g) = guild_id {
-        chan["guild_id"] = json!(g.to_string());
-        chan["name"] = json!(channel.name);
-        chan["position"] = json!(channel.position);
-        chan["permissions"] = json!(
-            guild
-                .as_ref()
-                .map(|g| g.channel_permissions(user_id, channel_id))
-                .unwrap_or(0)
-                .to_string()
-        );
-        chan["nsfw"] = json!(false);
-        chan["rate_limit_per_user"] = json!(0);
-        chan["last_message_id"] = Value::Null;
-        chan["topic"] = Value::Null;
-        if let Some(p) = channel.parent_id {
-            chan["parent_id"] = json!(p.to_string());
+    Ok(create(sh, st, &place, 2, data, None))
+}
+
+/// Where a message the bot posted lives: a channel's messages (non-ephemeral) or an
+/// interaction's original response or followups (ephemeral ones only live there).
+fn find_bot_message(sh: &Shared, st: &State, channel: u64, id: u64) -> Option<Value> {
+    let id = id.to_string();
+    let bot = sh.world.bot.id.to_string();
+    let is = |m: &&Value| m["id"].as_str() == Some(id.as_str());
+    let found = st
+        .messages
+        .get(&channel)
+        .and_then(|v| v.iter().find(is))
+        .or_else(|| {
+            st.interactions
+                .values()
+                .filter(|it| it.channel_id == channel)
+                .flat_map(|it| it.original.iter().chain(it.followups.iter()))
+                .find(is)
+        })?;
+    (found["author"]["id"].as_str() == Some(bot.as_str())).then(|| found.clone())
+}
+
+/// The component with `custom_id` anywhere in a message's component tree.
+fn find_component<'a>(components: &'a Value, custom_id: &str) -> Option<&'a Value> {
+    for c in components.as_array()? {
+        if c["custom_id"].as_str() == Some(custom_id) {
+            return Some(c);
+        }
+        if c["accessory"]["custom_id"].as_str() == Some(custom_id) {
+            return Some(&c["accessory"]);
+        }
+        if let Some(found) = find_component(&c["components"], custom_id) {
+            return Some(found);
         }
     }
-    let mut payload = json!({
-        "id": id.to_string(),
-        "application_id": sh.world.application_id.to_string(),
-        "type": 2,
-        "data": data,
-        "channel": chan,
-        "channel_id": channel_id.to_string(),
-        "token": token,
-        "version": 1,
-        "app_permissions": app_permissions.to_string(),
-        "locale": "en-US",
-        "entitlements": [],
-        "authorizing_integration_owners": {"0": guild_id.map_or_else(|| "0".to_owned(), |g| g.to_string())},
-        "context": if guild_id.is_some() { 0 } else { 1 },
-        "attachment_size_limit": 10_485_760,
-    });
-    if let Some(g) = &guild {
-        payload["guild_id"] = json!(g.id.to_string());
-        payload["guild"] = json!({"id": g.id.to_string(), "locale": "en-US", "features": []});
-        payload["guild_locale"] = json!("en-US");
-        let mut m = g.members[&user_id].to_json();
-        m["permissions"] = json!(g.base_permissions(user_id).to_string());
-        payload["member"] = m;
-    } else {
-        payload["user"] = user.to_json();
+    None
+}
+
+/// Builds and stores a message component interaction for `POST /_sim/interactions/component`:
+/// a user clicks a button, or picks values in a select menu, on a message the bot posted.
+pub(crate) fn build_component(
+    sh: &Shared,
+    st: &mut State,
+    req: &Value,
+) -> Result<Value, BuildError> {
+    let place = place(sh, st, req)?;
+    let message_id = req_id(req, "message_id")?.ok_or_else(|| bad("message_id is required"))?;
+    let custom_id = req
+        .get("custom_id")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("custom_id is required"))?;
+    let message = find_bot_message(sh, st, place.channel.id, message_id)
+        .ok_or_else(|| bad("no message of the bot with that id in that channel"))?;
+    let component = find_component(&message["components"], custom_id)
+        .ok_or_else(|| {
+            bad(format!(
+                "the message has no component with custom_id {custom_id:?}"
+            ))
+        })?
+        .clone();
+    if component["disabled"].as_bool() == Some(true) {
+        return Err(bad("that component is disabled"));
     }
-    st.interactions.insert(
-        id,
-        Interaction {
-            id,
-            token: token.clone(),
-            guild_id,
-            channel_id,
-            user_id,
-            created: Instant::now(),
-            acknowledged: false,
-            response: None,
-            original: None,
-            followups: Vec::new(),
-            payload: payload.clone(),
-        },
-    );
-    st.interaction_tokens.insert(token, id);
-    st.dispatch(guild_id, "INTERACTION_CREATE", &payload, 0, false);
-    Ok(payload)
+    let kind = component["type"].as_u64().unwrap_or(0);
+    let values: Vec<String> = match req.get("values") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(Value::Array(a)) => a.iter().map(opt_str).collect(),
+        Some(_) => return Err(bad("values must be an array")),
+    };
+    let mut data = json!({"custom_id": custom_id, "component_type": kind});
+    match kind {
+        2 if values.is_empty() => {}
+        2 => return Err(bad("a button takes no values")),
+        3 | 5..=8 => {
+            let min = component["min_values"].as_u64().unwrap_or(1);
+            let max = component["max_values"].as_u64().unwrap_or(1);
+            if !(min..=max).contains(&(values.len() as u64)) {
+                return Err(bad(format!("pick from {min} to {max} values")));
+            }
+            let mut r = Resolver {
+                sh,
+                st,
+                guild: place.guild.as_ref(),
+                resolved: Map::new(),
+            };
+            for v in &values {
+                if kind == 3 {
+                    let known = component["options"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|o| o["value"].as_str() == Some(v.as_str()));
+                    if !known {
+                        return Err(bad(format!("{v:?} is not one of the select's options")));
+                    }
+                    continue;
+                }
+                let id: u64 = v
+                    .parse()
+                    .map_err(|_| bad(format!("value {v:?} must be a snowflake")))?;
+                match kind {
+                    5 => r.user(id)?,
+                    6 => r.role(id)?,
+                    8 => r.channel(id)?,
+                    _ if r.guild.is_some_and(|g| g.role(id).is_some()) => r.role(id)?,
+                    _ => r.user(id)?,
+                }
+            }
+            data["values"] = json!(values);
+            if !r.resolved.is_empty() {
+                data["resolved"] = Value::Object(std::mem::take(&mut r.resolved));
+            }
+        }
+        _ => return Err(bad("that component cannot be interacted with")),
+    }
+    Ok(create(sh, st, &place, 3, data, Some(message)))
 }
 
 fn interaction_message(sh: &Shared, it: &Interaction, body: &Value, flags: u64, kind: u8) -> Value {
@@ -374,6 +528,16 @@ fn interaction_message(sh: &Shared, it: &Interaction, body: &Value, flags: u64, 
         .or_else(|| it.payload.get("user"))
         .cloned()
         .unwrap_or(Value::Null);
+    if it.payload["type"] == 3 {
+        m["interaction_metadata"] = json!({
+            "id": it.id.to_string(),
+            "type": 3,
+            "user": user,
+            "authorizing_integration_owners": it.payload["authorizing_integration_owners"],
+            "interacted_message_id": it.payload["message"]["id"],
+        });
+        return m;
+    }
     let name = it.payload["data"]["name"].clone();
     m["interaction_metadata"] = json!({
         "id": it.id.to_string(),
@@ -388,6 +552,17 @@ fn interaction_message(sh: &Shared, it: &Interaction, body: &Value, flags: u64, 
 }
 
 fn publish(st: &mut State, it_guild: Option<u64>, channel: u64, m: &Value, event: &str) {
+    if event == "MESSAGE_UPDATE" {
+        // The same message may be another interaction's original or followup (a component
+        // interaction updates the message its component sits on).
+        for it in st.interactions.values_mut() {
+            for slot in it.original.iter_mut().chain(it.followups.iter_mut()) {
+                if slot["id"] == m["id"] {
+                    *slot = m.clone();
+                }
+            }
+        }
+    }
     if m["flags"].as_u64().unwrap_or(0) & 64 != 0 {
         return;
     }
@@ -451,6 +626,7 @@ pub(crate) async fn callback(
         ));
     }
     let mut message = None;
+    let mut updated = None;
     match t {
         4 => {
             validate_message_body(&data, true)?;
@@ -460,6 +636,16 @@ pub(crate) async fn callback(
         5 => {
             let flags = (data.get("flags").and_then(Value::as_u64).unwrap_or(0) & 64) | 128;
             message = Some(interaction_message(&sh, it, &json!({}), flags, 20));
+        }
+        6 if !it.payload["message"].is_null() => {
+            updated = Some(it.payload["message"].clone());
+        }
+        7 if !it.payload["message"].is_null() => {
+            validate_message_body(&data, false)?;
+            let mut m = it.payload["message"].clone();
+            crate::state::apply_edit(&mut m, &data);
+            m["edited_timestamp"] = json!(iso(now_ms()));
+            updated = Some(m);
         }
         9 => {
             let cid = data.get("custom_id").and_then(Value::as_str).unwrap_or("");
@@ -478,20 +664,28 @@ pub(crate) async fn callback(
     let it = st.interactions.get_mut(&iid).expect("exists");
     it.acknowledged = true;
     it.response = Some(b.clone());
-    it.original = message.clone();
+    // For a component interaction acknowledged with 6 or 7, the original response is the
+    // message the component sits on (editable through @original).
+    it.original = message.clone().or_else(|| updated.clone());
     if let Some(m) = &message {
         publish(&mut st, guild, channel, m, "MESSAGE_CREATE");
     }
+    if t == 7
+        && let Some(m) = &updated
+    {
+        publish(&mut st, guild, channel, m, "MESSAGE_UPDATE");
+    }
+    let message = message.or(updated);
     if q.get("with_response").is_some_and(|v| v == "true") {
         let mut out = json!({"interaction": {
             "id": iid.to_string(),
-            "type": 2,
+            "type": kind,
             "response_message_id": message.as_ref().map(|m| m["id"].clone()),
             "response_message_loading": t == 5,
             "response_message_ephemeral": message.as_ref().is_some_and(|m| m["flags"].as_u64().unwrap_or(0) & 64 != 0),
         }});
         // Discord returns a resource only for responses that carry a message (4, 7).
-        if let Some(m) = message.filter(|_| t == 4) {
+        if let Some(m) = message.filter(|_| t == 4 || t == 7) {
             out["resource"] = json!({"type": t, "message": m});
         }
         return ok(out);

@@ -429,7 +429,7 @@ pub(crate) fn message_json(
         "mention_roles": [],
         "attachments": [],
         "embeds": normalize_embeds(body.get("embeds")),
-        "components": body.get("components").cloned().unwrap_or(json!([])),
+        "components": normalize_components(body.get("components")),
         "pinned": false,
         "type": kind,
         "flags": body.get("flags").and_then(Value::as_u64).unwrap_or(0),
@@ -455,13 +455,62 @@ pub(crate) fn apply_edit(m: &mut Value, b: &Value) {
         m["embeds"] = normalize_embeds(Some(v));
     }
     if let Some(v) = b.get("components") {
-        m["components"] = if v.is_null() { json!([]) } else { v.clone() };
+        m["components"] = normalize_components(Some(v));
     }
     if let Some(f) = b.get("flags").and_then(Value::as_u64) {
         // Only SUPPRESS_EMBEDS can be toggled by an edit.
         let old = m["flags"].as_u64().unwrap_or(0);
         m["flags"] = json!((old & !4) | (f & 4));
     }
+}
+
+/// Components as Discord stores them: every component gets a numeric `id` (those given are
+/// kept; the others are numbered from 1 in tree order, skipping ids in use) and selects get
+/// their `min_values` / `max_values` defaults (1).
+pub(crate) fn normalize_components(v: Option<&Value>) -> Value {
+    fn each(v: &mut Value, f: &mut dyn FnMut(&mut Value)) {
+        let Some(list) = v.as_array_mut() else {
+            return;
+        };
+        for c in list {
+            f(c);
+            // (IndexMut would insert null for a missing key: look before indexing.)
+            if c.get("components").is_some() {
+                each(&mut c["components"], f);
+            }
+            if c.get("accessory").is_some_and(Value::is_object) {
+                f(&mut c["accessory"]);
+            }
+        }
+    }
+    let Some(Value::Array(a)) = v else {
+        return json!([]);
+    };
+    let mut out = Value::Array(a.clone());
+    let mut used = std::collections::HashSet::new();
+    each(&mut out, &mut |c| {
+        if let Some(id) = c.get("id").and_then(Value::as_u64) {
+            used.insert(id);
+        }
+    });
+    let mut next = 1;
+    each(&mut out, &mut |c| {
+        let Some(obj) = c.as_object_mut() else {
+            return;
+        };
+        if obj.get("id").and_then(Value::as_u64).is_none() {
+            while used.contains(&next) {
+                next += 1;
+            }
+            obj.insert("id".into(), json!(next));
+            used.insert(next);
+        }
+        if matches!(obj.get("type").and_then(Value::as_u64), Some(3 | 5..=8)) {
+            obj.entry("min_values").or_insert(json!(1));
+            obj.entry("max_values").or_insert(json!(1));
+        }
+    });
+    out
 }
 
 /// Embeds as Discord stores them: `type` defaults to `rich`, fields get `inline`.
@@ -523,5 +572,32 @@ pub(crate) struct ConnGuard(pub Arc<Shared>);
 impl Drop for ConnGuard {
     fn drop(&mut self) {
         self.0.open_connections.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::normalize_components;
+    use serde_json::json;
+
+    #[test]
+    fn components_get_ids_in_tree_order_skipping_given_ones_and_select_defaults() {
+        let given = json!([
+            {"type": 1, "components": [
+                {"type": 2, "style": 1, "custom_id": "a"},
+                {"type": 2, "style": 1, "custom_id": "b", "id": 2}
+            ]},
+            {"type": 1, "components": [{"type": 3, "custom_id": "s", "options": []}]}
+        ]);
+        let out = normalize_components(Some(&given));
+        assert_eq!(out[0]["id"], 1);
+        assert_eq!(out[0]["components"][0]["id"], 3);
+        assert_eq!(out[0]["components"][1]["id"], 2);
+        assert_eq!(out[1]["id"], 4);
+        assert_eq!(out[1]["components"][0]["id"], 5);
+        assert_eq!(out[1]["components"][0]["min_values"], 1);
+        assert_eq!(out[1]["components"][0]["max_values"], 1);
+        assert!(out[0]["components"][0].get("components").is_none());
+        assert_eq!(normalize_components(None), json!([]));
     }
 }

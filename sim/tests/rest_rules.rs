@@ -1029,3 +1029,182 @@ async fn bulk_ban_body_is_validated_with_50035() {
     }
     sim.shutdown().await;
 }
+
+/// The bot answers `/ban` with a message carrying a confirm button and a reason select
+/// (ephemeral when `flags` is 64): the interaction and the message.
+async fn message_with_components(
+    sim: &kyuta_sim::Sim,
+    flags: u64,
+) -> (serde_json::Value, serde_json::Value) {
+    let (g, it) = ban_interaction(sim, None).await;
+    let body = json!({"type": 4, "data": {"content": "Ban them?", "flags": flags, "components": [
+        {"type": 1, "components": [
+            {"type": 2, "style": 4, "label": "Ban", "custom_id": "ban:confirm"},
+            {"type": 2, "style": 2, "label": "Off", "custom_id": "ban:off", "disabled": true}
+        ]},
+        {"type": 1, "components": [
+            {"type": 3, "custom_id": "ban:reason", "max_values": 2, "options": [
+                {"label": "Spam", "value": "spam"},
+                {"label": "Raid", "value": "raid"},
+                {"label": "Scam", "value": "scam"}
+            ]}
+        ]}
+    ]}});
+    let r = callback(sim, &it, "?with_response=true", &body).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let msg = r.body["resource"]["message"].clone();
+    assert_eq!(
+        msg["components"][0]["components"][0]["custom_id"],
+        "ban:confirm"
+    );
+    (g, msg)
+}
+
+/// A Moderator of guild 0 uses the component `custom_id` of `msg` (control API).
+async fn use_component(
+    sim: &kyuta_sim::Sim,
+    g: &serde_json::Value,
+    msg: &serde_json::Value,
+    custom_id: &str,
+    values: Option<serde_json::Value>,
+) -> common::Resp {
+    let user = member_with_role(sim, g, "Moderator").await;
+    let mut req = json!({
+        "guild_id": gid(g), "channel_id": msg["channel_id"], "user_id": user,
+        "message_id": msg["id"], "custom_id": custom_id,
+    });
+    if let Some(v) = values {
+        req["values"] = v;
+    }
+    ctl(sim, "POST", "/interactions/component", Some(&req)).await
+}
+
+#[tokio::test]
+async fn component_interaction_is_dispatched_and_update_message_edits_its_message() {
+    let sim = roomy(1).await;
+    let (mut gw, _) = Gw::ready(&sim, None, [0, 1], INTENTS).await;
+    let (g, msg) = message_with_components(&sim, 0).await;
+    let click = use_component(&sim, &g, &msg, "ban:confirm", None).await;
+    assert_eq!(click.status, 201, "{}", click.body);
+    // INTERACTION_CREATE type 3, read by twilight-model as a component interaction.
+    let ev = loop {
+        let ev = gw.dispatch("INTERACTION_CREATE").await;
+        if ev["d"]["type"] == 3 {
+            break ev;
+        }
+    };
+    assert_eq!(ev["d"]["data"]["custom_id"], "ban:confirm");
+    assert_eq!(ev["d"]["data"]["component_type"], 2);
+    assert_eq!(ev["d"]["message"]["id"], msg["id"]);
+    // 7: the message the button sits on is updated (MESSAGE_UPDATE), not a new one.
+    let r = callback(
+        &sim,
+        &click,
+        "?with_response=true",
+        &json!({"type": 7, "data": {"content": "Banned.", "components": []}}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["interaction"]["type"], 3);
+    assert_eq!(r.body["resource"]["message"]["id"], msg["id"]);
+    let up = gw.dispatch("MESSAGE_UPDATE").await;
+    assert_eq!(up["d"]["id"], msg["id"]);
+    assert_eq!(up["d"]["content"], "Banned.");
+    let stored = ctl(
+        &sim,
+        "GET",
+        &format!("/channels/{}/messages", msg["channel_id"].as_str().unwrap()),
+        None,
+    )
+    .await
+    .body;
+    let stored = stored
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == msg["id"])
+        .unwrap();
+    assert_eq!(stored["content"], "Banned.");
+    assert_eq!(stored["components"], json!([]));
+    // Answered once only.
+    let again = callback(&sim, &click, "", &json!({"type": 6})).await;
+    assert_eq!((again.status, code(&again)), (400, 40060));
+    // The buttons are gone now.
+    let gone = use_component(&sim, &g, &msg, "ban:confirm", None).await;
+    assert_eq!(gone.status, 400);
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn deferred_update_then_edit_original_changes_the_components_message() {
+    let sim = roomy(1).await;
+    // An ephemeral message: it lives only with its interaction, and its update too.
+    let (g, msg) = message_with_components(&sim, 64).await;
+    let pick = use_component(&sim, &g, &msg, "ban:reason", Some(json!(["spam", "raid"]))).await;
+    assert_eq!(pick.status, 201, "{}", pick.body);
+    let data = &pick.body["payload"]["data"];
+    assert_eq!(data["component_type"], 3);
+    assert_eq!(data["values"], json!(["spam", "raid"]));
+    assert_eq!(
+        callback(&sim, &pick, "", &json!({"type": 6})).await.status,
+        204
+    );
+    let (_, token) = id_token(&pick);
+    let original = format!("/webhooks/{}/{token}/messages/@original", sim.bot_id());
+    let r = api_with(&sim, "GET", &original, None, &[]).await;
+    assert_eq!((r.status, &r.body["id"]), (200, &msg["id"]));
+    let r = api_with(
+        &sim,
+        "PATCH",
+        &original,
+        Some(&json!({"content": "Reason: spam, raid", "components": []})),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["id"], msg["id"]);
+    let res = ctl(
+        &sim,
+        "GET",
+        &format!("/interactions/{}", pick.body["id"].as_str().unwrap()),
+        None,
+    )
+    .await
+    .body;
+    assert_eq!(res["response"]["type"], 6);
+    assert_eq!(res["original"]["content"], "Reason: spam, raid");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn component_interactions_are_refused_for_unknown_disabled_or_bad_values() {
+    let sim = roomy(1).await;
+    let (g, msg) = message_with_components(&sim, 0).await;
+    for (custom_id, values) in [
+        ("ban:nope", None),
+        ("ban:off", None),
+        ("ban:confirm", Some(json!(["x"]))),
+        ("ban:reason", Some(json!(["other"]))),
+        ("ban:reason", Some(json!(["spam", "raid", "scam"]))),
+        ("ban:reason", None),
+    ] {
+        let r = use_component(&sim, &g, &msg, custom_id, values.clone()).await;
+        assert_eq!(r.status, 400, "{custom_id} {values:?}: {}", r.body);
+    }
+    // Not the bot's message.
+    let author = plain_member(&sim, &g).await;
+    let posted = ctl(
+        &sim,
+        "POST",
+        &format!("/channels/{}/messages", msg["channel_id"].as_str().unwrap()),
+        Some(&json!({"author_id": author, "content": "hi"})),
+    )
+    .await;
+    let r = use_component(&sim, &g, &posted.body, "ban:confirm", None).await;
+    assert_eq!(r.status, 400);
+    // Update-message answers are for component interactions only.
+    let (_, it) = ban_interaction(&sim, None).await;
+    let r = callback(&sim, &it, "", &json!({"type": 7, "data": {"content": "x"}})).await;
+    assert_eq!((r.status, code(&r)), (400, 50035));
+    sim.shutdown().await;
+}
