@@ -4,11 +4,17 @@
 //! `cargo run --release -p kyuta-sim --example bench -- [GUILDS] [SHARDS] [MATERIALIZE] [MESSAGES]`
 //! (defaults 100000 guilds, 1000 shards, 10000 guilds materialized, 20000 messages).
 //!
-//! Phases: (1) start the world; (2) open SHARDS raw gateway connections at once, each streams
-//! READY and the GUILD_CREATEs of its shard; (3) post MESSAGES user messages through the
-//! control API from 32 concurrent clients and wait until every MESSAGE_CREATE reached its
-//! shard connection; (4) change MATERIALIZE guilds (a member joins each) and measure the RSS
-//! they add. The clients run in the same process, so RSS figures include the client side.
+//! Phases: (1) start the world; (2) open SHARDS raw gateway connections (at most 100
+//! handshakes in flight, a refused handshake is retried), then all identify at once and
+//! each streams READY and the GUILD_CREATEs of its shard; (3) post MESSAGES user messages
+//! through the control API from 32 concurrent clients and wait until every MESSAGE_CREATE
+//! reached its shard connection; (4) change MATERIALIZE guilds (a member joins each) and
+//! measure the RSS they add.
+//!
+//! The clients run in the same process, so CPU and RSS figures include the client side (kept
+//! light: frames are not parsed beyond their opcode, except READY). CPU seconds are read
+//! from `/proc/self/stat` (all threads), so events per CPU second stay meaningful on a busy
+//! machine where wall-clock rates depend on the neighbours; the load average is printed.
 
 use futures::{SinkExt, StreamExt};
 use kyuta_sim::{Sim, SimConfig};
@@ -17,6 +23,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
+
+type Ws =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -29,12 +38,47 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// One raw shard: identifies, counts dispatches until `expect` GUILD_CREATEs arrived.
-/// Keeps it open afterwards, counting the MESSAGE_CREATEs it receives into `messages`.
-async fn shard(url: String, id: u32, total: u32, messages: Arc<AtomicU64>) -> (u64, u64) {
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("{url}/?v=10&encoding=json"))
-        .await
-        .expect("connect");
+/// CPU seconds (user + system, all threads) of this process so far (`USER_HZ` = 100).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / 100.0
+}
+
+fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Opens one gateway connection, retrying a refused handshake (counted in `retries`).
+async fn connect(url: &str, retries: &AtomicU64) -> Ws {
+    let mut attempt = 0;
+    loop {
+        match tokio_tungstenite::connect_async(format!("{url}/?v=10&encoding=json")).await {
+            Ok((ws, _)) => return ws,
+            Err(_) if attempt < 20 => {
+                attempt += 1;
+                retries.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+            }
+            Err(e) => panic!("gateway handshake failed 20 times: {e}"),
+        }
+    }
+}
+
+/// One raw shard on an open connection: identifies, counts dispatches until every
+/// GUILD_CREATE of READY's guild list arrived, then keeps reading, counting the
+/// MESSAGE_CREATEs it receives into `messages`.
+async fn shard(mut ws: Ws, id: u32, total: u32, messages: Arc<AtomicU64>) -> (u64, u64) {
     let _hello = ws.next().await;
     let identify = json!({"op": 2, "d": {"token": "T", "intents": 1 | 2 | 512, "shard": [id, total], "properties": {"os": "linux", "browser": "bench", "device": "bench"}}});
     ws.send(Message::Text(identify.to_string().into()))
@@ -45,15 +89,14 @@ async fn shard(url: String, id: u32, total: u32, messages: Arc<AtomicU64>) -> (u
     while let Some(Ok(m)) = ws.next().await {
         let Message::Text(t) = m else { continue };
         bytes += t.len() as u64;
-        let v: Value = serde_json::from_str(&t).unwrap();
-        if v["op"] == 9 {
-            panic!("identify refused");
+        assert!(!t.starts_with("{\"op\":9"), "identify refused");
+        if !t.starts_with("{\"op\":0") {
+            continue;
         }
-        if v["t"] == "READY" {
+        events += 1;
+        if expected.is_none() && t.contains("\"t\":\"READY\"") {
+            let v: Value = serde_json::from_str(&t).unwrap();
             expected = Some(v["d"]["guilds"].as_array().unwrap().len() as u64);
-        }
-        if v["op"] == 0 {
-            events += 1;
         }
         if expected.is_some_and(|e| events > e) {
             break;
@@ -104,12 +147,38 @@ async fn main() -> anyhow::Result<()> {
         rss_idle / 1024
     );
 
-    // Many shard connections, each streaming READY + its GUILD_CREATEs.
+    // Many shard connections: open them all, then all identify and stream READY + their
+    // GUILD_CREATEs at once.
     let url = sim.gateway_url();
-    let received = Arc::new(AtomicU64::new(0));
+    let retries = Arc::new(AtomicU64::new(0));
+    let gate = Arc::new(tokio::sync::Semaphore::new(100));
     let t = Instant::now();
-    let tasks: Vec<_> = (0..shards)
-        .map(|i| tokio::spawn(shard(url.clone(), i, shards, received.clone())))
+    let opening: Vec<_> = (0..shards)
+        .map(|_| {
+            let (url, retries, gate) = (url.clone(), retries.clone(), gate.clone());
+            tokio::spawn(async move {
+                let _permit = gate.acquire().await.expect("semaphore open");
+                connect(&url, &retries).await
+            })
+        })
+        .collect();
+    let mut conns = Vec::with_capacity(opening.len());
+    for c in opening {
+        conns.push(c.await?);
+    }
+    println!(
+        "{shards} gateway connections open in {:.2} s ({} handshakes retried); load average {}",
+        t.elapsed().as_secs_f64(),
+        retries.load(Ordering::Relaxed),
+        loadavg()
+    );
+    let received = Arc::new(AtomicU64::new(0));
+    let cpu = cpu_secs();
+    let t = Instant::now();
+    let tasks: Vec<_> = conns
+        .into_iter()
+        .zip(0..shards)
+        .map(|(ws, i)| tokio::spawn(shard(ws, i, shards, received.clone())))
         .collect();
     let (mut events, mut bytes) = (0, 0);
     for task in tasks {
@@ -118,15 +187,18 @@ async fn main() -> anyhow::Result<()> {
         bytes += b;
     }
     let secs = t.elapsed().as_secs_f64();
+    let cpu_used = cpu_secs() - cpu;
     let stats = sim.stats();
     println!(
-        "{shards} shard connections: {} open, {} ready; {events} dispatches ({} GUILD_CREATE, {:.1} MiB JSON) in {secs:.2} s = {:.0} events/s, {:.1} MiB/s",
+        "{shards} shards streaming at once: {} open, {} ready; {events} dispatches ({} GUILD_CREATE, {:.1} MiB JSON) in {secs:.2} s = {:.0} events/s, {:.1} MiB/s; {cpu_used:.1} CPU s = {:.0} events per CPU s; load average {}",
         stats.open_connections,
         stats.ready_shards.len(),
         stats.stats.guild_creates,
         bytes as f64 / 1_048_576.0,
         events as f64 / secs,
-        bytes as f64 / 1_048_576.0 / secs
+        bytes as f64 / 1_048_576.0 / secs,
+        events as f64 / cpu_used.max(0.01),
+        loadavg()
     );
     let rss_conn = rss_kib();
     println!(
@@ -153,6 +225,7 @@ async fn main() -> anyhow::Result<()> {
         .collect();
     let targets = Arc::new(targets);
     let workers = 32u64;
+    let cpu = cpu_secs();
     let t = Instant::now();
     let posters: Vec<_> = (0..workers)
         .map(|w| {
@@ -184,9 +257,12 @@ async fn main() -> anyhow::Result<()> {
     }
     let secs = t.elapsed().as_secs_f64();
     let got = received.load(Ordering::Relaxed);
+    let cpu_used = cpu_secs() - cpu;
     println!(
-        "{message_count} messages posted through the control API by {workers} clients in {posted:.2} s; {got} MESSAGE_CREATE received over the shard connections after {secs:.2} s = {:.0} events/s end to end",
-        got as f64 / secs
+        "{message_count} messages posted through the control API by {workers} clients in {posted:.2} s; {got} MESSAGE_CREATE received over the shard connections after {secs:.2} s = {:.0} events/s end to end; {cpu_used:.1} CPU s = {:.0} per CPU s; load average {}",
+        got as f64 / secs,
+        got as f64 / cpu_used.max(0.01),
+        loadavg()
     );
 
     // Memory per materialized guild: touch guilds through the control API (a member joins).
