@@ -136,6 +136,12 @@ pub(crate) fn validate_and_build(
     Ok(out)
 }
 
+fn not_an_object() -> ApiError {
+    ApiError::form_tree(
+        json!({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Only dictionaries may be used in a DictType"}]}),
+    )
+}
+
 fn duplicate_name(path: &str, name: &str) -> ApiError {
     err(
         path,
@@ -148,9 +154,7 @@ fn duplicate_name(path: &str, name: &str) -> ApiError {
 /// version); field errors are reported under `prefix` (`"3."` in a bulk overwrite).
 fn build_one(sh: &Shared, guild: Option<u64>, c: &Value, prefix: &str) -> Result<Value, ApiError> {
     if !c.is_object() {
-        return Err(ApiError::form_tree(
-            json!({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Only dictionaries may be used in a DictType"}]}),
-        ));
+        return Err(not_an_object());
     }
     let t = c.get("type").and_then(Value::as_u64).unwrap_or(1);
     if !(1..=4).contains(&t) {
@@ -319,9 +323,7 @@ pub(crate) fn edit(
 ) -> Result<Value, ApiError> {
     let old = get(st, guild, id)?;
     let Some(patch) = b.as_object() else {
-        return Err(ApiError::form_tree(
-            json!({"_errors": [{"code": "DICT_TYPE_CONVERT", "message": "Only dictionaries may be used in a DictType"}]}),
-        ));
+        return Err(not_an_object());
     };
     let mut merged = old.clone();
     for (k, v) in patch {

@@ -34,6 +34,16 @@ fn opt_str(v: &Value) -> String {
     }
 }
 
+/// What an id in an option or a select menu names.
+#[derive(Clone, Copy)]
+enum Target {
+    User,
+    Channel,
+    Role,
+    /// A role if the guild has one with that id, a user otherwise.
+    Mentionable,
+}
+
 struct Resolver<'a> {
     sh: &'a Shared,
     st: &'a State,
@@ -97,6 +107,19 @@ impl Resolver<'_> {
         Ok(())
     }
 
+    /// Resolves an id that names a `target` (`resolved.users/members/roles/channels`).
+    fn target(&mut self, target: Target, id: u64) -> Result<(), BuildError> {
+        match target {
+            Target::User => self.user(id),
+            Target::Channel => self.channel(id),
+            Target::Role => self.role(id),
+            Target::Mentionable if self.guild.is_some_and(|g| g.role(id).is_some()) => {
+                self.role(id)
+            }
+            Target::Mentionable => self.user(id),
+        }
+    }
+
     /// Converts `values` (option name → value) into typed options per `defs`.
     fn options(
         &mut self,
@@ -140,18 +163,13 @@ impl Resolver<'_> {
                         .trim_end_matches('>')
                         .parse()
                         .map_err(|_| bad(format!("option {name:?} must be a snowflake")))?;
-                    match t {
-                        6 => self.user(id)?,
-                        7 => self.channel(id)?,
-                        8 => self.role(id)?,
-                        _ => {
-                            if self.guild.is_some_and(|g| g.role(id).is_some()) {
-                                self.role(id)?;
-                            } else {
-                                self.user(id)?;
-                            }
-                        }
-                    }
+                    let target = match t {
+                        6 => Target::User,
+                        7 => Target::Channel,
+                        8 => Target::Role,
+                        _ => Target::Mentionable,
+                    };
+                    self.target(target, id)?;
                     json!(id.to_string())
                 }
                 _ => {
@@ -487,13 +505,13 @@ pub(crate) fn build_component(
                 let id: u64 = v
                     .parse()
                     .map_err(|_| bad(format!("value {v:?} must be a snowflake")))?;
-                match kind {
-                    5 => r.user(id)?,
-                    6 => r.role(id)?,
-                    8 => r.channel(id)?,
-                    _ if r.guild.is_some_and(|g| g.role(id).is_some()) => r.role(id)?,
-                    _ => r.user(id)?,
-                }
+                let target = match kind {
+                    5 => Target::User,
+                    6 => Target::Role,
+                    8 => Target::Channel,
+                    _ => Target::Mentionable,
+                };
+                r.target(target, id)?;
             }
             data["values"] = json!(values);
             if !r.resolved.is_empty() {

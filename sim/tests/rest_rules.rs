@@ -903,6 +903,15 @@ async fn grant_manage_guild(sim: &kyuta_sim::Sim, g: &serde_json::Value) {
     .await;
 }
 
+/// A simulator whose guild 0 lets the bot bulk ban: (simulator, guild 0, its bulk-ban path).
+async fn bulk_ban_ready() -> (kyuta_sim::Sim, serde_json::Value, String) {
+    let sim = roomy(1).await;
+    let g = guild0(&sim).await;
+    grant_manage_guild(&sim, &g).await;
+    let path = format!("/guilds/{}/bulk-ban", gid(&g));
+    (sim, g, path)
+}
+
 #[tokio::test]
 async fn bulk_ban_needs_ban_members_and_manage_guild() {
     let sim = roomy(1).await;
@@ -983,10 +992,7 @@ async fn bulk_ban_bans_each_user_it_can_and_lists_the_others_as_failed() {
 
 #[tokio::test]
 async fn bulk_ban_that_bans_nobody_is_500000() {
-    let sim = roomy(1).await;
-    let g = guild0(&sim).await;
-    grant_manage_guild(&sim, &g).await;
-    let path = format!("/guilds/{}/bulk-ban", gid(&g));
+    let (sim, g, path) = bulk_ban_ready().await;
     let admin = member_with_role(&sim, &g, "Admin").await;
     let ids = json!([g["owner_id"], admin]);
     let r = api(&sim, "POST", &path, Some(&json!({"user_ids": ids}))).await;
@@ -1007,10 +1013,7 @@ async fn bulk_ban_that_bans_nobody_is_500000() {
 
 #[tokio::test]
 async fn bulk_ban_body_is_validated_with_50035() {
-    let sim = roomy(1).await;
-    let g = guild0(&sim).await;
-    grant_manage_guild(&sim, &g).await;
-    let path = format!("/guilds/{}/bulk-ban", gid(&g));
+    let (sim, g, path) = bulk_ban_ready().await;
     let plain = plain_member(&sim, &g).await;
     let too_many: Vec<String> = (0..201u64).map(|i| (1_000_000 + i).to_string()).collect();
     for (body, field) in [
