@@ -4,12 +4,12 @@
 //! `cargo run --release -p kyuta-sim --example bench -- [GUILDS] [SHARDS] [MATERIALIZE] [MESSAGES]`
 //! (defaults 100000 guilds, 1000 shards, 10000 guilds materialized, 20000 messages).
 //!
-//! Phases: (1) start the world; (2) open SHARDS raw gateway connections (at most 100
-//! handshakes in flight, a refused handshake is retried), then all identify at once and
-//! each streams READY and the GUILD_CREATEs of its shard; (3) post MESSAGES user messages
+//! Phases: (1) start the world; (2) change MATERIALIZE guilds (a member joins each) and
+//! measure the RSS they add, on a fresh heap; (3) open SHARDS raw gateway connections (at
+//! most 100 handshakes in flight, a refused handshake is retried), then all identify at once
+//! and each streams READY and the GUILD_CREATEs of its shard; (4) post MESSAGES user messages
 //! through the control API from 32 concurrent clients and wait until every MESSAGE_CREATE
-//! reached its shard connection; (4) change MATERIALIZE guilds (a member joins each) and
-//! measure the RSS they add.
+//! reached its shard connection.
 //!
 //! The clients run in the same process, so CPU and RSS figures include the client side (kept
 //! light: frames are not parsed beyond their opcode, except READY). CPU seconds are read
@@ -139,14 +139,41 @@ async fn main() -> anyhow::Result<()> {
         ..SimConfig::default()
     })
     .await?;
-    let rss_idle = rss_kib();
+    let rss_world = rss_kib();
     println!(
         "world: {guilds} guilds, started in {:?}; RSS {} MiB → {} MiB idle",
         t.elapsed(),
         rss0 / 1024,
-        rss_idle / 1024
+        rss_world / 1024
     );
 
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<http_body_util::Full<hyper::body::Bytes>>();
+
+    // Memory per materialized guild: touch guilds through the control API (a member joins).
+    let before = rss_kib();
+    let t = Instant::now();
+    let n = materialize.min(guilds);
+    for i in 0..n {
+        let gid = sim.world().guild_id(i);
+        let req = hyper::Request::post(format!("{}/guilds/{gid}/members", sim.control_url()))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(hyper::body::Bytes::from_static(
+                b"{}",
+            )))?;
+        let resp = client.request(req).await?;
+        assert_eq!(resp.status(), 201);
+    }
+    let after = rss_kib();
+    println!(
+        "materialized {n} guilds (a member joined each, GUILD_MEMBER_ADD pushed) in {:.2} s: RSS +{} MiB = {} bytes per changed guild; untouched guilds cost nothing",
+        t.elapsed().as_secs_f64(),
+        after.saturating_sub(before) / 1024,
+        after.saturating_sub(before) * 1024 / n.max(1)
+    );
+    println!("materialized guilds: {}", sim.stats().guilds_materialized);
+
+    let rss_idle = rss_kib();
     // Many shard connections: open them all, then all identify and stream READY + their
     // GUILD_CREATEs at once.
     let url = sim.gateway_url();
@@ -207,9 +234,6 @@ async fn main() -> anyhow::Result<()> {
         (rss_conn.saturating_sub(rss_idle)) / u64::from(shards.max(1))
     );
 
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
-        .build_http::<http_body_util::Full<hyper::body::Bytes>>();
-
     // Small events end to end: users post messages through the control API (as a worker
     // benchmark would drive it); each MESSAGE_CREATE is pushed to the owning shard.
     let targets: Vec<(u64, u64)> = (0..message_count.min(guilds).max(1))
@@ -265,28 +289,6 @@ async fn main() -> anyhow::Result<()> {
         loadavg()
     );
 
-    // Memory per materialized guild: touch guilds through the control API (a member joins).
-    let before = rss_kib();
-    let t = Instant::now();
-    let n = materialize.min(guilds);
-    for i in 0..n {
-        let gid = sim.world().guild_id(i);
-        let req = hyper::Request::post(format!("{}/guilds/{gid}/members", sim.control_url()))
-            .header("content-type", "application/json")
-            .body(http_body_util::Full::new(hyper::body::Bytes::from_static(
-                b"{}",
-            )))?;
-        let resp = client.request(req).await?;
-        assert_eq!(resp.status(), 201);
-    }
-    let after = rss_kib();
-    println!(
-        "materialized {n} guilds (a member joined each, GUILD_MEMBER_ADD pushed) in {:.2} s: RSS +{} MiB = {} bytes per changed guild; untouched guilds cost nothing",
-        t.elapsed().as_secs_f64(),
-        after.saturating_sub(before) / 1024,
-        after.saturating_sub(before) * 1024 / n.max(1)
-    );
-    println!("materialized guilds: {}", sim.stats().guilds_materialized);
     sim.shutdown().await;
     Ok(())
 }
