@@ -203,6 +203,18 @@ pub mod redis_keys {
     pub fn session(cluster: &str, shard_total: u32, shard_id: u32) -> String {
         format!("kyuta:{cluster}:session:{shard_total}:{shard_id}")
     }
+    /// The lease of the process that runs a shard (value: the owner's id; short TTL renewed
+    /// by the owner), so a shard runs in one process and moves between processes by RESUME.
+    #[must_use]
+    pub fn shard_owner(cluster: &str, shard_total: u32, shard_id: u32) -> String {
+        format!("kyuta:{cluster}:owner:{shard_total}:{shard_id}")
+    }
+    /// A request (value: the requester's id) that the current owner hand a shard over: close
+    /// it resumably, save the session, release the lease.
+    #[must_use]
+    pub fn shard_handoff(cluster: &str, shard_total: u32, shard_id: u32) -> String {
+        format!("kyuta:{cluster}:handoff:{shard_total}:{shard_id}")
+    }
     /// The identify lock of a rate-limit bucket.
     #[must_use]
     pub fn identify_bucket(cluster: &str, bucket: u32) -> String {

@@ -33,6 +33,7 @@ use crate::{
     gateway::{
         EventSink,
         generation::{EventId, GenerationGate},
+        ownership::ShardLeases,
         queue::{IdentifyQueue, LocalQueue, QueueStats, RedisQueue, StartLimit},
         runner::{ShardDeps, ShardExit, run_shard},
         session::{FileSessions, RedisSessions, SessionStore},
@@ -572,12 +573,26 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         .clone()
         .unwrap_or_else(|| info.url.clone());
     let identifies = queue.stats();
+    let leases = match &redis {
+        Some(conn) => ShardLeases::new(
+            conn.clone(),
+            &config.cluster,
+            shard_total,
+            &format!(
+                "{owner}:{}:{:08x}",
+                std::process::id(),
+                rand::random::<u32>()
+            ),
+        ),
+        None => ShardLeases::disabled(),
+    };
     let deps = ShardDeps {
         token,
         gateway_url,
         shard_total,
         queue,
         sessions,
+        leases,
         status: Arc::clone(&status),
         metrics: Arc::clone(&metrics),
         sink: Arc::new(

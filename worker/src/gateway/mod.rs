@@ -2,6 +2,7 @@
 //! restarts, and readiness.
 
 pub mod generation;
+pub mod ownership;
 pub mod queue;
 pub mod runner;
 pub mod session;

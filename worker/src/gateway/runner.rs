@@ -1,6 +1,7 @@
-//! One task per shard: connect (resuming a saved session when there is one), feed events to
-//! the sink, keep the status and metrics current, and on shutdown close with a resumable code
-//! and save the session.
+//! One task per shard: take the shard's lease ([`super::ownership`]), connect (resuming a
+//! saved session when there is one), feed events to the sink, keep the status and metrics
+//! current, and on shutdown or hand-off close with a resumable code, save the session and
+//! release the lease.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -15,6 +16,7 @@ use twilight_model::gateway::{
 
 use super::{
     EventSink,
+    ownership::ShardLeases,
     queue::IdentifyQueue,
     session::{SavedSession, SessionStore, now_ms},
     status::{ShardPhase, ShardStatus},
@@ -52,6 +54,8 @@ pub struct ShardDeps {
     pub queue: IdentifyQueue,
     /// Saved sessions.
     pub sessions: Arc<dyn SessionStore>,
+    /// Shard leases (one process per shard; hand-off by RESUME).
+    pub leases: ShardLeases,
     /// Status for readiness and /ping.
     pub status: Arc<ShardStatus>,
     /// Metrics.
@@ -83,6 +87,11 @@ pub enum ShardExit {
     },
     /// The gateway closed the shard for good (bad token, bad intents, …).
     Fatal(Option<u16>),
+    /// Another process asked for the shard: it was closed resumably and handed over.
+    HandedOff {
+        /// Whether a session was saved for the next owner.
+        saved: bool,
+    },
 }
 
 fn set_state(deps: &ShardDeps, shard: u32, phase: ShardPhase) {
@@ -111,6 +120,13 @@ fn set_state(deps: &ShardDeps, shard: u32, phase: ShardPhase) {
 /// Runs shard `id` until `shutdown` fires (then closes resumably and saves the session) or the
 /// gateway closes it for good.
 pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) -> ShardExit {
+    // Cancelled on shutdown, and when another process asks for the shard.
+    let stop = shutdown.child_token();
+    set_state(&deps, id, ShardPhase::Connecting);
+    let Some(lease) = deps.leases.acquire(id, stop.clone(), &shutdown).await else {
+        set_state(&deps, id, ShardPhase::Closed);
+        return ShardExit::Closed { saved: false };
+    };
     let saved = match deps.sessions.take(id).await {
         Ok(s) => s,
         Err(e) => {
@@ -147,7 +163,7 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
     tokio::pin!(close_deadline);
     loop {
         let item = tokio::select! {
-            () = shutdown.cancelled(), if !closing => {
+            () = stop.cancelled(), if !closing => {
                 closing = true;
                 shard.close(CloseFrame::RESUME);
                 close_deadline.as_mut().reset(tokio::time::Instant::now() + deps.close_timeout);
@@ -266,7 +282,17 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
         deps.sink.handle(id, event);
     }
 
-    set_state(&deps, id, ShardPhase::Closed);
+    let handed_off = lease.handed_off();
+    if handed_off {
+        // No longer this process's shard: readiness stops counting it.
+        deps.metrics
+            .shard_state
+            .get_or_create(&ShardLabels { shard: id })
+            .set(shard_state::DISCONNECTED);
+        deps.status.release(id);
+    } else {
+        set_state(&deps, id, ShardPhase::Closed);
+    }
     let session = shard.session().cloned();
     let saved = match session {
         Some(session) => {
@@ -294,5 +320,12 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
         }
         None => false,
     };
-    ShardExit::Closed { saved }
+    // Only now may the next owner take the shard: its session is saved.
+    lease.release().await;
+    if handed_off {
+        tracing::info!(shard = id, saved, "shard handed over");
+        ShardExit::HandedOff { saved }
+    } else {
+        ShardExit::Closed { saved }
+    }
 }

@@ -2,7 +2,10 @@
 
 use std::{
     collections::BTreeMap,
-    sync::RwLock,
+    sync::{
+        RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
     time::{Duration, Instant},
 };
 
@@ -58,6 +61,8 @@ impl Default for ShardInfo {
 pub struct ShardStatus {
     shard_total: u32,
     shards: RwLock<BTreeMap<u32, ShardInfo>>,
+    /// Whether a shard was handed over to another process (see [`ShardStatus::release`]).
+    released: AtomicBool,
 }
 
 impl ShardStatus {
@@ -72,7 +77,18 @@ impl ShardStatus {
                     .map(|s| (s, ShardInfo::default()))
                     .collect(),
             ),
+            released: AtomicBool::new(false),
         }
+    }
+
+    /// Forgets `shard`: it was handed over to another process, so this process's readiness
+    /// no longer depends on it (a process left with no shard stays Ready until it stops).
+    pub fn release(&self, shard: u32) {
+        self.shards
+            .write()
+            .expect("shard status lock")
+            .remove(&shard);
+        self.released.store(true, Ordering::Relaxed);
     }
 
     /// Total shards of the generation.
@@ -118,7 +134,7 @@ impl ShardStatus {
     #[must_use]
     pub fn is_ready(&self) -> bool {
         let map = self.shards.read().expect("shard status lock");
-        !map.is_empty()
+        (!map.is_empty() || self.released.load(Ordering::Relaxed))
             && map
                 .values()
                 .all(|s| s.phase == ShardPhase::Active && s.heartbeat_acked)
