@@ -78,6 +78,82 @@ pub fn helm() -> PathBuf {
     PathBuf::from(require_env("HELM", "helm"))
 }
 
+/// The path of the workspace binary `name` (e.g. `kyuta-worker`), checked to be newer than
+/// every source file of the crates it is built from (`sources`, relative to the workspace
+/// root) and `Cargo.lock`. `tests/run` builds the binaries first; by hand:
+/// `cargo build --workspace --bins`. (Building from inside a test would run cargo with the
+/// test's environment and make the next `cargo test` rebuild dependencies.)
+///
+/// # Panics
+/// When the binary is missing or older than a source file, naming the command that builds it.
+#[must_use]
+pub fn workspace_binary(name: &str, sources: &[&str]) -> PathBuf {
+    fn newest(dir: &std::path::Path, newest: &mut Option<(std::time::SystemTime, PathBuf)>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path.is_dir() {
+                newest_in(&path, newest);
+            } else if path
+                .extension()
+                .is_some_and(|x| x == "rs" || x == "toml" || x == "lock")
+                && let Ok(m) = e.metadata().and_then(|m| m.modified())
+                && newest.as_ref().is_none_or(|(t, _)| m > *t)
+            {
+                *newest = Some((m, path));
+            }
+        }
+    }
+    fn newest_in(dir: &std::path::Path, acc: &mut Option<(std::time::SystemTime, PathBuf)>) {
+        if dir.file_name().is_some_and(|n| n == "target") {
+            return;
+        }
+        if dir.is_file() {
+            if let Ok(m) = std::fs::metadata(dir).and_then(|m| m.modified())
+                && acc.as_ref().is_none_or(|(t, _)| m > *t)
+            {
+                *acc = Some((m, dir.to_path_buf()));
+            }
+            return;
+        }
+        newest(dir, acc);
+    }
+    let root = workspace_root();
+    let target =
+        std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), PathBuf::from);
+    let path = target.join("debug").join(name);
+    let built = std::fs::metadata(&path).and_then(|m| m.modified());
+    let Ok(built) = built else {
+        panic!(
+            "{} does not exist: build the binaries first with `cargo build --workspace --bins` \
+             (tests/run does)",
+            path.display()
+        );
+    };
+    let mut latest = None;
+    for dir in sources {
+        newest_in(&root.join(dir), &mut latest);
+    }
+    if let Ok(m) = std::fs::metadata(root.join("Cargo.lock")).and_then(|m| m.modified())
+        && latest.as_ref().is_none_or(|(t, _)| m > *t)
+    {
+        latest = Some((m, root.join("Cargo.lock")));
+    }
+    if let Some((t, file)) = latest
+        && t > built
+    {
+        panic!(
+            "{} is older than {}: rebuild the binaries with `cargo build --workspace --bins` \
+             (tests/run does)",
+            path.display(),
+            file.display()
+        );
+    }
+    path
+}
+
 /// A name unique to this process and call, for namespaces, databases and keys that tests
 /// create (lowercase letters, digits and `-`, so it is a valid Kubernetes name).
 #[must_use]
