@@ -32,7 +32,7 @@ use kyuta_crds::KyutaCluster;
 use kyuta_crds::cluster::Phase;
 use kyuta_crds::contract::redis_keys;
 use kyuta_sim::{Sim, SimConfig};
-use kyuta_tests::{kube_client, redis_connection, redis_url, unique_name, workspace_binary};
+use kyuta_tests::{kube_client, redis_connection, redis_url, unique_name};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -152,7 +152,7 @@ impl Kubelet {
         let state = Arc::new(Mutex::new(KubeletState::default()));
         let stop = CancellationToken::new();
         let waits = Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new()));
-        let binary = workspace_binary("kyuta-worker", &["worker", "crds", "sim", "Cargo.toml"]);
+        let binary = kyuta_tests::worker::worker_binary();
         let logs = kyuta_tests::workspace_root()
             .join("target/testenv/logs/fleet")
             .join(ns);
