@@ -165,7 +165,14 @@ async fn two_workers_split_eight_shards_and_a_restart_resumes_without_identifyin
     assert_eq!(shards, (0..TOTAL).collect(), "{ids:?}");
     assert_bucket_rule(&stats);
 
-    // Every guild delivered once, to the worker owning its shard.
+    // Every guild delivered once, to the worker owning its shard. GUILD_CREATEs stream after
+    // READY, so /ready can come before the last of them.
+    let end = std::time::Instant::now() + Duration::from_secs(20);
+    let mut stats = stats;
+    while stats["guilds_delivered"] != json!(GUILDS) && std::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        stats = control.stats().await;
+    }
     assert_eq!(stats["guilds_delivered"], json!(GUILDS), "{stats}");
     assert_eq!(
         stats["guilds_delivered_more_than_once"],
@@ -178,17 +185,19 @@ async fn two_workers_split_eight_shards_and_a_restart_resumes_without_identifyin
             .get_mut(&shard_of(sim.world().guild_id(n), TOTAL))
             .unwrap() += 1;
     }
-    let (ga, gb) = (guilds_by_shard(&a).await, guilds_by_shard(&b).await);
-    assert_eq!(
-        ga,
+    let (want_a, want_b): (BTreeMap<u32, u64>, BTreeMap<u32, u64>) = (
         expected.range(0..4).map(|(k, v)| (*k, *v)).collect(),
-        "worker a"
-    );
-    assert_eq!(
-        gb,
         expected.range(4..8).map(|(k, v)| (*k, *v)).collect(),
-        "worker b"
     );
+    let mut ga = guilds_by_shard(&a).await;
+    let mut gb = guilds_by_shard(&b).await;
+    while (ga != want_a || gb != want_b) && std::time::Instant::now() < end {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        ga = guilds_by_shard(&a).await;
+        gb = guilds_by_shard(&b).await;
+    }
+    assert_eq!(ga, want_a, "worker a");
+    assert_eq!(gb, want_b, "worker b");
 
     // Worker b stops on SIGTERM, saving its four sessions in Redis.
     b.sigterm();
