@@ -358,7 +358,12 @@ impl Conn {
                     return Flow::Stop;
                 }
             },
-            Message::Close(_) => return Flow::Stop,
+            Message::Close(frame) => {
+                // Echo the client's close frame, as Discord does, completing the handshake
+                // (a client waiting for it can then resume elsewhere without a timeout).
+                let _ = sink.send(Message::Close(frame)).await;
+                return Flow::Stop;
+            }
             Message::Ping(_) | Message::Pong(_) => return Flow::Continue,
         };
         let now = Instant::now();
