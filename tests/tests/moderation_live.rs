@@ -137,3 +137,49 @@ async fn prefix_moderation_uses_the_cached_permissions() {
     worker.shutdown().await;
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_resume_permissions_come_from_one_guild_read() {
+    let h = Harness::start(&StoreKind::embedded()).await;
+    let c = h.cast;
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = h.live_config(&StoreKind::embedded());
+    config.session_file = dir.path().join("sessions.json");
+    let worker = h.start_live_with(config.clone()).await;
+    worker.shutdown().await;
+    // The next process resumes: Discord sends no GUILD_CREATE, so its guild cache is empty.
+    let worker = h.start_live_with(config).await;
+    assert!(h.sim.stats().stats.resumes >= 1, "the shard did not resume");
+
+    h.post(
+        c.moderator,
+        &format!("k!warn <@{}> after a restart", c.member),
+    )
+    .await;
+    let mut texts = Vec::new();
+    let answered = wait_until(Duration::from_secs(10), async || {
+        texts = h
+            .messages(c.general)
+            .await
+            .iter()
+            .filter(|m| m["author"]["id"].as_str() == Some(c.bot.to_string().as_str()))
+            .map(message_text)
+            .collect();
+        !texts.is_empty()
+    })
+    .await;
+    assert!(answered, "no reply");
+    assert!(texts.iter().any(|t| t.contains("case #1")), "{texts:?}");
+    let reads = h
+        .sim
+        .stats()
+        .stats
+        .rest_requests
+        .iter()
+        .filter(|(route, _)| route.as_str() == "GET /guilds/{guild}")
+        .map(|(_, n)| *n)
+        .sum::<u64>();
+    assert_eq!(reads, 1, "the guild is read once to refill the cache");
+    worker.shutdown().await;
+    h.shutdown().await;
+}

@@ -81,6 +81,7 @@ fn bench(c: &mut Criterion) {
             guild_cache: Arc::new(GuildCache::builder().build()),
             cooldowns: Arc::new(InProcessCooldowns::new()),
             analytics,
+            guild_refills: Default::default(),
         });
         let dispatcher = Dispatcher::new(Arc::clone(&services));
         let automod = Arc::new(AutomodRunner::new(

@@ -497,6 +497,7 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         guild_cache: Arc::clone(&guild_cache),
         cooldowns,
         analytics: Arc::clone(&analytics),
+        guild_refills: Default::default(),
     });
     let dispatcher = Dispatcher::new(Arc::clone(&services));
     let counters: Arc<dyn automod::Counters> = match &redis {

@@ -212,6 +212,7 @@ impl Harness {
                 false,
                 Arc::new(SystemClock),
             )),
+            guild_refills: Default::default(),
         });
         Worker {
             services,
@@ -503,9 +504,12 @@ impl Harness {
     /// Starts the real worker runtime (gateway, dispatcher, automod, scheduler) on this
     /// simulator and `store`, and waits until its shard is ready.
     pub async fn start_live(&self, store: &StoreKind) -> kyuta_worker::WorkerHandle {
-        let handle = kyuta_worker::start(self.live_config(store))
-            .await
-            .expect("start the worker");
+        self.start_live_with(self.live_config(store)).await
+    }
+
+    /// Starts the real worker runtime with `config` and waits until its shard is ready.
+    pub async fn start_live_with(&self, config: Config) -> kyuta_worker::WorkerHandle {
+        let handle = kyuta_worker::start(config).await.expect("start the worker");
         assert!(
             wait_until(Duration::from_secs(30), async || handle.is_ready()).await,
             "the worker's shard did not become ready"

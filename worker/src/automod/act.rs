@@ -105,10 +105,12 @@ impl AutomodRunner {
         if config.automod.is_null() {
             return;
         }
+        // Moderators are exempt: their permissions must be known even right after a RESUME.
+        let roles = super::runtime::message_roles(msg);
         let permissions = self
             .services
-            .guild_cache
-            .member_permissions(guild, msg.author.id.get());
+            .author_permissions(guild, msg.author.id.get(), &roles)
+            .await;
         let planned = self
             .automod
             .on_message(&config.automod, msg, permissions, self.deps.bot_id)

@@ -372,6 +372,36 @@ impl GuildCache {
         })
     }
 
+    /// Guild-level permissions of `user_id` holding `roles` (e.g. the roles a MESSAGE_CREATE
+    /// carries for its author), from the cached guild's roles; everything for the owner and
+    /// with ADMINISTRATOR. `None` when the guild is not cached.
+    #[must_use]
+    pub fn permissions_with_roles(
+        &self,
+        guild_id: u64,
+        user_id: u64,
+        roles: &[u64],
+    ) -> Option<Permissions> {
+        self.look(guild_id, |g| {
+            if g.owner_id == user_id {
+                return Some(Permissions::all());
+            }
+            let mut perms = g
+                .role(guild_id)
+                .map_or(Permissions::empty(), |r| r.permissions);
+            for id in roles {
+                if let Some(r) = g.role(*id) {
+                    perms |= r.permissions;
+                }
+            }
+            Some(if perms.contains(Permissions::ADMINISTRATOR) {
+                Permissions::all()
+            } else {
+                perms
+            })
+        })
+    }
+
     /// The member's highest role as its rank in Discord's role order (by position; for equal
     /// positions the lower role id ranks higher): `@everyone` and members without roles are
     /// 0, and two different roles never have the same rank, so "strictly above" is a plain

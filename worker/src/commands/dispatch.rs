@@ -167,13 +167,18 @@ impl Dispatcher {
             return;
         };
         let member = message.member.as_ref();
-        // Guild-wide permissions from the cache (owner, roles, ADMINISTRATOR); channel
-        // overwrites are not applied. Unknown member → `None`, which refuses guarded commands.
+        // Guild-wide permissions from the cache and the roles the message carries (owner,
+        // roles, ADMINISTRATOR); channel overwrites are not applied. Unknown → `None`, which
+        // refuses guarded commands.
         let permissions = match message.guild_id {
-            Some(g) => self
-                .services
-                .guild_cache
-                .member_permissions(g.get(), message.author.id.get()),
+            Some(g) => {
+                let roles: Vec<u64> = member
+                    .map(|m| m.roles.iter().map(|r| r.get()).collect())
+                    .unwrap_or_default();
+                self.services
+                    .author_permissions(g.get(), message.author.id.get(), &roles)
+                    .await
+            }
             None => None,
         };
         let ctx = CommandContext {
