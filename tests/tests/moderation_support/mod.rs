@@ -478,7 +478,17 @@ impl Harness {
 
     /// The configuration of a real worker process on this simulator and `store`.
     pub fn live_config(&self, store: &StoreKind) -> Config {
+        // `Config::defaults()` reads the environment like the binary does; a live test owns
+        // its world, so nothing shared (Redis, a cluster name, a pod identity) leaks in from
+        // the test environment's variables.
         let mut c = Config::defaults();
+        c.redis_url = None;
+        c.mongo_uri = None;
+        c.cluster = unique("live");
+        c.pod_name = None;
+        c.pod_ordinal = None;
+        c.shards_per_pod = None;
+        c.generation = None;
         c.discord_token = Some(Token::new(TOKEN));
         c.discord_api_url = Some(self.sim.api_url());
         c.discord_gateway_url = Some(self.sim.gateway_url());
