@@ -34,6 +34,25 @@ fn message_text(m: &Value) -> String {
     reply_text(&json!({ "original": m }))
 }
 
+/// The bot's messages in #general, once there are at least `n` (fails after 10 s).
+async fn bot_replies(h: &Harness, n: usize) -> Vec<String> {
+    let bot = h.cast.bot.to_string();
+    let mut texts = Vec::new();
+    let done = wait_until(Duration::from_secs(10), async || {
+        texts = h
+            .messages(h.cast.general)
+            .await
+            .iter()
+            .filter(|m| m["author"]["id"].as_str() == Some(bot.as_str()))
+            .map(message_text)
+            .collect();
+        texts.len() >= n
+    })
+    .await;
+    assert!(done, "the bot answered {texts:?}, expected {n} replies");
+    texts
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tempban_through_the_gateway_is_lifted_once_after_a_worker_restart() {
     let h = Harness::start(&StoreKind::embedded()).await;
@@ -103,19 +122,7 @@ async fn prefix_moderation_uses_the_cached_permissions() {
     // A member without BAN_MEMBERS is refused, and nothing is banned.
     h.post(c.plain, &format!("k!ban <@{}> no reason", c.member2))
         .await;
-    let mut texts = Vec::new();
-    let done = wait_until(Duration::from_secs(10), async || {
-        texts = h
-            .messages(c.general)
-            .await
-            .iter()
-            .filter(|m| m["author"]["id"].as_str() == Some(c.bot.to_string().as_str()))
-            .map(message_text)
-            .collect();
-        texts.len() >= 2
-    })
-    .await;
-    assert!(done, "the bot answered {texts:?}");
+    let texts = bot_replies(&h, 2).await;
     assert!(
         texts.iter().any(|t| t.contains("case #1")),
         "the warn: {texts:?}"
@@ -156,19 +163,7 @@ async fn after_a_resume_permissions_come_from_one_guild_read() {
         &format!("k!warn <@{}> after a restart", c.member),
     )
     .await;
-    let mut texts = Vec::new();
-    let answered = wait_until(Duration::from_secs(10), async || {
-        texts = h
-            .messages(c.general)
-            .await
-            .iter()
-            .filter(|m| m["author"]["id"].as_str() == Some(c.bot.to_string().as_str()))
-            .map(message_text)
-            .collect();
-        !texts.is_empty()
-    })
-    .await;
-    assert!(answered, "no reply");
+    let texts = bot_replies(&h, 1).await;
     assert!(texts.iter().any(|t| t.contains("case #1")), "{texts:?}");
     let reads = h
         .sim

@@ -55,6 +55,24 @@ impl CachedGuild {
             .map(|i| &self.roles[i])
     }
 
+    /// `@everyone`'s permissions plus those of `roles`; everything with ADMINISTRATOR. (The
+    /// owner is handled by the callers.)
+    fn permissions_of(&self, guild_id: u64, roles: &[u64]) -> Permissions {
+        let mut perms = self
+            .role(guild_id)
+            .map_or(Permissions::empty(), |r| r.permissions);
+        for id in roles {
+            if let Some(r) = self.role(*id) {
+                perms |= r.permissions;
+            }
+        }
+        if perms.contains(Permissions::ADMINISTRATOR) {
+            Permissions::all()
+        } else {
+            perms
+        }
+    }
+
     fn set_roles(&mut self, roles: &[Role]) {
         self.roles = roles.iter().map(CachedRole::from_role).collect();
         self.roles.sort_unstable_by_key(|r| r.id);
@@ -355,20 +373,7 @@ impl GuildCache {
             if g.owner_id == user_id {
                 return Some(Permissions::all());
             }
-            let roles = g.members.get(&user_id)?;
-            let mut perms = g
-                .role(guild_id)
-                .map_or(Permissions::empty(), |r| r.permissions);
-            for id in roles.iter() {
-                if let Some(r) = g.role(*id) {
-                    perms |= r.permissions;
-                }
-            }
-            if perms.contains(Permissions::ADMINISTRATOR) {
-                Some(Permissions::all())
-            } else {
-                Some(perms)
-            }
+            Some(g.permissions_of(guild_id, g.members.get(&user_id)?))
         })
     }
 
@@ -386,19 +391,7 @@ impl GuildCache {
             if g.owner_id == user_id {
                 return Some(Permissions::all());
             }
-            let mut perms = g
-                .role(guild_id)
-                .map_or(Permissions::empty(), |r| r.permissions);
-            for id in roles {
-                if let Some(r) = g.role(*id) {
-                    perms |= r.permissions;
-                }
-            }
-            Some(if perms.contains(Permissions::ADMINISTRATOR) {
-                Permissions::all()
-            } else {
-                perms
-            })
+            Some(g.permissions_of(guild_id, roles))
         })
     }
 
