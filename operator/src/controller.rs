@@ -465,6 +465,7 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
             .max(old.resharding.as_ref().map_or(0, |r| r.generation)),
         last_scale: old.last_scale_time.as_ref().map(|t| t.0.as_second()),
         now: now.as_second(),
+        phase: old.phase,
     };
     let mut desired: Desired = desired_state(spec, gateway.as_ref(), &load, &current);
 

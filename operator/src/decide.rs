@@ -54,6 +54,8 @@ pub struct Current {
     pub last_scale: Option<i64>,
     /// Now (Unix seconds).
     pub now: i64,
+    /// The phase the status reported before this reconcile.
+    pub phase: Phase,
 }
 
 /// One generation as it should be.
@@ -383,7 +385,10 @@ pub fn desired_state(
         } else {
             (
                 Action::Hold,
-                if active.rolled_out {
+                // A generation that has not been all Ready yet is still starting, even while
+                // the StatefulSet controller has not created every pod; otherwise an
+                // unfinished rollout is a scale in progress.
+                if active.rolled_out || matches!(current.phase, Phase::Pending | Phase::Starting) {
                     Phase::Starting
                 } else {
                     Phase::Scaling

@@ -53,6 +53,11 @@ fn current(gens: &[GenerationState], active: Option<u32>) -> Current {
         last_generation: gens.iter().map(|g| g.generation).max().unwrap_or(0),
         last_scale: None,
         now: 1_000_000,
+        phase: if active.is_some() {
+            Phase::Running
+        } else {
+            Phase::Pending
+        },
     }
 }
 
@@ -434,4 +439,27 @@ fn autoscaling_respects_pod_bounds() {
     s.autoscaling.min_pods = Some(4);
     let d = desired_state(&s, Some(&gw(1, 1000)), &eps(1.0), &current(&[g], Some(1)));
     assert_eq!(d.active.unwrap().replicas, 4);
+}
+
+#[rstest]
+#[case::status_not_yet_written(Phase::Pending, false, Phase::Starting)]
+#[case::pods_still_being_created(Phase::Starting, false, Phase::Starting)]
+#[case::rollout_after_running(Phase::Running, false, Phase::Scaling)]
+#[case::rollout_after_scaling(Phase::Scaling, false, Phase::Scaling)]
+#[case::pod_lost_after_running(Phase::Running, true, Phase::Starting)]
+fn a_generation_coming_up_is_starting_and_a_rollout_is_scaling(
+    #[case] before: Phase,
+    #[case] rolled_out: bool,
+    #[case] expected: Phase,
+) {
+    let mut g = running(1, 6, 2);
+    g.ready_replicas = 1;
+    g.rolled_out = rolled_out;
+    let mut c = current(&[g], Some(1));
+    c.phase = before;
+    let mut s = spec();
+    s.shards_per_pod = 2;
+    let d = desired_state(&s, Some(&gw(6, 1000)), &guilds(100), &c);
+    assert_eq!(d.action, Action::Hold);
+    assert_eq!(d.phase, expected, "{}", d.message);
 }
