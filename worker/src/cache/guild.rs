@@ -47,6 +47,24 @@ struct CachedGuild {
     last_used: AtomicU64,
 }
 
+/// Guild-level permissions of a member who is not the owner: `@everyone`'s permissions
+/// (`everyone`, absent when the role is unknown) united with those of the member's roles;
+/// everything when the result holds `ADMINISTRATOR`. Channel overwrites are not applied.
+#[must_use]
+pub fn guild_permissions(
+    everyone: Option<Permissions>,
+    roles: impl IntoIterator<Item = Permissions>,
+) -> Permissions {
+    let perms = roles
+        .into_iter()
+        .fold(everyone.unwrap_or(Permissions::empty()), |acc, p| acc | p);
+    if perms.contains(Permissions::ADMINISTRATOR) {
+        Permissions::all()
+    } else {
+        perms
+    }
+}
+
 impl CachedGuild {
     fn role(&self, id: u64) -> Option<&CachedRole> {
         self.roles
@@ -55,22 +73,16 @@ impl CachedGuild {
             .map(|i| &self.roles[i])
     }
 
-    /// `@everyone`'s permissions plus those of `roles`; everything with ADMINISTRATOR. (The
+    /// `@everyone`'s permissions plus those of `roles` (see [`guild_permissions`]). (The
     /// owner is handled by the callers.)
     fn permissions_of(&self, guild_id: u64, roles: &[u64]) -> Permissions {
-        let mut perms = self
-            .role(guild_id)
-            .map_or(Permissions::empty(), |r| r.permissions);
-        for id in roles {
-            if let Some(r) = self.role(*id) {
-                perms |= r.permissions;
-            }
-        }
-        if perms.contains(Permissions::ADMINISTRATOR) {
-            Permissions::all()
-        } else {
-            perms
-        }
+        guild_permissions(
+            self.role(guild_id).map(|r| r.permissions),
+            roles
+                .iter()
+                .filter_map(|id| self.role(*id))
+                .map(|r| r.permissions),
+        )
     }
 
     fn set_roles(&mut self, roles: &[Role]) {

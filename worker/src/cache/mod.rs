@@ -10,5 +10,5 @@ pub use config::{CONFIG_TTL, GuildConfigs};
 pub use cooldown::{CooldownError, CooldownStore, InProcessCooldowns, RedisCooldowns};
 pub use guild::{
     CacheStats, CachedGuildRoles, DEFAULT_MAX_GUILDS, DEFAULT_MAX_MEMBERS_PER_GUILD, GuildCache,
-    GuildCacheBuilder,
+    GuildCacheBuilder, guild_permissions,
 };

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use twilight_model::guild::{Guild, Member, Permissions};
 use twilight_model::id::Id;
 
-use crate::cache::GuildCache;
+use crate::cache::{GuildCache, guild_permissions};
 use crate::rest::{Rest, RestError};
 
 use super::discord::{UNKNOWN_MEMBER, UNKNOWN_USER};
@@ -65,20 +65,13 @@ impl GuildFacts {
         if user_id == self.owner_id {
             return Permissions::all();
         }
-        let mut p = self
-            .roles
-            .get(&self.guild_id)
-            .map_or(Permissions::empty(), |r| r.permissions);
-        for id in roles {
-            if let Some(r) = self.roles.get(id) {
-                p |= r.permissions;
-            }
-        }
-        if p.contains(Permissions::ADMINISTRATOR) {
-            Permissions::all()
-        } else {
-            p
-        }
+        guild_permissions(
+            self.roles.get(&self.guild_id).map(|r| r.permissions),
+            roles
+                .iter()
+                .filter_map(|id| self.roles.get(id))
+                .map(|r| r.permissions),
+        )
     }
 
     /// Position of the highest of `roles` (0 when none, i.e. only `@everyone`).
