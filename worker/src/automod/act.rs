@@ -75,14 +75,16 @@ impl AutomodRunner {
         }
     }
 
-    async fn guild_config(&self, guild: u64) -> Option<Arc<GuildConfig>> {
+    /// The guild's settings when it has automod rules; `None` when it has none or the settings
+    /// cannot be read.
+    async fn automod_config(&self, guild: u64) -> Option<Arc<GuildConfig>> {
         match self
             .services
             .guild_configs
             .get(&*self.services.store, guild)
             .await
         {
-            Ok(c) => Some(c),
+            Ok(c) => (!c.automod.is_null()).then_some(c),
             Err(e) => {
                 // Without the configuration there are no rules to apply; nothing is half done.
                 tracing::warn!(guild, error = %e, "automod skipped: guild settings unavailable");
@@ -99,12 +101,9 @@ impl AutomodRunner {
         if msg.author.bot || msg.author.id == self.services.bot_user_id {
             return;
         }
-        let Some(config) = self.guild_config(guild).await else {
+        let Some(config) = self.automod_config(guild).await else {
             return;
         };
-        if config.automod.is_null() {
-            return;
-        }
         // Moderators are exempt: their permissions must be known even right after a RESUME.
         let roles = super::runtime::message_roles(msg);
         let permissions = self
@@ -124,12 +123,9 @@ impl AutomodRunner {
         if member.user.bot {
             return;
         }
-        let Some(config) = self.guild_config(guild).await else {
+        let Some(config) = self.automod_config(guild).await else {
             return;
         };
-        if config.automod.is_null() {
-            return;
-        }
         let planned = self
             .automod
             .on_member_add(&config.automod, guild, member, self.deps.bot_id)
