@@ -382,6 +382,48 @@ pub struct BotSpec {
     #[schemars(length(max = 64), inner(length(min = 1, max = 63)))]
     #[x_kube(validation = Rule::new("self.all(f, f.matches('^[a-z0-9][a-z0-9-]{0,62}$'))").message("bot.features entries are lowercase words with dashes, e.g. automod"))]
     pub features: Vec<String>,
+    /// Activities the bot shows, rotating, separated by `|`: each `kind:text` with kind
+    /// `playing`, `listening`, `watching`, `competing` or `custom`; the text may use
+    /// `{guilds}`, `{shard}`, `{shards}` and `{version}` (up to 128 characters each). Empty
+    /// shows the status alone. Absent → the worker's default
+    /// (`watching:/help|watching:{guilds} servers`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
+    #[x_kube(validation = Rule::new(PRESENCE_RULE).message("bot.presence is kind:text entries separated by |, kind one of playing, listening, watching, competing, custom; placeholders {guilds}, {shard}, {shards}, {version}"))]
+    pub presence: Option<String>,
+    /// Status the bot shows. Absent → `online`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<PresenceStatus>,
+}
+
+/// The CEL rule for `bot.presence` (the worker checks the same and the 128-character limit).
+const PRESENCE_RULE: &str = r"self == '' || self.matches('^ *(playing|listening|watching|competing|custom) *:([^|{]|[{](guilds|shard|shards|version)[}])+( *[|] *(playing|listening|watching|competing|custom) *:([^|{]|[{](guilds|shard|shards|version)[}])+)*$')";
+
+/// Status the bot shows.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum PresenceStatus {
+    /// Online (green).
+    Online,
+    /// Idle (yellow).
+    Idle,
+    /// Do not disturb (red).
+    Dnd,
+    /// Shown as offline while connected.
+    Invisible,
+}
+
+impl PresenceStatus {
+    /// The spelling the worker reads.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Online => "online",
+            Self::Idle => "idle",
+            Self::Dnd => "dnd",
+            Self::Invisible => "invisible",
+        }
+    }
 }
 
 /// Where Discord (or the simulator) is.

@@ -155,6 +155,10 @@ pub mod env {
     pub const LOG_LEVEL: &str = "LOG_LEVEL";
     /// Comma-separated feature flags.
     pub const FEATURES: &str = "KYUTA_FEATURES";
+    /// Activities the bot shows (`kind:text|kind:text`).
+    pub const PRESENCE: &str = "KYUTA_PRESENCE";
+    /// Status the bot shows (`online`, `idle`, `dnd`, `invisible`).
+    pub const PRESENCE_STATUS: &str = "KYUTA_PRESENCE_STATUS";
     /// Identify window in milliseconds (Discord's is 5000; shorter only against a simulator).
     pub const IDENTIFY_WINDOW_MS: &str = "KYUTA_IDENTIFY_WINDOW_MS";
 }

@@ -166,6 +166,12 @@ pub fn worker_env(kc: &KyutaCluster, plan: &GenerationPlan) -> Vec<EnvVar> {
     if !spec.bot.features.is_empty() {
         out.push(value(env::FEATURES, spec.bot.features.join(",")));
     }
+    if let Some(p) = &spec.bot.presence {
+        out.push(value(env::PRESENCE, p.clone()));
+    }
+    if let Some(s) = spec.bot.status {
+        out.push(value(env::PRESENCE_STATUS, s.as_str().to_owned()));
+    }
     if let Some(l) = &spec.worker.log_level {
         out.push(value(env::LOG_LEVEL, l.clone()));
     }

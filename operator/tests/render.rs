@@ -21,7 +21,7 @@ fn cluster() -> KyutaCluster {
             "shardsPerPod": 2,
             "redis": {"url": "redis://redis:6379"},
             "mongodb": {"secretRef": {"name": "kyuta-mongo", "key": "uri"}},
-            "bot": {"prefix": "k!", "devGuildId": "123456789012345678", "features": ["automod", "analytics"]},
+            "bot": {"prefix": "k!", "devGuildId": "123456789012345678", "features": ["automod", "analytics"], "presence": "watching:{guilds} servers|custom:shard {shard}", "status": "dnd"},
             "discord": {"apiUrl": "http://kyuta-sim:8080", "gatewayUrl": "ws://kyuta-sim:8080"}
         }
     }))

@@ -415,6 +415,11 @@ impl Conn {
                 self.close(sink, 4003, "Not authenticated.").await;
                 Flow::Stop
             }
+            3 if !valid_presence(&d) => {
+                self.close(sink, 4002, "Error while decoding payload.")
+                    .await;
+                Flow::Stop
+            }
             3 => {
                 let sid = self.session.clone().unwrap_or_default();
                 let mut st = self.shared.lock();
@@ -456,6 +461,11 @@ impl Conn {
             return Flow::Stop;
         };
         if d.get("properties").is_none_or(|p| !p.is_object()) {
+            self.close(sink, 4002, "Error while decoding payload.")
+                .await;
+            return Flow::Stop;
+        }
+        if d.get("presence").is_some_and(|p| !valid_presence(p)) {
             self.close(sink, 4002, "Error while decoding payload.")
                 .await;
             return Flow::Stop;
@@ -516,6 +526,12 @@ impl Conn {
                     st.session_reset_at = Some(Instant::now() + cfg.session_start_reset);
                 }
                 let sid = new_session_id(cfg.seed);
+                if let Some(p) = d.get("presence") {
+                    st.presences.insert(
+                        format!("{}/{}", shard[0], shard[1]),
+                        json!({"shard": shard, "session_id": sid, "presence": p, "at": iso(now_ms())}),
+                    );
+                }
                 st.stats.identifies.push(IdentifyRecord {
                     shard,
                     at_ms: now_ms(),
@@ -822,4 +838,29 @@ pub(crate) fn session_start_limit(shared: &Shared, st: &mut State) -> Value {
         "reset_after": shared.session_reset_after_ms(st),
         "max_concurrency": shared.cfg.max_concurrency,
     })
+}
+
+/// Whether an Update Presence payload (opcode 3) has the fields Discord requires: `since`
+/// (integer or null), `activities` (objects with a string `name` and a bot-usable `type`
+/// 0–5), `status` (online, dnd, idle, invisible, offline) and `afk`.
+fn valid_presence(d: &Value) -> bool {
+    let since_ok = d.get("since").is_some_and(|v| v.is_null() || v.is_u64());
+    let status_ok = d
+        .get("status")
+        .and_then(Value::as_str)
+        .is_some_and(|s| matches!(s, "online" | "dnd" | "idle" | "invisible" | "offline"));
+    let afk_ok = d.get("afk").is_some_and(Value::is_boolean);
+    let activities_ok = d
+        .get("activities")
+        .and_then(Value::as_array)
+        .is_some_and(|a| {
+            a.iter().all(|act| {
+                act.get("name").is_some_and(Value::is_string)
+                    && act
+                        .get("type")
+                        .and_then(Value::as_u64)
+                        .is_some_and(|t| t <= 5)
+            })
+        });
+    since_ok && status_ok && afk_ok && activities_ok
 }

@@ -355,6 +355,26 @@ async fn presence_update_is_recorded() {
 }
 
 #[tokio::test]
+async fn malformed_presence_update_closes_with_4002() {
+    let sim = sim(1).await;
+    for bad in [
+        json!({"since": null, "activities": [], "status": "away", "afk": false}),
+        json!({"since": null, "activities": [{"name": "x", "type": 9}], "status": "online", "afk": false}),
+        json!({"since": null, "activities": [{"type": 0}], "status": "online", "afk": false}),
+        json!({"activities": [], "status": "online", "afk": false}),
+    ] {
+        // A new identify once the bucket's window has passed.
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let (mut gw, _) = ready(&sim, None, [0, 1]).await;
+        gw.send(&json!({"op": 3, "d": bad})).await;
+        assert_eq!(gw.close_code().await, Some(4002), "{bad}");
+    }
+    let p = ctl(&sim, "GET", "/presences", None).await.body;
+    assert_eq!(p, json!({}));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn request_guild_members_answers_chunks_of_at_most_1000() {
     let sim = sim_with(SimConfig {
         guilds: 1,

@@ -512,8 +512,21 @@ async fn invalid_specs_are_refused_by_the_api_server() {
             json!({"bot": {"features": ["Not OK"]}}),
             "bot.features entries are lowercase",
         ),
+        (
+            json!({"bot": {"presence": "streaming:live"}}),
+            "bot.presence is kind:text entries",
+        ),
+        (
+            json!({"bot": {"presence": "watching:{guild} servers"}}),
+            "bot.presence is kind:text entries",
+        ),
+        (
+            json!({"bot": {"presence": "watching:/help|"}}),
+            "bot.presence is kind:text entries",
+        ),
+        (json!({"bot": {"status": "away"}}), "bot.status"),
     ];
-    for (extra, message) in cases {
+    let spec_with = |extra: &serde_json::Value| {
         let mut spec = json!({
             "tokenSecretRef": {"name": "bot", "key": "token"},
             "worker": {"image": "kyuta-worker:test"}
@@ -521,12 +534,28 @@ async fn invalid_specs_are_refused_by_the_api_server() {
         for (k, v) in extra.as_object().unwrap() {
             spec[k] = v.clone();
         }
-        let body = json!({
+        json!({
             "apiVersion": "kyuta.dev/v1alpha1",
             "kind": "KyutaCluster",
             "metadata": {"name": "invalid"},
             "spec": spec
-        });
+        })
+    };
+    // What the rules must let through.
+    for extra in [
+        json!({"bot": {"presence": "watching:{guilds} servers | custom:shard {shard}/{shards} · v{version}", "status": "dnd"}}),
+        json!({"bot": {"presence": ""}}),
+    ] {
+        api.patch(
+            "invalid",
+            &PatchParams::apply("kyuta-tests").dry_run(),
+            &Patch::Apply(&spec_with(&extra)),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{extra} must be accepted: {e}"));
+    }
+    for (extra, message) in cases {
+        let body = spec_with(&extra);
         let err = api
             .patch(
                 "invalid",

@@ -82,6 +82,14 @@ async fn invalid_settings_exit_2_naming_the_setting() {
         ),
         ("KYUTA_FEATURES", "a b", "KYUTA_FEATURES"),
         ("CLIENT_ID", "me", "CLIENT_ID"),
+        ("KYUTA_PRESENCE", "servers", "KYUTA_PRESENCE"),
+        ("KYUTA_PRESENCE", "watching:{guild}", "KYUTA_PRESENCE"),
+        ("KYUTA_PRESENCE_STATUS", "away", "KYUTA_PRESENCE_STATUS"),
+        (
+            "KYUTA_PRESENCE_INTERVAL_SECS",
+            "1",
+            "KYUTA_PRESENCE_INTERVAL_SECS",
+        ),
     ];
     let dir = tempfile::tempdir().unwrap();
     for (var, value, setting) in cases {

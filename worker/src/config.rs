@@ -399,6 +399,24 @@ pub struct Config {
     #[arg(long, env = "KYUTA_REST_PER_SECOND", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..=50))]
     pub rest_per_second: u32,
 
+    /// Activities the bot shows, separated by `|`, each `kind:text` (kind: playing, listening,
+    /// watching, competing, custom). The text may use {guilds}, {shard}, {shards}, {version}.
+    /// Empty → status only.
+    #[arg(
+        long,
+        env = "KYUTA_PRESENCE",
+        default_value = "watching:/help|watching:{guilds} servers"
+    )]
+    pub presence: crate::presence::PresenceSpec,
+
+    /// Status the bot shows: online, idle, dnd or invisible.
+    #[arg(long, env = "KYUTA_PRESENCE_STATUS", default_value = "online", value_parser = crate::presence::parse_status)]
+    pub presence_status: twilight_model::gateway::presence::Status,
+
+    /// Seconds each activity is shown before the next (and between updates of {guilds}).
+    #[arg(long, env = "KYUTA_PRESENCE_INTERVAL_SECS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(10..=86_400))]
+    pub presence_interval_secs: u64,
+
     /// Comma-separated feature flags. Known: `analytics` (per-guild activity counts and
     /// `/stats`). Other names are accepted and have no effect.
     #[arg(long, env = contract::env::FEATURES, default_value = "")]

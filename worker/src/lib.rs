@@ -13,6 +13,7 @@ pub mod config;
 pub mod gateway;
 pub mod local;
 pub mod moderation;
+pub mod presence;
 pub mod rest;
 pub mod runtime;
 pub mod store;

@@ -11,11 +11,7 @@ use anyhow::Context as _;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use twilight_model::{
-    gateway::{
-        event::Event,
-        payload::outgoing::update_presence::UpdatePresencePayload,
-        presence::{Activity, ActivityType, MinimalActivity, Status},
-    },
+    gateway::event::Event,
     id::{Id, marker::ApplicationMarker},
 };
 
@@ -231,15 +227,6 @@ impl WorkerHandle {
             commands_abandoned,
         }
     }
-}
-
-fn presence() -> Option<UpdatePresencePayload> {
-    let activity = Activity::from(MinimalActivity {
-        kind: ActivityType::Watching,
-        name: "for /help".to_owned(),
-        url: None,
-    });
-    UpdatePresencePayload::new(vec![activity], false, None, Status::Online).ok()
 }
 
 async fn redis_connection(
@@ -560,6 +547,22 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         stop_servers.clone(),
     ));
 
+    let presence = Arc::new(crate::presence::Presence::new(
+        config.presence.clone(),
+        config.presence_status,
+        Duration::from_secs(config.presence_interval_secs),
+    ));
+    if presence.needs_guild_count() {
+        background.spawn(crate::presence::guild_count_loop(
+            Arc::clone(&presence),
+            redis.clone(),
+            config.cluster.clone(),
+            Arc::clone(&status),
+            Duration::from_secs(kyuta_crds::contract::load_fields::REFRESH_SECS),
+            stop_servers.clone(),
+        ));
+    }
+
     if let Some(conn) = &redis {
         background.spawn(load::publish_loop(
             conn.clone(),
@@ -602,7 +605,7 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
                     .with_metrics(Arc::clone(&metrics)),
             )),
         ),
-        presence: presence(),
+        presence,
         close_timeout: Duration::from_secs(5),
     };
     let stop_shards = CancellationToken::new();

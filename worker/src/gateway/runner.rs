@@ -10,9 +10,7 @@ use twilight_gateway::{
     CloseFrame, ConfigBuilder, EventTypeFlags, Intents, Session, Shard, ShardId, ShardState,
     StreamExt as _,
 };
-use twilight_model::gateway::{
-    event::Event, payload::outgoing::update_presence::UpdatePresencePayload,
-};
+use twilight_model::gateway::event::Event;
 
 use super::{
     EventSink,
@@ -41,6 +39,11 @@ pub fn intents() -> Intents {
         | Intents::MESSAGE_CONTENT
 }
 
+/// After READY, how long until the first presence update with counted guilds (the count
+/// refreshes every `load_fields::REFRESH_SECS`).
+const PRESENCE_AFTER_READY: Duration =
+    Duration::from_secs(kyuta_crds::contract::load_fields::REFRESH_SECS + 5);
+
 /// What every shard of this process shares.
 #[derive(Clone)]
 pub struct ShardDeps {
@@ -62,8 +65,8 @@ pub struct ShardDeps {
     pub metrics: Arc<Metrics>,
     /// Where events go.
     pub sink: Arc<dyn EventSink>,
-    /// Presence shown when identifying.
-    pub presence: Option<UpdatePresencePayload>,
+    /// Presence shown when identifying and rotated while connected.
+    pub presence: Arc<crate::presence::Presence>,
     /// How long to wait for the gateway to acknowledge our close on shutdown.
     pub close_timeout: Duration,
 }
@@ -137,9 +140,11 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
     let mut builder = ConfigBuilder::new(deps.token.expose().to_owned(), intents())
         .queue(deps.queue.clone())
         .proxy_url(deps.gateway_url.clone());
-    if let Some(p) = deps.presence.clone() {
-        builder = builder.presence(p);
-    }
+    builder = builder.presence(deps.presence.payload(
+        id,
+        deps.shard_total,
+        crate::presence::unix_now(),
+    ));
     if let Some(s) = &saved {
         tracing::info!(
             shard = id,
@@ -161,8 +166,23 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
     let mut closing = false;
     let close_deadline = tokio::time::sleep(Duration::from_secs(3600 * 24 * 365));
     tokio::pin!(close_deadline);
+    let rotation = deps.presence.rotation();
+    let mut presence_tick = tokio::time::interval(rotation.unwrap_or(Duration::from_secs(3600)));
+    presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    presence_tick.reset();
     loop {
         let item = tokio::select! {
+            _ = presence_tick.tick(), if rotation.is_some() && !closing => {
+                // Queued behind the shard's send limiter (120 per minute, heartbeats first).
+                if shard.state() == ShardState::Active {
+                    shard.command(&deps.presence.command(
+                        id,
+                        deps.shard_total,
+                        crate::presence::unix_now(),
+                    ));
+                }
+                continue;
+            }
             () = stop.cancelled(), if !closing => {
                 closing = true;
                 shard.close(CloseFrame::RESUME);
@@ -216,6 +236,10 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
                     "shard ready (new session)"
                 );
                 set_state(&deps, id, ShardPhase::Active);
+                if rotation.is_some() && deps.presence.needs_guild_count() {
+                    // Identified with the figures known then; show the counted guilds soon.
+                    presence_tick.reset_after(PRESENCE_AFTER_READY);
+                }
             }
             Event::Resumed => {
                 tracing::info!(shard = id, "shard resumed");
