@@ -251,17 +251,23 @@ async fn concurrent_same_key_creates_one_case(env: &Env) {
         } else {
             env.b.clone()
         };
-        handles.push(tokio::spawn(async move {
-            store
-                .create_case(new_case(G1, "retried", CaseKind::Timeout, user(7)))
-                .await
-        }));
+        // Same key and same creation time: only the store can tell who created it.
+        let new = new_case(G1, "retried", CaseKind::Timeout, user(7))
+            .created_at(Timestamp::from_unix_millis(1_700_000_000_000));
+        handles.push(tokio::spawn(async move { store.insert_case(new).await }));
     }
     let mut numbers = HashSet::new();
+    let mut creators = 0;
     for h in handles {
-        numbers.insert(h.await.unwrap().expect("create_case").number);
+        let (case, created) = h.await.unwrap().expect("insert_case");
+        numbers.insert(case.number);
+        creators += usize::from(created);
     }
     assert_eq!(numbers.len(), 1, "one case for one key: {numbers:?}");
+    assert_eq!(
+        creators, 1,
+        "exactly one caller is told it created the case"
+    );
     let page = env
         .a
         .list_cases(G1, &CaseFilter::default(), 0, 100)

@@ -198,16 +198,16 @@ impl AutomodRunner {
     /// Delete and alert: the case first (idempotent by key), then the call, then the outcome.
     async fn record_and_call(&self, config: &GuildConfig, p: &PlannedAction) -> &'static str {
         let store = &*self.services.store;
-        let case = match store.create_case(p.case.clone()).await {
-            Ok(c) => c,
+        let case = match store.insert_case(p.case.clone()).await {
+            Ok((c, true)) => c,
+            // Recorded before (a replayed event) or by another process right now: that
+            // one makes the call.
+            Ok((_, false)) => return "replayed",
             Err(e) => {
                 tracing::warn!(guild = p.case.guild_id, rule = %p.rule, error = %e, "automod case not recorded; action skipped");
                 return "failed";
             }
         };
-        if case.outcome != CaseOutcome::Pending {
-            return "replayed";
-        }
         let result = match p.action {
             Action::Delete => self.delete(p).await,
             Action::Alert { channel } => self.alert(config, channel, &case, p).await,

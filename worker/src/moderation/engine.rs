@@ -264,9 +264,9 @@ pub async fn perform(deps: &Deps, req: ActionRequest) -> Result<ActionReport, Ac
     if req.kind == CaseKind::Warn {
         new = new.outcome(CaseOutcome::Applied);
     }
-    let case = deps.store.create_case(new).await?;
-    if case.created_at != now {
-        // Another process created it between our lookup and now.
+    let (case, created) = deps.store.insert_case(new).await?;
+    if !created {
+        // Another process created it between our lookup and now: it carries the action out.
         return replay(deps, &req, case).await;
     }
     let config = deps.store.guild_config(req.guild_id).await?;

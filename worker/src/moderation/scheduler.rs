@@ -148,9 +148,7 @@ async fn expire_tempban(deps: &Deps, schedule: &Schedule) -> Result<Handled, Sto
     if let Some(n) = schedule.case_number {
         new = new.references(vec![n]);
     }
-    let created_at = new.created_at;
-    let case = deps.store.create_case(new).await?;
-    let fresh = case.created_at == created_at;
+    let (case, fresh) = deps.store.insert_case(new).await?;
     match case.outcome {
         CaseOutcome::Applied => return Ok(Handled::Completed(ScheduleOutcome::Succeeded)),
         CaseOutcome::Failed { error } => {

@@ -254,7 +254,7 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn create_case(&self, case: NewCase) -> Result<Case, StoreError> {
+    async fn insert_case(&self, case: NewCase) -> Result<(Case, bool), StoreError> {
         case.validate()?;
         self.run(move |db| {
             let tx = db.begin_write().map_err(db_err)?;
@@ -271,7 +271,7 @@ impl Store for EmbeddedStore {
                             "idempotency key points at missing case #{number}"
                         ))
                     })?;
-                    return Ok(found);
+                    return Ok((found, false));
                 }
                 let mut seq = tx.open_table(CASE_SEQ).map_err(db_err)?;
                 let last = seq
@@ -290,7 +290,7 @@ impl Store for EmbeddedStore {
                 cases
                     .insert((stored.guild_id, number), encode(&stored)?.as_slice())
                     .map_err(db_err)?;
-                stored
+                (stored, true)
             };
             tx.commit().map_err(db_err)?;
             Ok(created)

@@ -96,7 +96,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Creates a case with the guild's next number. If a case with the same
     /// `(guild_id, idempotency_key)` exists, returns that case unchanged instead.
-    async fn create_case(&self, case: NewCase) -> Result<Case, StoreError>;
+    async fn create_case(&self, case: NewCase) -> Result<Case, StoreError> {
+        self.insert_case(case).await.map(|(case, _)| case)
+    }
+
+    /// [`Store::create_case`], also saying whether this call created the case (`true`) or
+    /// found one under the key (`false`, including when another process won a race for
+    /// it). Whoever gets `true` is the one to carry the action out.
+    async fn insert_case(&self, case: NewCase) -> Result<(Case, bool), StoreError>;
 
     /// The case `number` of the guild, if it exists.
     async fn get_case(&self, guild_id: u64, number: u64) -> Result<Option<Case>, StoreError>;

@@ -756,13 +756,13 @@ impl Store for MongoStore {
         }
     }
 
-    async fn create_case(&self, case: NewCase) -> Result<Case, StoreError> {
+    async fn insert_case(&self, case: NewCase) -> Result<(Case, bool), StoreError> {
         case.validate()?;
         if let Some(existing) = self
             .case_by_key(case.guild_id, &case.idempotency_key)
             .await?
         {
-            return Ok(existing);
+            return Ok((existing, false));
         }
         id64(case.guild_id)?;
         id64(case.user_id)?;
@@ -774,7 +774,7 @@ impl Store for MongoStore {
             let stored = case.clone().into_case(number);
             let d = encode_case(&stored)?;
             match self.cases.insert_one(d).await {
-                Ok(_) => return Ok(stored),
+                Ok(_) => return Ok((stored, true)),
                 Err(e) => {
                     let err = mongo_err("inserting a case", e);
                     if err.kind() != StoreErrorKind::Duplicate {
@@ -787,7 +787,7 @@ impl Store for MongoStore {
                         .case_by_key(case.guild_id, &case.idempotency_key)
                         .await?
                     {
-                        return Ok(existing);
+                        return Ok((existing, false));
                     }
                     attempt += 1;
                     if attempt >= MAX_NUMBER_RETRIES {
