@@ -208,7 +208,16 @@ struct Place {
     guild_id: Option<u64>,
     channel: crate::world::Channel,
     user: crate::world::User,
+    /// The user's client language (`locale` of the request; `en-US` by default).
+    locale: String,
 }
+
+/// The locales Discord's clients report.
+pub const DISCORD_LOCALES: [&str; 32] = [
+    "id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl",
+    "no", "pl", "pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th",
+    "zh-CN", "ja", "zh-TW", "ko",
+];
 
 fn place(sh: &Shared, st: &State, req: &Value) -> Result<Place, BuildError> {
     let guild_id = req_id(req, "guild_id")?;
@@ -231,6 +240,16 @@ fn place(sh: &Shared, st: &State, req: &Value) -> Result<Place, BuildError> {
     let user = st
         .user(&sh.world, user_id)
         .ok_or_else(|| bad("unknown user"))?;
+    let locale = match req.get("locale") {
+        None | Some(Value::Null) => "en-US".to_owned(),
+        Some(Value::String(l)) if DISCORD_LOCALES.contains(&l.as_str()) => l.clone(),
+        Some(other) => {
+            return Err(bad(format!(
+                "locale {other} is not one of Discord's locales ({})",
+                DISCORD_LOCALES.join(", ")
+            )));
+        }
+    };
     if let Some(g) = &guild
         && !g.members.contains_key(&user_id)
     {
@@ -241,6 +260,7 @@ fn place(sh: &Shared, st: &State, req: &Value) -> Result<Place, BuildError> {
         guild_id,
         channel,
         user,
+        locale,
     })
 }
 
@@ -293,7 +313,7 @@ fn create(
         "token": token,
         "version": 1,
         "app_permissions": app_permissions.to_string(),
-        "locale": "en-US",
+        "locale": place.locale,
         "entitlements": [],
         "authorizing_integration_owners": {"0": guild_id.map_or_else(|| "0".to_owned(), |g| g.to_string())},
         "context": if guild_id.is_some() { 0 } else { 1 },

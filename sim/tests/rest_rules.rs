@@ -7,7 +7,7 @@ use common::gw::{Gw, INTENTS};
 use common::world::*;
 use common::*;
 use kyuta_sim::SimConfig;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::time::Duration;
 
 #[tokio::test]
@@ -606,6 +606,35 @@ async fn control_interactions_are_typed_by_the_registered_commands() {
     assert!(p["data"]["resolved"]["members"][&target]["permissions"].is_string());
     assert!(p["app_permissions"].is_string());
     assert!(p["member"]["permissions"].is_string());
+    assert_eq!(p["locale"], "en-US", "the default client language");
+
+    // The user's client language, one of Discord's locales.
+    let user = ban.body["payload"]["member"]["user"]["id"].clone();
+    let with_locale = |locale: Value| {
+        json!({
+            "guild_id": g["id"], "channel_id": channel_id(&g, "general"), "user_id": user,
+            "name": "ban", "options": {"user": target}, "locale": locale
+        })
+    };
+    let de = ctl(
+        &sim,
+        "POST",
+        "/interactions",
+        Some(&with_locale(json!("de"))),
+    )
+    .await;
+    assert_eq!(de.status, 201, "{}", de.body);
+    assert_eq!(de.body["payload"]["locale"], "de");
+    for bad in [json!("xx"), json!("de-DE"), json!(3)] {
+        let r = ctl(
+            &sim,
+            "POST",
+            "/interactions",
+            Some(&with_locale(bad.clone())),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
     sim.shutdown().await;
 }
 

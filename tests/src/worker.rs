@@ -244,6 +244,20 @@ impl SimControl {
         name: &str,
         options: Value,
     ) -> String {
+        self.slash_in(guild, channel, user, name, options, "en-US")
+            .await
+    }
+
+    /// [`SimControl::slash`] from a client set to `locale` (e.g. `de`).
+    pub async fn slash_in(
+        &self,
+        guild: u64,
+        channel: u64,
+        user: u64,
+        name: &str,
+        options: Value,
+        locale: &str,
+    ) -> String {
         let created = self
             .post(
                 "/interactions",
@@ -253,6 +267,7 @@ impl SimControl {
                     "user_id": user.to_string(),
                     "name": name,
                     "options": options,
+                    "locale": locale,
                 }),
             )
             .await;

@@ -254,6 +254,48 @@ async fn permission_refusals_via_slash_and_prefix() {
     );
     assert!(is_member(target), "a refused kick removed the member");
 
+    // A member whose Discord client is in German is refused in German.
+    let kick = json!({"user": target.to_string(), "reason": "test"});
+    let slash_in = |user: u64, name: &'static str, options: Value, locale: &'static str| {
+        let control = s.control;
+        let (guild, channel) = (s.cast.guild, s.cast.general);
+        async move {
+            let id = control
+                .slash_in(guild, channel, user, name, options, locale)
+                .await;
+            control.wait_answer(&id, ANSWER).await
+        }
+    };
+    let de = slash_in(member, "kick", kick.clone(), "de").await;
+    assert!(
+        shown_text(&de["response"]).contains("du brauchst die Berechtigung kick members"),
+        "{de}"
+    );
+    // The server's language answers prefix commands, and members whose language Kyuta
+    // does not speak; only Manage Server may set it.
+    let refused = s.slash(member, "language", json!({"locale": "fr"})).await;
+    assert!(
+        shown_text(&refused["response"]).contains("you need the manage server permission"),
+        "{refused}"
+    );
+    let set = s
+        .slash(s.cast.owner, "language", json!({"locale": "fr"}))
+        .await;
+    assert!(
+        shown_text(&set["response"]).contains("La langue de ce serveur est maintenant Français"),
+        "{set}"
+    );
+    let text = shown_text(&s.prefix(member, &format!("k!kick <@{target}> test")).await);
+    assert!(
+        text.contains("il vous faut la permission kick members"),
+        "{text}"
+    );
+    let ja = slash_in(member, "kick", kick, "ja").await;
+    assert!(
+        shown_text(&ja["response"]).contains("il vous faut la permission kick members"),
+        "{ja}"
+    );
+
     // The moderator has it: the same command goes through.
     let done = s
         .slash(
@@ -274,7 +316,8 @@ async fn permission_refusals_via_slash_and_prefix() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert_eq!(s.commands_total("kick", "forbidden").await, 2.0);
+    assert_eq!(s.commands_total("kick", "forbidden").await, 5.0);
+    assert_eq!(s.commands_total("language", "forbidden").await, 1.0);
     s.finish().await;
 }
 

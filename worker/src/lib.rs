@@ -11,6 +11,7 @@ pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod gateway;
+pub mod i18n;
 pub mod local;
 pub mod moderation;
 pub mod presence;

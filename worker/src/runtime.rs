@@ -56,7 +56,8 @@ pub fn build_registry(
     general::register(&mut registry)?;
     crate::analytics::register(&mut registry, analytics)?;
     moderation::register(&mut registry, Arc::clone(&store))?;
-    automod::commands::register(&mut registry, store, rules)?;
+    automod::commands::register(&mut registry, Arc::clone(&store), rules)?;
+    crate::i18n::register(&mut registry, store)?;
     Ok(registry)
 }
 

@@ -340,7 +340,7 @@ impl Harness {
                 token: interaction.token.clone(),
             },
             shard_id: 0,
-            locale: "en-US".into(),
+            locale: kyuta_worker::i18n::Locale::EnUs,
             services: worker.services.clone(),
         };
         def.handler.run(&ctx, &args).await
@@ -381,7 +381,7 @@ impl Harness {
                 id: Id::new(message_id),
             },
             shard_id: 0,
-            locale: "en-US".into(),
+            locale: kyuta_worker::i18n::Locale::EnUs,
             services: worker.services.clone(),
         };
         def.handler.run(&ctx, &args).await

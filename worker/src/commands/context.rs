@@ -186,8 +186,8 @@ pub struct CommandContext {
     pub source: Source,
     /// The shard the event came in on.
     pub shard_id: u32,
-    /// The guild's locale (e.g. `en-US`).
-    pub locale: String,
+    /// The language replies use (see [`crate::i18n`]).
+    pub locale: crate::i18n::Locale,
     /// Shared services.
     pub services: Arc<Services>,
 }

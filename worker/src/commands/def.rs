@@ -14,6 +14,8 @@ use twilight_model::{
     oauth::ApplicationIntegrationType,
 };
 
+use crate::i18n;
+
 use super::CommandHandler;
 
 /// The kind of value an option takes.
@@ -160,9 +162,10 @@ impl OptionDef {
         self
     }
 
-    /// Discord's form of the option.
+    /// Discord's form of the option; `key` is the catalog entry of its command or subcommand
+    /// (see [`crate::i18n`]), whose attribute named like the option translates it.
     #[must_use]
-    pub fn to_discord(&self) -> CommandOption {
+    pub fn to_discord(&self, key: &str) -> CommandOption {
         let choices = (!self.choices.is_empty()).then(|| {
             self.choices
                 .iter()
@@ -181,7 +184,7 @@ impl OptionDef {
             channel_types: None,
             choices,
             description: self.description.clone(),
-            description_localizations: None,
+            description_localizations: i18n::catalogs().localizations(key, Some(&self.name)),
             file_types: None,
             kind: self.kind.discord(),
             max_length: self.max_length,
@@ -383,11 +386,27 @@ impl CommandDef {
         }
     }
 
-    /// Discord's form of the command (for bulk overwrite).
+    /// The catalog entry translating this command's description (`cmd-<name>`); its
+    /// attributes translate the options.
+    #[must_use]
+    pub fn catalog_key(&self) -> String {
+        format!("cmd-{}", self.name)
+    }
+
+    /// The catalog entry of subcommand `sub` (`cmd-<name>-<sub>`).
+    #[must_use]
+    pub fn subcommand_catalog_key(&self, sub: &str) -> String {
+        format!("cmd-{}-{sub}", self.name)
+    }
+
+    /// Discord's form of the command (for bulk overwrite), with the descriptions in every
+    /// language Kyuta speaks.
     #[must_use]
     pub fn to_discord(&self, application_id: Option<Id<ApplicationMarker>>) -> Command {
+        let catalogs = i18n::catalogs();
+        let key = self.catalog_key();
         let options = if self.subcommands.is_empty() {
-            self.options.iter().map(OptionDef::to_discord).collect()
+            self.options.iter().map(|o| o.to_discord(&key)).collect()
         } else {
             self.subcommands
                 .iter()
@@ -396,7 +415,8 @@ impl CommandDef {
                     channel_types: None,
                     choices: None,
                     description: s.description.clone(),
-                    description_localizations: None,
+                    description_localizations: catalogs
+                        .localizations(&self.subcommand_catalog_key(&s.name), None),
                     file_types: None,
                     kind: CommandOptionType::SubCommand,
                     max_length: None,
@@ -405,7 +425,10 @@ impl CommandDef {
                     min_value: None,
                     name: s.name.clone(),
                     name_localizations: None,
-                    options: Some(s.options.iter().map(OptionDef::to_discord).collect()),
+                    options: Some({
+                        let key = self.subcommand_catalog_key(&s.name);
+                        s.options.iter().map(|o| o.to_discord(&key)).collect()
+                    }),
                     required: None,
                 })
                 .collect()
@@ -421,7 +444,7 @@ impl CommandDef {
             contexts: Some(contexts),
             default_member_permissions: self.default_member_permissions,
             description: self.description.clone(),
-            description_localizations: None,
+            description_localizations: catalogs.localizations(&key, None),
             dm_permission: None,
             guild_id: None,
             id: None,

@@ -18,6 +18,7 @@ use twilight_model::{
 };
 
 use crate::cache::{CooldownStore as _, InProcessCooldowns};
+use crate::i18n::Locale;
 
 use super::{
     Args, CommandContext, CommandDef, CommandError, Invoker, Reply, Services, Source,
@@ -40,11 +41,17 @@ fn no_mentions() -> AllowedMentions {
     AllowedMentions::default()
 }
 
-/// Names of the permissions in `p`, for messages.
+/// Names of the permissions in `p`, for messages, as Discord's permission settings call
+/// them (`manage server`, `timeout members`, `kick members`).
 #[must_use]
 pub fn permission_names(p: Permissions) -> String {
     p.iter_names()
-        .map(|(n, _)| n.to_lowercase().replace('_', " "))
+        .map(|(n, _)| match n {
+            "MANAGE_GUILD" => "manage server".to_owned(),
+            "MODERATE_MEMBERS" => "timeout members".to_owned(),
+            "MANAGE_GUILD_EXPRESSIONS" => "manage expressions".to_owned(),
+            _ => n.to_lowercase().replace('_', " "),
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -137,6 +144,25 @@ impl Dispatcher {
         }
     }
 
+    /// The member's Discord language when Kyuta speaks it, else the server's.
+    async fn interaction_locale(&self, interaction: &Interaction) -> Locale {
+        if let Some(l) = interaction.locale.as_deref().and_then(Locale::from_discord) {
+            return l;
+        }
+        let Some(guild) = interaction.guild_id else {
+            return Locale::EnUs;
+        };
+        match self
+            .services
+            .guild_configs
+            .get(&*self.services.store, guild.get())
+            .await
+        {
+            Ok(c) => Locale::from_setting(&c.locale),
+            Err(_) => Locale::EnUs,
+        }
+    }
+
     async fn load_prefix(&self, guild: Option<Id<GuildMarker>>) -> String {
         let default = self.services.config.prefix.clone();
         let Some(guild) = guild else {
@@ -193,7 +219,11 @@ impl Dispatcher {
             },
             source: Source::Message { id: message.id },
             shard_id: shard,
-            locale: "en-US".to_owned(),
+            // Discord does not say a message author's language: the server's.
+            locale: message
+                .guild_id
+                .and_then(|g| self.services.guild_configs.cached(g.get()))
+                .map_or(Locale::EnUs, |c| Locale::from_setting(&c.locale)),
             services: Arc::clone(&self.services),
         };
         let result = self.execute(&ctx, def, args).await;
@@ -264,11 +294,7 @@ impl Dispatcher {
                 token: token.clone(),
             },
             shard_id: shard,
-            locale: interaction
-                .guild_locale
-                .clone()
-                .or_else(|| interaction.locale.clone())
-                .unwrap_or_else(|| "en-US".to_owned()),
+            locale: self.interaction_locale(&interaction).await,
             services: Arc::clone(&self.services),
         };
 
@@ -386,7 +412,7 @@ impl Dispatcher {
                 } else {
                     tracing::warn!(command = %def.name, error = %e, source = ?std::error::Error::source(&e).map(ToString::to_string), "command failed");
                 }
-                Reply::error(e.to_string())
+                Reply::error(e.localized(ctx.locale))
             }
         }
     }
@@ -530,5 +556,9 @@ mod tests {
             "you need the ban members permission to use this command"
         );
         assert!(check_permissions(ban, None).is_err());
+        assert_eq!(
+            permission_names(Permissions::MANAGE_GUILD | Permissions::MODERATE_MEMBERS),
+            "manage server, timeout members"
+        );
     }
 }

@@ -2,7 +2,10 @@
 
 use std::{error::Error as StdError, time::Duration};
 
+use fluent_bundle::FluentValue;
+
 use super::parse::ArgError;
+use crate::i18n::{self, Locale};
 
 /// A boxed error source.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
@@ -58,6 +61,40 @@ impl CommandError {
     /// Wraps an internal error.
     pub fn internal(e: impl Into<BoxError>) -> Self {
         Self::Internal(e.into())
+    }
+
+    /// What the user is told, in `locale` (English text from the catalog is the same as
+    /// `Display`). Free-form details (argument errors, refusals, Discord's and the bot's
+    /// reasons) stay in English.
+    #[must_use]
+    pub fn localized(&self, locale: Locale) -> String {
+        let t = |key: &str, args: &[(&str, FluentValue<'_>)]| i18n::text(locale, key, args);
+        match self {
+            Self::Args(_) | Self::User(_) => self.to_string(),
+            Self::MissingPermissions { missing } => t(
+                "error-missing-permissions",
+                &[("missing", FluentValue::from(missing.as_str()))],
+            ),
+            Self::BotCannot(reason) => t(
+                "error-bot-cannot",
+                &[("reason", FluentValue::from(reason.as_str()))],
+            ),
+            Self::Cooldown { remaining } => t(
+                "error-cooldown",
+                &[(
+                    "seconds",
+                    FluentValue::from(format!("{:.1}", remaining.as_secs_f64())),
+                )],
+            ),
+            Self::GuildOnly => t("error-guild-only", &[]),
+            Self::StoreUnavailable(_) => t("error-store-unavailable", &[]),
+            Self::Discord(e) => t(
+                "error-discord",
+                &[("reason", FluentValue::from(e.to_string()))],
+            ),
+            Self::ShuttingDown => t("error-shutting-down", &[]),
+            Self::Internal(_) => t("error-internal", &[]),
+        }
     }
 
     /// Label for the `outcome` of `kyuta_commands_total`.
