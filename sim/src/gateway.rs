@@ -465,7 +465,9 @@ impl Conn {
                 .await;
             return Flow::Stop;
         }
-        if d.get("presence").is_some_and(|p| !valid_presence(p)) {
+        // Optional; clients without one send null or leave it out.
+        let presence = d.get("presence").filter(|p| !p.is_null());
+        if presence.is_some_and(|p| !valid_presence(p)) {
             self.close(sink, 4002, "Error while decoding payload.")
                 .await;
             return Flow::Stop;
@@ -526,7 +528,7 @@ impl Conn {
                     st.session_reset_at = Some(Instant::now() + cfg.session_start_reset);
                 }
                 let sid = new_session_id(cfg.seed);
-                if let Some(p) = d.get("presence") {
+                if let Some(p) = presence {
                     st.presences.insert(
                         format!("{}/{}", shard[0], shard[1]),
                         json!({"shard": shard, "session_id": sid, "presence": p, "at": iso(now_ms())}),

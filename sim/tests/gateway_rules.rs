@@ -355,6 +355,33 @@ async fn presence_update_is_recorded() {
 }
 
 #[tokio::test]
+async fn identify_presence_is_recorded_and_null_means_none() {
+    let sim = sim(1).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.payload().await;
+    gw.send(&json!({"op": 2, "d": {
+        "token": TOKEN, "intents": INTENTS, "properties": {"os": "linux", "browser": "t", "device": "t"},
+        "presence": null
+    }}))
+    .await;
+    assert_eq!(gw.dispatch("READY").await["t"], "READY");
+    assert_eq!(ctl(&sim, "GET", "/presences", None).await.body, json!({}));
+    drop(gw);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+    gw.payload().await;
+    gw.send(&json!({"op": 2, "d": {
+        "token": TOKEN, "intents": INTENTS, "properties": {"os": "linux", "browser": "t", "device": "t"},
+        "presence": {"since": null, "activities": [{"name": "Custom Status", "type": 4, "state": "hi"}], "status": "idle", "afk": false}
+    }}))
+    .await;
+    gw.dispatch("READY").await;
+    let p = ctl(&sim, "GET", "/presences", None).await.body;
+    assert_eq!(p["0/1"]["presence"]["status"], "idle", "{p}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn malformed_presence_update_closes_with_4002() {
     let sim = sim(1).await;
     for bad in [

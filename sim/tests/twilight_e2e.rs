@@ -77,6 +77,8 @@ async fn twilight_bot_connects_gets_guilds_and_answers_an_interaction() {
                         .any(|c| c.name.as_deref() == Some("mod-log"))
                 );
             }
+            // twilight reconnects on its own after most closes; here any close is a failure.
+            Event::GatewayClose(frame) => panic!("the gateway closed the connection: {frame:?}"),
             _ => {}
         }
     }
