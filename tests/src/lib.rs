@@ -174,3 +174,73 @@ pub async fn kube_client() -> kube::Client {
     }
     client
 }
+
+/// Polls `check` every 200 ms until it yields a value.
+///
+/// # Panics
+/// When `limit` passes first, naming `what`.
+pub async fn eventually<T, F, Fut>(what: &str, limit: std::time::Duration, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let start = std::time::Instant::now();
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(start.elapsed() < limit, "{what}: not seen within {limit:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+/// Applies `crd` (server-side, as `field_manager`, taking over conflicting fields) and waits
+/// up to 30 s for its `Established` condition.
+///
+/// # Panics
+/// When the API server refuses it or it is not Established in time.
+pub async fn apply_crd(
+    client: &kube::Client,
+    crd: &k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition,
+    field_manager: &str,
+) {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    use kube::api::{Api, Patch, PatchParams};
+    let name = crd
+        .metadata
+        .name
+        .clone()
+        .expect("a CustomResourceDefinition has a name");
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.patch(
+        &name,
+        &PatchParams::apply(field_manager).force(),
+        &Patch::Apply(crd),
+    )
+    .await
+    .unwrap_or_else(|e| panic!("apply CRD {name}: {e}"));
+    eventually(
+        &format!("CRD {name} Established"),
+        std::time::Duration::from_secs(30),
+        || {
+            let crds = crds.clone();
+            let name = name.clone();
+            async move {
+                let crd = crds.get(&name).await.ok()?;
+                crd.status?
+                    .conditions?
+                    .iter()
+                    .any(|c| c.type_ == "Established" && c.status == "True")
+                    .then_some(())
+            }
+        },
+    )
+    .await;
+}
+
+/// Installs the `KyutaCluster` CRD as the tests' field manager (`kyuta-tests`) and waits until
+/// it is Established.
+pub async fn install_kyuta_crd(client: &kube::Client) {
+    use kube::CustomResourceExt as _;
+    apply_crd(client, &kyuta_crds::KyutaCluster::crd(), "kyuta-tests").await;
+}

@@ -7,39 +7,25 @@
 
 use std::collections::BTreeMap;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
 use k8s_openapi::api::events::v1::Event;
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, CustomResourceExt};
 use kyuta_crds::KyutaCluster;
 use kyuta_crds::cluster::Phase;
 use kyuta_crds::contract::redis_keys;
 use kyuta_sim::{Sim, SimConfig};
-use kyuta_tests::{kube_client, kubeconfig, kubectl, redis_connection, redis_url, unique_name};
+use kyuta_tests::{
+    eventually, install_kyuta_crd, kube_client, kubeconfig, kubectl, redis_connection, redis_url,
+    unique_name,
+};
 use serde_json::json;
 use tokio::sync::oneshot;
 
 const TOKEN: &str = "operator-test-token";
-
-/// Polls `check` every 200 ms until it yields a value, failing after `limit`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "{what}: not seen within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// One test's world: a namespace, the CRD, an operator watching that namespace, a simulator.
 struct World {
@@ -53,7 +39,7 @@ struct World {
 impl World {
     async fn start(recommended_shards: u32, remaining: Option<u32>) -> Self {
         let client = kube_client().await;
-        install_crd(&client).await;
+        install_kyuta_crd(&client).await;
         let ns = unique_name("kyuta-op");
         let namespace: Namespace = serde_json::from_value(
             json!({"metadata": {"name": ns, "labels": {"kyuta.dev/test": "operator"}}}),
@@ -237,29 +223,6 @@ impl World {
             .await;
         self.sim.shutdown().await;
     }
-}
-
-async fn install_crd(client: &Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(
-        "kyutaclusters.kyuta.dev",
-        &PatchParams::apply("kyuta-tests").force(),
-        &Patch::Apply(KyutaCluster::crd()),
-    )
-    .await
-    .unwrap();
-    eventually("CRD Established", Duration::from_secs(30), || {
-        let crds = crds.clone();
-        async move {
-            let crd = crds.get("kyutaclusters.kyuta.dev").await.ok()?;
-            crd.status?
-                .conditions?
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-                .then_some(())
-        }
-    })
-    .await;
 }
 
 fn env_of(sts: &StatefulSet) -> BTreeMap<String, serde_json::Value> {
@@ -479,7 +442,7 @@ async fn recommended_six_with_two_per_pod_makes_three_pods() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_specs_are_refused_by_the_api_server() {
     let client = kube_client().await;
-    install_crd(&client).await;
+    install_kyuta_crd(&client).await;
     let api: Api<KyutaCluster> = Api::namespaced(client.clone(), "default");
     let cases = [
         (

@@ -25,14 +25,15 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Namespace, Pod, Secret};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, CustomResourceExt, ResourceExt};
+use kube::{Client, ResourceExt};
 use kyuta_crds::KyutaCluster;
 use kyuta_crds::cluster::Phase;
 use kyuta_crds::contract::redis_keys;
 use kyuta_sim::{Sim, SimConfig};
-use kyuta_tests::{kube_client, redis_connection, redis_url, unique_name};
+use kyuta_tests::{
+    eventually, install_kyuta_crd, kube_client, redis_connection, redis_url, unique_name,
+};
 use serde_json::{Value, json};
 use tokio::sync::oneshot;
 use tokio_util::sync::CancellationToken;
@@ -40,22 +41,6 @@ use tokio_util::sync::CancellationToken;
 const TOKEN: &str = "fleet-test-token";
 /// The simulator's identify window (Discord's is 5 s); the workers are told the same.
 const IDENTIFY_WINDOW: Duration = Duration::from_secs(1);
-
-/// Polls `check` every 250 ms until it yields a value, failing after `limit`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "{what}: not seen within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
 
 /// A minimal HTTP/1.1 client for the simulator's control API and the workers' probes.
 async fn http(
@@ -482,7 +467,7 @@ struct Fleet {
 impl Fleet {
     async fn start() -> Self {
         let client = kube_client().await;
-        install_crd(&client).await;
+        install_kyuta_crd(&client).await;
         let ns = unique_name("kyuta-fleet");
         let namespace: Namespace = serde_json::from_value(
             json!({"metadata": {"name": ns, "labels": {"kyuta.dev/test": "fleet"}}}),
@@ -696,29 +681,6 @@ impl Fleet {
             .await;
         self.sim.shutdown().await;
     }
-}
-
-async fn install_crd(client: &Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(
-        "kyutaclusters.kyuta.dev",
-        &PatchParams::apply("kyuta-tests").force(),
-        &Patch::Apply(KyutaCluster::crd()),
-    )
-    .await
-    .unwrap();
-    eventually("CRD Established", Duration::from_secs(30), || {
-        let crds = crds.clone();
-        async move {
-            let crd = crds.get("kyutaclusters.kyuta.dev").await.ok()?;
-            crd.status?
-                .conditions?
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-                .then_some(())
-        }
-    })
-    .await;
 }
 
 /// Changing shards per pod (2 → 1: 2 pods → 4 pods) keeps the shard total and rolls the

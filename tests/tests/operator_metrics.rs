@@ -5,12 +5,10 @@
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Client, CustomResourceExt};
 use kyuta_crds::KyutaCluster;
 use kyuta_sim::{Sim, SimConfig};
-use kyuta_tests::{kube_client, redis_connection, redis_url, unique_name};
+use kyuta_tests::{install_kyuta_crd, kube_client, redis_connection, redis_url, unique_name};
 use serde_json::json;
 
 const TOKEN: &str = "metrics-test-token";
@@ -36,41 +34,10 @@ fn sample(text: &str, name: &str) -> Option<f64> {
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
 }
 
-async fn install_crd(client: &Client) {
-    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
-    crds.patch(
-        "kyutaclusters.kyuta.dev",
-        &PatchParams::apply("kyuta-tests").force(),
-        &Patch::Apply(KyutaCluster::crd()),
-    )
-    .await
-    .unwrap();
-    let start = Instant::now();
-    loop {
-        let established = crds
-            .get("kyutaclusters.kyuta.dev")
-            .await
-            .ok()
-            .and_then(|c| c.status?.conditions)
-            .is_some_and(|cs| {
-                cs.iter()
-                    .any(|c| c.type_ == "Established" && c.status == "True")
-            });
-        if established {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "CRD not Established"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_count_reconciles_decisions_and_errors_by_kind() {
     let client = kube_client().await;
-    install_crd(&client).await;
+    install_kyuta_crd(&client).await;
     let ns = unique_name("kyuta-metrics");
     let namespace: Namespace = serde_json::from_value(
         json!({"metadata": {"name": ns, "labels": {"kyuta.dev/test": "metrics"}}}),

@@ -1,33 +1,17 @@
 //! Smoke test: the test environment's Kubernetes control plane works through the `kube`
 //! crate: namespaces, CRDs, and a StatefulSet whose Pod the controller-manager creates.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Namespace, Pod};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, DeleteParams, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::api::{Api, DeleteParams, DynamicObject, ListParams, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
-use kyuta_tests::{kube_client, unique_name};
+use kyuta_tests::{apply_crd, eventually, kube_client, unique_name};
 use serde_json::json;
 
 const FIELD_MANAGER: &str = "kyuta-smoke";
-
-/// Polls `check` every 250 ms until it yields a value, failing after `limit`.
-async fn eventually<T, F, Fut>(what: &str, limit: Duration, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let start = Instant::now();
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(start.elapsed() < limit, "{what}: not seen within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-}
 
 async fn create_namespace(client: &kube::Client) -> String {
     let name = unique_name("kyuta-smoke");
@@ -71,7 +55,7 @@ async fn namespace_can_be_created_and_read() {
 #[tokio::test]
 async fn crd_is_applied_established_and_serves_objects() {
     let client = kube_client().await;
-    let crds = Api::<CustomResourceDefinition>::all(client.clone());
+    let _crds = Api::<CustomResourceDefinition>::all(client.clone());
     let crd: CustomResourceDefinition = serde_json::from_value(json!({
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
@@ -96,25 +80,7 @@ async fn crd_is_applied_established_and_serves_objects() {
         }
     }))
     .unwrap();
-    crds.patch(
-        "smokewidgets.smoke.kyuta.dev",
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&crd),
-    )
-    .await
-    .unwrap();
-    eventually("CRD Established condition", Duration::from_secs(30), || {
-        let crds = crds.clone();
-        async move {
-            let crd = crds.get("smokewidgets.smoke.kyuta.dev").await.ok()?;
-            crd.status?
-                .conditions?
-                .iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-                .then_some(())
-        }
-    })
-    .await;
+    apply_crd(&client, &crd, FIELD_MANAGER).await;
 
     let ns = create_namespace(&client).await;
     let gvk = GroupVersionKind::gvk("smoke.kyuta.dev", "v1", "SmokeWidget");
