@@ -140,9 +140,15 @@ fn member_by_slot(guild: &kyuta_sim::world::Guild, k: u32) -> u64 {
 impl Harness {
     /// Starts a simulator (one guild, 12 members) and a worker on `store`.
     pub async fn start(store: &StoreKind) -> Self {
+        Self::start_with_guilds(store, 1).await
+    }
+
+    /// Like [`Harness::start`] with `guilds` guilds in the world; the cast is guild 0's, and
+    /// the bot is in all of them.
+    pub async fn start_with_guilds(store: &StoreKind, guilds: u64) -> Self {
         let sim = Sim::start(SimConfig {
             token: TOKEN.into(),
-            guilds: 1,
+            guilds,
             members_per_guild: 12,
             route_limit: 50,
             // Readiness waits for an acked heartbeat: Discord's 41.25 s would make a live

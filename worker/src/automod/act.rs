@@ -264,6 +264,27 @@ impl AutomodRunner {
                     .into(),
             );
         };
+        // A stored 0 cannot name a channel, and one of another server is never written to
+        // (settings stored before ids were checked could hold either).
+        let Some(channel_id) = Id::new_checked(channel) else {
+            return Err("the alert channel setting is 0; set it again".into());
+        };
+        match crate::commands::channel_in_guild(
+            &self.services.rest,
+            &self.services.guild_cache,
+            case.guild_id,
+            channel,
+        )
+        .await
+        {
+            Ok(true) => {}
+            Ok(false) => {
+                return Err(format!(
+                    "<#{channel}> is not a channel of this server; set the alert channel again"
+                ));
+            }
+            Err(e) => return Err(discord::describe(&e)),
+        }
         let text = format!(
             "🚨 automod **{}** — <@{}> (case #{}): {}",
             p.rule,
@@ -275,7 +296,7 @@ impl AutomodRunner {
         self.services
             .rest
             .call("create_message", |c| {
-                c.create_message(Id::new(channel))
+                c.create_message(channel_id)
                     .content(&text)
                     .allowed_mentions(Some(&none))
                     .into_future()

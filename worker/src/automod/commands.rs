@@ -13,8 +13,8 @@ use super::config::{Action, AutomodConfig, ConfigError, MAX_TIMEOUT_SECS, Rule, 
 use super::engine::{Engine, GuildRules, RulesCache, human_secs};
 use super::presets::Preset;
 use crate::commands::{
-    Args, CommandContext, CommandDef, CommandError, CommandHandler, EmbedBuilder, OptionDef,
-    OptionKind, Registry, RegistryError, Reply, SubcommandDef,
+    Args, CommandContext, CommandDef, CommandError, CommandHandler, EmbedBuilder, GuildScope,
+    OptionDef, OptionKind, Registry, RegistryError, Reply, SubcommandDef,
 };
 use crate::moderation::duration::parse_duration;
 use crate::store::Store;
@@ -186,7 +186,9 @@ fn parse_id(v: &str) -> Result<u64, EditError> {
         .trim_start_matches("<@!");
     let t = t.trim_start_matches("<@").trim_end_matches('>');
     t.parse()
-        .map_err(|_| EditError(format!("{v:?} is not a role or channel mention or id")))
+        .ok()
+        .filter(|id| *id != 0)
+        .ok_or_else(|| EditError(format!("{v:?} is not a role or channel mention or id")))
 }
 
 fn parse_ids(v: &str) -> Result<Vec<u64>, EditError> {
@@ -741,7 +743,15 @@ impl AutomodCommand {
     }
 
     /// Runs one subcommand for `guild` (the handler without Discord).
-    pub async fn run_for_guild(&self, guild: u64, args: &Args) -> Result<Reply, CommandError> {
+    ///
+    /// Every channel and role id an edit adds is checked with `scope` to belong to `guild`
+    /// before anything is stored.
+    pub async fn run_for_guild(
+        &self,
+        guild: u64,
+        args: &Args,
+        scope: &dyn GuildScope,
+    ) -> Result<Reply, CommandError> {
         let mut gc = self
             .store
             .guild_config(guild)
@@ -789,7 +799,18 @@ impl AutomodCommand {
             (Err(_), Edit::Preset(_)) => AutomodConfig::default(),
             (Err(e), _) => return Err(e),
         };
+        let (old_channels, old_roles) = cfg.referenced_ids();
         let summary = apply_edit(&mut cfg, &edit).map_err(|e| CommandError::user(e.0))?;
+        let (channels, roles) = cfg.referenced_ids();
+        for c in channels
+            .iter()
+            .filter(|c| old_channels.binary_search(c).is_err())
+        {
+            scope.check_channel(guild, *c).await?;
+        }
+        for r in roles.iter().filter(|r| old_roles.binary_search(r).is_err()) {
+            scope.check_role(guild, *r).await?;
+        }
         gc.automod = cfg.to_json();
         self.store
             .put_guild_config(&gc)
@@ -804,7 +825,9 @@ impl AutomodCommand {
 impl CommandHandler for AutomodCommand {
     async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
         let guild = ctx.require_guild()?;
-        let reply = self.run_for_guild(guild.get(), args).await;
+        let reply = self
+            .run_for_guild(guild.get(), args, ctx.services.as_ref())
+            .await;
         // An edit applies to this pod's automod at once.
         ctx.services.guild_configs.invalidate(guild.get());
         reply
@@ -1029,9 +1052,16 @@ mod tests {
         let cmd = AutomodCommand::new(store.clone(), cache.clone());
         let g = 1234;
         let sub = |s: &str| Args::new().with_subcommand(s);
+        let scope = OnlyIds {
+            channels: vec![],
+            roles: vec![],
+        };
         let text = |r: Reply| format!("{}{:?}", r.content.clone().unwrap_or_default(), r.embeds);
 
-        assert!(text(cmd.run_for_guild(g, &sub("list")).await.unwrap()).contains("No rules yet"));
+        assert!(
+            text(cmd.run_for_guild(g, &sub("list"), &scope).await.unwrap())
+                .contains("No rules yet")
+        );
         assert!(
             !cache
                 .get(g, &store.guild_config(g).await.unwrap().automod)
@@ -1041,13 +1071,16 @@ mod tests {
             .run_for_guild(
                 g,
                 &sub("preset").with("name", ArgValue::String("strict".into())),
+                &scope,
             )
             .await
             .unwrap();
         assert!(text(r).contains("preset strict applied"));
         let stored = store.guild_config(g).await.unwrap().automod;
         assert!(cache.get(g, &stored).enabled());
-        assert!(text(cmd.run_for_guild(g, &sub("list")).await.unwrap()).contains("account-age"));
+        assert!(
+            text(cmd.run_for_guild(g, &sub("list"), &scope).await.unwrap()).contains("account-age")
+        );
 
         let r = cmd
             .run_for_guild(
@@ -1056,6 +1089,7 @@ mod tests {
                     "text",
                     ArgValue::String("join discord.gg/xyz you idiot".into()),
                 ),
+                &scope,
             )
             .await
             .unwrap();
@@ -1072,6 +1106,7 @@ mod tests {
                     .with("rule", ArgValue::String("caps".into()))
                     .with("setting", ArgValue::String("min_percent".into()))
                     .with("value", ArgValue::String("150".into())),
+                &scope,
             )
             .await
             .unwrap_err();
@@ -1082,11 +1117,132 @@ mod tests {
         // The refused edit changed nothing.
         assert_eq!(store.guild_config(g).await.unwrap().automod, stored);
 
-        cmd.run_for_guild(g, &sub("disable")).await.unwrap();
+        cmd.run_for_guild(g, &sub("disable"), &scope).await.unwrap();
         assert!(
             !cache
                 .get(g, &store.guild_config(g).await.unwrap().automod)
                 .enabled()
         );
+    }
+
+    /// The ids of one test server.
+    struct OnlyIds {
+        channels: Vec<u64>,
+        roles: Vec<u64>,
+    }
+
+    #[async_trait::async_trait]
+    impl GuildScope for OnlyIds {
+        async fn check_channel(&self, _: u64, channel: u64) -> Result<(), CommandError> {
+            if self.channels.contains(&channel) {
+                Ok(())
+            } else {
+                Err(CommandError::NotInGuild {
+                    kind: crate::commands::IdKind::Channel,
+                    id: channel,
+                })
+            }
+        }
+        async fn check_role(&self, _: u64, role: u64) -> Result<(), CommandError> {
+            if self.roles.contains(&role) {
+                Ok(())
+            } else {
+                Err(CommandError::NotInGuild {
+                    kind: crate::commands::IdKind::Role,
+                    id: role,
+                })
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn ids_of_another_server_and_zero_are_refused_and_nothing_is_stored() {
+        let dir = tempfile::tempdir().unwrap();
+        let store: Arc<dyn Store> = Arc::new(
+            EmbeddedStore::open(dir.path().join("s.redb"))
+                .await
+                .unwrap(),
+        );
+        let cmd = AutomodCommand::new(store.clone(), Arc::new(RulesCache::default()));
+        let g = 77;
+        let scope = OnlyIds {
+            channels: vec![500],
+            roles: vec![600],
+        };
+        let set = |rule: &str, setting: &str, value: &str| {
+            Args::new()
+                .with_subcommand("set")
+                .with("rule", ArgValue::String(rule.into()))
+                .with("setting", ArgValue::String(setting.into()))
+                .with("value", ArgValue::String(value.into()))
+        };
+        cmd.run_for_guild(
+            g,
+            &Args::new()
+                .with_subcommand("preset")
+                .with("name", ArgValue::String("standard".into())),
+            &scope,
+        )
+        .await
+        .unwrap();
+        let before = store.guild_config(g).await.unwrap().automod;
+        for (rule, setting, value, says) in [
+            (
+                "all",
+                "alert_channel",
+                "<#999>",
+                "<#999> is not a channel of this server",
+            ),
+            (
+                "all",
+                "alert_channel",
+                "0",
+                "is not a role or channel mention or id",
+            ),
+            (
+                "all",
+                "exempt_channels",
+                "500, 998",
+                "<#998> is not a channel of this server",
+            ),
+            (
+                "all",
+                "exempt_roles",
+                "<@&997>",
+                "<@&997> is not a role of this server",
+            ),
+            (
+                "invites",
+                "actions",
+                "delete, alert <#996>",
+                "<#996> is not a channel",
+            ),
+            (
+                "invites",
+                "exempt_roles",
+                "0",
+                "is not a role or channel mention or id",
+            ),
+        ] {
+            let e = cmd
+                .run_for_guild(g, &set(rule, setting, value), &scope)
+                .await
+                .expect_err(value);
+            assert!(e.to_string().contains(says), "{value}: {e}");
+            assert_eq!(
+                store.guild_config(g).await.unwrap().automod,
+                before,
+                "{value}"
+            );
+        }
+        cmd.run_for_guild(g, &set("all", "alert_channel", "<#500>"), &scope)
+            .await
+            .unwrap();
+        cmd.run_for_guild(g, &set("all", "exempt_roles", "600"), &scope)
+            .await
+            .unwrap();
+        let cfg = AutomodConfig::from_json(&store.guild_config(g).await.unwrap().automod).unwrap();
+        assert_eq!(cfg.alert_channel, Some(500));
+        assert_eq!(cfg.exempt_roles, vec![600]);
     }
 }

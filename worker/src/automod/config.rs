@@ -54,6 +54,30 @@ fn yes() -> bool {
     true
 }
 
+impl AutomodConfig {
+    /// Every channel id the configuration names (alert channels, exempt channels) and every
+    /// role id (exempt roles), each list sorted and without repeats.
+    #[must_use]
+    pub fn referenced_ids(&self) -> (Vec<u64>, Vec<u64>) {
+        let mut channels: Vec<u64> = self.alert_channel.into_iter().collect();
+        channels.extend(&self.exempt_channels);
+        let mut roles = self.exempt_roles.clone();
+        for rule in &self.rules {
+            channels.extend(&rule.exempt_channels);
+            roles.extend(&rule.exempt_roles);
+            channels.extend(rule.actions.iter().filter_map(|a| match a {
+                Action::Alert { channel } => *channel,
+                _ => None,
+            }));
+        }
+        for v in [&mut channels, &mut roles] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        (channels, roles)
+    }
+}
+
 impl Default for AutomodConfig {
     fn default() -> Self {
         Self {

@@ -44,6 +44,9 @@ struct CachedGuild {
     roles: Vec<CachedRole>,
     /// User id → role ids.
     members: HashMap<u64, Box<[u64]>>,
+    /// Channel and thread ids, sorted; `None` when the guild came from a REST read, which
+    /// carries no channels.
+    channels: Option<Vec<u64>>,
     last_used: AtomicU64,
 }
 
@@ -102,6 +105,22 @@ impl CachedGuild {
     fn remove_role(&mut self, id: u64) {
         if let Ok(i) = self.roles.binary_search_by_key(&id, |x| x.id) {
             self.roles.remove(i);
+        }
+    }
+
+    fn add_channel(&mut self, id: u64) {
+        if let Some(channels) = &mut self.channels
+            && let Err(i) = channels.binary_search(&id)
+        {
+            channels.insert(i, id);
+        }
+    }
+
+    fn remove_channel(&mut self, id: u64) {
+        if let Some(channels) = &mut self.channels
+            && let Ok(i) = channels.binary_search(&id)
+        {
+            channels.remove(i);
         }
     }
 }
@@ -216,9 +235,23 @@ impl GuildCache {
                         owner_id: g.owner_id.get(),
                         roles: Vec::new(),
                         members: HashMap::new(),
+                        channels: None,
                         last_used: AtomicU64::new(self.next_tick()),
                     };
                     guild.set_roles(&g.roles);
+                    // A guild read over REST has no channels; one from the gateway has at
+                    // least one (or carries its threads).
+                    if !g.channels.is_empty() || !g.threads.is_empty() {
+                        let mut ids: Vec<u64> = g
+                            .channels
+                            .iter()
+                            .chain(&g.threads)
+                            .map(|c| c.id.get())
+                            .collect();
+                        ids.sort_unstable();
+                        ids.dedup();
+                        guild.channels = Some(ids);
+                    }
                     let bot = self.bot_user_id();
                     for m in &g.members {
                         self.put_member(&mut guild, bot, m.user.id.get(), &m.roles);
@@ -246,6 +279,16 @@ impl GuildCache {
             Event::RoleDelete(rd) => {
                 self.with_guild(rd.guild_id.get(), |g| g.remove_role(rd.role_id.get()));
             }
+            Event::ChannelCreate(c) => self.channel_added(&c.0),
+            Event::ThreadCreate(c) => self.channel_added(&c.0),
+            Event::ChannelDelete(c) => {
+                if let Some(g) = c.0.guild_id {
+                    self.with_guild(g.get(), |guild| guild.remove_channel(c.0.id.get()));
+                }
+            }
+            Event::ThreadDelete(t) => {
+                self.with_guild(t.guild_id.get(), |guild| guild.remove_channel(t.id.get()));
+            }
             Event::MemberAdd(ma) => self.member(ma.guild_id.get(), &ma.member),
             Event::MemberUpdate(mu) => {
                 let bot = self.bot_user_id();
@@ -267,6 +310,12 @@ impl GuildCache {
                 });
             }
             _ => {}
+        }
+    }
+
+    fn channel_added(&self, channel: &twilight_model::channel::Channel) {
+        if let Some(g) = channel.guild_id {
+            self.with_guild(g.get(), |guild| guild.add_channel(channel.id.get()));
         }
     }
 
@@ -368,6 +417,32 @@ impl GuildCache {
                     .collect(),
             })
         })
+    }
+
+    /// Whether `channel_id` is a channel or thread of the guild: `None` when the cache does
+    /// not know the guild's channels (not cached, or read over REST). A `Some(false)` may be
+    /// a channel created since the cache last heard of the guild; callers that refuse on it
+    /// confirm with Discord first ([`crate::commands::Services::check_channel`]).
+    #[must_use]
+    pub fn has_channel(&self, guild_id: u64, channel_id: u64) -> Option<bool> {
+        self.look(guild_id, |g| {
+            g.channels
+                .as_ref()
+                .map(|c| c.binary_search(&channel_id).is_ok())
+        })
+    }
+
+    /// Whether `role_id` is a role of the guild (`@everyone` included); `None` when the
+    /// guild is not cached.
+    #[must_use]
+    pub fn has_role(&self, guild_id: u64, role_id: u64) -> Option<bool> {
+        self.look(guild_id, |g| Some(g.role(role_id).is_some()))
+    }
+
+    /// Remembers that `channel_id` belongs to the guild (confirmed over REST), when the
+    /// guild's channels are known.
+    pub fn note_channel(&self, guild_id: u64, channel_id: u64) {
+        self.with_guild(guild_id, |g| g.add_channel(channel_id));
     }
 
     /// The member's role ids (without `@everyone`), if the member is cached.
@@ -729,6 +804,48 @@ mod tests {
         cache.update(&Event::GuildDelete(del));
         assert_eq!(cache.guild_count(), 0);
         assert_eq!(cache.owner_id(G), None);
+    }
+
+    fn text_channel(id: u64, guild: u64) -> Value {
+        json!({"id": id.to_string(), "type": 0, "guild_id": guild.to_string(), "name": "c",
+               "position": 0, "permission_overwrites": [], "nsfw": false})
+    }
+
+    #[test]
+    fn channels_follow_guild_create_and_channel_events() {
+        let cache = GuildCache::new();
+        let mut g = guild_json(G, OWNER, vec![role(G, 0, Permissions::empty())], vec![]);
+        g["channels"] = json!([text_channel(50, G), text_channel(40, G)]);
+        let g: Guild = serde_json::from_value(g).expect("guild");
+        cache.update(&Event::GuildCreate(Box::new(GuildCreate::Available(g))));
+        assert_eq!(cache.has_channel(G, 40), Some(true));
+        assert_eq!(cache.has_channel(G, 50), Some(true));
+        assert_eq!(cache.has_channel(G, 60), Some(false));
+        assert_eq!(cache.has_channel(G + 1, 40), None, "unknown guild");
+        assert_eq!(cache.has_role(G, G), Some(true));
+        assert_eq!(cache.has_role(G, 7), Some(false));
+
+        let created: twilight_model::channel::Channel =
+            serde_json::from_value(text_channel(60, G)).expect("channel");
+        cache.update(&Event::ChannelCreate(Box::new(
+            twilight_model::gateway::payload::incoming::ChannelCreate(created.clone()),
+        )));
+        assert_eq!(cache.has_channel(G, 60), Some(true));
+        cache.update(&Event::ChannelDelete(Box::new(
+            twilight_model::gateway::payload::incoming::ChannelDelete(created),
+        )));
+        assert_eq!(cache.has_channel(G, 60), Some(false));
+        cache.note_channel(G, 70);
+        assert_eq!(cache.has_channel(G, 70), Some(true));
+
+        // A guild read over REST carries no channels: unknown, not "none".
+        cache.update(&guild_create(
+            G + 2,
+            OWNER,
+            vec![role(G + 2, 0, Permissions::empty())],
+            vec![],
+        ));
+        assert_eq!(cache.has_channel(G + 2, 40), None);
     }
 
     #[test]

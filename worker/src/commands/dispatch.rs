@@ -18,6 +18,7 @@ use twilight_model::{
 };
 
 use crate::cache::{CooldownStore as _, InProcessCooldowns};
+use crate::commands::GuildScope as _;
 use crate::i18n::Locale;
 
 use super::{
@@ -340,6 +341,9 @@ impl Dispatcher {
         if let Some(needed) = def.default_member_permissions {
             check_permissions(needed, ctx.invoker.permissions)?;
         }
+        if let Some(guild) = ctx.guild_id {
+            self.check_ids_in_guild(guild.get(), &args).await?;
+        }
         if let Some(cooldown) = def.cooldown.filter(|d| !d.is_zero()) {
             self.check_cooldown(&def.name, ctx.invoker.user_id.get(), cooldown)
                 .await?;
@@ -355,6 +359,19 @@ impl Dispatcher {
                 .record(g.get(), crate::analytics::Metric::Commands);
         }
         def.handler.run(ctx, &args).await
+    }
+
+    /// Refuses channel and role arguments that are not of `guild` (a prefix argument can name
+    /// any id; a slash option from Discord is resolved in the guild, and checked all the same).
+    async fn check_ids_in_guild(&self, guild: u64, args: &Args) -> Result<(), CommandError> {
+        for (_, value) in args.iter() {
+            match value {
+                super::ArgValue::Channel(c) => self.services.check_channel(guild, c.get()).await?,
+                super::ArgValue::Role(r) => self.services.check_role(guild, r.get()).await?,
+                _ => {}
+            }
+        }
+        Ok(())
     }
 
     /// Starts the command's cooldown for the user, in the shared store; in this process when

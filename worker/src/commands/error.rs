@@ -10,6 +10,33 @@ use crate::i18n::{self, Locale};
 /// A boxed error source.
 pub type BoxError = Box<dyn StdError + Send + Sync>;
 
+/// What kind of guild-scoped id a command was given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdKind {
+    /// A channel or thread.
+    Channel,
+    /// A role.
+    Role,
+}
+
+impl IdKind {
+    /// `<#id>` or `<@&id>`.
+    #[must_use]
+    pub fn mention(self, id: u64) -> String {
+        match self {
+            Self::Channel => format!("<#{id}>"),
+            Self::Role => format!("<@&{id}>"),
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Self::Channel => "channel",
+            Self::Role => "role",
+        }
+    }
+}
+
 /// A command's failure or refusal.
 #[derive(Debug, thiserror::Error)]
 pub enum CommandError {
@@ -34,6 +61,14 @@ pub enum CommandError {
     /// Used outside a guild.
     #[error("this command only works in a server")]
     GuildOnly,
+    /// A channel or role id that is not of the server the command is used in.
+    #[error("{} is not a {} of this server", .kind.mention(*.id), .kind.noun())]
+    NotInGuild {
+        /// Channel or role.
+        kind: IdKind,
+        /// The id given.
+        id: u64,
+    },
     /// A refusal or failure explained in the message (shown as is).
     #[error("{0}")]
     User(String),
@@ -87,6 +122,13 @@ impl CommandError {
                 )],
             ),
             Self::GuildOnly => t("error-guild-only", &[]),
+            Self::NotInGuild { kind, id } => t(
+                match kind {
+                    IdKind::Channel => "error-foreign-channel",
+                    IdKind::Role => "error-foreign-role",
+                },
+                &[("mention", FluentValue::from(kind.mention(*id)))],
+            ),
             Self::StoreUnavailable(_) => t("error-store-unavailable", &[]),
             Self::Discord(e) => t(
                 "error-discord",
@@ -106,6 +148,7 @@ impl CommandError {
             Self::BotCannot(_) => "bot_forbidden",
             Self::Cooldown { .. } => "cooldown",
             Self::GuildOnly => "guild_only",
+            Self::NotInGuild { .. } => "foreign_id",
             Self::User(_) => "refused",
             Self::StoreUnavailable(_) => "store_unavailable",
             Self::Discord(_) => "discord_error",
@@ -123,6 +166,7 @@ impl CommandError {
                 | Self::MissingPermissions { .. }
                 | Self::Cooldown { .. }
                 | Self::GuildOnly
+                | Self::NotInGuild { .. }
                 | Self::User(_)
                 | Self::BotCannot(_)
         )

@@ -43,14 +43,16 @@ pub mod general;
 pub mod parse;
 pub mod registry;
 pub mod reply;
+pub mod scope;
 
 pub use args::{ArgValue, Args};
 pub use context::{CommandContext, Invoker, Services, Source};
 pub use def::{Choice, ChoiceValue, CommandDef, OptionDef, OptionKind, SubcommandDef};
-pub use error::CommandError;
+pub use error::{CommandError, IdKind};
 pub use parse::ArgError;
 pub use registry::{Invocation, Registry, RegistryError};
 pub use reply::{EmbedBuilder, Reply};
+pub use scope::{GuildScope, channel_in_guild};
 
 /// A command's behaviour.
 #[async_trait::async_trait]

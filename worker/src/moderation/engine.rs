@@ -647,6 +647,24 @@ async fn softban(
 /// Posts the case's embed in the mod-log channel, if one is set. Failures are logged.
 pub async fn post_modlog(deps: &Deps, channel: Option<u64>, case: &Case) {
     let Some(channel) = channel else { return };
+    // A setting stored before ids were checked could name another server's channel.
+    if let Some(cache) = &deps.cache {
+        match crate::commands::channel_in_guild(&deps.rest, cache, case.guild_id, channel).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    guild = case.guild_id,
+                    channel,
+                    "the mod-log channel is not a channel of this server; nothing posted (set it again with /modlog)"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(guild = case.guild_id, channel, error = %e, "could not check the mod-log channel; nothing posted");
+                return;
+            }
+        }
+    }
     let embed = modlog::build_embed(&modlog_entry(case));
     if let Err(e) = discord::post_embed(&deps.rest, channel, &embed).await {
         tracing::warn!(
