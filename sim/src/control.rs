@@ -387,6 +387,7 @@ async fn interaction_result(AxState(sh): S, Path(p): P) -> CR {
     Ok(Json(json!({
         "id": it.id.to_string(),
         "acknowledged": it.acknowledged,
+        "callbacks": it.callbacks,
         "response": it.response,
         "original": it.original,
         "followups": it.followups,
@@ -428,6 +429,9 @@ pub struct SessionInfo {
     pub seq: u64,
     /// Intents.
     pub intents: u64,
+    /// Milliseconds since the client's last heartbeat on this session (`None` before the
+    /// first).
+    pub heartbeat_age_ms: Option<u64>,
 }
 
 /// Everything `GET /_sim/stats` reports.
@@ -462,6 +466,7 @@ pub(crate) fn snapshot(sh: &Shared, st: &mut State) -> StatsSnapshot {
             connected: s.conn.is_some(),
             seq: s.seq,
             intents: s.intents,
+            heartbeat_age_ms: s.last_heartbeat.map(|t| t.elapsed().as_millis() as u64),
         })
         .collect();
     sessions.sort_by_key(|s| s.shard);

@@ -400,6 +400,11 @@ impl Conn {
             1 => {
                 let hb = self.shared.cfg.heartbeat_interval;
                 self.hb_deadline = Instant::now() + hb + hb / 2 + Duration::from_secs(5);
+                if let Some(sid) = &self.session
+                    && let Some(s) = self.shared.lock().sessions.get_mut(sid)
+                {
+                    s.last_heartbeat = Some(Instant::now());
+                }
                 if self.acks
                     && !self
                         .send_raw(sink, &json!({"op": 11, "s": null, "t": null, "d": null}))
@@ -553,6 +558,7 @@ impl Conn {
                         }),
                         disconnected_at: None,
                         ready: true,
+                        last_heartbeat: None,
                     },
                 );
                 let ready = json!({

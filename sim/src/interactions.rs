@@ -342,6 +342,7 @@ fn create(
             user_id,
             created: Instant::now(),
             acknowledged: false,
+            callbacks: 0,
             response: None,
             original: None,
             followups: Vec::new(),
@@ -638,9 +639,11 @@ pub(crate) async fn callback(
     let deadline = sh.cfg.interaction_ack_deadline;
     let it = st
         .interactions
-        .get(&iid)
+        .get_mut(&iid)
         .filter(|it| it.token == token)
         .ok_or_else(e::unknown_interaction)?;
+    it.callbacks += 1;
+    let it = &*it;
     if it.acknowledged {
         return Err(e::already_acknowledged());
     }

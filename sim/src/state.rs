@@ -69,6 +69,8 @@ pub(crate) struct Session {
     pub conn: Option<ConnHandle>,
     pub disconnected_at: Option<Instant>,
     pub ready: bool,
+    /// When the client last sent a heartbeat (op 1) on this session.
+    pub last_heartbeat: Option<Instant>,
 }
 
 /// One recorded IDENTIFY.
@@ -123,6 +125,9 @@ pub(crate) struct Interaction {
     pub user_id: u64,
     pub created: Instant,
     pub acknowledged: bool,
+    /// Initial-response callbacks received, accepted or not (a second one is a bug in the
+    /// bot: Discord refuses it with 40060).
+    pub callbacks: u32,
     pub response: Option<Value>,
     pub original: Option<Value>,
     pub followups: Vec<Value>,
