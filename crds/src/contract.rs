@@ -229,10 +229,11 @@ pub mod redis_keys {
     pub fn identify_budget(cluster: &str) -> String {
         format!("kyuta:{cluster}:identify:budget")
     }
-    /// The fleet-wide REST budget window (50 requests/s).
+    /// The fleet-wide REST budget (50 requests in any second): a sorted set of the last
+    /// second's requests, scored by the Redis server's clock in microseconds.
     #[must_use]
-    pub fn rest_window(cluster: &str, second: u64) -> String {
-        format!("kyuta:{cluster}:rest:{second}")
+    pub fn rest_log(cluster: &str) -> String {
+        format!("kyuta:{cluster}:rest:log")
     }
     /// Load published by a shard (hash: guilds, events_per_minute, updated_at).
     #[must_use]

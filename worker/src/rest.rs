@@ -5,12 +5,7 @@
 //! Use [`Rest::call`] for every request that counts against Discord's global limit and
 //! [`Rest::interaction`] for interaction responses and follow-ups (exempt from it).
 
-use std::{
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    time::{Duration, SystemTime, UNIX_EPOCH},
-};
+use std::{future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use tokio::sync::Mutex;
 use twilight_http::{
@@ -99,17 +94,12 @@ pub trait RestBudget: Send + Sync + std::fmt::Debug {
     fn acquire(&self) -> BoxFuture<'_, Result<(), RestError>>;
 }
 
-fn unix_now() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-}
-
-/// An in-process budget: at most `per_second` requests in each wall-clock second.
+/// An in-process budget: at most `per_second` requests in any one-second window (a sliding
+/// log of the last second's requests, so no burst straddles two windows).
 #[derive(Debug)]
 pub struct LocalBudget {
     per_second: u32,
-    state: Mutex<(u64, u32)>,
+    sent: Mutex<std::collections::VecDeque<tokio::time::Instant>>,
 }
 
 impl LocalBudget {
@@ -118,37 +108,53 @@ impl LocalBudget {
     pub fn new(per_second: u32) -> Self {
         Self {
             per_second: per_second.max(1),
-            state: Mutex::new((0, 0)),
+            sent: Mutex::new(std::collections::VecDeque::new()),
         }
     }
+
+    /// The budget's rate.
+    #[must_use]
+    pub fn per_second(&self) -> u32 {
+        self.per_second
+    }
 }
+
+/// How long a grant counts against the budget: Discord's second, plus 50 ms for the time
+/// between a grant and the request reaching Discord, so requests granted a second apart can
+/// not arrive closer than that.
+const WINDOW: Duration = Duration::from_millis(1050);
 
 impl RestBudget for LocalBudget {
     fn acquire(&self) -> BoxFuture<'_, Result<(), RestError>> {
         Box::pin(async move {
             loop {
-                let now = unix_now();
-                let second = now.as_secs();
-                {
-                    let mut s = self.state.lock().await;
-                    if s.0 != second {
-                        *s = (second, 0);
+                let wait = {
+                    let mut sent = self.sent.lock().await;
+                    let now = tokio::time::Instant::now();
+                    while sent
+                        .front()
+                        .is_some_and(|t| now.duration_since(*t) >= WINDOW)
+                    {
+                        sent.pop_front();
                     }
-                    if s.1 < self.per_second {
-                        s.1 += 1;
+                    if sent.len() < self.per_second as usize {
+                        sent.push_back(now);
                         return Ok(());
                     }
-                }
-                let next = Duration::from_secs(second + 1).saturating_sub(now);
-                tokio::time::sleep(next + Duration::from_millis(1)).await;
+                    // Full: the oldest request leaves the window first.
+                    WINDOW.saturating_sub(now.duration_since(sent[0]))
+                };
+                tokio::time::sleep(wait + Duration::from_millis(1)).await;
             }
         })
     }
 }
 
-/// A fleet-wide budget in Redis: one counter per wall-clock second
-/// (`redis_keys::rest_window`), incremented atomically; a pod that finds the second full waits
-/// for the next one. If Redis fails, the pod falls back to its local budget and says so.
+/// A fleet-wide budget in Redis: a sliding log of the last second's requests
+/// (`redis_keys::rest_log`, timed by the Redis server's clock, so pods' clocks do not
+/// matter), so the fleet never sends more than `per_second` in any one-second window. If
+/// Redis fails, the pod falls back to a local budget of its share, `per_second / pods`, so
+/// the fleet as a whole stays within the limit; it says so in the log.
 #[derive(Clone)]
 pub struct RedisBudget {
     conn: redis::aio::ConnectionManager,
@@ -166,21 +172,38 @@ impl std::fmt::Debug for RedisBudget {
     }
 }
 
-const INCR_WINDOW: &str = r"
-local n = redis.call('INCR', KEYS[1])
-if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return n
+/// Admits one request (returns 0) when fewer than ARGV[1] were admitted in the last
+/// ARGV[2] microseconds by the server's clock; else returns how many microseconds until the
+/// oldest leaves the window.
+const SLIDING_LOG: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local window = tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
+  redis.call('ZADD', KEYS[1], now, now .. ':' .. ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], 2000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return math.max(1, tonumber(oldest[2]) + window - now)
 ";
 
 impl RedisBudget {
-    /// A budget of `per_second` for `cluster`.
+    /// A budget of `per_second` for `cluster`, shared by `pods` pods (each pod's share is
+    /// its fallback when Redis does not answer).
     #[must_use]
-    pub fn new(conn: redis::aio::ConnectionManager, cluster: &str, per_second: u32) -> Self {
+    pub fn new(
+        conn: redis::aio::ConnectionManager,
+        cluster: &str,
+        per_second: u32,
+        pods: u32,
+    ) -> Self {
         Self {
             conn,
             cluster: cluster.to_owned(),
             per_second: per_second.max(1),
-            fallback: Arc::new(LocalBudget::new(per_second)),
+            fallback: Arc::new(LocalBudget::new(per_second / pods.max(1))),
         }
     }
 }
@@ -188,22 +211,29 @@ impl RedisBudget {
 impl RestBudget for RedisBudget {
     fn acquire(&self) -> BoxFuture<'_, Result<(), RestError>> {
         Box::pin(async move {
-            let script = redis::Script::new(INCR_WINDOW);
+            let script = redis::Script::new(SLIDING_LOG);
+            let key = kyuta_crds::contract::redis_keys::rest_log(&self.cluster);
             loop {
-                let now = unix_now();
-                let second = now.as_secs();
-                let key = kyuta_crds::contract::redis_keys::rest_window(&self.cluster, second);
                 let mut conn = self.conn.clone();
-                let n: Result<u64, _> = script.key(&key).arg(2000).invoke_async(&mut conn).await;
-                match n {
-                    Ok(n) if n <= u64::from(self.per_second) => return Ok(()),
-                    Ok(_) => {
-                        let next = Duration::from_secs(second + 1).saturating_sub(now);
-                        let jitter = Duration::from_millis(rand::random::<u64>() % 20);
-                        tokio::time::sleep(next + jitter).await;
+                let wait_us: Result<u64, _> = script
+                    .key(&key)
+                    .arg(self.per_second)
+                    .arg(WINDOW.as_micros() as u64)
+                    .arg(rand::random::<u64>())
+                    .invoke_async(&mut conn)
+                    .await;
+                match wait_us {
+                    Ok(0) => return Ok(()),
+                    Ok(us) => {
+                        let jitter = Duration::from_millis(rand::random::<u64>() % 5);
+                        tokio::time::sleep(Duration::from_micros(us) + jitter).await;
                     }
                     Err(e) => {
-                        tracing::warn!(error = %e, "REST budget in Redis unavailable; using the local budget");
+                        tracing::warn!(
+                            error = %e,
+                            share = self.fallback.per_second(),
+                            "REST budget in Redis unavailable; using this pod's share locally"
+                        );
                         return self.fallback.acquire().await;
                     }
                 }
@@ -419,9 +449,55 @@ fn backoff(_status: u16) -> Duration {
     Duration::from_millis(200 + rand::random::<u64>() % 300)
 }
 
+/// The most requests of `times` (sorted) that fall in any one-second window.
+#[cfg(test)]
+pub(crate) fn busiest_second(times: &[std::time::Instant]) -> usize {
+    let mut best = 0;
+    let mut lo = 0;
+    for hi in 0..times.len() {
+        while times[hi].duration_since(times[lo]) >= WINDOW {
+            lo += 1;
+        }
+        best = best.max(hi - lo + 1);
+    }
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn unix_now() -> Duration {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+    }
+
+    #[tokio::test]
+    async fn local_budget_never_exceeds_the_rate_in_any_second() {
+        // Start just before a wall-clock second ends: a per-second counter would let 2×
+        // through across the boundary; the sliding log does not.
+        let now = unix_now();
+        let to_boundary = Duration::from_secs(now.as_secs() + 1).saturating_sub(now);
+        tokio::time::sleep(to_boundary.saturating_sub(Duration::from_millis(100))).await;
+        let b = Arc::new(LocalBudget::new(20));
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let b = Arc::clone(&b);
+            tasks.push(tokio::spawn(async move {
+                b.acquire().await.unwrap();
+                std::time::Instant::now()
+            }));
+        }
+        let mut times = Vec::new();
+        for t in tasks {
+            times.push(t.await.unwrap());
+        }
+        times.sort();
+        assert_eq!(busiest_second(&times), 20, "at most the rate in any second");
+        // 50 at 20/s: the first 20 at once, then two more windows.
+        assert!(times[49].duration_since(times[0]) >= Duration::from_secs(2));
+    }
 
     #[tokio::test]
     async fn local_budget_caps_each_second() {

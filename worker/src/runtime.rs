@@ -163,6 +163,8 @@ pub struct WorkerHandle {
     background: JoinSet<()>,
     stop_shards: CancellationToken,
     stop_servers: CancellationToken,
+    /// Set when the gateway closed a shard for good (shard, close code).
+    fatal: tokio::sync::watch::Receiver<Option<(u32, Option<u16>)>>,
 }
 
 /// What shutdown did.
@@ -179,6 +181,21 @@ impl WorkerHandle {
     #[must_use]
     pub fn is_ready(&self) -> bool {
         self.services.shards.is_ready()
+    }
+
+    /// Resolves when the gateway closed one of this process's shards for good (bad token,
+    /// intents, shard layout): the process cannot serve its range. Returns the shard and the
+    /// close code.
+    pub async fn fatal(&self) -> (u32, Option<u16>) {
+        let mut rx = self.fatal.clone();
+        loop {
+            if let Some(f) = *rx.borrow_and_update() {
+                return f;
+            }
+            if rx.changed().await.is_err() {
+                std::future::pending::<()>().await;
+            }
+        }
     }
 
     /// Closes every shard with a resumable code and saves its session, then lets in-flight
@@ -238,10 +255,20 @@ async fn redis_connection(
     };
     let client = redis::Client::open(url.expose())
         .map_err(|e| anyhow::anyhow!("REDIS_URL ({}): {e}", url.redacted()))?;
-    let conn = tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager())
-        .await
-        .map_err(|_| anyhow::anyhow!("REDIS_URL ({}): no answer within 10 s", url.redacted()))?
-        .map_err(|e| anyhow::anyhow!("REDIS_URL ({}): {e}", url.redacted()))?;
+    // Every command is bounded: a stalled Redis fails calls after 2 s instead of holding the
+    // shard tasks, the REST budget or the event gate; the manager reconnects in the
+    // background.
+    let manager = redis::aio::ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(Some(Duration::from_secs(2)))
+        .set_number_of_retries(2);
+    let conn = tokio::time::timeout(
+        Duration::from_secs(10),
+        redis::aio::ConnectionManager::new_with_config(client, manager),
+    )
+    .await
+    .map_err(|_| anyhow::anyhow!("REDIS_URL ({}): no answer within 10 s", url.redacted()))?
+    .map_err(|e| anyhow::anyhow!("REDIS_URL ({}): {e}", url.redacted()))?;
     Ok(Some(conn))
 }
 
@@ -335,11 +362,18 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         .ok_or_else(|| anyhow::anyhow!("DISCORD_TOKEN is not set"))?;
     let metrics = Arc::new(Metrics::new());
     let redis = redis_connection(&config).await?;
+    // The fleet's size as the StatefulSet gives it (fixed shard total and shards per pod):
+    // each pod's share of the REST limit when Redis cannot be asked.
+    let pods = match (config.shard_count, config.shards_per_pod) {
+        (ShardCount::Fixed(total), Some(per)) if per > 0 => total.div_ceil(per).max(1),
+        _ => 1,
+    };
     let budget: Arc<dyn RestBudget> = match &redis {
         Some(conn) => Arc::new(RedisBudget::new(
             conn.clone(),
             &config.cluster,
             config.rest_per_second,
+            pods,
         )),
         None => Arc::new(LocalBudget::new(config.rest_per_second)),
     };
@@ -583,11 +617,8 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
             conn.clone(),
             &config.cluster,
             shard_total,
-            &format!(
-                "{owner}:{}:{:08x}",
-                std::process::id(),
-                rand::random::<u32>()
-            ),
+            &owner,
+            &format!("{}:{:08x}", std::process::id(), rand::random::<u32>()),
         ),
         None => ShardLeases::disabled(),
     };
@@ -610,11 +641,20 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         close_timeout: Duration::from_secs(5),
     };
     let stop_shards = CancellationToken::new();
+    let (fatal_tx, fatal) = tokio::sync::watch::channel(None);
+    let fatal_tx = Arc::new(fatal_tx);
     let mut shards = JoinSet::new();
     for id in plan.owned.clone() {
         let deps = deps.clone();
         let stop = stop_shards.clone();
-        shards.spawn(async move { (id, run_shard(id, deps, stop).await) });
+        let fatal_tx = Arc::clone(&fatal_tx);
+        shards.spawn(async move {
+            let exit = run_shard(id, deps, stop).await;
+            if let ShardExit::Fatal(code) = exit {
+                fatal_tx.send_if_modified(|f| f.is_none() && f.replace((id, code)).is_none());
+            }
+            (id, exit)
+        });
     }
 
     Ok(WorkerHandle {
@@ -627,6 +667,7 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         background,
         stop_shards,
         stop_servers,
+        fatal,
     })
 }
 
@@ -662,6 +703,21 @@ async fn cache_gauges(cache: Arc<GuildCache>, metrics: Arc<Metrics>, stop: Cance
     }
 }
 
+/// What a fatal close code means, for the exit message.
+fn close_reason(code: Option<u16>) -> &'static str {
+    match code {
+        Some(4004) => "authentication failed: DISCORD_TOKEN is wrong or was reset",
+        Some(4010) => "invalid shard: the shard id is not below the shard total",
+        Some(4011) => "sharding required: too many guilds for this shard total",
+        Some(4012) => "invalid API version",
+        Some(4013) => "invalid intents",
+        Some(4014) => {
+            "disallowed intents: enable the privileged intents (members, message content) for the application"
+        }
+        _ => "the gateway does not allow this shard to reconnect",
+    }
+}
+
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     #[cfg(unix)]
@@ -691,7 +747,21 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         return crate::local::run(config).await;
     }
     let handle = start(config).await?;
-    shutdown_signal().await;
-    handle.shutdown().await;
-    Ok(())
+    tokio::select! {
+        () = shutdown_signal() => {
+            handle.shutdown().await;
+            Ok(())
+        }
+        (shard, code) = handle.fatal() => {
+            // A process that cannot serve its range says why and exits, so Kubernetes
+            // restarts it (with back-off) and the pod's state shows the reason.
+            tracing::error!(shard, ?code, "the gateway closed a shard for good; exiting");
+            handle.shutdown().await;
+            anyhow::bail!(
+                "the gateway closed shard {shard} for good (close code {}): {}",
+                code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
+                close_reason(code)
+            )
+        }
+    }
 }

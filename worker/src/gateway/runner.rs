@@ -1,7 +1,10 @@
 //! One task per shard: take the shard's lease ([`super::ownership`]), connect (resuming a
 //! saved session when there is one), feed events to the sink, keep the status and metrics
 //! current, and on shutdown or hand-off close with a resumable code, save the session and
-//! release the lease.
+//! release the lease. A shard whose lease ends for any other reason (not renewable, lost
+//! to Redis) is stopped and taken again, resuming the session it kept; a shard handed
+//! over is watched and taken back if nobody takes it. The task ends only on shutdown or
+//! when the gateway closes the shard for good.
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
@@ -14,7 +17,7 @@ use twilight_model::gateway::event::Event;
 
 use super::{
     EventSink,
-    ownership::ShardLeases,
+    ownership::{AcquireMode, Acquired, LeaseEnd, ShardLeases, Watched},
     queue::IdentifyQueue,
     session::{SavedSession, SessionStore, now_ms},
     status::{ShardPhase, ShardStatus},
@@ -90,16 +93,14 @@ pub enum ShardExit {
     },
     /// The gateway closed the shard for good (bad token, bad intents, …).
     Fatal(Option<u16>),
-    /// Another process asked for the shard: it was closed resumably and handed over.
-    HandedOff {
-        /// Whether a session was saved for the next owner.
-        saved: bool,
-    },
 }
 
 fn set_state(deps: &ShardDeps, shard: u32, phase: ShardPhase) {
     let code = match phase {
-        ShardPhase::Connecting | ShardPhase::Closed => shard_state::DISCONNECTED,
+        ShardPhase::Connecting
+        | ShardPhase::Closed
+        | ShardPhase::WaitingForLease
+        | ShardPhase::HandedOff => shard_state::DISCONNECTED,
         ShardPhase::Identifying => shard_state::IDENTIFYING,
         ShardPhase::Resuming => shard_state::RESUMING,
         ShardPhase::Active => shard_state::ACTIVE,
@@ -121,22 +122,131 @@ fn set_state(deps: &ShardDeps, shard: u32, phase: ShardPhase) {
 }
 
 /// Runs shard `id` until `shutdown` fires (then closes resumably and saves the session) or the
-/// gateway closes it for good.
+/// gateway closes it for good. Lease ends and hand-offs do not end the task: the shard is
+/// taken again when it is this process's to run.
 pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) -> ShardExit {
-    // Cancelled on shutdown, and when another process asks for the shard.
-    let stop = shutdown.child_token();
     set_state(&deps, id, ShardPhase::Connecting);
-    let Some(lease) = deps.leases.acquire(id, stop.clone(), &shutdown).await else {
-        set_state(&deps, id, ShardPhase::Closed);
-        return ShardExit::Closed { saved: false };
-    };
-    let saved = match deps.sessions.take(id).await {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(shard = id, error = %e, "could not read the saved session; identifying");
-            None
+    // A session the store could not take when the shard stopped (Redis down): resumed from
+    // memory when the store has none.
+    let mut kept: Option<SavedSession> = None;
+    let mut mode = AcquireMode::Ask;
+    loop {
+        // Cancelled on shutdown, and when the lease ends.
+        let stop = shutdown.child_token();
+        let lease = match deps.leases.acquire(id, mode, stop.clone(), &shutdown).await {
+            Acquired::Held(lease) => lease,
+            Acquired::Cancelled => {
+                set_state(&deps, id, ShardPhase::Closed);
+                return ShardExit::Closed { saved: false };
+            }
+            Acquired::HeldElsewhere => {
+                set_state(&deps, id, ShardPhase::HandedOff);
+                match watch(id, &deps, &shutdown).await {
+                    Watched::Cancelled => {
+                        set_state(&deps, id, ShardPhase::Closed);
+                        return ShardExit::Closed { saved: false };
+                    }
+                    Watched::Orphaned => {
+                        mode = AcquireMode::Retake;
+                        continue;
+                    }
+                }
+            }
+        };
+        let saved = match deps.sessions.take(id).await {
+            Ok(Some(s)) => Some(s),
+            Ok(None) => kept.take(),
+            Err(e) => {
+                tracing::warn!(shard = id, error = %e, "could not read the saved session");
+                kept.take()
+            }
+        };
+        let (ended, session) = run_session(id, &deps, saved, &stop).await;
+        let saved = match session {
+            Some(s) => match deps.sessions.save(id, s.clone()).await {
+                Ok(()) => {
+                    tracing::info!(
+                        shard = id,
+                        sequence = s.sequence,
+                        "session saved for resume"
+                    );
+                    kept = None;
+                    true
+                }
+                Err(e) => {
+                    tracing::warn!(shard = id, error = %e, "could not save the session; keeping it in memory");
+                    kept = Some(s);
+                    false
+                }
+            },
+            None => false,
+        };
+        let why = lease.end();
+        // Only now may the next owner take the shard: its session is saved.
+        lease.release().await;
+        if let SessionEnd::Fatal(code) = ended {
+            return ShardExit::Fatal(code);
         }
-    };
+        match why {
+            _ if shutdown.is_cancelled() => {
+                set_state(&deps, id, ShardPhase::Closed);
+                return ShardExit::Closed { saved };
+            }
+            Some(LeaseEnd::HandOff | LeaseEnd::TakenElsewhere) => {
+                tracing::info!(shard = id, saved, "shard handed over");
+                set_state(&deps, id, ShardPhase::HandedOff);
+                match watch(id, &deps, &shutdown).await {
+                    Watched::Cancelled => {
+                        set_state(&deps, id, ShardPhase::Closed);
+                        return ShardExit::Closed { saved };
+                    }
+                    Watched::Orphaned => mode = AcquireMode::Retake,
+                }
+            }
+            Some(LeaseEnd::Fenced) | None => {
+                // The lease could not be renewed (or the connection ended by itself): take
+                // it again, resuming the session.
+                set_state(&deps, id, ShardPhase::WaitingForLease);
+                mode = AcquireMode::Retake;
+            }
+        }
+    }
+}
+
+/// Follows a handed-off shard until it is orphaned or shutdown fires; the status says
+/// whether another process holds it.
+async fn watch(id: u32, deps: &ShardDeps, shutdown: &CancellationToken) -> Watched {
+    deps.leases
+        .watch(id, shutdown, |elsewhere| {
+            set_state(
+                deps,
+                id,
+                if elsewhere {
+                    ShardPhase::HandedOff
+                } else {
+                    ShardPhase::WaitingForLease
+                },
+            );
+        })
+        .await
+}
+
+/// How one connection of a shard ended.
+enum SessionEnd {
+    /// `stop` fired (shutdown or lease end), or the gateway stream ended.
+    Stopped,
+    /// The gateway closed the shard for good.
+    Fatal(Option<u16>),
+}
+
+/// Runs one gateway connection of shard `id` (resuming `saved` when given) until `stop`
+/// fires or the gateway closes it for good. Returns the session to save.
+async fn run_session(
+    id: u32,
+    deps: &ShardDeps,
+    saved: Option<SavedSession>,
+    stop: &CancellationToken,
+) -> (SessionEnd, Option<SavedSession>) {
     let mut builder = ConfigBuilder::new(deps.token.expose().to_owned(), intents())
         .queue(deps.queue.clone())
         .proxy_url(deps.gateway_url.clone());
@@ -157,7 +267,7 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
         }
     }
     let mut shard = Shard::with_config(ShardId::new(id, deps.shard_total), builder.build());
-    set_state(&deps, id, ShardPhase::Connecting);
+    set_state(deps, id, ShardPhase::Connecting);
 
     let mut guilds: HashSet<u64> = saved
         .as_ref()
@@ -226,7 +336,7 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
                 } else {
                     ShardPhase::Identifying
                 };
-                set_state(&deps, id, phase);
+                set_state(deps, id, phase);
             }
             Event::Ready(ready) => {
                 guilds = ready.guilds.iter().map(|g| g.id.get()).collect();
@@ -235,7 +345,7 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
                     guilds = guilds.len(),
                     "shard ready (new session)"
                 );
-                set_state(&deps, id, ShardPhase::Active);
+                set_state(deps, id, ShardPhase::Active);
                 if rotation.is_some() && deps.presence.needs_guild_count() {
                     // Identified with the figures known then; show the counted guilds soon.
                     presence_tick.reset_after(PRESENCE_AFTER_READY);
@@ -247,7 +357,7 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
                     .resumes
                     .get_or_create(&ShardLabels { shard: id })
                     .inc();
-                set_state(&deps, id, ShardPhase::Active);
+                set_state(deps, id, ShardPhase::Active);
             }
             Event::GatewayHeartbeatAck => {
                 let latency = shard.latency().average();
@@ -270,10 +380,10 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
             }
             Event::GatewayInvalidateSession(resumable) => {
                 tracing::info!(shard = id, resumable, "session invalidated");
-                set_state(&deps, id, ShardPhase::Connecting);
+                set_state(deps, id, ShardPhase::Connecting);
             }
             Event::GatewayReconnect => {
-                set_state(&deps, id, ShardPhase::Connecting);
+                set_state(deps, id, ShardPhase::Connecting);
             }
             Event::GatewayClose(frame) => {
                 if closing {
@@ -282,8 +392,8 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
                 let code = frame.as_ref().map(|f| f.code);
                 if shard.state() == ShardState::FatallyClosed {
                     tracing::error!(shard = id, ?code, "the gateway closed the shard for good");
-                    set_state(&deps, id, ShardPhase::FatallyClosed);
-                    return ShardExit::Fatal(code);
+                    set_state(deps, id, ShardPhase::FatallyClosed);
+                    return (SessionEnd::Fatal(code), None);
                 }
                 if matches!(code, Some(4007 | 4009)) && shard.session().is_some() {
                     // Invalid sequence / session timed out: Discord says to start a new
@@ -293,7 +403,7 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
                 } else {
                     tracing::info!(shard = id, ?code, "gateway connection closed; reconnecting");
                 }
-                set_state(&deps, id, ShardPhase::Connecting);
+                set_state(deps, id, ShardPhase::Connecting);
             }
             _ => {}
         }
@@ -306,50 +416,12 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
         deps.sink.handle(id, event);
     }
 
-    let handed_off = lease.handed_off();
-    if handed_off {
-        // No longer this process's shard: readiness stops counting it.
-        deps.metrics
-            .shard_state
-            .get_or_create(&ShardLabels { shard: id })
-            .set(shard_state::DISCONNECTED);
-        deps.status.release(id);
-    } else {
-        set_state(&deps, id, ShardPhase::Closed);
-    }
-    let session = shard.session().cloned();
-    let saved = match session {
-        Some(session) => {
-            let s = SavedSession {
-                session_id: session.id().to_owned(),
-                sequence: session.sequence(),
-                resume_url: shard.resume_url().map(ToOwned::to_owned),
-                saved_at_ms: now_ms(),
-                guilds: guilds.iter().copied().collect(),
-            };
-            match deps.sessions.save(id, s).await {
-                Ok(()) => {
-                    tracing::info!(
-                        shard = id,
-                        sequence = session.sequence(),
-                        "session saved for resume"
-                    );
-                    true
-                }
-                Err(e) => {
-                    tracing::warn!(shard = id, error = %e, "could not save the session");
-                    false
-                }
-            }
-        }
-        None => false,
-    };
-    // Only now may the next owner take the shard: its session is saved.
-    lease.release().await;
-    if handed_off {
-        tracing::info!(shard = id, saved, "shard handed over");
-        ShardExit::HandedOff { saved }
-    } else {
-        ShardExit::Closed { saved }
-    }
+    let session = shard.session().map(|session| SavedSession {
+        session_id: session.id().to_owned(),
+        sequence: session.sequence(),
+        resume_url: shard.resume_url().map(ToOwned::to_owned),
+        saved_at_ms: now_ms(),
+        guilds: guilds.iter().copied().collect(),
+    });
+    (SessionEnd::Stopped, session)
 }

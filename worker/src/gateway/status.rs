@@ -2,10 +2,7 @@
 
 use std::{
     collections::BTreeMap,
-    sync::{
-        RwLock,
-        atomic::{AtomicBool, Ordering},
-    },
+    sync::RwLock,
     time::{Duration, Instant},
 };
 
@@ -24,6 +21,12 @@ pub enum ShardPhase {
     FatallyClosed,
     /// Closed on shutdown.
     Closed,
+    /// Waiting for the shard's lease (Redis not answering, or the lease was lost and is
+    /// being taken again): the shard does not run here right now.
+    WaitingForLease,
+    /// Handed over to another process, which holds its lease now: this process's readiness
+    /// no longer waits for it. Taken back if that process lets it go.
+    HandedOff,
 }
 
 /// One shard's status.
@@ -41,6 +44,16 @@ pub struct ShardInfo {
     pub events: u64,
     /// When the shard last became active.
     pub active_since: Option<Instant>,
+}
+
+impl ShardInfo {
+    /// Whether the shard counts as served: connected here with an acknowledged heartbeat,
+    /// or handed over to the process that holds its lease.
+    #[must_use]
+    pub fn serving(&self) -> bool {
+        (self.phase == ShardPhase::Active && self.heartbeat_acked)
+            || self.phase == ShardPhase::HandedOff
+    }
 }
 
 impl Default for ShardInfo {
@@ -61,8 +74,6 @@ impl Default for ShardInfo {
 pub struct ShardStatus {
     shard_total: u32,
     shards: RwLock<BTreeMap<u32, ShardInfo>>,
-    /// Whether a shard was handed over to another process (see [`ShardStatus::release`]).
-    released: AtomicBool,
 }
 
 impl ShardStatus {
@@ -77,18 +88,7 @@ impl ShardStatus {
                     .map(|s| (s, ShardInfo::default()))
                     .collect(),
             ),
-            released: AtomicBool::new(false),
         }
-    }
-
-    /// Forgets `shard`: it was handed over to another process, so this process's readiness
-    /// no longer depends on it (a process left with no shard stays Ready until it stops).
-    pub fn release(&self, shard: u32) {
-        self.shards
-            .write()
-            .expect("shard status lock")
-            .remove(&shard);
-        self.released.store(true, Ordering::Relaxed);
     }
 
     /// Total shards of the generation.
@@ -130,14 +130,13 @@ impl ShardStatus {
         self.shards.read().expect("shard status lock").clone()
     }
 
-    /// Ready = every owned shard is active with an acknowledged heartbeat.
+    /// Ready = every shard of the range is active with an acknowledged heartbeat, or runs
+    /// in another process that holds its lease ([`ShardPhase::HandedOff`]). A shard that
+    /// lost its lease, waits for it, reconnects or was closed is not ready.
     #[must_use]
     pub fn is_ready(&self) -> bool {
         let map = self.shards.read().expect("shard status lock");
-        (!map.is_empty() || self.released.load(Ordering::Relaxed))
-            && map
-                .values()
-                .all(|s| s.phase == ShardPhase::Active && s.heartbeat_acked)
+        !map.is_empty() && map.values().all(ShardInfo::serving)
     }
 
     /// Shards not ready, with their phase (for `/ready`'s body).
@@ -147,8 +146,47 @@ impl ShardStatus {
             .read()
             .expect("shard status lock")
             .iter()
-            .filter(|(_, s)| !(s.phase == ShardPhase::Active && s.heartbeat_acked))
+            .filter(|(_, s)| !s.serving())
             .map(|(id, s)| (*id, s.phase, s.heartbeat_acked))
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(s: &ShardStatus, shard: u32, phase: ShardPhase, acked: bool) {
+        s.update(shard, |i| {
+            i.phase = phase;
+            i.heartbeat_acked = acked;
+        });
+    }
+
+    #[test]
+    fn ready_counts_every_shard_of_the_range() {
+        let s = ShardStatus::new(4, [2, 3]);
+        assert!(!s.is_ready(), "nothing connected yet");
+        set(&s, 2, ShardPhase::Active, true);
+        assert!(!s.is_ready(), "shard 3 still connecting");
+        set(&s, 3, ShardPhase::Active, false);
+        assert!(!s.is_ready(), "no heartbeat acknowledged on shard 3");
+        set(&s, 3, ShardPhase::Active, true);
+        assert!(s.is_ready());
+        // A lost lease is not a hand-off: the shard is unserved until it runs again.
+        set(&s, 3, ShardPhase::WaitingForLease, false);
+        assert!(!s.is_ready());
+        assert_eq!(s.not_ready(), vec![(3, ShardPhase::WaitingForLease, false)]);
+        // Held by the process it was handed to: served.
+        set(&s, 3, ShardPhase::HandedOff, false);
+        assert!(s.is_ready());
+        set(&s, 2, ShardPhase::Closed, false);
+        assert!(!s.is_ready());
+        set(&s, 2, ShardPhase::FatallyClosed, false);
+        assert!(!s.is_ready());
+        assert!(
+            !ShardStatus::new(4, []).is_ready(),
+            "a process with no shard serves nothing"
+        );
     }
 }

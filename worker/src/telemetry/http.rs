@@ -20,19 +20,29 @@ async fn render_metrics(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
     )
 }
 
-/// Liveness: fails only when every shard closed for good (the process cannot recover alone).
+/// Liveness: fails when a shard was closed for good (the process cannot serve its range and
+/// cannot recover alone; it also exits).
 async fn health(State(s): State<Arc<ShardStatus>>) -> impl IntoResponse {
-    let all = s.all();
-    if !all.is_empty() && all.values().all(|i| i.phase == ShardPhase::FatallyClosed) {
+    let fatal: Vec<String> = s
+        .all()
+        .into_iter()
+        .filter(|(_, i)| i.phase == ShardPhase::FatallyClosed)
+        .map(|(id, _)| id.to_string())
+        .collect();
+    if !fatal.is_empty() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            "every shard closed for good\n".to_owned(),
+            format!(
+                "closed for good by the gateway: shard {}\n",
+                fatal.join(", ")
+            ),
         );
     }
     (StatusCode::OK, "ok\n".to_owned())
 }
 
-/// Readiness: every owned shard READY/RESUMED with an acknowledged heartbeat.
+/// Readiness: every shard of the range READY/RESUMED with an acknowledged heartbeat (or
+/// handed over to the process holding its lease); otherwise the body says which and why.
 async fn ready(State(s): State<Arc<ShardStatus>>) -> impl IntoResponse {
     if s.is_ready() {
         return (StatusCode::OK, "ready\n".to_owned());
