@@ -295,6 +295,9 @@ async fn run_session(
             }
             () = stop.cancelled(), if !closing => {
                 closing = true;
+                // No longer served from here: readiness stops counting it at once, not
+                // when the close, the save and the release are done.
+                set_state(deps, id, ShardPhase::Closed);
                 shard.close(CloseFrame::RESUME);
                 close_deadline.as_mut().reset(tokio::time::Instant::now() + deps.close_timeout);
                 continue;

@@ -45,7 +45,22 @@ async fn health(State(s): State<Arc<ShardStatus>>) -> impl IntoResponse {
 /// handed over to the process holding its lease); otherwise the body says which and why.
 async fn ready(State(s): State<Arc<ShardStatus>>) -> impl IntoResponse {
     if s.is_ready() {
-        return (StatusCode::OK, "ready\n".to_owned());
+        let handed: Vec<String> = s
+            .all()
+            .into_iter()
+            .filter(|(_, i)| i.phase == ShardPhase::HandedOff)
+            .map(|(id, _)| id.to_string())
+            .collect();
+        if handed.is_empty() {
+            return (StatusCode::OK, "ready\n".to_owned());
+        }
+        return (
+            StatusCode::OK,
+            format!(
+                "ready\nhanded over (run by another process): {}\n",
+                handed.join(", ")
+            ),
+        );
     }
     let waiting: Vec<String> = s
         .not_ready()
