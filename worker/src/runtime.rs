@@ -442,7 +442,8 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
                 limit,
                 config.identify_window(),
             )
-            .with_metrics(Arc::clone(&metrics)),
+            .with_metrics(Arc::clone(&metrics))
+            .with_refresh(rest.clone()),
         ),
         None => IdentifyQueue::Local(
             LocalQueue::new(limit, config.identify_window()).with_metrics(Arc::clone(&metrics)),

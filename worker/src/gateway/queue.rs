@@ -197,11 +197,14 @@ impl Queue for LocalQueue {
 }
 
 /// Acquires the bucket lock and spends one identify of the fleet-wide budget atomically.
-/// KEYS[1] bucket lock, KEYS[2] budget. ARGV: owner, window ms, remaining (from Discord),
-/// reset_after ms. Returns -1 granted, -2 budget exhausted (then ARGV-independent PTTL is
-/// returned by a second call), or the milliseconds to wait for the bucket.
+/// KEYS[1] bucket lock, KEYS[2] budget. ARGV: owner, window ms, remaining, reset_after ms,
+/// and whether the budget is refreshed from Discord (1) or seeded from ARGV[3..4] (0).
+/// Returns -1 granted, -2 budget exhausted (then ARGV-independent PTTL is returned by a
+/// second call), -3 no budget known (read Discord's `session_start_limit` and seed it), or the
+/// milliseconds to wait for the bucket.
 const ACQUIRE: &str = r"
 if redis.call('EXISTS', KEYS[2]) == 0 then
+  if ARGV[5] == '1' then return -3 end
   redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[4])
 end
 local rem = tonumber(redis.call('GET', KEYS[2]))
@@ -238,6 +241,7 @@ pub struct RedisQueue {
     window: Duration,
     stats: Arc<QueueStats>,
     metrics: Option<Arc<Metrics>>,
+    refresh: Option<crate::rest::Rest>,
 }
 
 impl std::fmt::Debug for RedisQueue {
@@ -272,6 +276,7 @@ impl RedisQueue {
             window,
             stats: Arc::default(),
             metrics: None,
+            refresh: None,
         }
     }
 
@@ -282,10 +287,49 @@ impl RedisQueue {
         self
     }
 
+    /// Seeds a missing budget key (first identify of the fleet, Redis restarted empty, the
+    /// period expired) from a fresh `GET /gateway/bot` through `rest`, so the fleet spends
+    /// what Discord says is left now, never the figure a process read when it started. Without
+    /// it the key is seeded from the [`StartLimit`] given to [`RedisQueue::new`].
+    #[must_use]
+    pub fn with_refresh(mut self, rest: crate::rest::Rest) -> Self {
+        self.refresh = Some(rest);
+        self
+    }
+
     /// Identify accounting of this process.
     #[must_use]
     pub fn stats(&self) -> Arc<QueueStats> {
         Arc::clone(&self.stats)
+    }
+
+    /// Reads `session_start_limit` from Discord and seeds the budget key with it (`NX`: a
+    /// pod that seeded it first wins), expiring with Discord's `reset_after`.
+    async fn seed_budget(&self, budget_key: &str) -> Result<(), String> {
+        let Some(rest) = &self.refresh else {
+            return Err("no Discord client to read the session start limit".into());
+        };
+        let info = rest
+            .model("get_gateway_bot", |c| c.gateway().authed().into_future())
+            .await
+            .map_err(|e| e.to_string())?;
+        let limit = &info.session_start_limit;
+        let mut conn = self.conn.clone();
+        let _: Option<String> = redis::cmd("SET")
+            .arg(budget_key)
+            .arg(limit.remaining)
+            .arg("PX")
+            .arg(limit.reset_after.max(1))
+            .arg("NX")
+            .query_async(&mut conn)
+            .await
+            .map_err(|e| e.to_string())?;
+        tracing::info!(
+            remaining = limit.remaining,
+            reset_after_ms = limit.reset_after,
+            "identify budget read from Discord"
+        );
+        Ok(())
     }
 
     async fn grant(self, shard: u32, tx: oneshot::Sender<()>) {
@@ -306,10 +350,17 @@ impl RedisQueue {
                 .arg(bucket_hold(self.window).as_millis() as u64)
                 .arg(self.limit.remaining)
                 .arg(self.limit.reset_after_ms.max(1))
+                .arg(if self.refresh.is_some() { "1" } else { "0" })
                 .invoke_async(&mut conn)
                 .await;
             match res {
                 Ok(-1) => break,
+                Ok(-3) => {
+                    if let Err(e) = self.seed_budget(&budget_key).await {
+                        tracing::warn!(shard, error = %e, "identify queue: could not read the session start limit; retrying");
+                        tokio::time::sleep(Duration::from_secs(2)).await;
+                    }
+                }
                 Ok(-2) => {
                     let ttl: i64 = redis::cmd("PTTL")
                         .arg(&budget_key)
