@@ -48,8 +48,11 @@ struct Seen {
     served: BTreeMap<u32, bool>,
     /// Interactions sent: id, shard, whether the shard was served when sent, when.
     interactions: Vec<(String, u32, bool, Instant)>,
-    /// Per shard: when it lost its last connected session.
+    /// Per shard: when it lost a session (no connected session left, or the session ended
+    /// and another took its place: events in flight went with it).
     gap_starts: BTreeMap<u32, Vec<Instant>>,
+    /// Per shard: the connected session ids at the last sample.
+    session_ids: BTreeMap<u32, Vec<String>>,
 }
 
 /// A running checker (see the module docs).
@@ -333,6 +336,7 @@ async fn sample_loop(
         let stats = control.stats().await;
         let now = Instant::now();
         let mut connected: BTreeMap<u32, (u32, bool)> = BTreeMap::new();
+        let mut ids: BTreeMap<u32, Vec<String>> = BTreeMap::new();
         for s in stats["sessions"].as_array().into_iter().flatten() {
             if s["connected"] != json!(true) || s["shard"][1].as_u64() != Some(u64::from(shards)) {
                 continue;
@@ -344,6 +348,9 @@ async fn sample_loop(
             let e = connected.entry(shard).or_insert((0, false));
             e.0 += 1;
             e.1 |= beating;
+            ids.entry(shard)
+                .or_default()
+                .push(s["session_id"].as_str().unwrap_or_default().to_owned());
         }
         // Per pod: Ready, and the shards it says it handed over (another process runs them,
         // so they are that process's to serve).
@@ -358,6 +365,16 @@ async fn sample_loop(
         }
         let mut seen = seen.lock().unwrap();
         seen.samples += 1;
+        for (shard, now_ids) in &ids {
+            let ended = seen
+                .session_ids
+                .get(shard)
+                .is_some_and(|before| before.iter().any(|b| !now_ids.contains(b)));
+            if ended {
+                seen.gap_starts.entry(*shard).or_default().push(now);
+            }
+        }
+        seen.session_ids = ids;
         for shard in 0..shards {
             let (n, beating) = connected.get(&shard).copied().unwrap_or((0, false));
             let served = n >= 1 && beating;

@@ -113,8 +113,18 @@ async fn redis_restarts_empty() {
     let checker = Checker::start(&fleet, Some(PING_EVERY));
     tokio::time::sleep(Duration::from_secs(3)).await;
     fleet.redis.restart_empty().await;
-    tokio::time::sleep(profile().scale(Duration::from_secs(20))).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    // A shard whose session Discord ends must identify: the identify budget, gone with
+    // Redis's data, has to come back as Discord counts it, not as a process read it at start.
+    let control = kyuta_tests::worker::SimControl::new(fleet.sim.addr());
+    control
+        .fault(serde_json::json!({"kind": "invalidate_session", "resumable": false, "shard": 0}))
+        .await;
+    tokio::time::sleep(profile().scale(Duration::from_secs(15))).await;
     let mut row = checker.finish(name, &fleet).await;
+    let remaining = control.stats().await["session_start_remaining"]
+        .as_u64()
+        .unwrap_or(0);
     // Every shard's lease is held again.
     let mut conn = fleet.redis.connection().await.expect("Redis answers");
     let mut held = 0;
@@ -128,6 +138,19 @@ async fn redis_restarts_empty() {
             .expect("GET the lease");
         held += u32::from(v.is_some());
     }
+    let budget: Option<u64> = redis::cmd("GET")
+        .arg(kyuta_crds::contract::redis_keys::identify_budget(
+            &fleet.cluster,
+        ))
+        .query_async(&mut conn)
+        .await
+        .expect("GET the identify budget");
+    row.figure("identify_budget_after", serde_json::json!(budget));
+    row.check(
+        "identify_budget_from_discord",
+        budget == Some(remaining),
+        format!("budget in Redis {budget:?}, Discord's session starts remaining {remaining}"),
+    );
     row.figure("leases_held_after", serde_json::json!(held));
     row.check(
         "leases_taken_again",
@@ -347,6 +370,57 @@ async fn a_fenced_holder_stops_before_its_lease_expires() {
         format!("every shard served {back:?} after Redis was reachable again"),
     );
     newcomer.terminate().await;
+    fleet.stop().await;
+    row.report();
+}
+
+/// Gateway storms: for a while, every second one shard gets one of Discord's disruptions in
+/// turn: op 7 (reconnect), op 9 resumable and not, a resumable close (4000), the session timed
+/// out (4009), a dropped TCP connection, and heartbeat ACKs stopping for a few seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_storms() {
+    use serde_json::json;
+    let name = "gateway_storms";
+    let fleet = Fleet::start(name, two_pods()).await;
+    let control = kyuta_tests::worker::SimControl::new(fleet.sim.addr());
+    let checker = Checker::start(&fleet, Some(PING_EVERY));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let faults = [
+        json!({"kind": "reconnect"}),
+        json!({"kind": "invalidate_session", "resumable": true}),
+        json!({"kind": "close", "code": 4000, "reason": "Unknown error"}),
+        json!({"kind": "invalidate_session", "resumable": false}),
+        json!({"kind": "drop"}),
+        json!({"kind": "close", "code": 4009, "reason": "Session timed out"}),
+        json!({"kind": "stop_acks"}),
+    ];
+    let rounds = profile().scale(Duration::from_secs(28)).as_secs();
+    let mut sent = 0;
+    for i in 0..rounds {
+        let shard = (i % u64::from(fleet.spec.shards)) as u32;
+        let mut f = faults[(i as usize) % faults.len()].clone();
+        f["shard"] = json!(shard);
+        let acks_stopped = f["kind"] == "stop_acks";
+        control.fault(f).await;
+        sent += 1;
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if acks_stopped {
+            // Long enough for the client to give up on the zombie connection.
+            tokio::time::sleep(Duration::from_secs(3)).await;
+            control
+                .fault(json!({"kind": "resume_acks", "shard": shard}))
+                .await;
+        }
+    }
+    let back = checker.wait_all_served(Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    let mut row = checker.finish(name, &fleet).await;
+    row.figure("faults", serde_json::json!(sent));
+    row.check(
+        "all_served_after",
+        back.is_some(),
+        format!("every shard served {back:?} after the storm"),
+    );
     fleet.stop().await;
     row.report();
 }
