@@ -359,6 +359,16 @@ impl Conn {
                 }
             },
             Message::Close(frame) => {
+                // A normal closure (1000) or going away (1001) ends the session on Discord: the
+                // bot goes offline and a later RESUME is refused. Any other code keeps it
+                // resumable.
+                if frame
+                    .as_ref()
+                    .is_some_and(|f| matches!(u16::from(f.code), 1000 | 1001))
+                    && let Some(sid) = self.session.take()
+                {
+                    self.shared.lock().sessions.remove(&sid);
+                }
                 // Echo the client's close frame, as Discord does, completing the handshake
                 // (a client waiting for it can then resume elsewhere without a timeout).
                 let _ = sink.send(Message::Close(frame)).await;

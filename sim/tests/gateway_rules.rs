@@ -318,6 +318,44 @@ async fn resume_replays_missed_events_then_resumed() {
 }
 
 #[tokio::test]
+async fn a_client_close_with_1000_or_1001_ends_the_session_and_4000_keeps_it() {
+    let sim = sim(1).await;
+    for (code, resumable) in [(1000u16, false), (1001, false), (4000, true)] {
+        // One identify per window.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (mut gw, r) = ready(&sim, None, [0, 1]).await;
+        let sid = r["d"]["session_id"].as_str().unwrap().to_owned();
+        let seq = r["s"].as_u64().unwrap();
+        gw.close_with(code).await;
+        drop(gw);
+        let mut gw = Gw::connect(&sim.gateway_url(), None).await;
+        gw.payload().await;
+        gw.send(&json!({"op": 6, "d": {"token": TOKEN, "session_id": sid, "seq": seq}}))
+            .await;
+        let p = gw.payload().await;
+        if resumable {
+            // The GUILD_CREATE replayed, then RESUMED.
+            let mut t = p["t"].as_str().unwrap_or_default().to_owned();
+            while t != "RESUMED" {
+                t = gw.payload().await["t"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+            }
+        } else {
+            assert_eq!(
+                (p["op"].as_u64(), p["d"].as_bool()),
+                (Some(9), Some(false)),
+                "after a client close with {code}: op {} {}",
+                p["op"],
+                p["t"]
+            );
+        }
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
 async fn resume_of_an_unknown_session_gets_op_9_false() {
     let sim = sim(1).await;
     let mut gw = Gw::connect(&sim.gateway_url(), None).await;

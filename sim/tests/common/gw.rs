@@ -191,6 +191,26 @@ impl Gw {
             .unwrap();
     }
 
+    /// Closes the connection from the client side with `code`, and waits for the echo.
+    pub async fn close_with(&mut self, code: u16) {
+        use tokio_tungstenite::tungstenite::protocol::{CloseFrame, frame::coding::CloseCode};
+        self.ws
+            .send(Message::Close(Some(CloseFrame {
+                code: CloseCode::from(code),
+                reason: "".into(),
+            })))
+            .await
+            .unwrap();
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            while let Some(Ok(m)) = self.ws.next().await {
+                if m.is_close() {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+
     pub async fn send_raw(&mut self, s: String) {
         self.ws.send(Message::Text(s.into())).await.unwrap();
     }
