@@ -242,6 +242,16 @@ impl RestBudget for RedisBudget {
     }
 }
 
+/// Routes whose request is not safe to send twice: if it timed out or got a 5xx, Discord may
+/// have acted (the message posted, the interaction answered), so it is retried only after a
+/// 429, when Discord says it did not act. Every other route Kyuta calls is idempotent on
+/// Discord's side (PUT ban, PATCH member, DELETE, GET).
+const NOT_REPEATABLE: [&str; 3] = [
+    "create_message",
+    "interaction_response",
+    "interaction_defer",
+];
+
 /// How many times a request is tried on 5xx / 429 / transport errors.
 const MAX_ATTEMPTS: u32 = 4;
 /// Longest `retry_after` honoured by waiting; longer ones fail the request.
@@ -374,6 +384,14 @@ impl Rest {
             let source = match result {
                 Ok(r) => return Ok(r),
                 Err(e) => e,
+            };
+            let retry = match retry {
+                // The request may have been acted on: tell the caller instead of repeating.
+                Some(Retry::After { .. }) if status != "429" && NOT_REPEATABLE.contains(&route) => {
+                    tracing::warn!(route, %status, "not repeating a request that may have been acted on");
+                    None
+                }
+                r => r,
             };
             if let Retry::After { wait, global } = &retry.unwrap_or(Retry::No) {
                 if status == "429" {
