@@ -364,7 +364,7 @@ impl Conn {
                 // resumable.
                 if frame
                     .as_ref()
-                    .is_some_and(|f| matches!(u16::from(f.code), 1000 | 1001))
+                    .is_some_and(|f| matches!(f.code, 1000 | 1001))
                     && let Some(sid) = self.session.take()
                 {
                     self.shared.lock().sessions.remove(&sid);
