@@ -26,7 +26,8 @@ use kyuta_crds::contract::{ShardLayout, env, labels, ordinal_from_pod_name};
 use redis::aio::MultiplexedConnection;
 
 use crate::decide::{
-    Action, Current, Desired, GenerationPlan, GenerationState, Load, desired_state,
+    Action, Current, Desired, GenerationPlan, GenerationState, Load, StoreActive,
+    after_store_write, desired_state,
 };
 use crate::error::{Error, Result};
 use crate::gateway::{GatewayCache, GatewayError};
@@ -444,6 +445,20 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
         }
     }
 
+    // The generation Redis names as active: never retired, and unknown while Redis cannot be
+    // read.
+    let store = match (&spec.redis, redis.as_mut()) {
+        (None, _) => StoreActive::NoStore,
+        (Some(_), None) => StoreActive::Unknown,
+        (Some(_), Some(con)) => match state::active_generation(con, &name).await {
+            Ok(named) => StoreActive::Names(named),
+            Err(e) => {
+                tracing::warn!(cluster = %key, error = %e, "cannot read the active generation");
+                StoreActive::Unknown
+            }
+        },
+    };
+
     // Load of the active generation.
     let active_total = generations
         .iter()
@@ -466,18 +481,27 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
         last_scale: old.last_scale_time.as_ref().map(|t| t.0.as_second()),
         now: now.as_second(),
         phase: old.phase,
+        store,
     };
-    let mut desired: Desired = desired_state(spec, gateway.as_ref(), &load, &current);
+    let desired: Desired = desired_state(spec, gateway.as_ref(), &load, &current);
 
-    // Apply: bring up what should run, record the active generation, then retire.
+    // Apply: bring up what should run, name the active generation in Redis, then retire. A
+    // switch is recorded (status, retiring) only once the SET succeeded.
     for plan in desired.active.iter().chain(desired.next.iter()) {
         apply_generation(ctx, kc, &ns, plan).await?;
     }
+    let mut store_write: Result<(), Error> = Ok(());
     if let (Some(con), Some(active)) = (redis.as_mut(), desired.active) {
-        state::set_active_generation(con, &name, active.generation).await?;
-    } else if spec.redis.is_some() && desired.action == Action::Switch {
-        // Never retire the serving generation while Redis still names it active.
-        desired.retire.clear();
+        store_write = state::set_active_generation(con, &name, active.generation).await;
+    }
+    let write_error = store_write.as_ref().err().map(ToString::to_string);
+    let desired = after_store_write(desired, write_error.as_deref().map_or(Ok(()), Err));
+    if let Some(e) = &write_error {
+        tracing::warn!(cluster = %key, error = %e, "cannot name the active generation in Redis");
+        degraded = Some(Degraded {
+            reason: "RedisWriteFailed",
+            message: format!("cannot name the active generation in Redis: {e}"),
+        });
     }
     for generation in &desired.retire {
         retire_generation(ctx, kc, &ns, *generation).await?;
@@ -695,6 +719,9 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
         "{}",
         desired.message
     );
+
+    // A failed SET fails the reconcile (counted, retried) after the status said so.
+    store_write?;
 
     let after = match phase {
         Phase::Running => 60,

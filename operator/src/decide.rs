@@ -41,6 +41,26 @@ impl GenerationState {
     }
 }
 
+/// What Redis names as the active generation, read at the start of the reconcile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StoreActive {
+    /// The cluster has no Redis (`spec.redis` unset): no generation gate, nothing to protect.
+    #[default]
+    NoStore,
+    /// Redis is configured but could not be read: which generation answers is unknown.
+    Unknown,
+    /// Redis was read: it names this generation (`None`: none named yet).
+    Names(Option<u32>),
+}
+
+impl StoreActive {
+    /// Redis names `generation` as the one that answers.
+    #[must_use]
+    pub fn names(self, generation: u32) -> bool {
+        self == Self::Names(Some(generation))
+    }
+}
+
 /// What is running now, and when.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Current {
@@ -56,6 +76,9 @@ pub struct Current {
     pub now: i64,
     /// The phase the status reported before this reconcile.
     pub phase: Phase,
+    /// The generation Redis names as active. A generation Redis names is never retired, and
+    /// while Redis cannot be read nothing is retired and no switch is made.
+    pub store: StoreActive,
 }
 
 /// One generation as it should be.
@@ -139,6 +162,10 @@ pub struct Desired {
     pub scaled: bool,
     /// The identify budget refused a start or reshard.
     pub budget_refused: bool,
+    /// On [`Action::Switch`]: the generation that served until now. The switch is recorded
+    /// (status, retiring) only once Redis names the new generation; see
+    /// [`after_store_write`].
+    pub switch_from: Option<GenerationPlan>,
 }
 
 /// The shard total the inputs call for, with the reason, or why it cannot be computed.
@@ -266,8 +293,71 @@ fn shards_per_pod(
 /// - A changed shard total starts generation N+1 beside N; N is retired only once every pod of
 ///   N+1 is Ready. A start or reshard that `session_start_limit.remaining` cannot pay for is
 ///   refused whole: nothing new is started.
+///
+/// A generation Redis names as active ([`Current::store`]) is never retired: on a switch the
+/// old generation is retired by a later reconcile, once Redis names the new one. While Redis
+/// cannot be read nothing is retired and no switch is made.
 #[must_use]
 pub fn desired_state(
+    spec: &KyutaClusterSpec,
+    gateway: Option<&GatewayInfo>,
+    load: &Load,
+    current: &Current,
+) -> Desired {
+    let mut d = decide(spec, gateway, load, current);
+    match current.store {
+        StoreActive::NoStore | StoreActive::Names(None) => {}
+        StoreActive::Unknown => {
+            if !d.retire.is_empty() {
+                d.message.push_str(&format!(
+                    "; generation(s) {:?} are kept while Redis cannot be read",
+                    d.retire
+                ));
+                d.retire.clear();
+            }
+        }
+        StoreActive::Names(Some(named)) => d.retire.retain(|g| *g != named),
+    }
+    d
+}
+
+/// Turns the decision back when recording its active generation in Redis failed
+/// (`write` is the error): a switch is not made (the old generation stays active and nothing
+/// is retired), so the status never names a generation Redis does not.
+#[must_use]
+pub fn after_store_write(mut desired: Desired, write: Result<(), &str>) -> Desired {
+    let Err(e) = write else {
+        return desired;
+    };
+    match (desired.action, desired.switch_from, desired.active) {
+        (Action::Switch, Some(from), Some(to)) => Desired {
+            phase: Phase::Resharding,
+            active: Some(from),
+            next: Some(to),
+            retire: vec![],
+            target_shards: desired.target_shards,
+            action: Action::Reshard,
+            message: format!(
+                "generation {} ({} shards) is Ready, but naming it active in Redis failed ({e}): generation {} keeps answering and the switch is retried",
+                to.generation, to.shard_total, from.generation
+            ),
+            scaled: false,
+            budget_refused: false,
+            switch_from: None,
+        },
+        (_, _, active) => {
+            if let Some(a) = active {
+                desired.message.push_str(&format!(
+                    "; naming generation {} active in Redis failed: {e}",
+                    a.generation
+                ));
+            }
+            desired
+        }
+    }
+}
+
+fn decide(
     spec: &KyutaClusterSpec,
     gateway: Option<&GatewayInfo>,
     load: &Load,
@@ -319,6 +409,7 @@ pub fn desired_state(
                 message: budget_message(total, gw, "start"),
                 scaled: false,
                 budget_refused: true,
+                switch_from: None,
             };
         }
         let (spp, _, note) = shards_per_pod(spec, total, load, None, current);
@@ -339,6 +430,7 @@ pub fn desired_state(
             ),
             scaled: false,
             budget_refused: false,
+            switch_from: None,
         };
     };
 
@@ -413,6 +505,7 @@ pub fn desired_state(
             message,
             scaled: scaled && changed,
             budget_refused: false,
+            switch_from: None,
         };
     }
 
@@ -430,6 +523,23 @@ pub fn desired_state(
 
     if let Some(next) = pending {
         let next_plan = GenerationPlan::new(next.generation, total, next.shards_per_pod);
+        if next.all_ready() && current.store == StoreActive::Unknown {
+            return Desired {
+                phase: Phase::Resharding,
+                active: Some(active_plan),
+                next: Some(next_plan),
+                retire,
+                target_shards: Some(total),
+                action: Action::Reshard,
+                message: format!(
+                    "{why}; generation {} ({} shards) is Ready, but Redis cannot be read: the switch waits and generation {} keeps answering",
+                    next.generation, total, active.generation
+                ),
+                scaled: false,
+                budget_refused: false,
+                switch_from: None,
+            };
+        }
         if next.all_ready() {
             retire.push(active.generation);
             retire.sort_unstable();
@@ -441,11 +551,12 @@ pub fn desired_state(
                 target_shards: Some(total),
                 action: Action::Switch,
                 message: format!(
-                    "{why}; generation {} ({} shards) is Ready: it now answers interactions, retiring generation {} ({} shards)",
-                    next.generation, total, active.generation, active.shard_total
+                    "{why}; generation {} ({} shards) is Ready: it now answers interactions; generation {} ({} shards) is retired once Redis names generation {}",
+                    next.generation, total, active.generation, active.shard_total, next.generation
                 ),
                 scaled: false,
                 budget_refused: false,
+                switch_from: Some(active_plan),
             };
         }
         return Desired {
@@ -466,6 +577,7 @@ pub fn desired_state(
             ),
             scaled: false,
             budget_refused: false,
+            switch_from: None,
         };
     }
 
@@ -479,6 +591,7 @@ pub fn desired_state(
         message,
         scaled: false,
         budget_refused: refused,
+        switch_from: None,
     };
     let Some(gw) = gateway else {
         return hold(
@@ -525,6 +638,7 @@ pub fn desired_state(
         ),
         scaled: false,
         budget_refused: false,
+        switch_from: None,
     }
 }
 
@@ -539,6 +653,7 @@ fn wait(why: String) -> Desired {
         message: why,
         scaled: false,
         budget_refused: false,
+        switch_from: None,
     }
 }
 

@@ -2,7 +2,8 @@
 
 use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase, SessionStartLimit, ShardCount};
 use kyuta_operator::decide::{
-    Action, Current, GenerationPlan, GenerationState, Load, desired_state, shard_total,
+    Action, Current, GenerationPlan, GenerationState, Load, StoreActive, after_store_write,
+    desired_state, shard_total,
 };
 use rstest::rstest;
 
@@ -58,6 +59,7 @@ fn current(gens: &[GenerationState], active: Option<u32>) -> Current {
         } else {
             Phase::Pending
         },
+        store: StoreActive::Names(active),
     }
 }
 
@@ -247,11 +249,49 @@ fn reshard_waits_until_every_new_pod_is_ready() {
     assert!(d.message.contains("7/8"), "{}", d.message);
 }
 
-#[test]
-fn reshard_switches_and_retires_once_ready() {
+#[rstest]
+// Redis still names generation 1: it is retired by a later reconcile, once Redis names 2.
+#[case::redis_names_the_old_generation(StoreActive::Names(Some(1)), vec![])]
+// The SET of an earlier reconcile went through but its status was not written.
+#[case::redis_already_names_the_new_one(StoreActive::Names(Some(2)), vec![1])]
+// No Redis, no generation gate: the old generation goes at once.
+#[case::no_redis(StoreActive::NoStore, vec![1])]
+fn reshard_switches_once_ready(#[case] store: StoreActive, #[case] retire: Vec<u32>) {
     let old = running(1, 4, 1);
     let new = running(2, 8, 1);
+    let mut c = current(&[old, new], Some(1));
+    c.store = store;
     // The budget no longer matters: generation 2 already identified.
+    let d = desired_state(&spec(), Some(&gw(8, 0)), &guilds(0), &c);
+    assert_eq!(d.action, Action::Switch);
+    assert_eq!(d.phase, Phase::Running);
+    assert_eq!(d.active.unwrap().generation, 2);
+    assert_eq!(d.switch_from.unwrap().generation, 1);
+    assert_eq!(d.retire, retire, "{}", d.message);
+}
+
+#[test]
+fn no_switch_while_redis_cannot_be_read() {
+    let old = running(1, 4, 1);
+    let new = running(2, 8, 1);
+    let mut c = current(&[old, new], Some(1));
+    c.store = StoreActive::Unknown;
+    let d = desired_state(&spec(), Some(&gw(8, 0)), &guilds(0), &c);
+    assert_eq!(d.action, Action::Reshard, "{}", d.message);
+    assert_eq!(
+        d.active.unwrap().generation,
+        1,
+        "generation 1 keeps answering"
+    );
+    assert_eq!(d.next.unwrap().generation, 2);
+    assert!(d.retire.is_empty());
+    assert!(d.message.contains("Redis cannot be read"), "{}", d.message);
+}
+
+#[test]
+fn a_failed_set_does_not_record_the_switch() {
+    let old = running(1, 4, 1);
+    let new = running(2, 8, 1);
     let d = desired_state(
         &spec(),
         Some(&gw(8, 0)),
@@ -259,9 +299,39 @@ fn reshard_switches_and_retires_once_ready() {
         &current(&[old, new], Some(1)),
     );
     assert_eq!(d.action, Action::Switch);
-    assert_eq!(d.phase, Phase::Running);
+    let ok = after_store_write(d.clone(), Ok(()));
+    assert_eq!(ok, d);
+    let failed = after_store_write(d, Err("NOPERM"));
+    assert_eq!(failed.action, Action::Reshard);
+    assert_eq!(failed.phase, Phase::Resharding);
+    assert_eq!(
+        failed.active.unwrap().generation,
+        1,
+        "the status keeps naming generation 1"
+    );
+    assert_eq!(failed.next.unwrap().generation, 2);
+    assert!(failed.retire.is_empty(), "nothing is retired");
+    assert!(failed.message.contains("NOPERM"), "{}", failed.message);
+}
+
+#[rstest]
+// The status names 2 (an earlier switch was recorded), Redis still names 1.
+#[case::redis_names_the_old_generation(StoreActive::Names(Some(1)), vec![])]
+#[case::redis_names_the_active_one(StoreActive::Names(Some(2)), vec![1])]
+#[case::redis_cannot_be_read(StoreActive::Unknown, vec![])]
+#[case::no_redis(StoreActive::NoStore, vec![1])]
+fn the_generation_redis_names_is_never_retired(
+    #[case] store: StoreActive,
+    #[case] retire: Vec<u32>,
+) {
+    let old = running(1, 4, 1);
+    let new = running(2, 8, 1);
+    let mut c = current(&[old, new], Some(2));
+    c.store = store;
+    let d = desired_state(&spec(), Some(&gw(8, 1000)), &guilds(0), &c);
+    assert_eq!(d.action, Action::Hold, "{}", d.message);
     assert_eq!(d.active.unwrap().generation, 2);
-    assert_eq!(d.retire, vec![1]);
+    assert_eq!(d.retire, retire, "{}", d.message);
 }
 
 #[test]
