@@ -311,9 +311,14 @@ impl Dispatcher {
             }
         };
         let outcome = outcome_label(&result);
+        let failed = result.is_err();
         let reply = self.reply_for(&ctx, def, result);
         if deferred {
-            self.edit_deferred(&token, &reply).await;
+            // Refusals and errors are shown where the defer put them; an answer the command
+            // marks private must not go public.
+            let private = !failed && reply.ephemeral.unwrap_or(def.ephemeral);
+            self.edit_deferred(&token, &reply, def.ephemeral, private)
+                .await;
         } else {
             let ephemeral = reply.ephemeral.unwrap_or(def.ephemeral);
             self.respond(interaction.id, &token, &reply, ephemeral)
@@ -469,9 +474,31 @@ impl Dispatcher {
         }
     }
 
-    async fn edit_deferred(&self, token: &str, reply: &Reply) {
+    /// Answers a deferred interaction by editing the loading message, which the defer posted
+    /// with the command's default visibility (`deferred_ephemeral`). Discord keeps that
+    /// visibility for the edit and for a first follow-up alike, so a `private` answer after a
+    /// public defer is replaced by a notice instead of being shown to the channel.
+    async fn edit_deferred(
+        &self,
+        token: &str,
+        reply: &Reply,
+        deferred_ephemeral: bool,
+        private: bool,
+    ) {
         let app = self.services.application_id;
         let mentions = no_mentions();
+        // Commands with private answers declare it, so their defer is private; this is the
+        // guard for one that does not.
+        let private_notice;
+        let reply = if private && !deferred_ephemeral {
+            tracing::warn!("a private answer after a public defer: not shown in the channel");
+            private_notice = Reply::error(
+                "the answer is private and took too long to be shown only to you; run the command again",
+            );
+            &private_notice
+        } else {
+            reply
+        };
         let res = self
             .services
             .rest

@@ -135,6 +135,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
     )?;
     registry.register(
         CommandDef::new("case", "Show a case", ShowCase(st.clone()))
+            .ephemeral()
             .option(
                 OptionDef::new("number", "Case number", OptionKind::Integer)
                     .required()
@@ -144,6 +145,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
     )?;
     registry.register(
         CommandDef::new("cases", "List cases, newest first", ListCases(st.clone()))
+            .ephemeral()
             .option(OptionDef::new(
                 "user",
                 "Only cases about this user",
@@ -163,6 +165,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
             "Change a case's reason (the old one is kept)",
             EditReason(st.clone()),
         )
+        .ephemeral()
         .option(
             OptionDef::new("case", "Case number", OptionKind::Integer)
                 .required()
@@ -181,6 +184,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
             "Set the channel where cases are posted",
             SetModlog(st.clone()),
         )
+        .ephemeral()
         .option(OptionDef::new("channel", "The mod-log channel", OptionKind::Channel).required())
         .permissions(Permissions::MANAGE_GUILD)
         .category(CATEGORY),
@@ -191,6 +195,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
             "Whether users get a DM before they are banned, kicked, timed out or warned",
             SetDm(st.clone()),
         )
+        .ephemeral()
         .option(OptionDef::new("enabled", "Send the DM", OptionKind::Boolean).required())
         .permissions(Permissions::MANAGE_GUILD)
         .category(CATEGORY),
@@ -201,6 +206,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
             "Automatic actions after repeated warns",
             Escalation(st),
         )
+        .ephemeral()
         .subcommand(
             SubcommandDef::new("add", "Add a rule: N warns within T → action")
                 .option(
