@@ -484,6 +484,20 @@ pub struct KyutaClusterStatus {
     /// When the pod count last changed by autoscaling (for the cooldown).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_scale_time: Option<Time>,
+    /// A smaller shard total the load calls for, and since when: the operator lowers the shard
+    /// total only once a smaller one has been wanted without a break for the hold period.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shrink_wanted: Option<ShrinkStatus>,
+}
+
+/// A smaller shard total wanted since a time (hysteresis of the shard total).
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ShrinkStatus {
+    /// The largest smaller shard total wanted since `since`: the total a shrink goes to.
+    pub shards: u32,
+    /// Since when a smaller total has been wanted.
+    pub since: Time,
 }
 
 /// What the cluster is doing.

@@ -20,13 +20,13 @@ use kyuta_crds::KyutaCluster;
 use kyuta_crds::cluster::redact_userinfo;
 use kyuta_crds::cluster::{
     ConnectionRef, DecisionStatus, FINALIZER, GatewayInfo, KyutaClusterStatus, Phase,
-    ReshardStatus, conditions,
+    ReshardStatus, ShrinkStatus, conditions,
 };
 use kyuta_crds::contract::{ShardLayout, env, labels, ordinal_from_pod_name};
 use redis::aio::MultiplexedConnection;
 
 use crate::decide::{
-    Action, Current, Desired, GenerationPlan, GenerationState, Load, StoreActive,
+    Action, Current, Desired, GenerationPlan, GenerationState, Load, ShrinkWanted, StoreActive,
     after_store_write, desired_state,
 };
 use crate::error::{Error, Result};
@@ -464,7 +464,8 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
         .iter()
         .find(|g| g.generation == old.generation)
         .map(|g| g.shard_total);
-    let mut load = Load::default();
+    // Load that cannot be read is unknown (never zero): it never lowers the shard total.
+    let mut load = Load::unknown();
     if let (Some(con), Some(total)) = (redis.as_mut(), active_total) {
         match state::read_load(con, &name, total, now.as_second()).await {
             Ok(l) => load = l,
@@ -482,6 +483,10 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
         now: now.as_second(),
         phase: old.phase,
         store,
+        shrink: old.shrink_wanted.as_ref().map(|w| ShrinkWanted {
+            shards: w.shards,
+            since: w.since.0.as_second(),
+        }),
     };
     let desired: Desired = desired_state(spec, gateway.as_ref(), &load, &current);
 
@@ -634,6 +639,10 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
         } else {
             old.last_scale_time.clone()
         },
+        shrink_wanted: desired.shrink.map(|w| ShrinkStatus {
+            shards: w.shards,
+            since: Timestamp::from_second(w.since).map_or(now_time.clone(), Time),
+        }),
     };
     let api: Api<KyutaCluster> = Api::namespaced(ctx.client.clone(), &ns);
     let patch = serde_json::json!({

@@ -7,13 +7,56 @@ use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase, ShardCount};
 /// the target (hysteresis).
 pub const SCALE_TOLERANCE: f64 = 0.10;
 
+/// How much below the serving shard total the guild count must fall before a smaller total is
+/// considered: the smaller total must still fit the guilds plus this fraction (hysteresis of
+/// the shard total; growing needs no margin).
+pub const SHARD_SHRINK_MARGIN: f64 = 0.10;
+
+/// How long a smaller shard total must be wanted, continuously and from complete load, before
+/// the operator reshards down to it (6 hours): a reshard costs one identify per shard, and a
+/// smaller fleet only saves resources.
+pub const SHARD_SHRINK_HOLD_SECS: i64 = 6 * 3600;
+
 /// The load the workers published (summed over the active generation's shards).
+///
+/// Load that could not be read, or that some shards did not publish (stale or absent hashes,
+/// shards still starting), is *unknown* or *incomplete*, never zero: it may make the fleet
+/// grow (a partial sum is a lower bound) but never shrink.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Load {
-    /// Guilds across all shards; `None` when no worker has published yet.
+    /// Guilds summed over the shards that published fresh load; `None` when none did or the
+    /// load could not be read.
     pub guilds: Option<u64>,
-    /// Gateway events per second across all shards; `None` when unknown.
+    /// Gateway events per second summed the same way; `None` when unknown.
     pub events_per_second: Option<f64>,
+    /// Shards whose load is fresh.
+    pub fresh_shards: u32,
+    /// Shards the load was read for (the generation's shard total; 0 when it was not read).
+    pub shards: u32,
+}
+
+impl Load {
+    /// Load that is not known (no Redis, Redis failed, nothing published yet).
+    #[must_use]
+    pub fn unknown() -> Self {
+        Self::default()
+    }
+
+    /// Every shard of the generation published fresh load, so the sums are the whole fleet's.
+    #[must_use]
+    pub fn complete(&self) -> bool {
+        self.shards > 0 && self.fresh_shards >= self.shards && self.guilds.is_some()
+    }
+}
+
+/// A smaller shard total wanted since a time (the shard-total hysteresis state, kept in the
+/// status between reconciles).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ShrinkWanted {
+    /// The largest smaller total wanted since `since` (the one a shrink goes to).
+    pub shards: u32,
+    /// Since when (Unix seconds) a smaller total has been wanted without a break.
+    pub since: i64,
 }
 
 /// One worker generation (StatefulSet `<name>-g<N>`) as observed.
@@ -79,6 +122,8 @@ pub struct Current {
     /// The generation Redis names as active. A generation Redis names is never retired, and
     /// while Redis cannot be read nothing is retired and no switch is made.
     pub store: StoreActive,
+    /// Since when a smaller shard total has been wanted (from the status).
+    pub shrink: Option<ShrinkWanted>,
 }
 
 /// One generation as it should be.
@@ -166,13 +211,16 @@ pub struct Desired {
     /// (status, retiring) only once Redis names the new generation; see
     /// [`after_store_write`].
     pub switch_from: Option<GenerationPlan>,
+    /// The shard-total hysteresis state to keep in the status.
+    pub shrink: Option<ShrinkWanted>,
 }
 
 /// The shard total the inputs call for, with the reason, or why it cannot be computed.
 ///
 /// `max(recommended, ⌈guilds / guilds_per_shard⌉, min)`, clamped to `max`, rounded up to the
-/// shard multiple. A fixed count is used as given (the API server already checked it against
-/// `multiple` and `max`).
+/// shard multiple. Unknown guilds (no load) leave the guild term out: they are not zero. A
+/// fixed count is used as given (the API server already checked it against `multiple` and
+/// `max`). This is the raw target; [`desired_state`] adds hysteresis before shrinking.
 pub fn shard_total(
     spec: &KyutaClusterSpec,
     gateway: Option<&GatewayInfo>,
@@ -190,25 +238,168 @@ pub fn shard_total(
                 "shards.count is auto and Discord's recommended shard count is not known yet"
                     .to_owned()
             })?;
-            let guilds = load.guilds.unwrap_or(0);
-            let per = u64::from(s.guilds_per_shard.max(1));
-            let by_guilds = u32::try_from(guilds.div_ceil(per)).unwrap_or(u32::MAX);
-            let base = gw.recommended_shards.max(by_guilds).max(s.min.max(1));
-            let clamped = s.max.map_or(base, |max| base.min(max));
-            let total = round_up(clamped, multiple);
-            let mut why = format!(
-                "Discord recommends {} shards; {guilds} guilds at {per} per shard need {by_guilds}; min {}",
-                gw.recommended_shards, s.min
-            );
-            if let Some(max) = s.max {
-                why.push_str(&format!(", max {max}"));
-            }
-            if multiple > 1 {
-                why.push_str(&format!(", multiple of {multiple}"));
-            }
-            why.push_str(&format!(" → {total} shards"));
-            Ok((total, why))
+            Ok(auto_total(spec, gw, load.guilds))
         }
+    }
+}
+
+fn auto_total(spec: &KyutaClusterSpec, gw: &GatewayInfo, guilds: Option<u64>) -> (u32, String) {
+    let s = &spec.shards;
+    let multiple = s.multiple.max(1);
+    let per = u64::from(s.guilds_per_shard.max(1));
+    let by_guilds = guilds.map(|g| u32::try_from(g.div_ceil(per)).unwrap_or(u32::MAX));
+    let base = gw
+        .recommended_shards
+        .max(by_guilds.unwrap_or(0))
+        .max(s.min.max(1));
+    let clamped = s.max.map_or(base, |max| base.min(max));
+    let total = round_up(clamped, multiple);
+    let mut why = match (guilds, by_guilds) {
+        (Some(g), Some(n)) => format!(
+            "Discord recommends {} shards; {g} guilds at {per} per shard need {n}; min {}",
+            gw.recommended_shards, s.min
+        ),
+        _ => format!(
+            "Discord recommends {} shards; guild count unknown; min {}",
+            gw.recommended_shards, s.min
+        ),
+    };
+    if let Some(max) = s.max {
+        why.push_str(&format!(", max {max}"));
+    }
+    if multiple > 1 {
+        why.push_str(&format!(", multiple of {multiple}"));
+    }
+    why.push_str(&format!(" → {total} shards"));
+    (total, why)
+}
+
+/// The shard total after hysteresis, with a note and the hysteresis state to keep.
+struct Settled {
+    total: u32,
+    note: Option<String>,
+    shrink: Option<ShrinkWanted>,
+}
+
+/// Hysteresis of the shard total. Growing is prompt. Going below the serving total `active`
+/// needs complete load from an all-Ready generation, a total that still fits the guilds plus
+/// [`SHARD_SHRINK_MARGIN`], and that smaller total wanted without a break for
+/// [`SHARD_SHRINK_HOLD_SECS`]; then the shrink goes to the largest smaller total wanted in
+/// that time. A fixed count, or a serving total the spec no longer allows (above `max`, not a
+/// multiple of `multiple`), is followed at once. `in_flight` is the total of a reshard in
+/// progress: incomplete load never cancels it.
+#[allow(clippy::too_many_arguments)]
+fn settle_total(
+    spec: &KyutaClusterSpec,
+    gateway: Option<&GatewayInfo>,
+    load: &Load,
+    current: &Current,
+    raw: u32,
+    active: &GenerationState,
+    in_flight: Option<u32>,
+) -> Settled {
+    let done = |total: u32, note: Option<String>| Settled {
+        total,
+        note,
+        shrink: None,
+    };
+    let s = &spec.shards;
+    let multiple = s.multiple.max(1);
+    let serving = active.shard_total;
+    let trusted = load.complete() && active.all_ready();
+    let auto = matches!(s.count, ShardCount::Auto);
+    if !auto {
+        return done(raw, None);
+    }
+    if raw >= serving {
+        return match in_flight {
+            Some(p) if raw < p && !trusted => done(
+                p,
+                Some(format!(
+                    "the guild count is incomplete: the reshard to {p} shards goes on"
+                )),
+            ),
+            _ => done(raw, None),
+        };
+    }
+    let allowed = serving.is_multiple_of(multiple) && s.max.is_none_or(|max| serving <= max);
+    if !allowed {
+        return done(raw, None);
+    }
+    let heading = in_flight.unwrap_or(serving);
+    if !trusted {
+        return done(
+            heading,
+            Some(format!(
+                "{raw} shards would do, but the load is incomplete ({} of {} shards published fresh load{}): the shard total is not lowered",
+                load.fresh_shards,
+                load.shards.max(serving),
+                if active.all_ready() {
+                    ""
+                } else {
+                    ", not every pod Ready"
+                }
+            )),
+        );
+    }
+    let Some(gw) = gateway else {
+        return done(heading, None);
+    };
+    let with_margin = load
+        .guilds
+        .map(|g| g.saturating_add((g as f64 * SHARD_SHRINK_MARGIN).ceil() as u64));
+    let (lower, _) = auto_total(spec, gw, with_margin);
+    if lower >= serving {
+        return done(
+            serving,
+            Some(format!(
+                "{raw} shards would do, but not with {:.0}% headroom: keeping {serving}",
+                SHARD_SHRINK_MARGIN * 100.0
+            )),
+        );
+    }
+    if let Some(p) = in_flight
+        && p < serving
+        && lower <= p
+    {
+        return Settled {
+            total: p,
+            note: Some(format!("the reshard down to {p} shards goes on")),
+            shrink: current.shrink,
+        };
+    }
+    let wish = match current.shrink {
+        Some(w) if w.shards < serving => ShrinkWanted {
+            shards: w.shards.max(lower),
+            since: w.since,
+        },
+        _ => ShrinkWanted {
+            shards: lower,
+            since: current.now,
+        },
+    };
+    let held = current.now - wish.since;
+    if held >= SHARD_SHRINK_HOLD_SECS {
+        return Settled {
+            total: wish.shards,
+            note: Some(format!(
+                "{} shards (with {:.0}% headroom) wanted for {held}s: shrinking {serving} → {}",
+                wish.shards,
+                SHARD_SHRINK_MARGIN * 100.0,
+                wish.shards
+            )),
+            shrink: Some(wish),
+        };
+    }
+    Settled {
+        total: serving,
+        note: Some(format!(
+            "{} shards (with {:.0}% headroom) wanted for {held}s; shrinking {serving} → {} waits until they have been wanted for {SHARD_SHRINK_HOLD_SECS}s",
+            wish.shards,
+            SHARD_SHRINK_MARGIN * 100.0,
+            wish.shards
+        )),
+        shrink: Some(wish),
     }
 }
 
@@ -265,6 +456,12 @@ fn shards_per_pod(
     if pods == now_pods {
         return keep(format!(
             "{per_pod:.0} events/s per pod (target {target:.0}) but the pod count is at its bound"
+        ));
+    }
+    if pods < now_pods && !load.complete() {
+        return keep(format!(
+            "{per_pod:.0} events/s per pod (target {target:.0}) calls for {pods} pods, but only {} of {} shards published fresh load: the pod count is not lowered",
+            load.fresh_shards, shard_total
         ));
     }
     if let Some(last) = current.last_scale
@@ -344,6 +541,7 @@ pub fn after_store_write(mut desired: Desired, write: Result<(), &str>) -> Desir
             scaled: false,
             budget_refused: false,
             switch_from: None,
+            shrink: desired.shrink,
         },
         (_, _, active) => {
             if let Some(a) = active {
@@ -410,6 +608,7 @@ fn decide(
                 scaled: false,
                 budget_refused: true,
                 switch_from: None,
+                shrink: None,
             };
         }
         let (spp, _, note) = shards_per_pod(spec, total, load, None, current);
@@ -431,6 +630,7 @@ fn decide(
             scaled: false,
             budget_refused: false,
             switch_from: None,
+            shrink: None,
         };
     };
 
@@ -440,12 +640,25 @@ fn decide(
             .iter()
             .filter(move |g| g.generation != active.generation)
     };
-    let (total, why, target_known) = match &target {
-        Ok((t, why)) => (*t, why.clone(), true),
+    let in_flight = others()
+        .filter(|g| g.generation > active.generation)
+        .max_by_key(|g| g.generation)
+        .map(|g| g.shard_total);
+    let (total, why, target_known, shrink) = match &target {
+        Ok((raw, why)) => {
+            let settled = settle_total(spec, gateway, load, current, *raw, &active, in_flight);
+            (
+                settled.total,
+                join(why.clone(), settled.note),
+                true,
+                settled.shrink,
+            )
+        }
         Err(why) => (
             active.shard_total,
             format!("{why}; keeping {} shards", active.shard_total),
             false,
+            None,
         ),
     };
 
@@ -506,6 +719,7 @@ fn decide(
             scaled: scaled && changed,
             budget_refused: false,
             switch_from: None,
+            shrink,
         };
     }
 
@@ -538,6 +752,7 @@ fn decide(
                 scaled: false,
                 budget_refused: false,
                 switch_from: None,
+                shrink,
             };
         }
         if next.all_ready() {
@@ -557,6 +772,7 @@ fn decide(
                 scaled: false,
                 budget_refused: false,
                 switch_from: Some(active_plan),
+                shrink,
             };
         }
         return Desired {
@@ -578,6 +794,7 @@ fn decide(
             scaled: false,
             budget_refused: false,
             switch_from: None,
+            shrink,
         };
     }
 
@@ -592,6 +809,7 @@ fn decide(
         scaled: false,
         budget_refused: refused,
         switch_from: None,
+        shrink,
     };
     let Some(gw) = gateway else {
         return hold(
@@ -639,6 +857,7 @@ fn decide(
         scaled: false,
         budget_refused: false,
         switch_from: None,
+        shrink,
     }
 }
 
@@ -654,6 +873,7 @@ fn wait(why: String) -> Desired {
         scaled: false,
         budget_refused: false,
         switch_from: None,
+        shrink: None,
     }
 }
 

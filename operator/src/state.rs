@@ -26,8 +26,9 @@ pub async fn connect(url: &str) -> Result<MultiplexedConnection> {
 }
 
 /// Sums the load the workers published for the shards `0..shard_total` of `cluster`.
-/// Hashes older than [`load_fields::STALE_AFTER_SECS`] are ignored; with no fresh hash at all
-/// both figures are `None`.
+/// Hashes older than [`load_fields::STALE_AFTER_SECS`] (or absent) are left out and counted as
+/// not fresh ([`Load::complete`] is false then); with no fresh hash at all both figures are
+/// `None` (unknown, not zero).
 pub async fn read_load(
     con: &mut MultiplexedConnection,
     cluster: &str,
@@ -56,11 +57,16 @@ pub async fn read_load(
         epm += e.unwrap_or(0);
     }
     if fresh == 0 {
-        return Ok(Load::default());
+        return Ok(Load {
+            shards: shard_total,
+            ..Load::unknown()
+        });
     }
     Ok(Load {
         guilds: Some(guilds),
         events_per_second: Some(epm as f64 / 60.0),
+        fresh_shards: fresh,
+        shards: shard_total,
     })
 }
 

@@ -28,10 +28,13 @@ fn gw(recommended: u32, remaining: u32) -> GatewayInfo {
     }
 }
 
+/// Complete load: every shard of the active generation published `n` guilds in all.
 fn guilds(n: u64) -> Load {
     Load {
         guilds: Some(n),
         events_per_second: None,
+        fresh_shards: 1000,
+        shards: 1000,
     }
 }
 
@@ -60,6 +63,7 @@ fn current(gens: &[GenerationState], active: Option<u32>) -> Current {
             Phase::Pending
         },
         store: StoreActive::Names(active),
+        shrink: None,
     }
 }
 
@@ -407,6 +411,8 @@ fn eps(e: f64) -> Load {
     Load {
         guilds: Some(0),
         events_per_second: Some(e),
+        fresh_shards: 8,
+        shards: 8,
     }
 }
 
@@ -532,4 +538,225 @@ fn a_generation_coming_up_is_starting_and_a_rollout_is_scaling(
     let d = desired_state(&s, Some(&gw(6, 1000)), &guilds(100), &c);
     assert_eq!(d.action, Action::Hold);
     assert_eq!(d.phase, expected, "{}", d.message);
+}
+
+fn partial(guild_count: u64, fresh: u32, of: u32) -> Load {
+    Load {
+        guilds: Some(guild_count),
+        events_per_second: Some(0.0),
+        fresh_shards: fresh,
+        shards: of,
+    }
+}
+
+#[rstest]
+// Redis failed or nothing was published: unknown, not zero guilds.
+#[case::load_unknown(Load::unknown(), true)]
+// Shards still starting (or stale) left out of the sum: a lower bound only.
+#[case::some_shards_stale(partial(100, 3, 8), true)]
+#[case::complete_but_pods_not_ready(partial(100, 8, 8), false)]
+fn incomplete_load_never_shrinks(#[case] load: Load, #[case] all_ready: bool) {
+    // Discord recommends 2 and the generation runs 8 (it grew for guilds).
+    let mut g = running(1, 8, 1);
+    if !all_ready {
+        g.ready_replicas = 7;
+    }
+    let mut c = current(&[g], Some(1));
+    c.now += 30 * 86_400;
+    let d = desired_state(&spec(), Some(&gw(2, 1000)), &load, &c);
+    assert!(
+        matches!(d.action, Action::Hold),
+        "{:?}: {}",
+        d.action,
+        d.message
+    );
+    assert_eq!(d.active.unwrap().shard_total, 8);
+    assert!(d.next.is_none(), "{}", d.message);
+    assert!(d.shrink.is_none(), "no shrink is being timed");
+}
+
+#[test]
+fn incomplete_load_still_grows() {
+    // Only 1 of 2 shards published, and already 5000 guilds: at least 5 shards are needed.
+    let g = running(1, 2, 1);
+    let d = desired_state(
+        &spec(),
+        Some(&gw(2, 1000)),
+        &partial(5000, 1, 2),
+        &current(&[g], Some(1)),
+    );
+    assert_eq!(d.action, Action::Reshard, "{}", d.message);
+    assert_eq!(d.next.unwrap().shard_total, 5);
+}
+
+#[test]
+fn incomplete_load_does_not_cancel_a_reshard_in_progress() {
+    let old = running(1, 4, 1);
+    let mut new = running(2, 8, 1);
+    new.ready_replicas = 3;
+    let d = desired_state(
+        &spec(),
+        Some(&gw(4, 1000)),
+        &partial(7000, 2, 4),
+        &current(&[old, new], Some(1)),
+    );
+    assert_eq!(d.action, Action::Reshard, "{}", d.message);
+    assert_eq!(d.next.unwrap().generation, 2);
+    assert!(d.retire.is_empty());
+}
+
+#[rstest]
+// 10 shards at 1000 guilds each. 9000 guilds would fit 9, but not 9000 + 10 %.
+#[case::inside_the_margin(9_000, None)]
+#[case::just_inside_the_margin(8_200, None)]
+#[case::below_the_margin(8_100, Some(9))]
+#[case::far_below(2_000, Some(3))]
+fn shrinking_needs_a_margin(#[case] guild_count: u64, #[case] wanted: Option<u32>) {
+    let g = running(1, 10, 1);
+    let d = desired_state(
+        &spec(),
+        Some(&gw(1, 1000)),
+        &guilds(guild_count),
+        &current(&[g], Some(1)),
+    );
+    assert_eq!(d.action, Action::Hold, "{}", d.message);
+    assert_eq!(d.active.unwrap().shard_total, 10);
+    assert_eq!(d.shrink.map(|w| w.shards), wanted, "{}", d.message);
+}
+
+/// Runs `steps` reconciles `every` seconds apart, feeding the hysteresis state back and
+/// making each reshard's new generation serve at once. Returns the serving shard total after
+/// each step.
+fn run_fleet(
+    s: &KyutaClusterSpec,
+    start_total: u32,
+    steps: i64,
+    every: i64,
+    load_at: impl Fn(i64) -> Load,
+) -> Vec<u32> {
+    let mut gen_no = 1;
+    let mut g = running(gen_no, start_total, 1);
+    let mut c = current(&[g], Some(gen_no));
+    let mut totals = vec![];
+    for step in 0..steps {
+        c.now = 1_000_000 + step * every;
+        c.generations = vec![g];
+        c.active = Some(gen_no);
+        c.store = StoreActive::Names(Some(gen_no));
+        let d = desired_state(s, Some(&gw(1, 100_000)), &load_at(step), &c);
+        c.shrink = d.shrink;
+        if let Some(next) = d.next {
+            gen_no = next.generation;
+            g = running(gen_no, next.shard_total, 1);
+            c.last_generation = gen_no;
+        }
+        totals.push(g.shard_total);
+    }
+    totals
+}
+
+#[test]
+fn shrinking_waits_for_the_hold_period() {
+    let hold = kyuta_operator::decide::SHARD_SHRINK_HOLD_SECS;
+    // 10 shards, guilds drop to 5000 (6 shards with the margin) and stay there.
+    let totals = run_fleet(&spec(), 10, hold / 60 + 2, 60, |_| guilds(5_000));
+    let shrunk_at = totals.iter().position(|t| *t != 10).unwrap();
+    assert_eq!(shrunk_at as i64, hold / 60, "{totals:?}");
+    assert_eq!(totals[shrunk_at], 6);
+}
+
+#[test]
+fn a_break_in_the_wanted_shrink_restarts_the_hold() {
+    let hold = kyuta_operator::decide::SHARD_SHRINK_HOLD_SECS;
+    let steps = hold / 60;
+    // Halfway the load is unknown for one reconcile: the clock starts over.
+    let totals = run_fleet(&spec(), 10, steps + 2, 60, |step| {
+        if step == steps / 2 {
+            Load::unknown()
+        } else {
+            guilds(5_000)
+        }
+    });
+    assert!(totals.iter().all(|t| *t == 10), "{totals:?}");
+    // A moment where the serving total is needed again also starts the clock over.
+    let totals = run_fleet(&spec(), 10, steps + 2, 60, |step| {
+        if step == steps / 2 {
+            guilds(9_800)
+        } else {
+            guilds(5_000)
+        }
+    });
+    assert!(totals.iter().all(|t| *t == 10), "{totals:?}");
+}
+
+#[test]
+fn a_shrink_goes_to_the_largest_total_wanted_during_the_hold() {
+    let hold = kyuta_operator::decide::SHARD_SHRINK_HOLD_SECS;
+    // Mostly 2000 guilds (3 shards), but 7000 (8 shards) for a while.
+    let totals = run_fleet(&spec(), 10, hold / 60 + 2, 60, |step| {
+        if (100..110).contains(&step) {
+            guilds(7_000)
+        } else {
+            guilds(2_000)
+        }
+    });
+    assert_eq!(*totals.last().unwrap(), 8, "{totals:?}");
+}
+
+#[test]
+fn guilds_swinging_around_a_boundary_do_not_flap_the_shard_total() {
+    // Around 10 000 guilds (the 10/11 shard boundary) for a day: one grow, no shrink.
+    let totals = run_fleet(&spec(), 10, 24 * 60, 60, |step| {
+        guilds(if step % 2 == 0 { 9_900 } else { 10_100 })
+    });
+    let changes = totals.windows(2).filter(|w| w[0] != w[1]).count();
+    assert_eq!(changes, 1, "{totals:?}");
+    assert_eq!(*totals.last().unwrap(), 11);
+}
+
+#[rstest]
+// A fixed count is what the user asked for: followed at once.
+#[case::fixed_count_lowered(Some(4), None, None, 4)]
+// The serving total is above the new max: followed at once.
+#[case::max_lowered(None, Some(4), None, 4)]
+// The serving total is not a multiple of the new multiple: followed at once.
+#[case::multiple_changed(None, None, Some(4), 4)]
+fn a_total_the_spec_forbids_changes_at_once(
+    #[case] count: Option<u32>,
+    #[case] max: Option<u32>,
+    #[case] multiple: Option<u32>,
+    #[case] expected: u32,
+) {
+    let mut s = spec();
+    if let Some(n) = count {
+        s.shards.count = ShardCount::Fixed(n);
+    }
+    s.shards.max = max;
+    if let Some(m) = multiple {
+        s.shards.multiple = m;
+    }
+    let g = running(1, 10, 1);
+    let d = desired_state(
+        &s,
+        Some(&gw(1, 1000)),
+        &guilds(3_500),
+        &current(&[g], Some(1)),
+    );
+    assert_eq!(d.action, Action::Reshard, "{}", d.message);
+    assert_eq!(d.next.unwrap().shard_total, expected);
+}
+
+#[test]
+fn incomplete_load_does_not_lower_the_pod_count() {
+    let s = autoscaled(100, 0);
+    let g = running(1, 8, 2);
+    let mut load = eps(50.0);
+    load.fresh_shards = 5;
+    let d = desired_state(&s, Some(&gw(1, 1000)), &load, &current(&[g], Some(1)));
+    assert_eq!(d.active.unwrap().replicas, 4, "{}", d.message);
+    assert!(!d.scaled);
+    let mut load = eps(800.0);
+    load.fresh_shards = 5;
+    let d = desired_state(&s, Some(&gw(1, 1000)), &load, &current(&[g], Some(1)));
+    assert_eq!(d.active.unwrap().replicas, 8, "grows on a partial sum");
 }
