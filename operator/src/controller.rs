@@ -26,8 +26,8 @@ use kyuta_crds::contract::{ShardLayout, env, labels, ordinal_from_pod_name};
 use redis::aio::MultiplexedConnection;
 
 use crate::decide::{
-    Action, Current, Desired, GenerationPlan, GenerationState, Load, ShrinkWanted, StoreActive,
-    after_store_write, desired_state,
+    Action, Current, Desired, GenerationPlan, GenerationState, Load, Refusal, ShrinkWanted,
+    StoreActive, after_store_write, desired_state,
 };
 use crate::error::{Error, Result};
 use crate::gateway::{GatewayCache, GatewayError};
@@ -491,12 +491,16 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
     let desired: Desired = desired_state(spec, gateway.as_ref(), &load, &current);
 
     // Apply: bring up what should run, name the active generation in Redis, then retire. A
-    // switch is recorded (status, retiring) only once the SET succeeded.
-    for plan in desired.active.iter().chain(desired.next.iter()) {
-        apply_generation(ctx, kc, &ns, plan).await?;
+    // switch is recorded (status, retiring) only once the SET succeeded. A refused spec is not
+    // rolled out: nothing is applied, named or retired.
+    let applies = desired.refusal.is_none_or(Refusal::applies);
+    if applies {
+        for plan in desired.active.iter().chain(desired.next.iter()) {
+            apply_generation(ctx, kc, &ns, plan).await?;
+        }
     }
     let mut store_write: Result<(), Error> = Ok(());
-    if let (Some(con), Some(active)) = (redis.as_mut(), desired.active) {
+    if let (true, Some(con), Some(active)) = (applies, redis.as_mut(), desired.active) {
         store_write = state::set_active_generation(con, &name, active.generation).await;
     }
     let write_error = store_write.as_ref().err().map(ToString::to_string);
@@ -540,8 +544,8 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
         .map(|d| (d.reason, d.message.clone()))
         .or_else(|| {
             desired
-                .budget_refused
-                .then(|| ("IdentifyBudgetExhausted", desired.message.clone()))
+                .refusal
+                .map(|r| (r.reason(), desired.message.clone()))
         });
     let conds = vec![
         condition(
@@ -557,7 +561,7 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
             observed,
             &now_time,
         ),
-        match (&next_state, desired.budget_refused && active.is_some()) {
+        match (&next_state, desired.refusal.filter(|_| active.is_some())) {
             (Some(n), _) => condition(
                 &old.conditions,
                 conditions::RESHARDING,
@@ -570,16 +574,19 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
                 observed,
                 &now_time,
             ),
-            (None, true) => condition(
+            (None, Some(refusal)) => condition(
                 &old.conditions,
                 conditions::RESHARDING,
                 false,
-                "InsufficientIdentifyBudget",
+                match refusal {
+                    Refusal::IdentifyBudget => "InsufficientIdentifyBudget",
+                    other => other.reason(),
+                },
                 &desired.message,
                 observed,
                 &now_time,
             ),
-            (None, false) => condition(
+            (None, None) => condition(
                 &old.conditions,
                 conditions::RESHARDING,
                 false,
@@ -670,7 +677,7 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
         .as_ref()
         .is_none_or(|d| d.action != desired.action.as_str());
     if (notable && decision_changed) || action_changed {
-        let type_ = if desired.action == Action::Refuse {
+        let type_ = if matches!(desired.action, Action::Refuse | Action::RefuseSpec) {
             EventType::Warning
         } else {
             EventType::Normal

@@ -2,6 +2,7 @@
 //! the workers publish and what is running now. No I/O, no clock: the caller passes `now`.
 
 use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase, ShardCount};
+use kyuta_crds::contract::MAX_GUILDS_PER_SHARD;
 
 /// Autoscaling leaves the pod count alone while the load per pod is within this fraction of
 /// the target (hysteresis).
@@ -168,6 +169,8 @@ pub enum Action {
     Switch,
     /// A start or reshard the identify budget cannot pay for was refused.
     Refuse,
+    /// The spec asks for something that cannot work; nothing was changed.
+    RefuseSpec,
 }
 
 impl Action {
@@ -182,7 +185,42 @@ impl Action {
             Self::Reshard => "Reshard",
             Self::Switch => "SwitchGeneration",
             Self::Refuse => "RefuseReshard",
+            Self::RefuseSpec => "RefuseSpec",
         }
+    }
+}
+
+/// Why [`desired_state`] refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// `session_start_limit.remaining` cannot pay for the start or reshard. The running
+    /// generation is still applied.
+    IdentifyBudget,
+    /// The shard total is below `⌈guilds / 2500⌉` (rounded up to `shards.multiple`): Discord
+    /// would close every shard with 4011. Nothing is applied.
+    TooFewShards {
+        /// The shard total the spec allows.
+        total: u32,
+        /// The fewest shards the guilds need.
+        needed: u32,
+    },
+}
+
+impl Refusal {
+    /// The condition reason.
+    #[must_use]
+    pub fn reason(self) -> &'static str {
+        match self {
+            Self::IdentifyBudget => "IdentifyBudgetExhausted",
+            Self::TooFewShards { .. } => "ShardCountTooLow",
+        }
+    }
+
+    /// Objects are applied (the running generation as it is); `false`: nothing is applied or
+    /// retired, the spec is not rolled out.
+    #[must_use]
+    pub fn applies(self) -> bool {
+        matches!(self, Self::IdentifyBudget)
     }
 }
 
@@ -205,8 +243,8 @@ pub struct Desired {
     pub message: String,
     /// Autoscaling changed the pod count (restart the cooldown).
     pub scaled: bool,
-    /// The identify budget refused a start or reshard.
-    pub budget_refused: bool,
+    /// Why a start, reshard or the spec was refused, if it was.
+    pub refusal: Option<Refusal>,
     /// On [`Action::Switch`]: the generation that served until now. The switch is recorded
     /// (status, retiring) only once Redis names the new generation; see
     /// [`after_store_write`].
@@ -307,13 +345,15 @@ fn settle_total(
     let multiple = s.multiple.max(1);
     let serving = active.shard_total;
     let trusted = load.complete() && active.all_ready();
+    // A total the spec still allows: a multiple of `multiple`, not above `max`.
+    let allowed = |t: u32| t.is_multiple_of(multiple) && s.max.is_none_or(|max| t <= max);
     let auto = matches!(s.count, ShardCount::Auto);
     if !auto {
         return done(raw, None);
     }
     if raw >= serving {
         return match in_flight {
-            Some(p) if raw < p && !trusted => done(
+            Some(p) if raw < p && !trusted && allowed(p) => done(
                 p,
                 Some(format!(
                     "the guild count is incomplete: the reshard to {p} shards goes on"
@@ -322,8 +362,7 @@ fn settle_total(
             _ => done(raw, None),
         };
     }
-    let allowed = serving.is_multiple_of(multiple) && s.max.is_none_or(|max| serving <= max);
-    if !allowed {
+    if !allowed(serving) {
         return done(raw, None);
     }
     let heading = in_flight.unwrap_or(serving);
@@ -539,7 +578,7 @@ pub fn after_store_write(mut desired: Desired, write: Result<(), &str>) -> Desir
                 to.generation, to.shard_total, from.generation
             ),
             scaled: false,
-            budget_refused: false,
+            refusal: None,
             switch_from: None,
             shrink: desired.shrink,
         },
@@ -585,6 +624,12 @@ fn decide(
         })
         .copied();
 
+    if let Ok((raw, _)) = &target
+        && let Some(refused) = too_few_shards(spec, load, *raw, active.as_ref(), current)
+    {
+        return refused;
+    }
+
     let Some(active) = active else {
         // Nothing runs: start the first generation.
         let (total, why) = match target {
@@ -606,7 +651,7 @@ fn decide(
                 action: Action::Refuse,
                 message: budget_message(total, gw, "start"),
                 scaled: false,
-                budget_refused: true,
+                refusal: Some(Refusal::IdentifyBudget),
                 switch_from: None,
                 shrink: None,
             };
@@ -628,7 +673,7 @@ fn decide(
                 note,
             ),
             scaled: false,
-            budget_refused: false,
+            refusal: None,
             switch_from: None,
             shrink: None,
         };
@@ -717,7 +762,7 @@ fn decide(
             action,
             message,
             scaled: scaled && changed,
-            budget_refused: false,
+            refusal: None,
             switch_from: None,
             shrink,
         };
@@ -750,7 +795,7 @@ fn decide(
                     next.generation, total, active.generation
                 ),
                 scaled: false,
-                budget_refused: false,
+                refusal: None,
                 switch_from: None,
                 shrink,
             };
@@ -770,7 +815,7 @@ fn decide(
                     next.generation, total, active.generation, active.shard_total, next.generation
                 ),
                 scaled: false,
-                budget_refused: false,
+                refusal: None,
                 switch_from: Some(active_plan),
                 shrink,
             };
@@ -792,7 +837,7 @@ fn decide(
                 active.generation
             ),
             scaled: false,
-            budget_refused: false,
+            refusal: None,
             switch_from: None,
             shrink,
         };
@@ -807,7 +852,7 @@ fn decide(
         action,
         message,
         scaled: false,
-        budget_refused: refused,
+        refusal: refused.then_some(Refusal::IdentifyBudget),
         switch_from: None,
         shrink,
     };
@@ -855,10 +900,70 @@ fn decide(
             note,
         ),
         scaled: false,
-        budget_refused: false,
+        refusal: None,
         switch_from: None,
         shrink,
     }
+}
+
+/// The fewest shards `guilds` need: `⌈guilds / 2500⌉` (Discord's hard limit per shard),
+/// rounded up to `multiple`.
+#[must_use]
+pub fn needed_shards(guilds: u64, multiple: u32) -> u32 {
+    let n = u32::try_from(guilds.div_ceil(MAX_GUILDS_PER_SHARD)).unwrap_or(u32::MAX);
+    round_up(n.max(1), multiple.max(1))
+}
+
+/// Refuses a shard total below what the guilds need. The guild count is a lower bound even when
+/// incomplete; unknown guilds refuse nothing.
+fn too_few_shards(
+    spec: &KyutaClusterSpec,
+    load: &Load,
+    total: u32,
+    active: Option<&GenerationState>,
+    current: &Current,
+) -> Option<Desired> {
+    let guilds = load.guilds?;
+    let needed = needed_shards(guilds, spec.shards.multiple);
+    if total >= needed {
+        return None;
+    }
+    let limit = match spec.shards.count {
+        ShardCount::Fixed(n) => format!("spec.shards.count is {n}"),
+        ShardCount::Auto => format!(
+            "spec.shards.max {} allows {total}",
+            spec.shards.max.unwrap_or(total)
+        ),
+    };
+    let keep = match active {
+        Some(a) => format!(
+            "generation {} ({} shards) is kept as it is",
+            a.generation, a.shard_total
+        ),
+        None => "nothing was started".into(),
+    };
+    Some(Desired {
+        phase: Phase::Degraded,
+        active: active.map(|a| GenerationPlan {
+            generation: a.generation,
+            shard_total: a.shard_total,
+            shards_per_pod: a.shards_per_pod,
+            replicas: a.replicas,
+        }),
+        next: None,
+        retire: vec![],
+        target_shards: Some(total),
+        action: Action::RefuseSpec,
+        message: format!(
+            "refused: {limit}, but {guilds} guilds need at least {needed} shards \
+             (Discord allows {MAX_GUILDS_PER_SHARD} guilds per shard and closes an overfull one \
+             with 4011); raise it to {needed} or more; {keep}"
+        ),
+        scaled: false,
+        refusal: Some(Refusal::TooFewShards { total, needed }),
+        switch_from: None,
+        shrink: current.shrink,
+    })
 }
 
 fn wait(why: String) -> Desired {
@@ -871,7 +976,7 @@ fn wait(why: String) -> Desired {
         action: Action::Wait,
         message: why,
         scaled: false,
-        budget_refused: false,
+        refusal: None,
         switch_from: None,
         shrink: None,
     }

@@ -2,8 +2,8 @@
 
 use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase, SessionStartLimit, ShardCount};
 use kyuta_operator::decide::{
-    Action, Current, GenerationPlan, GenerationState, Load, StoreActive, after_store_write,
-    desired_state, shard_total,
+    Action, Current, GenerationPlan, GenerationState, Load, Refusal, StoreActive,
+    after_store_write, desired_state, shard_total,
 };
 use rstest::rstest;
 
@@ -151,7 +151,7 @@ fn first_generation_refused_when_budget_too_low() {
     let d = desired_state(&spec(), Some(&gw(6, 5)), &guilds(0), &current(&[], None));
     assert_eq!(d.action, Action::Refuse);
     assert_eq!(d.phase, Phase::Degraded);
-    assert!(d.budget_refused);
+    assert_eq!(d.refusal, Some(Refusal::IdentifyBudget));
     assert!(d.active.is_none() && d.next.is_none(), "no partial start");
     assert!(d.message.contains("5 of 1000"), "{}", d.message);
 }
@@ -349,7 +349,7 @@ fn reshard_refused_when_budget_too_low() {
     );
     assert_eq!(d.action, Action::Refuse);
     assert_eq!(d.phase, Phase::Degraded);
-    assert!(d.budget_refused);
+    assert_eq!(d.refusal, Some(Refusal::IdentifyBudget));
     assert!(d.next.is_none(), "no partial start");
     assert_eq!(
         d.active.unwrap().shard_total,
@@ -759,4 +759,145 @@ fn incomplete_load_does_not_lower_the_pod_count() {
     load.fresh_shards = 5;
     let d = desired_state(&s, Some(&gw(1, 1000)), &load, &current(&[g], Some(1)));
     assert_eq!(d.active.unwrap().replicas, 8, "grows on a partial sum");
+}
+
+#[rstest]
+// 100 000 guilds need ⌈100 000 / 2500⌉ = 40 shards.
+#[case::fixed_below(Some(32), None, 1, 100_000, Some(40))]
+#[case::fixed_exactly_enough(Some(40), None, 1, 100_000, None)]
+// 100 001 guilds need 41, rounded up to the multiple of 16: 48.
+#[case::fixed_below_the_multiple(Some(32), None, 16, 100_001, Some(48))]
+#[case::fixed_at_the_multiple(Some(48), None, 16, 100_001, None)]
+// `max` holds an auto total below what the guilds need.
+#[case::auto_max_too_low(None, Some(32), 1, 100_000, Some(40))]
+#[case::auto_max_enough(None, Some(40), 1, 100_000, None)]
+fn a_shard_total_below_what_the_guilds_need_is_refused(
+    #[case] count: Option<u32>,
+    #[case] max: Option<u32>,
+    #[case] multiple: u32,
+    #[case] guild_count: u64,
+    #[case] needed: Option<u32>,
+) {
+    let mut s = spec();
+    if let Some(n) = count {
+        s.shards.count = ShardCount::Fixed(n);
+    }
+    s.shards.max = max;
+    s.shards.multiple = multiple;
+    s.shards.guilds_per_shard = 2500;
+    let g = running(1, 64, 1);
+    let d = desired_state(
+        &s,
+        Some(&gw(1, 1000)),
+        &guilds(guild_count),
+        &current(&[g], Some(1)),
+    );
+    match needed {
+        Some(needed) => {
+            assert_eq!(d.action, Action::RefuseSpec, "{}", d.message);
+            assert_eq!(d.phase, Phase::Degraded);
+            let Some(Refusal::TooFewShards { needed: n, .. }) = d.refusal else {
+                panic!("{:?}", d.refusal);
+            };
+            assert_eq!(n, needed);
+            assert_eq!(d.refusal.unwrap().reason(), "ShardCountTooLow");
+            assert!(!d.refusal.unwrap().applies(), "nothing is rolled out");
+            assert!(d.next.is_none() && d.retire.is_empty());
+            assert_eq!(
+                d.active.unwrap().shard_total,
+                64,
+                "the running generation stays"
+            );
+            assert!(
+                d.message.contains(&format!("at least {needed} shards")),
+                "{}",
+                d.message
+            );
+            assert!(d.message.contains("4011"), "{}", d.message);
+        }
+        None => {
+            assert!(d.refusal.is_none(), "{}", d.message);
+            assert_eq!(d.action, Action::Reshard, "{}", d.message);
+        }
+    }
+}
+
+#[test]
+fn a_fixed_count_below_the_guilds_is_refused_before_anything_starts() {
+    // The first generation: no load yet, so nothing to check against: it starts.
+    let mut s = spec();
+    s.shards.count = ShardCount::Fixed(2);
+    let d = desired_state(
+        &s,
+        Some(&gw(1, 1000)),
+        &Load::unknown(),
+        &current(&[], None),
+    );
+    assert_eq!(d.action, Action::Start);
+    // Even a partial guild count is a lower bound: 1 of 2 shards already reports 6000 guilds.
+    let g = running(1, 2, 1);
+    s.shards.count = ShardCount::Fixed(2);
+    let d = desired_state(
+        &s,
+        Some(&gw(1, 1000)),
+        &partial(6_000, 1, 2),
+        &current(&[g], Some(1)),
+    );
+    assert_eq!(d.action, Action::RefuseSpec, "{}", d.message);
+}
+
+#[test]
+fn every_total_is_a_multiple_and_enough_for_the_guilds() {
+    let hold = kyuta_operator::decide::SHARD_SHRINK_HOLD_SECS;
+    for multiple in [1u32, 3, 4, 16] {
+        for serving in [multiple, multiple * 2, multiple * 5] {
+            for guild_count in [0u64, 1, 2_499, 2_501, 9_999, 40_000, 77_777] {
+                for recommended in [1u32, 5, 17, 33] {
+                    for min in [1u32, 2, 7] {
+                        for max in [None, Some(multiple * 4), Some(multiple * 64)] {
+                            if max.is_some_and(|m| m < min) {
+                                continue; // the API server refuses max < min
+                            }
+                            let mut s = spec();
+                            s.shards.multiple = multiple;
+                            s.shards.min = min;
+                            s.shards.max = max;
+                            let g = running(1, serving, 1);
+                            let mut c = current(&[g], Some(1));
+                            c.shrink = Some(kyuta_operator::decide::ShrinkWanted {
+                                shards: 1,
+                                since: c.now - hold,
+                            });
+                            let d = desired_state(
+                                &s,
+                                Some(&gw(recommended, 100_000)),
+                                &guilds(guild_count),
+                                &c,
+                            );
+                            let case = format!(
+                                "multiple {multiple}, serving {serving}, {guild_count} guilds, recommended {recommended}, min {min}, max {max:?}: {}",
+                                d.message
+                            );
+                            let needed = guild_count.div_ceil(2500) as u32;
+                            if d.refusal.is_some() {
+                                assert!(max.unwrap() < needed, "{case}");
+                                continue;
+                            }
+                            for plan in d.active.iter().chain(d.next.iter()) {
+                                if plan.generation == 1 {
+                                    continue;
+                                }
+                                assert_eq!(plan.shard_total % multiple, 0, "{case}");
+                                assert!(plan.shard_total >= needed, "{case}");
+                                assert!(plan.shard_total >= min, "{case}");
+                            }
+                            if let Some(t) = d.target_shards {
+                                assert_eq!(t % multiple, 0, "{case}");
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
