@@ -32,6 +32,16 @@ pub const WORKER_APP: &str = "kyuta-worker";
 pub const MANAGER: &str = "kyuta-operator";
 /// Seconds a worker gets after SIGTERM to close its shards resumably and save their sessions.
 pub const TERMINATION_GRACE_SECONDS: i64 = 30;
+/// How often the kubelet asks a worker's `/ready`.
+pub const READINESS_PERIOD_SECONDS: i32 = 5;
+/// Consecutive failed `/ready` checks before a worker pod is marked not Ready: with
+/// [`READINESS_PERIOD_SECONDS`], a shard may be down 10–15 s (a normal reconnect or resume
+/// takes a few seconds) before its pod leaves Ready, so a reconnect does not make it flap.
+pub const READINESS_FAILURE_THRESHOLD: i32 = 3;
+/// How often the kubelet asks a worker's `/health`.
+pub const LIVENESS_PERIOD_SECONDS: i32 = 10;
+/// Consecutive failed `/health` checks before the worker container is restarted.
+pub const LIVENESS_FAILURE_THRESHOLD: i32 = 3;
 
 /// Name of a generation's StatefulSet, Service and PodDisruptionBudget: `<cluster>-g<N>`.
 #[must_use]
@@ -220,8 +230,16 @@ pub fn statefulset(kc: &KyutaCluster, plan: &GenerationPlan) -> StatefulSet {
                 ..ContainerPort::default()
             },
         ]),
-        liveness_probe: Some(probe("/health", 10, 3)),
-        readiness_probe: Some(probe("/ready", 5, 1)),
+        liveness_probe: Some(probe(
+            "/health",
+            LIVENESS_PERIOD_SECONDS,
+            LIVENESS_FAILURE_THRESHOLD,
+        )),
+        readiness_probe: Some(probe(
+            "/ready",
+            READINESS_PERIOD_SECONDS,
+            READINESS_FAILURE_THRESHOLD,
+        )),
         resources: kc.spec.worker.resources.clone(),
         security_context: Some(SecurityContext {
             allow_privilege_escalation: Some(false),

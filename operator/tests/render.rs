@@ -66,3 +66,19 @@ fn token_is_only_referenced() {
     assert_eq!(sts.metadata.name.as_deref(), Some("prod-g3"));
     assert_eq!(sts.spec.unwrap().replicas, Some(3));
 }
+
+#[test]
+fn readiness_survives_a_reconnect() {
+    let sts = render::statefulset(&cluster(), &PLAN);
+    let pod = sts.spec.unwrap().template.spec.unwrap();
+    let probe = pod.containers[0].readiness_probe.clone().unwrap();
+    let period = probe.period_seconds.unwrap();
+    let failures = probe.failure_threshold.unwrap();
+    assert_eq!((period, failures), (5, 3));
+    // A shard that reconnects for up to 10 s (two missed checks) keeps its pod Ready.
+    assert!(
+        period * (failures - 1) >= 10,
+        "a single missed /ready must not take the pod out of Ready"
+    );
+    assert_eq!(probe.success_threshold.unwrap_or(1), 1);
+}
