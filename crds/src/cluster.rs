@@ -79,7 +79,8 @@ pub struct KyutaClusterSpec {
     #[serde(default)]
     pub autoscaling: AutoscalingSpec,
     /// Redis shared by the workers (sessions, identify pacing, load, dedupe). Without it each
-    /// worker keeps that state in process and autoscaling has no load to read.
+    /// worker keeps that state in process and autoscaling has no load to read, so the
+    /// operator runs at most one pod: a spec that needs more is refused (`RedisRequired`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<ConnectionRef>,
     /// MongoDB for cases and guild configuration. Without it each worker uses its embedded

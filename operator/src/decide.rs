@@ -204,6 +204,12 @@ pub enum Refusal {
         /// The fewest shards the guilds need.
         needed: u32,
     },
+    /// More than one pod without Redis (`spec.redis` unset): the pods cannot share the
+    /// identify budget. Nothing is applied.
+    NoRedis {
+        /// The pods the spec calls for.
+        pods: u32,
+    },
 }
 
 impl Refusal {
@@ -213,6 +219,7 @@ impl Refusal {
         match self {
             Self::IdentifyBudget => "IdentifyBudgetExhausted",
             Self::TooFewShards { .. } => "ShardCountTooLow",
+            Self::NoRedis { .. } => "RedisRequired",
         }
     }
 
@@ -526,6 +533,7 @@ fn shards_per_pod(
 ///
 /// - Shard total per [`shard_total`]; pods = `⌈total / shards_per_pod⌉`, with autoscaling of
 ///   the pod count (hysteresis [`SCALE_TOLERANCE`] and a cooldown).
+/// - More than one pod without Redis is refused ([`Refusal::NoRedis`]).
 /// - A changed shard total starts generation N+1 beside N; N is retired only once every pod of
 ///   N+1 is Ready. A start or reshard that `session_start_limit.remaining` cannot pay for is
 ///   refused whole: nothing new is started.
@@ -540,7 +548,7 @@ pub fn desired_state(
     load: &Load,
     current: &Current,
 ) -> Desired {
-    let mut d = decide(spec, gateway, load, current);
+    let mut d = refuse_without_redis(spec, decide(spec, gateway, load, current), current);
     match current.store {
         StoreActive::NoStore | StoreActive::Names(None) => {}
         StoreActive::Unknown => {
@@ -594,6 +602,72 @@ pub fn after_store_write(mut desired: Desired, write: Result<(), &str>) -> Desir
     }
 }
 
+/// The generation that serves now: the one the status names, else (none named, or it is gone)
+/// the newest fully Ready one, else the newest.
+fn serving(current: &Current) -> Option<GenerationState> {
+    current
+        .active
+        .and_then(|n| current.generations.iter().find(|g| g.generation == n))
+        .or_else(|| {
+            current
+                .generations
+                .iter()
+                .filter(|g| g.all_ready())
+                .max_by_key(|g| g.generation)
+                .or_else(|| current.generations.iter().max_by_key(|g| g.generation))
+        })
+        .copied()
+}
+
+fn plan_of(g: &GenerationState) -> GenerationPlan {
+    GenerationPlan {
+        generation: g.generation,
+        shard_total: g.shard_total,
+        shards_per_pod: g.shards_per_pod,
+        replicas: g.replicas,
+    }
+}
+
+/// Refuses more than one pod without Redis: pods without Redis cannot share Discord's
+/// identify rate limit (nor sessions, load or dedupe), so several of them identify at once and
+/// Discord refuses them.
+fn refuse_without_redis(spec: &KyutaClusterSpec, d: Desired, current: &Current) -> Desired {
+    if spec.redis.is_some() || d.refusal.is_some_and(|r| !r.applies()) {
+        return d;
+    }
+    let Some(pods) = d
+        .active
+        .iter()
+        .chain(d.next.iter())
+        .map(|p| p.replicas)
+        .max()
+        .filter(|pods| *pods > 1)
+    else {
+        return d;
+    };
+    let running = serving(current);
+    let keep = match &running {
+        Some(a) => format!("generation {} is kept as it is", a.generation),
+        None => "nothing was started".into(),
+    };
+    Desired {
+        phase: Phase::Degraded,
+        active: running.as_ref().map(plan_of),
+        next: None,
+        retire: vec![],
+        target_shards: d.target_shards,
+        action: Action::RefuseSpec,
+        message: format!(
+            "refused: {pods} pods without Redis (spec.redis is not set) cannot share Discord's identify budget; \
+             set spec.redis, or run every shard in one pod (shardsPerPod ≥ the shard total, autoscaling off); {keep}"
+        ),
+        scaled: false,
+        refusal: Some(Refusal::NoRedis { pods }),
+        switch_from: None,
+        shrink: current.shrink,
+    }
+}
+
 fn decide(
     spec: &KyutaClusterSpec,
     gateway: Option<&GatewayInfo>,
@@ -609,20 +683,7 @@ fn decide(
         .unwrap_or(0)
         .max(current.last_generation)
         + 1;
-    let active = current
-        .active
-        .and_then(|n| current.generations.iter().find(|g| g.generation == n))
-        .or_else(|| {
-            // No (surviving) active generation named: adopt the newest fully Ready one, else the
-            // newest.
-            current
-                .generations
-                .iter()
-                .filter(|g| g.all_ready())
-                .max_by_key(|g| g.generation)
-                .or_else(|| current.generations.iter().max_by_key(|g| g.generation))
-        })
-        .copied();
+    let active = serving(current);
 
     if let Ok((raw, _)) = &target
         && let Some(refused) = too_few_shards(spec, load, *raw, active.as_ref(), current)
@@ -944,12 +1005,7 @@ fn too_few_shards(
     };
     Some(Desired {
         phase: Phase::Degraded,
-        active: active.map(|a| GenerationPlan {
-            generation: a.generation,
-            shard_total: a.shard_total,
-            shards_per_pod: a.shards_per_pod,
-            replicas: a.replicas,
-        }),
+        active: active.map(plan_of),
         next: None,
         retire: vec![],
         target_shards: Some(total),

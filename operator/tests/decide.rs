@@ -10,9 +10,16 @@ use rstest::rstest;
 fn spec() -> KyutaClusterSpec {
     serde_json::from_value(serde_json::json!({
         "tokenSecretRef": {"name": "bot", "key": "token"},
-        "worker": {"image": "kyuta-worker:dev"}
+        "worker": {"image": "kyuta-worker:dev"},
+        "redis": {"url": "redis://redis:6379"}
     }))
     .unwrap()
+}
+
+fn without_redis() -> KyutaClusterSpec {
+    let mut s = spec();
+    s.redis = None;
+    s
 }
 
 fn gw(recommended: u32, remaining: u32) -> GatewayInfo {
@@ -900,4 +907,59 @@ fn every_total_is_a_multiple_and_enough_for_the_guilds() {
             }
         }
     }
+}
+
+#[rstest]
+#[case::six_shards_in_three_pods(6, 2, Some(3))]
+#[case::six_shards_in_one_pod(6, 6, None)]
+#[case::one_shard(1, 1, None)]
+fn more_than_one_pod_without_redis_is_refused(
+    #[case] recommended: u32,
+    #[case] spp: u32,
+    #[case] refused_pods: Option<u32>,
+) {
+    let mut s = without_redis();
+    s.shards_per_pod = spp;
+    let mut c = current(&[], None);
+    c.store = StoreActive::NoStore;
+    let d = desired_state(&s, Some(&gw(recommended, 1000)), &Load::unknown(), &c);
+    match refused_pods {
+        Some(pods) => {
+            assert_eq!(d.action, Action::RefuseSpec, "{}", d.message);
+            assert_eq!(d.phase, Phase::Degraded);
+            assert_eq!(d.refusal, Some(Refusal::NoRedis { pods }));
+            assert_eq!(d.refusal.unwrap().reason(), "RedisRequired");
+            assert!(!d.refusal.unwrap().applies(), "nothing is rolled out");
+            assert!(d.active.is_none() && d.next.is_none());
+            assert!(d.message.contains("identify"), "{}", d.message);
+        }
+        None => {
+            assert_eq!(d.action, Action::Start, "{}", d.message);
+            assert_eq!(d.active.unwrap().replicas, 1);
+        }
+    }
+}
+
+#[test]
+fn a_running_fleet_without_redis_is_not_split_into_pods() {
+    // One pod runs all 6 shards without Redis; asking for 2 shards per pod is refused and
+    // the running generation is left as it is.
+    let mut s = without_redis();
+    s.shards_per_pod = 2;
+    let g = running(1, 6, 6);
+    let mut c = current(&[g], Some(1));
+    c.store = StoreActive::NoStore;
+    let d = desired_state(&s, Some(&gw(6, 1000)), &Load::unknown(), &c);
+    assert_eq!(d.action, Action::RefuseSpec, "{}", d.message);
+    assert_eq!(d.refusal, Some(Refusal::NoRedis { pods: 3 }));
+    assert_eq!(
+        d.active,
+        Some(GenerationPlan {
+            generation: 1,
+            shard_total: 6,
+            shards_per_pod: 6,
+            replicas: 1
+        })
+    );
+    assert!(d.next.is_none() && d.retire.is_empty());
 }
