@@ -493,3 +493,30 @@ async fn modlog_and_moddm_settings() {
     );
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_duration_may_span_words_and_small_numbers_are_not_users() {
+    let h = Harness::start(&StoreKind::embedded()).await;
+    let c = h.cast;
+    // `1h 30m spam`: 90 minutes, reason "spam"; the reply shows the length.
+    let r = h
+        .prefix(c.moderator, &format!("timeout <@{}> 1h 30m spam", c.member))
+        .await
+        .expect("timeout");
+    let k = case(&h, 1).await;
+    assert_eq!(k.kind, CaseKind::Timeout);
+    assert_eq!(k.duration_secs, Some(90 * 60));
+    assert_eq!(k.reason.as_deref(), Some("spam"));
+    assert!(text(&r).contains("1h 30m"), "{}", text(&r));
+    // `mo` is months (30 days), `m` minutes.
+    h.prefix(c.moderator, &format!("ban <@{}> 1mo raid", c.member2))
+        .await
+        .expect("tempban");
+    let k = case(&h, 2).await;
+    assert_eq!(k.duration_secs, Some(30 * 24 * 3600));
+    assert_eq!(k.reason.as_deref(), Some("raid"));
+    // A bare small number is not a user id.
+    let e = h.prefix(c.moderator, "ban 5 spam").await.unwrap_err();
+    assert!(e.to_string().contains("`user` must be"), "{e}");
+    h.shutdown().await;
+}

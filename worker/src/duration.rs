@@ -4,7 +4,8 @@
 //!
 //! A duration is one or more *components*, each a decimal number immediately followed by a
 //! unit: `s`/`sec`/`secs`/`second`/`seconds`, `m`/`min`/`mins`/`minute`/`minutes`,
-//! `h`/`hr`/`hrs`/`hour`/`hours`, `d`/`day`/`days`, `w`/`wk`/`wks`/`week`/`weeks`.
+//! `h`/`hr`/`hrs`/`hour`/`hours`, `d`/`day`/`days`, `w`/`wk`/`wks`/`week`/`weeks`,
+//! `mo`/`mon`/`month`/`months` (30 days; `m` stays minutes).
 //!
 //! - Case does not matter (`1H30M` = `1h30m`).
 //! - Whitespace: leading and trailing whitespace is ignored; components may be separated by
@@ -27,6 +28,7 @@ const MINUTE: u64 = 60;
 const HOUR: u64 = 60 * MINUTE;
 const DAY: u64 = 24 * HOUR;
 const WEEK: u64 = 7 * DAY;
+const MONTH: u64 = 30 * DAY;
 
 /// A unit of a duration component.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -41,6 +43,8 @@ pub enum Unit {
     Days,
     /// Weeks (`w`).
     Weeks,
+    /// Months of 30 days (`mo`); the formatter writes weeks and days instead.
+    Months,
 }
 
 impl Unit {
@@ -53,18 +57,20 @@ impl Unit {
             Self::Hours => HOUR,
             Self::Days => DAY,
             Self::Weeks => WEEK,
+            Self::Months => MONTH,
         }
     }
 
-    /// The one-letter symbol used by the formatter.
+    /// The short symbol (`s`, `m`, `h`, `d`, `w`, `mo`).
     #[must_use]
-    pub const fn symbol(self) -> char {
+    pub const fn symbol(self) -> &'static str {
         match self {
-            Self::Seconds => 's',
-            Self::Minutes => 'm',
-            Self::Hours => 'h',
-            Self::Days => 'd',
-            Self::Weeks => 'w',
+            Self::Seconds => "s",
+            Self::Minutes => "m",
+            Self::Hours => "h",
+            Self::Days => "d",
+            Self::Weeks => "w",
+            Self::Months => "mo",
         }
     }
 
@@ -75,6 +81,7 @@ impl Unit {
             "h" | "hr" | "hrs" | "hour" | "hours" => Self::Hours,
             "d" | "day" | "days" => Self::Days,
             "w" | "wk" | "wks" | "week" | "weeks" => Self::Weeks,
+            "mo" | "mon" | "mons" | "month" | "months" => Self::Months,
             _ => return None,
         })
     }
@@ -90,13 +97,15 @@ pub enum DurationError {
     #[error("the duration is zero; it must be at least 1s")]
     Zero,
     /// A number was not followed by a unit.
-    #[error("`{number}` has no unit; add one of s, m, h, d, w (for example `{number}m`)")]
+    #[error(
+        "`{number}` has no unit; add one of s, m (minutes), h, d, w, mo (months) (for example `{number}m`)"
+    )]
     MissingUnit {
         /// The number without a unit.
         number: String,
     },
     /// A unit word is not known.
-    #[error("`{unit}` is not a unit; use s, m, h, d or w")]
+    #[error("`{unit}` is not a unit; use s, m (minutes), h, d, w or mo (months)")]
     UnknownUnit {
         /// The word that was read as a unit.
         unit: String,
@@ -119,7 +128,7 @@ pub enum DurationError {
     #[error("the unit `{unit}` is given twice; write each unit once (like `1h30m`)")]
     DuplicateUnit {
         /// The unit's symbol.
-        unit: char,
+        unit: &'static str,
     },
     /// The value does not fit in the supported range.
     #[error(
@@ -138,7 +147,7 @@ pub fn parse_duration(input: &str) -> Result<Duration, DurationError> {
     if text.is_empty() {
         return Err(DurationError::Empty);
     }
-    let mut seen: Vec<Unit> = Vec::with_capacity(5);
+    let mut seen: Vec<Unit> = Vec::with_capacity(6);
     let mut total: u64 = 0;
     let mut rest = text;
     while !rest.is_empty() {
@@ -291,8 +300,8 @@ mod tests {
     #[case("-5m", DurationError::UnexpectedChar { ch: '-' })]
     #[case("1.5h", DurationError::UnexpectedChar { ch: '.' })]
     #[case("1h,30m", DurationError::UnexpectedChar { ch: ',' })]
-    #[case("1h1h", DurationError::DuplicateUnit { unit: 'h' })]
-    #[case("1h 1hour", DurationError::DuplicateUnit { unit: 'h' })]
+    #[case("1h1h", DurationError::DuplicateUnit { unit: "h" })]
+    #[case("1h 1hour", DurationError::DuplicateUnit { unit: "h" })]
     #[case("3651d", DurationError::TooLong)]
     #[case("99999999999999999999999s", DurationError::TooLong)]
     #[case("18446744073709551615w", DurationError::TooLong)]

@@ -10,6 +10,7 @@ pub mod cache;
 pub mod clock;
 pub mod commands;
 pub mod config;
+pub mod duration;
 pub mod gateway;
 pub mod i18n;
 pub mod local;

@@ -16,7 +16,7 @@ use crate::commands::{
     Args, CommandContext, CommandDef, CommandError, CommandHandler, EmbedBuilder, GuildScope,
     OptionDef, OptionKind, Registry, RegistryError, Reply, SubcommandDef,
 };
-use crate::moderation::duration::parse_duration;
+use crate::duration::parse_duration;
 use crate::store::Store;
 
 /// Colour of `/automod` embeds.

@@ -124,8 +124,16 @@ fn strip_mention<'a>(s: &'a str, open: &str) -> Option<&'a str> {
     s.strip_prefix(open)?.strip_suffix('>')
 }
 
-fn parse_id(s: &str) -> Option<u64> {
-    s.parse::<u64>().ok().filter(|n| *n != 0)
+/// The smallest number read as a Discord id: 15 digits. Real snowflakes are 17 digits or more,
+/// so a small number (`k!ban 5`, `k!cases @user 2`) is never taken for a user, channel or role.
+const MIN_SNOWFLAKE: u64 = 100_000_000_000_000;
+
+/// An id from a mention (`<@…>`: any id but 0) or a bare number (snowflake-sized only).
+fn parse_id(word: &str, mention: Option<&str>) -> Option<u64> {
+    match mention {
+        Some(inner) => inner.parse::<u64>().ok().filter(|n| *n != 0),
+        None => word.parse::<u64>().ok().filter(|n| *n >= MIN_SNOWFLAKE),
+    }
 }
 
 /// Parses one prefix word as `option`'s kind and checks its constraints.
@@ -136,7 +144,14 @@ fn parse_word(option: &OptionDef, word: &str) -> Result<ArgValue, ArgError> {
         value: shorten(word),
     };
     let value = match option.kind {
-        OptionKind::String | OptionKind::Duration => ArgValue::String(word.to_owned()),
+        OptionKind::String => ArgValue::String(word.to_owned()),
+        // A word that starts with a digit is meant as a duration: kept, so the command says
+        // precisely what is wrong with it (`5y`: "`y` is not a unit"); any other word is not
+        // a duration, and an optional duration is skipped for it.
+        OptionKind::Duration if word.starts_with(|c: char| c.is_ascii_digit()) => {
+            ArgValue::String(word.to_owned())
+        }
+        OptionKind::Duration => return Err(invalid()),
         OptionKind::Integer => ArgValue::Integer(word.parse().map_err(|_| invalid())?),
         OptionKind::Boolean => match word.to_ascii_lowercase().as_str() {
             "true" | "yes" | "on" | "y" | "1" => ArgValue::Boolean(true),
@@ -144,18 +159,17 @@ fn parse_word(option: &OptionDef, word: &str) -> Result<ArgValue, ArgError> {
             _ => return Err(invalid()),
         },
         OptionKind::User => {
-            let raw = strip_mention(word, "<@!")
-                .or_else(|| strip_mention(word, "<@").filter(|r| !r.starts_with('&')))
-                .unwrap_or(word);
-            ArgValue::User(Id::new(parse_id(raw).ok_or_else(invalid)?))
+            let mention = strip_mention(word, "<@!")
+                .or_else(|| strip_mention(word, "<@").filter(|r| !r.starts_with('&')));
+            ArgValue::User(Id::new(parse_id(word, mention).ok_or_else(invalid)?))
         }
         OptionKind::Channel => {
-            let raw = strip_mention(word, "<#").unwrap_or(word);
-            ArgValue::Channel(Id::new(parse_id(raw).ok_or_else(invalid)?))
+            let mention = strip_mention(word, "<#");
+            ArgValue::Channel(Id::new(parse_id(word, mention).ok_or_else(invalid)?))
         }
         OptionKind::Role => {
-            let raw = strip_mention(word, "<@&").unwrap_or(word);
-            ArgValue::Role(Id::new(parse_id(raw).ok_or_else(invalid)?))
+            let mention = strip_mention(word, "<@&");
+            ArgValue::Role(Id::new(parse_id(word, mention).ok_or_else(invalid)?))
         }
     };
     check_value(option, value, true)
@@ -311,6 +325,24 @@ pub fn parse_prefix_args(def: &CommandDef, rest: &str) -> Result<Args, ArgError>
             continue;
         };
         match parse_word(option, &word) {
+            Ok(ArgValue::String(mut text)) if option.kind == OptionKind::Duration => {
+                // `1h 30m spam`: a duration may span words; take each next word that still
+                // reads as part of it.
+                let mut remainder = remainder;
+                while crate::duration::parse_duration(&text).is_ok()
+                    && let Some((next, after)) = next_token(remainder)?
+                {
+                    let joined = format!("{text} {next}");
+                    if crate::duration::parse_duration(&joined).is_err() {
+                        break;
+                    }
+                    text = joined;
+                    remainder = after;
+                }
+                args.set(option.name.clone(), ArgValue::String(text));
+                rest = remainder;
+                skipped = None;
+            }
             Ok(value) => {
                 args.set(option.name.clone(), value);
                 rest = remainder;
@@ -449,9 +481,43 @@ mod tests {
         let a = parse_prefix_args(&ban(), "<@123> being rude").unwrap();
         assert_eq!(a.integer("days"), None);
         assert_eq!(a.string("reason"), Some("being rude"));
-        let a = parse_prefix_args(&ban(), "456").unwrap();
-        assert_eq!(a.user("user"), Some(Id::new(456)));
+        let a = parse_prefix_args(&ban(), "222213938194939904").unwrap();
+        assert_eq!(a.user("user"), Some(Id::new(222_213_938_194_939_904)));
         assert_eq!(a.string("reason"), None);
+        // A bare number is an id only when it is snowflake-sized.
+        let e = parse_prefix_args(&ban(), "5 spam").unwrap_err();
+        assert!(
+            matches!(e, ArgError::Invalid { ref option, .. } if option == "user"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_duration_spans_words_and_must_be_a_duration() {
+        let def = CommandDef::new("timeout", "t", Nop)
+            .option(OptionDef::new("user", "u", OptionKind::User).required())
+            .option(OptionDef::new("duration", "d", OptionKind::Duration))
+            .option(OptionDef::new("reason", "r", OptionKind::String));
+        let a = parse_prefix_args(&def, "<@123> 1h 30m spam").unwrap();
+        assert_eq!(a.string("duration"), Some("1h 30m"));
+        assert_eq!(a.string("reason"), Some("spam"));
+        assert_eq!(
+            crate::duration::parse_duration(a.string("duration").unwrap()),
+            Ok(std::time::Duration::from_secs(90 * 60))
+        );
+        let a = parse_prefix_args(&def, "<@123> 2mo 1w").unwrap();
+        assert_eq!(
+            crate::duration::parse_duration(a.string("duration").unwrap()),
+            Ok(std::time::Duration::from_secs((60 + 7) * 24 * 3600))
+        );
+        // Not a duration: the optional duration is skipped and the words are the reason.
+        let a = parse_prefix_args(&def, "<@123> spam 30m").unwrap();
+        assert_eq!(a.string("duration"), None);
+        assert_eq!(a.string("reason"), Some("spam 30m"));
+        // `1h 1h` stops at the repeat: the second is part of the reason.
+        let a = parse_prefix_args(&def, "<@123> 1h 1h").unwrap();
+        assert_eq!(a.string("duration"), Some("1h"));
+        assert_eq!(a.string("reason"), Some("1h"));
     }
 
     #[test]

@@ -15,11 +15,11 @@ use crate::store::{
     Case, CaseFilter, CaseKind, CaseOutcome, EscalationAction, EscalationRule, Store,
 };
 
-use super::duration::{DurationError, format_duration, parse_duration};
 use super::engine::{self, ActionError, ActionReport, ActionRequest, Deps, DmStatus};
 use super::modlog::{self, build_embed};
 use super::options::{DeleteMessages, MAX_REASON_CHARS, Reason};
 use super::timeout::TIMEOUT_CAP;
+use crate::duration::{DurationError, format_duration, parse_duration};
 
 /// Cases per page of `/cases`.
 pub const CASES_PER_PAGE: u32 = 10;

@@ -28,13 +28,13 @@ use crate::store::{
 };
 
 use super::discord;
-use super::duration::format_duration;
 use super::escalation::{self, EscalationAction, Threshold, WarnRecord};
 use super::facts::{self, GuildFacts};
 use super::modlog::{self, EntryKind, ModlogEntry};
 use super::options::{DeleteMessages, MAX_REASON_CHARS, Reason};
 use super::rules::{self, Action, Refusal, Subject};
 use super::timeout;
+use crate::duration::format_duration;
 
 /// A case left `Pending` for longer than this is considered abandoned (the process that
 /// created it died) and a retry with the same key finishes it.

@@ -9,7 +9,6 @@
 
 pub mod commands;
 pub mod discord;
-pub mod duration;
 pub mod engine;
 pub mod escalation;
 pub mod facts;
@@ -19,4 +18,6 @@ pub mod rules;
 pub mod scheduler;
 pub mod timeout;
 
+/// The duration grammar (moved to [`crate::duration`], shared with command parsing).
+pub use crate::duration;
 pub use commands::register;

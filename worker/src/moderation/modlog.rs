@@ -9,7 +9,7 @@ use std::time::Duration;
 use twilight_model::channel::message::embed::{Embed, EmbedField, EmbedFooter};
 use twilight_model::util::Timestamp;
 
-use super::duration::format_duration;
+use crate::duration::format_duration;
 
 /// The kind of a case, as shown in the mod log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
