@@ -489,6 +489,28 @@ pub struct KyutaClusterStatus {
     /// total only once a smaller one has been wanted without a break for the hold period.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shrink_wanted: Option<ShrinkStatus>,
+    /// A reshard whose generation did not become Ready before its deadline: that generation
+    /// was scaled to 0 and the active one kept. It is tried again only once the spec changes
+    /// (`metadata.generation` differs from `specGeneration`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_reshard: Option<FailedReshardStatus>,
+}
+
+/// A reshard that was given up.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct FailedReshardStatus {
+    /// The generation that did not become Ready (`<name>-g<N>`, scaled to 0).
+    pub generation: u32,
+    /// Its shard total.
+    pub shards: u32,
+    /// The `metadata.generation` of the spec it was started for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec_generation: Option<i64>,
+    /// Why it was given up: the deadline and the pods that were not Ready.
+    pub message: String,
+    /// When it was given up.
+    pub time: Time,
 }
 
 /// A smaller shard total wanted since a time (hysteresis of the shard total).

@@ -19,15 +19,15 @@ use kube::{Client, Resource, ResourceExt};
 use kyuta_crds::KyutaCluster;
 use kyuta_crds::cluster::redact_userinfo;
 use kyuta_crds::cluster::{
-    ConnectionRef, DecisionStatus, FINALIZER, GatewayInfo, KyutaClusterStatus, Phase,
-    ReshardStatus, ShrinkStatus, conditions,
+    ConnectionRef, DecisionStatus, FINALIZER, FailedReshardStatus, GatewayInfo, KyutaClusterStatus,
+    Phase, ReshardStatus, ShrinkStatus, conditions,
 };
 use kyuta_crds::contract::{ShardLayout, env, labels, ordinal_from_pod_name};
 use redis::aio::MultiplexedConnection;
 
 use crate::decide::{
-    Action, Current, Desired, GenerationPlan, GenerationState, Load, Refusal, ShrinkWanted,
-    StoreActive, after_store_write, desired_state,
+    Action, Current, Desired, FailedReshard, GenerationPlan, GenerationState, Load, Refusal,
+    ShrinkWanted, StoreActive, after_store_write, desired_state,
 };
 use crate::error::{Error, Result};
 use crate::gateway::{GatewayCache, GatewayError};
@@ -216,6 +216,11 @@ fn generation_of(sts: &StatefulSet) -> Option<GenerationState> {
         replicas,
         ready_replicas: u32::try_from(status.ready_replicas.unwrap_or(0)).unwrap_or(0),
         rolled_out,
+        created_at: sts
+            .metadata
+            .creation_timestamp
+            .as_ref()
+            .map(|t| t.0.as_second()),
     })
 }
 
@@ -473,12 +478,35 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
         }
     }
 
+    // Which pods of each generation are not Ready (for the message of a reshard given up).
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
+    let listed = pods
+        .list(&ListParams::default().labels(&render::cluster_selector(&name)))
+        .await?;
+    let unready_pods = generations
+        .iter()
+        .map(|g| {
+            let prefix = render::generation_name(&name, g.generation);
+            let names = (0..g.replicas)
+                .map(|i| format!("{prefix}-{i}"))
+                .filter(|pod| {
+                    !listed
+                        .items
+                        .iter()
+                        .any(|p| p.metadata.name.as_deref() == Some(pod.as_str()) && pod_ready(p))
+                })
+                .collect();
+            (g.generation, names)
+        })
+        .collect();
+
     let current = Current {
         generations: generations.clone(),
         active: (old.generation > 0).then_some(old.generation),
         last_generation: old
             .generation
-            .max(old.resharding.as_ref().map_or(0, |r| r.generation)),
+            .max(old.resharding.as_ref().map_or(0, |r| r.generation))
+            .max(old.failed_reshard.as_ref().map_or(0, |f| f.generation)),
         last_scale: old.last_scale_time.as_ref().map(|t| t.0.as_second()),
         now: now.as_second(),
         phase: old.phase,
@@ -487,6 +515,15 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
             shards: w.shards,
             since: w.since.0.as_second(),
         }),
+        unready_pods,
+        failed: old.failed_reshard.as_ref().map(|f| FailedReshard {
+            generation: f.generation,
+            shards: f.shards,
+            spec_generation: f.spec_generation,
+            message: f.message.clone(),
+            at: f.time.0.as_second(),
+        }),
+        spec_generation: kc.metadata.generation,
     };
     let desired: Desired = desired_state(spec, gateway.as_ref(), &load, &current);
 
@@ -495,7 +532,12 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
     // rolled out: nothing is applied, named or retired.
     let applies = desired.refusal.is_none_or(Refusal::applies);
     if applies {
-        for plan in desired.active.iter().chain(desired.next.iter()) {
+        for plan in desired
+            .active
+            .iter()
+            .chain(desired.next.iter())
+            .chain(desired.stopped.iter())
+        {
             apply_generation(ctx, kc, &ns, plan).await?;
         }
     }
@@ -518,7 +560,6 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
 
     // Status.
     let active = desired.active;
-    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let ready = match &active {
         Some(plan) => ready_shards(&pods, &name, plan).await?,
         None => 0,
@@ -546,6 +587,12 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
             desired
                 .refusal
                 .map(|r| (r.reason(), desired.message.clone()))
+        })
+        .or_else(|| {
+            desired
+                .failed
+                .as_ref()
+                .map(|f| ("ReshardTimedOut", f.message.clone()))
         });
     let conds = vec![
         condition(
@@ -586,15 +633,26 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
                 observed,
                 &now_time,
             ),
-            (None, None) => condition(
-                &old.conditions,
-                conditions::RESHARDING,
-                false,
-                "Idle",
-                "no reshard in progress",
-                observed,
-                &now_time,
-            ),
+            (None, None) => match &desired.failed {
+                Some(f) => condition(
+                    &old.conditions,
+                    conditions::RESHARDING,
+                    false,
+                    "ReshardTimedOut",
+                    &f.message,
+                    observed,
+                    &now_time,
+                ),
+                None => condition(
+                    &old.conditions,
+                    conditions::RESHARDING,
+                    false,
+                    "Idle",
+                    "no reshard in progress",
+                    observed,
+                    &now_time,
+                ),
+            },
         },
         match &degraded_reason {
             Some((reason, message)) => condition(
@@ -646,6 +704,13 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
         } else {
             old.last_scale_time.clone()
         },
+        failed_reshard: desired.failed.as_ref().map(|f| FailedReshardStatus {
+            generation: f.generation,
+            shards: f.shards,
+            spec_generation: f.spec_generation,
+            message: f.message.clone(),
+            time: Timestamp::from_second(f.at).map_or(now_time.clone(), Time),
+        }),
         shrink_wanted: desired.shrink.map(|w| ShrinkStatus {
             shards: w.shards,
             since: Timestamp::from_second(w.since).map_or(now_time.clone(), Time),
@@ -677,7 +742,10 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
         .as_ref()
         .is_none_or(|d| d.action != desired.action.as_str());
     if (notable && decision_changed) || action_changed {
-        let type_ = if matches!(desired.action, Action::Refuse | Action::RefuseSpec) {
+        let type_ = if matches!(
+            desired.action,
+            Action::Refuse | Action::RefuseSpec | Action::ReshardTimedOut
+        ) {
             EventType::Warning
         } else {
             EventType::Normal

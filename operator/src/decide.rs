@@ -2,7 +2,9 @@
 //! the workers publish and what is running now. No I/O, no clock: the caller passes `now`.
 
 use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase, ShardCount};
-use kyuta_crds::contract::MAX_GUILDS_PER_SHARD;
+use std::collections::BTreeMap;
+
+use kyuta_crds::contract::{IDENTIFY_WINDOW_MS, MAX_GUILDS_PER_SHARD};
 
 /// Autoscaling leaves the pod count alone while the load per pod is within this fraction of
 /// the target (hysteresis).
@@ -17,6 +19,37 @@ pub const SHARD_SHRINK_MARGIN: f64 = 0.10;
 /// the operator reshards down to it (6 hours): a reshard costs one identify per shard, and a
 /// smaller fleet only saves resources.
 pub const SHARD_SHRINK_HOLD_SECS: i64 = 6 * 3600;
+
+/// The fixed part of a new generation's deadline to become Ready (10 minutes); see
+/// [`reshard_deadline_secs`].
+pub const RESHARD_DEADLINE_BASE_SECS: i64 = 600;
+
+/// How long a new generation of `shards` shards gets to have every pod Ready before the
+/// reshard is given up: [`RESHARD_DEADLINE_BASE_SECS`] plus the time Discord's identify rate
+/// limit needs to identify every shard (one identify per bucket per 5 s, `max_concurrency`
+/// buckets). 8 shards at `max_concurrency` 1: 640 s.
+#[must_use]
+pub fn reshard_deadline_secs(shards: u32, max_concurrency: u32) -> i64 {
+    let rounds = shards.div_ceil(max_concurrency.max(1));
+    let window = i64::try_from(IDENTIFY_WINDOW_MS / 1000).unwrap_or(5);
+    RESHARD_DEADLINE_BASE_SECS + i64::from(rounds) * window
+}
+
+/// A reshard that was given up (kept in the status).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailedReshard {
+    /// The generation that did not become Ready.
+    pub generation: u32,
+    /// Its shard total.
+    pub shards: u32,
+    /// The `metadata.generation` of the spec it was started for: it is tried again only once
+    /// the spec's differs.
+    pub spec_generation: Option<i64>,
+    /// Why, in words (the deadline and the pods that were not Ready).
+    pub message: String,
+    /// When it was given up (Unix seconds).
+    pub at: i64,
+}
 
 /// The load the workers published (summed over the active generation's shards).
 ///
@@ -75,6 +108,8 @@ pub struct GenerationState {
     pub ready_replicas: u32,
     /// Every pod runs the current template (no rollout in progress).
     pub rolled_out: bool,
+    /// When its StatefulSet was created (Unix seconds), if known.
+    pub created_at: Option<i64>,
 }
 
 impl GenerationState {
@@ -125,6 +160,13 @@ pub struct Current {
     pub store: StoreActive,
     /// Since when a smaller shard total has been wanted (from the status).
     pub shrink: Option<ShrinkWanted>,
+    /// Names of the pods of each generation that are not Ready (pods not created yet
+    /// included), for the message of a reshard that is given up.
+    pub unready_pods: BTreeMap<u32, Vec<String>>,
+    /// The reshard given up last (from the status).
+    pub failed: Option<FailedReshard>,
+    /// The spec's `metadata.generation`.
+    pub spec_generation: Option<i64>,
 }
 
 /// One generation as it should be.
@@ -171,6 +213,9 @@ pub enum Action {
     Refuse,
     /// The spec asks for something that cannot work; nothing was changed.
     RefuseSpec,
+    /// A new generation did not become Ready before its deadline: it was scaled to 0 and the
+    /// active generation kept, until the spec changes.
+    ReshardTimedOut,
 }
 
 impl Action {
@@ -186,6 +231,7 @@ impl Action {
             Self::Switch => "SwitchGeneration",
             Self::Refuse => "RefuseReshard",
             Self::RefuseSpec => "RefuseSpec",
+            Self::ReshardTimedOut => "ReshardTimedOut",
         }
     }
 }
@@ -258,6 +304,10 @@ pub struct Desired {
     pub switch_from: Option<GenerationPlan>,
     /// The shard-total hysteresis state to keep in the status.
     pub shrink: Option<ShrinkWanted>,
+    /// A generation to keep at 0 pods (a reshard given up): applied with `replicas: 0`.
+    pub stopped: Option<GenerationPlan>,
+    /// The reshard given up, to keep in the status (`None` clears it).
+    pub failed: Option<FailedReshard>,
 }
 
 /// The shard total the inputs call for, with the reason, or why it cannot be computed.
@@ -589,6 +639,8 @@ pub fn after_store_write(mut desired: Desired, write: Result<(), &str>) -> Desir
             refusal: None,
             switch_from: None,
             shrink: desired.shrink,
+            stopped: None,
+            failed: desired.failed,
         },
         (_, _, active) => {
             if let Some(a) = active {
@@ -665,6 +717,8 @@ fn refuse_without_redis(spec: &KyutaClusterSpec, d: Desired, current: &Current) 
         refusal: Some(Refusal::NoRedis { pods }),
         switch_from: None,
         shrink: current.shrink,
+        stopped: None,
+        failed: current.failed.clone(),
     }
 }
 
@@ -715,6 +769,8 @@ fn decide(
                 refusal: Some(Refusal::IdentifyBudget),
                 switch_from: None,
                 shrink: None,
+                stopped: None,
+                failed: None,
             };
         }
         let (spp, _, note) = shards_per_pod(spec, total, load, None, current);
@@ -737,6 +793,8 @@ fn decide(
             refusal: None,
             switch_from: None,
             shrink: None,
+            stopped: None,
+            failed: None,
         };
     };
 
@@ -746,7 +804,15 @@ fn decide(
             .iter()
             .filter(move |g| g.generation != active.generation)
     };
-    let in_flight = others()
+    // A generation given up is never taken up again: a retry starts a new one.
+    let given_up = current.failed.as_ref().map(|f| f.generation);
+    // It stays given up (at 0 pods, the active generation kept) until the spec changes.
+    let blocked = current
+        .failed
+        .as_ref()
+        .filter(|f| f.spec_generation == current.spec_generation);
+    let candidates = || others().filter(move |g| Some(g.generation) != given_up);
+    let in_flight = candidates()
         .filter(|g| g.generation > active.generation)
         .max_by_key(|g| g.generation)
         .map(|g| g.shard_total);
@@ -767,6 +833,10 @@ fn decide(
             None,
         ),
     };
+
+    if let Some(f) = blocked {
+        return hold_after_give_up(spec, load, current, &active, f, why, target_known, shrink);
+    }
 
     if total == active.shard_total {
         let (spp, scaled, note) = shards_per_pod(spec, total, load, Some(&active), current);
@@ -826,13 +896,15 @@ fn decide(
             refusal: None,
             switch_from: None,
             shrink,
+            stopped: None,
+            failed: None,
         };
     }
 
     // The shard total changes: reshard beside the active generation.
     let active_plan =
         GenerationPlan::new(active.generation, active.shard_total, active.shards_per_pod);
-    let pending = others()
+    let pending = candidates()
         .filter(|g| g.shard_total == total)
         .max_by_key(|g| g.generation)
         .copied();
@@ -859,6 +931,53 @@ fn decide(
                 refusal: None,
                 switch_from: None,
                 shrink,
+                stopped: None,
+                failed: None,
+            };
+        }
+        let max_concurrency = gateway.map_or(1, |g| g.session_start_limit.max_concurrency);
+        let deadline = reshard_deadline_secs(total, max_concurrency);
+        if !next.all_ready()
+            && let Some(created) = next.created_at
+            && current.now - created >= deadline
+        {
+            let unready = current
+                .unready_pods
+                .get(&next.generation)
+                .filter(|p| !p.is_empty())
+                .map_or_else(
+                    || format!("{}/{} pods Ready", next.ready_replicas, next.replicas),
+                    |p| format!("not Ready: {}", p.join(", ")),
+                );
+            let failed = FailedReshard {
+                generation: next.generation,
+                shards: total,
+                spec_generation: current.spec_generation,
+                message: format!(
+                    "resharding {} → {total} given up: generation {} did not have every pod Ready within {deadline}s ({unready}); \
+                     it was scaled to 0 pods so it spends no more identifies, generation {} keeps serving, \
+                     and the reshard is tried again when the spec changes",
+                    active.shard_total, next.generation, active.generation
+                ),
+                at: current.now,
+            };
+            return Desired {
+                phase: Phase::Degraded,
+                active: Some(active_plan),
+                next: None,
+                retire,
+                target_shards: Some(total),
+                action: Action::ReshardTimedOut,
+                message: format!("{why}; {}", failed.message),
+                scaled: false,
+                refusal: None,
+                switch_from: None,
+                shrink,
+                stopped: Some(GenerationPlan {
+                    replicas: 0,
+                    ..next_plan
+                }),
+                failed: Some(failed),
             };
         }
         if next.all_ready() {
@@ -879,6 +998,8 @@ fn decide(
                 refusal: None,
                 switch_from: Some(active_plan),
                 shrink,
+                stopped: None,
+                failed: None,
             };
         }
         return Desired {
@@ -901,6 +1022,8 @@ fn decide(
             refusal: None,
             switch_from: None,
             shrink,
+            stopped: None,
+            failed: None,
         };
     }
 
@@ -916,6 +1039,8 @@ fn decide(
         refusal: refused.then_some(Refusal::IdentifyBudget),
         switch_from: None,
         shrink,
+        stopped: None,
+        failed: None,
     };
     let Some(gw) = gateway else {
         return hold(
@@ -964,6 +1089,63 @@ fn decide(
         refusal: None,
         switch_from: None,
         shrink,
+        stopped: None,
+        failed: None,
+    }
+}
+
+/// While a reshard stays given up: the active generation is kept at its shard total (pods
+/// may still scale), the generation given up stays at 0 pods, nothing new is started, and
+/// the status says why.
+#[allow(clippy::too_many_arguments)]
+fn hold_after_give_up(
+    spec: &KyutaClusterSpec,
+    load: &Load,
+    current: &Current,
+    active: &GenerationState,
+    failed: &FailedReshard,
+    why: String,
+    target_known: bool,
+    shrink: Option<ShrinkWanted>,
+) -> Desired {
+    let total = active.shard_total;
+    let (spp, scaled, note) = shards_per_pod(spec, total, load, Some(active), current);
+    let plan = GenerationPlan::new(active.generation, total, spp);
+    let changed = plan.shards_per_pod != active.shards_per_pod || plan.replicas != active.replicas;
+    let stopped = current
+        .generations
+        .iter()
+        .find(|g| g.generation == failed.generation && g.generation != active.generation)
+        .map(|g| GenerationPlan {
+            generation: g.generation,
+            shard_total: g.shard_total,
+            shards_per_pod: g.shards_per_pod,
+            replicas: 0,
+        });
+    let retire = current
+        .generations
+        .iter()
+        .map(|g| g.generation)
+        .filter(|g| *g != active.generation && *g != failed.generation)
+        .collect();
+    Desired {
+        phase: Phase::Degraded,
+        active: Some(plan),
+        next: None,
+        retire,
+        target_shards: target_known.then_some(total),
+        action: if changed {
+            Action::Scale
+        } else {
+            Action::ReshardTimedOut
+        },
+        message: join(format!("{}; {why}", failed.message), note),
+        scaled: scaled && changed,
+        refusal: None,
+        switch_from: None,
+        shrink,
+        stopped,
+        failed: Some(failed.clone()),
     }
 }
 
@@ -1019,6 +1201,8 @@ fn too_few_shards(
         refusal: Some(Refusal::TooFewShards { total, needed }),
         switch_from: None,
         shrink: current.shrink,
+        stopped: None,
+        failed: current.failed.clone(),
     })
 }
 
@@ -1035,6 +1219,8 @@ fn wait(why: String) -> Desired {
         refusal: None,
         switch_from: None,
         shrink: None,
+        stopped: None,
+        failed: None,
     }
 }
 

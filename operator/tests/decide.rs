@@ -1,9 +1,11 @@
 //! Table tests of the pure decisions.
 
+use std::collections::BTreeMap;
+
 use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase, SessionStartLimit, ShardCount};
 use kyuta_operator::decide::{
-    Action, Current, GenerationPlan, GenerationState, Load, Refusal, StoreActive,
-    after_store_write, desired_state, shard_total,
+    Action, Current, FailedReshard, GenerationPlan, GenerationState, Load, Refusal, StoreActive,
+    after_store_write, desired_state, reshard_deadline_secs, shard_total,
 };
 use rstest::rstest;
 
@@ -54,6 +56,7 @@ fn running(generation: u32, shard_total: u32, spp: u32) -> GenerationState {
         replicas,
         ready_replicas: replicas,
         rolled_out: true,
+        created_at: None,
     }
 }
 
@@ -71,6 +74,9 @@ fn current(gens: &[GenerationState], active: Option<u32>) -> Current {
         },
         store: StoreActive::Names(active),
         shrink: None,
+        unready_pods: BTreeMap::new(),
+        failed: None,
+        spec_generation: Some(1),
     }
 }
 
@@ -962,4 +968,105 @@ fn a_running_fleet_without_redis_is_not_split_into_pods() {
         })
     );
     assert!(d.next.is_none() && d.retire.is_empty());
+}
+
+#[test]
+fn reshard_deadline() {
+    // 600 s, plus 5 s per identify round.
+    assert_eq!(reshard_deadline_secs(8, 1), 640);
+    assert_eq!(reshard_deadline_secs(1000, 16), 600 + 63 * 5);
+    assert_eq!(reshard_deadline_secs(1, 0), 605);
+}
+
+/// Generation 1 (4 shards) serves; generation 2 (8 shards) has 5 of 8 pods Ready and was
+/// created `age` seconds ago.
+fn reshard_for(age: i64) -> Current {
+    let old = running(1, 4, 1);
+    let mut new = running(2, 8, 1);
+    new.ready_replicas = 5;
+    let mut c = current(&[old, new], Some(1));
+    c.generations[1].created_at = Some(c.now - age);
+    c.unready_pods.insert(
+        2,
+        vec!["kc-g2-1".into(), "kc-g2-4".into(), "kc-g2-6".into()],
+    );
+    c
+}
+
+#[test]
+fn a_reshard_that_misses_its_deadline_is_given_up() {
+    let d = desired_state(&spec(), Some(&gw(8, 1000)), &guilds(0), &reshard_for(639));
+    assert_eq!(d.action, Action::Reshard, "{}", d.message);
+    let d = desired_state(&spec(), Some(&gw(8, 1000)), &guilds(0), &reshard_for(640));
+    assert_eq!(d.action, Action::ReshardTimedOut, "{}", d.message);
+    assert_eq!(d.phase, Phase::Degraded);
+    assert_eq!(
+        d.active.unwrap().generation,
+        1,
+        "the old generation stays active"
+    );
+    assert!(d.next.is_none());
+    assert!(
+        d.retire.is_empty(),
+        "the failed generation is kept at 0 pods"
+    );
+    assert_eq!(
+        d.stopped,
+        Some(GenerationPlan {
+            generation: 2,
+            shard_total: 8,
+            shards_per_pod: 1,
+            replicas: 0
+        })
+    );
+    let failed = d.failed.unwrap();
+    assert_eq!((failed.generation, failed.shards), (2, 8));
+    assert_eq!(failed.spec_generation, Some(1));
+    for part in ["640s", "kc-g2-1, kc-g2-4, kc-g2-6", "spec changes"] {
+        assert!(failed.message.contains(part), "{part}: {}", failed.message);
+    }
+}
+
+fn given_up(mut c: Current, spec_generation: i64) -> Current {
+    c.generations[1].replicas = 0;
+    c.generations[1].ready_replicas = 0;
+    c.failed = Some(FailedReshard {
+        generation: 2,
+        shards: 8,
+        spec_generation: Some(1),
+        message: "resharding 4 → 8 given up".into(),
+        at: c.now - 60,
+    });
+    c.spec_generation = Some(spec_generation);
+    c
+}
+
+#[test]
+fn a_given_up_reshard_is_not_retried_while_the_spec_is_unchanged() {
+    let c = given_up(reshard_for(10_000), 1);
+    // Discord still recommends 8 shards, the budget is full.
+    let d = desired_state(&spec(), Some(&gw(8, 1000)), &guilds(0), &c);
+    assert_eq!(d.action, Action::ReshardTimedOut, "{}", d.message);
+    assert_eq!(d.phase, Phase::Degraded);
+    assert_eq!(d.active.unwrap().generation, 1);
+    assert!(d.next.is_none(), "no new identifies");
+    assert_eq!(d.stopped.unwrap().replicas, 0);
+    assert!(d.retire.is_empty());
+    assert_eq!(d.failed, c.failed, "the status keeps saying why");
+}
+
+#[test]
+fn a_given_up_reshard_is_retried_with_a_new_generation_when_the_spec_changes() {
+    let c = given_up(reshard_for(10_000), 2);
+    let d = desired_state(&spec(), Some(&gw(8, 1000)), &guilds(0), &c);
+    assert_eq!(d.action, Action::Reshard, "{}", d.message);
+    let next = d.next.unwrap();
+    assert_eq!((next.generation, next.shard_total), (3, 8));
+    assert_eq!(d.retire, vec![2], "the generation given up goes");
+    assert!(d.failed.is_none() && d.stopped.is_none());
+    // A spec change that makes the reshard unnecessary clears it too.
+    let d = desired_state(&spec(), Some(&gw(4, 1000)), &guilds(0), &c);
+    assert_eq!(d.action, Action::Hold, "{}", d.message);
+    assert_eq!(d.retire, vec![2]);
+    assert!(d.failed.is_none());
 }
