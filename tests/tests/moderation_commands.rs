@@ -520,3 +520,38 @@ async fn a_duration_may_span_words_and_small_numbers_are_not_users() {
     assert!(e.to_string().contains("`user` must be"), "{e}");
     h.shutdown().await;
 }
+
+#[tokio::test]
+async fn warns_and_dms_go_only_to_members() {
+    let h = Harness::start_with_guilds(&StoreKind::embedded(), 2).await;
+    let c = h.cast;
+    let other = h.sim.guild(h.sim.world().guild_id(1)).expect("guild 1");
+    let g0 = h.sim.guild(c.guild).expect("guild 0");
+    let outsider = other
+        .members
+        .values()
+        .find(|m| !m.user.bot && !g0.members.contains_key(&m.user.id))
+        .expect("a member of guild 1 only")
+        .user
+        .id;
+    h.prefix(c.admin, "moddm true").await.expect("moddm");
+    let e = h
+        .prefix(c.moderator, &format!("warn {outsider} spam"))
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("not a member of this server"), "{e}");
+    h.prefix(c.moderator, &format!("ban {outsider} raid"))
+        .await
+        .expect("a ban may name anyone");
+    assert!(h.is_banned(outsider));
+    let dms = h
+        .sim
+        .stats()
+        .stats
+        .rest_requests
+        .get("POST /users/@me/channels")
+        .copied()
+        .unwrap_or(0);
+    assert_eq!(dms, 0, "no DM to someone outside the server");
+    h.shutdown().await;
+}

@@ -270,7 +270,8 @@ pub async fn perform(deps: &Deps, req: ActionRequest) -> Result<ActionReport, Ac
         return replay(deps, &req, case).await;
     }
     let config = deps.store.guild_config(req.guild_id).await?;
-    let dm = if config.dm_on_action {
+    // Only members of the server get a DM: a ban of someone outside it messages no one.
+    let dm = if config.dm_on_action && facts.target_is_member {
         send_dm(deps, &req, &case, facts.name.as_deref()).await
     } else {
         DmStatus::NotSent
@@ -341,6 +342,8 @@ fn renewals_for(kind: CaseKind, duration_secs: Option<u64>) -> usize {
 /// Guild facts, with the name for DMs.
 struct CheckedFacts {
     name: Option<String>,
+    /// Whether the target is a member of the guild.
+    target_is_member: bool,
 }
 
 async fn check_rules(
@@ -386,7 +389,10 @@ async fn check_rules(
         target_roles.as_deref(),
     );
     rules::check(&subject)?;
-    Ok(CheckedFacts { name: facts.name })
+    Ok(CheckedFacts {
+        name: facts.name,
+        target_is_member: target_roles.is_some(),
+    })
 }
 
 /// Builds the rules' input. `moderator_roles` is `None` for automatic actions (the bot acts

@@ -84,8 +84,13 @@ impl Action {
         }
     }
 
+    /// Kick, timeout and warn act on a member (a warn is a message to them, and counts
+    /// towards escalation in this server); a ban may name anyone.
     const fn needs_membership(self) -> bool {
-        matches!(self, Self::Kick | Self::Timeout | Self::Untimeout)
+        matches!(
+            self,
+            Self::Kick | Self::Timeout | Self::Untimeout | Self::Warn
+        )
     }
 
     const fn calls_discord(self) -> bool {
@@ -464,7 +469,7 @@ mod tests {
     #[case(Action::Ban, Ok(()))]
     #[case(Action::Unban, Ok(()))]
     #[case(Action::Softban, Ok(()))]
-    #[case(Action::Warn, Ok(()))]
+    #[case(Action::Warn, Err(Refusal::NotAMember(Action::Warn)))]
     #[case(Action::Kick, Err(Refusal::NotAMember(Action::Kick)))]
     #[case(Action::Timeout, Err(Refusal::NotAMember(Action::Timeout)))]
     #[case(Action::Untimeout, Err(Refusal::NotAMember(Action::Untimeout)))]
