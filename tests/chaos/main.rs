@@ -63,7 +63,26 @@ fn two_pods() -> FleetSpec {
     }
 }
 
+/// One pod running all 4 shards (the old layout of a roll to 2 per pod).
+fn one_pod() -> FleetSpec {
+    FleetSpec {
+        shards: 4,
+        per_pod: 4,
+        guilds: 40,
+    }
+}
+
 const PING_EVERY: Duration = Duration::from_millis(500);
+
+/// Checks that each shard identified once, at the start: every later move was a RESUME.
+fn check_only_first_identifies(row: &mut checker::Row, name: &str, shards: u32) {
+    let identifies = row.figures["identifies"].as_u64().unwrap_or(0);
+    row.check(
+        name,
+        identifies == u64::from(shards),
+        format!("{identifies} identifies for {shards} shards: a move must RESUME"),
+    );
+}
 
 /// Redis stops answering (SIGSTOP) for `secs`, then answers again. Every shard must have a
 /// session again within 15 s of Redis answering, and the bot must answer `/ping`.
@@ -233,15 +252,7 @@ async fn sigterm_rolling_restart() {
     }
     tokio::time::sleep(Duration::from_secs(5)).await;
     let mut row = checker.finish(name, &fleet).await;
-    let identifies = row.figures["identifies"].as_u64().unwrap_or(0);
-    row.check(
-        "restarts_resume",
-        identifies == u64::from(fleet.spec.shards),
-        format!(
-            "{identifies} identifies for {} shards: a restart must RESUME",
-            fleet.spec.shards
-        ),
-    );
+    check_only_first_identifies(&mut row, "restarts_resume", fleet.spec.shards);
     fleet.stop().await;
     row.report();
 }
@@ -252,15 +263,7 @@ async fn sigterm_rolling_restart() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handoff_to_a_requester_that_goes_away() {
     let name = "handoff_to_no_one";
-    let mut fleet = Fleet::start(
-        name,
-        FleetSpec {
-            shards: 4,
-            per_pod: 4,
-            guilds: 40,
-        },
-    )
-    .await;
+    let mut fleet = Fleet::start(name, one_pod()).await;
     let checker = Checker::start(&fleet, Some(PING_EVERY));
     tokio::time::sleep(Duration::from_secs(2)).await;
 
@@ -300,12 +303,7 @@ async fn handoff_to_a_requester_that_goes_away() {
         asked && handed && back_1.is_some() && back_2.is_some(),
         format!("asked: {asked}, handed over: {handed}; served again after the dead requester: {back_1:?}, after the revert: {back_2:?}"),
     );
-    let identifies = row.figures["identifies"].as_u64().unwrap_or(0);
-    row.check(
-        "hand_offs_resume",
-        identifies == u64::from(fleet.spec.shards),
-        format!("{identifies} identifies for {} shards", fleet.spec.shards),
-    );
+    check_only_first_identifies(&mut row, "hand_offs_resume", fleet.spec.shards);
     fleet.stop().await;
     row.report();
 }
@@ -318,15 +316,7 @@ async fn handoff_to_a_requester_that_goes_away() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_fenced_holder_stops_before_its_lease_expires() {
     let name = "fencing";
-    let fleet = Fleet::start(
-        name,
-        FleetSpec {
-            shards: 4,
-            per_pod: 4,
-            guilds: 40,
-        },
-    )
-    .await;
+    let fleet = Fleet::start(name, one_pod()).await;
     let checker = Checker::start(&fleet, None).allow_gap(Duration::from_secs(40));
     tokio::time::sleep(Duration::from_secs(2)).await;
     fleet.pods[0].redis_proxy.set(Mode::Blackhole);

@@ -4,44 +4,8 @@
 
 mod moderation_support;
 
-use std::time::Duration;
-
-use moderation_support::{Harness, StoreKind, wait_until};
-use serde_json::{Value, json};
-
-/// The text of the bot's replies in guild 0's #general, once there are at least `n`.
-async fn bot_replies(h: &Harness, n: usize) -> Vec<String> {
-    let bot = h.cast.bot.to_string();
-    let mut texts = Vec::new();
-    let done = wait_until(Duration::from_secs(10), async || {
-        texts = h
-            .messages(h.cast.general)
-            .await
-            .iter()
-            .filter(|m| m["author"]["id"].as_str() == Some(bot.as_str()))
-            .map(|m| {
-                let mut t = m["content"].as_str().unwrap_or_default().to_owned();
-                for e in m["embeds"].as_array().into_iter().flatten() {
-                    t.push_str(e["description"].as_str().unwrap_or_default());
-                }
-                t
-            })
-            .collect();
-        texts.len() >= n
-    })
-    .await;
-    assert!(done, "the bot answered {texts:?}, expected {n} replies");
-    texts
-}
-
-fn answer_text(a: &Value) -> String {
-    let o = &a["original"];
-    let mut t = o["content"].as_str().unwrap_or_default().to_owned();
-    for e in o["embeds"].as_array().into_iter().flatten() {
-        t.push_str(e["description"].as_str().unwrap_or_default());
-    }
-    t
-}
+use moderation_support::{Harness, StoreKind, reply_text};
+use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_channel_or_role_of_another_server_is_refused_everywhere() {
@@ -74,11 +38,11 @@ async fn a_channel_or_role_of_another_server_is_refused_everywhere() {
         "k!modlog 0".to_owned(),
     ];
     h.post(c.owner, "k!automod preset standard").await;
-    bot_replies(&h, 1).await;
+    h.bot_replies(1).await;
     for a in &attempts {
         h.post(c.owner, a).await;
     }
-    let texts = bot_replies(&h, 1 + attempts.len()).await;
+    let texts = h.bot_replies(1 + attempts.len()).await;
     // The commands run concurrently, so the replies come in any order: count them.
     let refusals = &texts[1..];
     let count = |needle: &str| refusals.iter().filter(|t| t.contains(needle)).count();
@@ -115,12 +79,12 @@ async fn a_channel_or_role_of_another_server_is_refused_everywhere() {
         )
         .await;
     let a = h.answer(id).await;
-    assert!(answer_text(&a).contains(&foreign), "{a}");
+    assert!(reply_text(&a).contains(&foreign), "{a}");
 
     // A ban afterwards posts nothing in the other server.
     h.post(c.owner, &format!("k!ban <@{}> spam", c.member))
         .await;
-    bot_replies(&h, 2 + attempts.len()).await;
+    h.bot_replies(2 + attempts.len()).await;
     assert!(h.is_banned(c.member));
     let bot = c.bot.to_string();
     let posted_there = h
@@ -133,7 +97,7 @@ async fn a_channel_or_role_of_another_server_is_refused_everywhere() {
 
     // The server's own channel is accepted.
     h.post(c.owner, &format!("k!modlog <#{}>", c.mod_log)).await;
-    let texts = bot_replies(&h, 3 + attempts.len()).await;
+    let texts = h.bot_replies(3 + attempts.len()).await;
     assert!(
         texts.last().unwrap().contains(&c.mod_log.to_string()),
         "{texts:?}"

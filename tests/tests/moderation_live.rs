@@ -8,50 +8,10 @@ mod moderation_support;
 
 use std::time::{Duration, Instant};
 
-use moderation_support::{Harness, StoreKind, wait_until};
-use serde_json::{Value, json};
+use moderation_support::{Harness, StoreKind, message_text, reply_text, wait_until};
+use serde_json::json;
 
 const BAN_REMOVE: u64 = 23;
-
-fn reply_text(answer: &Value) -> String {
-    let o = &answer["original"];
-    let mut out = o["content"].as_str().unwrap_or_default().to_owned();
-    for e in o["embeds"].as_array().into_iter().flatten() {
-        for k in ["title", "description"] {
-            if let Some(t) = e[k].as_str() {
-                out.push('\n');
-                out.push_str(t);
-            }
-        }
-        for f in e["fields"].as_array().into_iter().flatten() {
-            out.push_str(&format!("\n{}: {}", f["name"], f["value"]));
-        }
-    }
-    out
-}
-
-fn message_text(m: &Value) -> String {
-    reply_text(&json!({ "original": m }))
-}
-
-/// The bot's messages in #general, once there are at least `n` (fails after 10 s).
-async fn bot_replies(h: &Harness, n: usize) -> Vec<String> {
-    let bot = h.cast.bot.to_string();
-    let mut texts = Vec::new();
-    let done = wait_until(Duration::from_secs(10), async || {
-        texts = h
-            .messages(h.cast.general)
-            .await
-            .iter()
-            .filter(|m| m["author"]["id"].as_str() == Some(bot.as_str()))
-            .map(message_text)
-            .collect();
-        texts.len() >= n
-    })
-    .await;
-    assert!(done, "the bot answered {texts:?}, expected {n} replies");
-    texts
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tempban_through_the_gateway_is_lifted_once_after_a_worker_restart() {
@@ -122,7 +82,7 @@ async fn prefix_moderation_uses_the_cached_permissions() {
     // A member without BAN_MEMBERS is refused, and nothing is banned.
     h.post(c.plain, &format!("k!ban <@{}> no reason", c.member2))
         .await;
-    let texts = bot_replies(&h, 2).await;
+    let texts = h.bot_replies(2).await;
     assert!(
         texts.iter().any(|t| t.contains("case #1")),
         "the warn: {texts:?}"
@@ -163,7 +123,7 @@ async fn after_a_resume_permissions_come_from_one_guild_read() {
         &format!("k!warn <@{}> after a restart", c.member),
     )
     .await;
-    let texts = bot_replies(&h, 1).await;
+    let texts = h.bot_replies(1).await;
     assert!(texts.iter().any(|t| t.contains("case #1")), "{texts:?}");
     let reads = h
         .sim

@@ -602,6 +602,52 @@ impl Harness {
     }
 }
 
+/// What an interaction answer shows: the original's content, embed titles, descriptions
+/// and fields.
+pub fn reply_text(answer: &Value) -> String {
+    let o = &answer["original"];
+    let mut out = o["content"].as_str().unwrap_or_default().to_owned();
+    for e in o["embeds"].as_array().into_iter().flatten() {
+        for k in ["title", "description"] {
+            if let Some(t) = e[k].as_str() {
+                out.push('\n');
+                out.push_str(t);
+            }
+        }
+        for f in e["fields"].as_array().into_iter().flatten() {
+            out.push_str(&format!("\n{}: {}", f["name"], f["value"]));
+        }
+    }
+    out
+}
+
+/// What a channel message shows (as [`reply_text`]).
+pub fn message_text(m: &Value) -> String {
+    reply_text(&json!({ "original": m }))
+}
+
+impl Harness {
+    /// The text of the bot's messages in guild 0's #general, once there are at least `n`
+    /// (fails after 10 s).
+    pub async fn bot_replies(&self, n: usize) -> Vec<String> {
+        let bot = self.cast.bot.to_string();
+        let mut texts = Vec::new();
+        let done = wait_until(Duration::from_secs(10), async || {
+            texts = self
+                .messages(self.cast.general)
+                .await
+                .iter()
+                .filter(|m| m["author"]["id"].as_str() == Some(bot.as_str()))
+                .map(message_text)
+                .collect();
+            texts.len() >= n
+        })
+        .await;
+        assert!(done, "the bot answered {texts:?}, expected {n} replies");
+        texts
+    }
+}
+
 fn entries(body: Value) -> Vec<Value> {
     match body {
         Value::Array(a) => a,

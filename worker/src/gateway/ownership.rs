@@ -135,6 +135,12 @@ impl Shared {
             .unwrap_or_else(|_| Err(redis::RedisError::from((redis::ErrorKind::Io, "timed out"))))
     }
 
+    /// The value of `key`.
+    async fn get(&self, key: &str) -> redis::RedisResult<Option<String>> {
+        self.call(async |c| redis::cmd("GET").arg(key).query_async(c).await)
+            .await
+    }
+
     async fn take(&self, key: &str) -> redis::RedisResult<i64> {
         self.call(async |c| {
             redis::Script::new(TAKE)
@@ -338,20 +344,14 @@ impl ShardLeases {
         let Some(shared) = &self.shared else {
             return true;
         };
-        let want: redis::RedisResult<Option<String>> = shared
-            .call(async |c| redis::cmd("GET").arg(handoff).query_async(c).await)
-            .await;
-        matches!(want, Ok(Some(v)) if v == format!("done:{}", shared.owner))
+        matches!(shared.get(handoff).await, Ok(Some(v)) if v == format!("done:{}", shared.owner))
     }
 
     async fn still_ours(&self, key: &str) -> bool {
         let Some(shared) = &self.shared else {
             return true;
         };
-        let cur: redis::RedisResult<Option<String>> = shared
-            .call(async |c| redis::cmd("GET").arg(key).query_async(c).await)
-            .await;
-        matches!(cur, Ok(Some(v)) if v == shared.owner)
+        matches!(shared.get(key).await, Ok(Some(v)) if v == shared.owner)
     }
 
     /// After a hand-off: follows who holds `shard`'s lease, calling `held_elsewhere(true)`
@@ -370,10 +370,7 @@ impl ShardLeases {
         let (key, _) = shared.keys(shard);
         let mut free_since: Option<Instant> = None;
         loop {
-            let cur: redis::RedisResult<Option<String>> = shared
-                .call(async |c| redis::cmd("GET").arg(&key).query_async(c).await)
-                .await;
-            match cur {
+            match shared.get(&key).await {
                 Ok(Some(v)) if v != shared.owner => {
                     free_since = None;
                     held_elsewhere(true);
@@ -501,6 +498,13 @@ async fn keep(
             stop.cancel();
         }
     };
+    let taken_elsewhere = || {
+        tracing::warn!(
+            shard,
+            "the shard lease is held by another process; stopping the shard here"
+        );
+        finish(LeaseEnd::TakenElsewhere);
+    };
     loop {
         tick.tick().await;
         let kept: redis::RedisResult<i64> = shared
@@ -540,27 +544,13 @@ async fn keep(
                             "Redis lost the shard lease (restarted or failed over); took it again"
                         );
                     }
-                    Ok(_) => {
-                        tracing::warn!(
-                            shard,
-                            "the shard lease is held by another process; stopping the shard here"
-                        );
-                        finish(LeaseEnd::TakenElsewhere);
-                        return;
-                    }
+                    Ok(_) => return taken_elsewhere(),
                     Err(e) => {
                         tracing::warn!(shard, error = %e, "could not take the shard lease again")
                     }
                 }
             }
-            Ok(_) => {
-                tracing::warn!(
-                    shard,
-                    "the shard lease is held by another process; stopping the shard here"
-                );
-                finish(LeaseEnd::TakenElsewhere);
-                return;
-            }
+            Ok(_) => return taken_elsewhere(),
             Err(e) => {
                 if !failing {
                     failing = true;

@@ -139,6 +139,20 @@ impl ShardStatus {
         !map.is_empty() && map.values().all(ShardInfo::serving)
     }
 
+    /// The shards in `phase`, as a comma-separated list (for `/health`'s and `/ready`'s
+    /// bodies); empty when none is.
+    #[must_use]
+    pub fn list_in(&self, phase: ShardPhase) -> String {
+        self.shards
+            .read()
+            .expect("shard status lock")
+            .iter()
+            .filter(|(_, s)| s.phase == phase)
+            .map(|(id, _)| id.to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// Shards not ready, with their phase (for `/ready`'s body).
     #[must_use]
     pub fn not_ready(&self) -> Vec<(u32, ShardPhase, bool)> {

@@ -23,19 +23,11 @@ async fn render_metrics(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
 /// Liveness: fails when a shard was closed for good (the process cannot serve its range and
 /// cannot recover alone; it also exits).
 async fn health(State(s): State<Arc<ShardStatus>>) -> impl IntoResponse {
-    let fatal: Vec<String> = s
-        .all()
-        .into_iter()
-        .filter(|(_, i)| i.phase == ShardPhase::FatallyClosed)
-        .map(|(id, _)| id.to_string())
-        .collect();
+    let fatal = s.list_in(ShardPhase::FatallyClosed);
     if !fatal.is_empty() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "closed for good by the gateway: shard {}\n",
-                fatal.join(", ")
-            ),
+            format!("closed for good by the gateway: shard {fatal}\n"),
         );
     }
     (StatusCode::OK, "ok\n".to_owned())
@@ -45,21 +37,13 @@ async fn health(State(s): State<Arc<ShardStatus>>) -> impl IntoResponse {
 /// handed over to the process holding its lease); otherwise the body says which and why.
 async fn ready(State(s): State<Arc<ShardStatus>>) -> impl IntoResponse {
     if s.is_ready() {
-        let handed: Vec<String> = s
-            .all()
-            .into_iter()
-            .filter(|(_, i)| i.phase == ShardPhase::HandedOff)
-            .map(|(id, _)| id.to_string())
-            .collect();
+        let handed = s.list_in(ShardPhase::HandedOff);
         if handed.is_empty() {
             return (StatusCode::OK, "ready\n".to_owned());
         }
         return (
             StatusCode::OK,
-            format!(
-                "ready\nhanded over (run by another process): {}\n",
-                handed.join(", ")
-            ),
+            format!("ready\nhanded over (run by another process): {handed}\n"),
         );
     }
     let waiting: Vec<String> = s
