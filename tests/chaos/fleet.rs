@@ -12,7 +12,7 @@ use kyuta_crds::contract::env as names;
 use kyuta_sim::{Sim, SimConfig};
 use kyuta_tests::worker::{WorkerProcess, sim_worker_env};
 
-use crate::procs::{RedisServer, signal};
+use crate::procs::{FerretServer, RedisServer, signal};
 use crate::proxy::Proxy;
 
 /// The bot token of every scenario (checked for in the logs).
@@ -33,6 +33,9 @@ pub struct FleetSpec {
     pub per_pod: u32,
     /// Guilds in the simulated world.
     pub guilds: u64,
+    /// Whether the pods keep cases in a FerretDB of the scenario's own (each pod through a
+    /// proxy of its own) instead of each pod's embedded store.
+    pub mongo: bool,
 }
 
 /// One pod: its process, its proxies, its environment.
@@ -45,6 +48,8 @@ pub struct Pod {
     pub process: Option<WorkerProcess>,
     /// Between this pod and Redis.
     pub redis_proxy: Proxy,
+    /// Between this pod and FerretDB (when the fleet has one).
+    pub mongo_proxy: Option<Proxy>,
     env: BTreeMap<String, String>,
     dir: PathBuf,
     /// How many times the pod's process was started.
@@ -115,6 +120,8 @@ pub struct Fleet {
     pub sim: Sim,
     /// The scenario's Redis.
     pub redis: RedisServer,
+    /// The scenario's FerretDB (when [`FleetSpec::mongo`]).
+    pub ferret: Option<FerretServer>,
     /// The pods, by ordinal.
     pub pods: Vec<Pod>,
     /// Cluster name (Redis keys).
@@ -135,7 +142,7 @@ impl Fleet {
         let sim = Sim::start(SimConfig {
             token: TOKEN.into(),
             guilds: spec.guilds,
-            members_per_guild: 6,
+            members_per_guild: 24,
             recommended_shards: spec.shards,
             max_concurrency: MAX_CONCURRENCY,
             identify_window: Duration::from_millis(WINDOW_MS),
@@ -147,12 +154,18 @@ impl Fleet {
         .await
         .expect("start the simulator");
         let redis = RedisServer::start(&dir).await;
+        let ferret = if spec.mongo {
+            Some(FerretServer::start(&dir).await)
+        } else {
+            None
+        };
         let cluster = format!("chaos-{name}").replace('_', "-");
         let pods_n = spec.shards.div_ceil(spec.per_pod);
         let mut fleet = Self {
             spec,
             sim,
             redis,
+            ferret,
             pods: Vec::new(),
             cluster,
             dir,
@@ -181,6 +194,10 @@ impl Fleet {
         let pod_dir = self.dir.join(&pod_name);
         std::fs::create_dir_all(&pod_dir).expect("create the pod directory");
         let redis_proxy = Proxy::start(self.redis.port).await;
+        let mongo_proxy = match &self.ferret {
+            Some(f) => Some(Proxy::start(f.port).await),
+            None => None,
+        };
         let mut env = sim_worker_env(&self.sim, TOKEN, &pod_dir);
         let mut set = |k: &str, v: String| {
             env.insert(k.to_owned(), v);
@@ -195,6 +212,9 @@ impl Fleet {
             names::REDIS_URL,
             format!("redis://127.0.0.1:{}", redis_proxy.port),
         );
+        if let Some(p) = &mongo_proxy {
+            set(names::MONGO_URI, format!("mongodb://127.0.0.1:{}", p.port));
+        }
         set(
             names::LOG_LEVEL,
             "kyuta_worker=debug,twilight_gateway=info,info".to_owned(),
@@ -204,6 +224,7 @@ impl Fleet {
             ordinal,
             process: None,
             redis_proxy,
+            mongo_proxy,
             env,
             dir: pod_dir,
             starts: 0,

@@ -9,6 +9,7 @@ mod checker;
 mod fleet;
 mod procs;
 mod proxy;
+mod store;
 
 use std::time::Duration;
 
@@ -60,6 +61,7 @@ fn two_pods() -> FleetSpec {
         shards: 4,
         per_pod: 2,
         guilds: 40,
+        mongo: false,
     }
 }
 
@@ -69,6 +71,7 @@ fn one_pod() -> FleetSpec {
         shards: 4,
         per_pod: 4,
         guilds: 40,
+        mongo: false,
     }
 }
 

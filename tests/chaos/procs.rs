@@ -158,3 +158,101 @@ impl Drop for RedisServer {
         }
     }
 }
+
+/// A FerretDB (MongoDB wire protocol, SQLite underneath) of the scenario's own. Its data
+/// lives in the scenario's directory, so [`FerretServer::kill`] then [`FerretServer::start_again`]
+/// is an outage that loses nothing, as a MongoDB primary that goes down and comes back.
+pub struct FerretServer {
+    /// Port on 127.0.0.1.
+    pub port: u16,
+    data: PathBuf,
+    log: PathBuf,
+    child: Option<Child>,
+}
+
+/// The FerretDB binary `tests/env/build-bins` builds (`KYUTA_FERRETDB_BIN` overrides it).
+fn ferretdb_binary() -> PathBuf {
+    let path = std::env::var_os("KYUTA_FERRETDB_BIN").map_or_else(
+        || {
+            let home = std::env::var_os("HOME").unwrap_or_default();
+            PathBuf::from(home).join(".cache/kyuta-testenv/bin/ferretdb-1.24.2/ferretdb")
+        },
+        PathBuf::from,
+    );
+    assert!(
+        path.is_file(),
+        "FerretDB is not built at {}: run tests/env/build-bins (tests/run does), \
+         or point KYUTA_FERRETDB_BIN at a ferretdb binary",
+        path.display()
+    );
+    path
+}
+
+impl FerretServer {
+    /// Starts it on a free port and waits until it answers.
+    pub async fn start(dir: &Path) -> Self {
+        let data = dir.join("ferretdb");
+        std::fs::create_dir_all(&data).expect("create the FerretDB directory");
+        let mut f = Self {
+            port: free_port(),
+            data,
+            log: dir.join("ferretdb.log"),
+            child: None,
+        };
+        f.start_again().await;
+        f
+    }
+
+    /// `mongodb://127.0.0.1:<port>`.
+    #[must_use]
+    pub fn uri(&self) -> String {
+        format!("mongodb://127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the server (again) on its port, with the data it had, and waits until it
+    /// answers.
+    pub async fn start_again(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .expect("open ferretdb.log");
+        let child = Command::new(ferretdb_binary())
+            .args([
+                "--handler=sqlite".to_owned(),
+                format!("--sqlite-url=file:{}/", self.data.display()),
+                format!("--listen-addr=127.0.0.1:{}", self.port),
+                "--telemetry=disable".to_owned(),
+                "--log-level=warn".to_owned(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("start ferretdb");
+        self.child = Some(child);
+        let end = Instant::now() + Duration::from_secs(20);
+        while tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+            .await
+            .is_err()
+        {
+            assert!(
+                Instant::now() < end,
+                "ferretdb on {} did not start (see {})",
+                self.port,
+                self.log.display()
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// SIGKILL: the server is gone (connections reset, new ones refused) until
+    /// [`FerretServer::start_again`].
+    pub async fn kill(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.start_kill();
+            let _ = c.wait().await;
+        }
+    }
+}

@@ -443,6 +443,13 @@ fn summary(report: &ActionReport) -> Result<String, String> {
             if let Some(r) = &case.reason {
                 line.push_str(&format!("\nReason: {r}"));
             }
+            if report.recorded_later {
+                line.push_str(&format!(
+                    "\nStorage is unavailable right now: case #{} will be recorded (and posted \
+                     to the mod log) as soon as it is back.",
+                    case.number
+                ));
+            }
             if report.renewals > 0 {
                 line.push_str(&format!(
                     "\nDiscord caps a timeout at {}: it will be renewed {} time{} until it ends.",

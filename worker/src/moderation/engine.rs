@@ -32,6 +32,7 @@ use super::escalation::{self, EscalationAction, Threshold, WarnRecord};
 use super::facts::{self, GuildFacts};
 use super::modlog::{self, EntryKind, ModlogEntry};
 use super::options::{DeleteMessages, MAX_REASON_CHARS, Reason};
+use super::record::{self, Recorded};
 use super::rules::{self, Action, Refusal, Subject};
 use super::timeout;
 use crate::duration::format_duration;
@@ -157,6 +158,9 @@ pub struct ActionReport {
     pub renewals: usize,
     /// The escalation a warn triggered: its report, or why it could not run.
     pub escalation: Option<Result<Box<ActionReport>, String>>,
+    /// The action reached Discord but storage was unavailable: the case's outcome (and its
+    /// mod-log entry) will be written when it is back (see [`super::record`]).
+    pub recorded_later: bool,
 }
 
 fn action_of(kind: CaseKind) -> Option<Action> {
@@ -276,8 +280,12 @@ pub async fn perform(deps: &Deps, req: ActionRequest) -> Result<ActionReport, Ac
     } else {
         DmStatus::NotSent
     };
-    let (case, renewals) = execute(deps, &req, case).await?;
-    post_modlog(deps, config.mod_log_channel, &case).await;
+    let (recorded, renewals) = execute(deps, &req, case).await?;
+    if let Recorded::Now(case) = &recorded {
+        post_modlog(deps, config.mod_log_channel, case).await;
+    }
+    let recorded_later = matches!(recorded, Recorded::Later(_));
+    let case = recorded.case().clone();
     let escalation = if req.kind == CaseKind::Warn {
         escalate(deps, &req, &case, &config.escalation).await
     } else {
@@ -289,6 +297,7 @@ pub async fn perform(deps: &Deps, req: ActionRequest) -> Result<ActionReport, Ac
         dm,
         renewals,
         escalation,
+        recorded_later,
     })
 }
 
@@ -302,6 +311,7 @@ async fn replay(deps: &Deps, req: &ActionRequest, case: Case) -> Result<ActionRe
             dm: DmStatus::NotSent,
             renewals,
             escalation: None,
+            recorded_later: false,
         });
     }
     if deps.now().since(case.created_at) < PENDING_TAKEOVER {
@@ -320,15 +330,18 @@ async fn replay(deps: &Deps, req: &ActionRequest, case: Case) -> Result<ActionRe
         duration: case.duration_secs.map(Duration::from_secs),
         ..req.clone()
     };
-    let (case, renewals) = execute(deps, &req, case).await?;
-    let config = deps.store.guild_config(req.guild_id).await?;
-    post_modlog(deps, config.mod_log_channel, &case).await;
+    let (recorded, renewals) = execute(deps, &req, case).await?;
+    if let Recorded::Now(case) = &recorded {
+        let config = deps.store.guild_config(req.guild_id).await?;
+        post_modlog(deps, config.mod_log_channel, case).await;
+    }
     Ok(ActionReport {
-        case,
+        case: recorded.case().clone(),
         replayed: false,
         dm: DmStatus::NotSent,
         renewals,
         escalation: None,
+        recorded_later: matches!(recorded, Recorded::Later(_)),
     })
 }
 
@@ -554,12 +567,13 @@ async fn update_schedules(
     Ok(previous)
 }
 
-/// Steps 4, 6 and 7: schedules, the Discord call, the outcome.
+/// Steps 4, 6 and 7: schedules, the Discord call, the outcome (written even through a
+/// store outage once the call has happened: [`record::outcome`]).
 async fn execute(
     deps: &Deps,
     req: &ActionRequest,
     case: Case,
-) -> Result<(Case, usize), ActionError> {
+) -> Result<(Recorded, usize), ActionError> {
     if req.kind == CaseKind::Warn {
         let case = if case.outcome == CaseOutcome::Pending {
             deps.store
@@ -568,7 +582,7 @@ async fn execute(
         } else {
             case
         };
-        return Ok((case, 0));
+        return Ok((Recorded::Now(case), 0));
     }
     // Expiries and timeout ends count from the case's creation, so a retried (abandoned)
     // case keeps its original end.
@@ -623,11 +637,7 @@ async fn execute(
             CaseOutcome::Failed { error }
         }
     };
-    let case = deps
-        .store
-        .set_case_outcome(req.guild_id, case.number, outcome)
-        .await?;
-    Ok((case, renewals))
+    Ok((record::outcome(deps, case, outcome).await?, renewals))
 }
 
 async fn softban(

@@ -14,6 +14,7 @@ pub mod escalation;
 pub mod facts;
 pub mod modlog;
 pub mod options;
+pub mod record;
 pub mod rules;
 pub mod scheduler;
 pub mod timeout;

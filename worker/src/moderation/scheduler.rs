@@ -25,6 +25,7 @@ use crate::store::{
 
 use super::discord;
 use super::engine::{Deps, audit_reason, post_modlog};
+use super::record::{self, Recorded};
 use super::timeout;
 
 /// How the scheduler runs.
@@ -200,13 +201,20 @@ async fn expire_tempban(deps: &Deps, schedule: &Schedule) -> Result<Handled, Sto
             )
         }
     };
-    let case = deps
-        .store
-        .set_case_outcome(guild, case.number, outcome)
-        .await?;
-    if post {
+    // The unban has happened (or was found done): the outcome survives a store outage, and
+    // the background writer posts the mod-log entry when it is written later.
+    let recorded = if post {
+        record::outcome(deps, case, outcome).await?
+    } else {
+        Recorded::Now(
+            deps.store
+                .set_case_outcome(guild, case.number, outcome)
+                .await?,
+        )
+    };
+    if post && let Recorded::Now(case) = &recorded {
         let config = deps.store.guild_config(guild).await?;
-        post_modlog(deps, config.mod_log_channel, &case).await;
+        post_modlog(deps, config.mod_log_channel, case).await;
     }
     Ok(handled)
 }
