@@ -29,13 +29,41 @@ const MEMBER_UPDATE: u64 = 24;
 
 /// One moderation interaction the scenario sent.
 struct Sent {
-    id: String,
     guild: u64,
     target: u64,
     kind: CaseKind,
     /// Sent while the store was down.
     during_outage: bool,
+    /// Its final answer: how long after sending it came, the callbacks, the text shown.
+    answer: tokio::task::JoinHandle<Answer>,
 }
+
+/// What the bot answered to one interaction.
+struct Answer {
+    after: Option<Duration>,
+    callbacks: u64,
+    text: String,
+}
+
+/// Follows interaction `id` from the moment it was sent until its final answer (at most
+/// [`ANSWER_LIMIT`]).
+fn follow(control: SimControl, id: String) -> tokio::task::JoinHandle<Answer> {
+    tokio::spawn(async move {
+        let sent = Instant::now();
+        let (callbacks, text, answered) = final_answer(&control, &id, ANSWER_LIMIT).await;
+        Answer {
+            after: answered.then(|| sent.elapsed()),
+            callbacks,
+            text,
+        }
+    })
+}
+
+/// How long the scenario waits for any answer.
+const ANSWER_LIMIT: Duration = Duration::from_secs(90);
+/// How soon a moderator must see the final answer, store outage or not: the store's
+/// operation deadline, the outcome's inline retry, and the Discord calls.
+const ANSWER_WITHIN: Duration = Duration::from_secs(20);
 
 /// The guilds the scenario acts in: one on each pod.
 fn guilds(fleet: &Fleet) -> Vec<GuildCast> {
@@ -51,21 +79,23 @@ fn guilds(fleet: &Fleet) -> Vec<GuildCast> {
 }
 
 /// The interaction's final answer: the edited original after a defer, the response otherwise
-/// (waits for the edit at most `limit`).
-async fn final_answer(control: &SimControl, id: &str, limit: Duration) -> (u64, String) {
+/// (waits for the edit at most `limit`), and whether it came.
+async fn final_answer(control: &SimControl, id: &str, limit: Duration) -> (u64, String, bool) {
     let end = Instant::now() + limit;
     loop {
         let it = control.get(&format!("/interactions/{id}")).await;
         let callbacks = it["callbacks"].as_u64().unwrap_or(0);
         let deferred = it["response"]["type"] == json!(5);
-        if !it["original"].is_null() {
-            return (callbacks, shown_text(&it["original"]));
+        // A defer's original is Discord's loading message (no text) until it is edited.
+        let original = shown_text(&it["original"]);
+        if !it["original"].is_null() && !original.trim().is_empty() {
+            return (callbacks, original, true);
         }
         if it["acknowledged"] == json!(true) && !deferred && !it["response"].is_null() {
-            return (callbacks, shown_text(&it["response"]));
+            return (callbacks, shown_text(&it["response"]), true);
         }
         if Instant::now() >= end {
-            return (callbacks, format!("no answer: {it}"));
+            return (callbacks, format!("no answer: {it}"), false);
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -92,149 +122,214 @@ fn action_type(kind: CaseKind) -> u64 {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn mongodb_down_30s() {
-    let name = "mongodb_down_30s";
-    let spec = FleetSpec {
+/// The fleet of the store scenarios: two pods, cases in the scenario's FerretDB.
+fn mongo_fleet() -> FleetSpec {
+    FleetSpec {
         shards: 4,
         per_pod: 2,
         guilds: 40,
         mongo: true,
-    };
-    let mut fleet = Fleet::start(name, spec).await;
-    let checker = Checker::start(&fleet, Some(PING_EVERY));
-    let control = SimControl::new(fleet.sim.addr());
-    let casts = guilds(&fleet);
-    assert_eq!(casts.len(), 2, "one guild on each pod");
-    let mut sent: Vec<Sent> = Vec::new();
-    let mut targets: Vec<Vec<u64>> = casts.iter().map(|c| c.members.clone()).collect();
-    let next_target =
-        |targets: &mut Vec<Vec<u64>>, i: usize| targets[i].pop().expect("enough members to act on");
-    let slash = |c: &GuildCast, cmd: &'static str, options: Value| {
-        let (g, ch, owner) = (c.guild, c.general, c.owner);
-        async move { control.slash(g, ch, owner, cmd, options).await }
-    };
+    }
+}
 
-    // Tempbans that expire while the store is down.
-    let tempban_secs = 12;
-    let mut tempbanned = Vec::new();
-    for (i, c) in casts.iter().enumerate() {
-        for _ in 0..2 {
-            let target = next_target(&mut targets, i);
-            let id = slash(
-                c,
-                "ban",
-                json!({"user": target.to_string(), "duration": format!("{tempban_secs}s")}),
-            )
-            .await;
-            sent.push(Sent {
-                id,
-                guild: c.guild,
-                target,
-                kind: CaseKind::Tempban,
-                during_outage: false,
-            });
-            tempbanned.push((c.guild, target));
+/// The owners of one guild per pod, acting on members of their guild.
+struct Moderators {
+    control: SimControl,
+    casts: Vec<GuildCast>,
+    targets: Vec<Vec<u64>>,
+    sent: Vec<Sent>,
+    tempbanned: Vec<(u64, u64)>,
+    acts: usize,
+}
+
+impl Moderators {
+    fn new(fleet: &Fleet) -> Self {
+        let casts = guilds(fleet);
+        assert_eq!(casts.len(), 2, "one guild on each pod");
+        Self {
+            control: SimControl::new(fleet.sim.addr()),
+            targets: casts.iter().map(|c| c.members.clone()).collect(),
+            casts,
+            sent: Vec::new(),
+            tempbanned: Vec::new(),
+            acts: 0,
         }
     }
-    tokio::time::sleep(Duration::from_secs(2)).await;
 
-    // The store slows down (300 ms per exchange), and goes away while actions are in flight.
-    for pod in &fleet.pods {
-        if let Some(p) = &pod.mongo_proxy {
-            p.set(Mode::Delay(Duration::from_millis(300)));
-        }
+    /// Whether every guild has members left to act on.
+    fn has_targets(&self) -> bool {
+        self.targets.iter().all(|t| t.len() >= 2)
     }
-    let outage = profile().scale(Duration::from_secs(30));
-    let mut killed_at = None;
-    let outage_start = Instant::now();
-    let mut i = 0usize;
-    while outage_start.elapsed() < outage + Duration::from_secs(6) {
-        // Actions start every 400 ms and each takes about seven slowed store exchanges, so
-        // when the store goes, one is between its Discord call and its outcome's write.
-        if killed_at.is_none() && outage_start.elapsed() >= Duration::from_secs(6) {
-            fleet
-                .ferret
-                .as_mut()
-                .expect("the fleet has FerretDB")
-                .kill()
-                .await;
-            killed_at = Some(Instant::now());
-        }
-        let gi = i % casts.len();
-        let c = &casts[gi];
-        let target = next_target(&mut targets, gi);
-        let (cmd, kind, options) = if i % 2 == 0 {
-            ("ban", CaseKind::Ban, json!({"user": target.to_string()}))
-        } else {
-            (
-                "timeout",
-                CaseKind::Timeout,
-                json!({"user": target.to_string(), "duration": "10m"}),
-            )
+
+    async fn send(&mut self, gi: usize, kind: CaseKind, options: Value, during_outage: bool) {
+        let c = &self.casts[gi];
+        let target = self.targets[gi].pop().expect("enough members to act on");
+        let mut options = options;
+        options["user"] = json!(target.to_string());
+        let cmd = match kind {
+            CaseKind::Timeout => "timeout",
+            _ => "ban",
         };
-        let id = slash(c, cmd, options).await;
-        sent.push(Sent {
-            id,
+        let id = self
+            .control
+            .slash(c.guild, c.general, c.owner, cmd, options)
+            .await;
+        if kind == CaseKind::Tempban {
+            self.tempbanned.push((c.guild, target));
+        }
+        self.sent.push(Sent {
+            answer: follow(self.control, id),
             guild: c.guild,
             target,
             kind,
-            during_outage: killed_at.is_some(),
+            during_outage,
         });
-        i += 1;
-        let pause = if killed_at.is_none() { 400 } else { 4_000 };
-        tokio::time::sleep(Duration::from_millis(pause)).await;
-        if targets.iter().any(|t| t.len() < 2) {
-            break;
+    }
+
+    /// A tempban of `secs` in guild `gi`.
+    async fn tempban(&mut self, gi: usize, secs: u64) {
+        let options = json!({"duration": format!("{secs}s")});
+        self.send(gi, CaseKind::Tempban, options, false).await;
+    }
+
+    /// The next action in turn: a ban or a 10-minute timeout, alternating guilds.
+    async fn act(&mut self, during_outage: bool) {
+        let (i, gi) = (self.acts, self.acts % self.casts.len());
+        self.acts += 1;
+        if i % 2 == 0 {
+            self.send(gi, CaseKind::Ban, json!({}), during_outage).await;
+        } else {
+            let options = json!({"duration": "10m"});
+            self.send(gi, CaseKind::Timeout, options, during_outage)
+                .await;
         }
     }
-    let remaining = outage.saturating_sub(killed_at.map_or(Duration::ZERO, |k| k.elapsed()));
-    tokio::time::sleep(remaining).await;
-    let ferret = fleet.ferret.as_mut().expect("the fleet has FerretDB");
-    ferret.start_again().await;
-    let back_at = Instant::now();
+
+    /// Waits (at most 40 s) until every tempban was lifted; how long it took.
+    async fn wait_lifted(&self) -> Option<Duration> {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(40) {
+            let mut all = true;
+            for (g, u) in &self.tempbanned {
+                all &= audit_count(&self.control, *g, *u, MEMBER_BAN_REMOVE).await >= 1;
+            }
+            if all {
+                return Some(t0.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+        None
+    }
+
+    /// One ban per guild (the bot acts normally again), then time for in-doubt outcomes to
+    /// be written; then the checks.
+    async fn finish(
+        mut self,
+        name: &str,
+        checker: Checker,
+        fleet: Fleet,
+        lifted_after: Option<Duration>,
+    ) {
+        for gi in 0..self.casts.len() {
+            self.send(gi, CaseKind::Ban, json!({}), false).await;
+        }
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let mut row = checker.finish(name, &fleet).await;
+        let ferret = fleet.ferret.as_ref().expect("the fleet has FerretDB");
+        let store = MongoStore::connect(MongoOptions::new(ferret.uri()))
+            .await
+            .expect("connect to the scenario's FerretDB");
+        let control = self.control;
+        judge(
+            &mut row,
+            &control,
+            &store,
+            self.sent,
+            &self.tempbanned,
+            lifted_after,
+        )
+        .await;
+        fleet.stop().await;
+        row.report();
+    }
+}
+
+fn set_mongo_proxies(fleet: &Fleet, mode: Mode) {
     for pod in &fleet.pods {
         if let Some(p) = &pod.mongo_proxy {
-            p.set(Mode::Pass);
+            p.set(mode);
         }
     }
+}
 
-    // After the outage: every tempban lifted once, within 30 s of the store answering.
-    let mut lifted_after = None;
-    while back_at.elapsed() < Duration::from_secs(40) {
-        let mut all = true;
-        for (g, u) in &tempbanned {
-            all &= audit_count(&control, *g, *u, MEMBER_BAN_REMOVE).await >= 1;
-        }
-        if all {
-            lifted_after = Some(back_at.elapsed());
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+/// FerretDB slows down, then is killed while actions are in flight, and comes back after
+/// 30 s with its data. Tempbans expire during the outage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_down_30s() {
+    let name = "mongodb_down_30s";
+    let mut fleet = Fleet::start(name, mongo_fleet()).await;
+    let checker = Checker::start(&fleet, Some(PING_EVERY));
+    let mut mods = Moderators::new(&fleet);
+    for gi in 0..2 {
+        mods.tempban(gi, 12).await;
+        mods.tempban(gi, 12).await;
     }
-    // One action after the outage, per guild: the bot acts normally again.
-    for (gi, c) in casts.iter().enumerate() {
-        let target = next_target(&mut targets, gi);
-        let id = slash(c, "ban", json!({"user": target.to_string()})).await;
-        sent.push(Sent {
-            id,
-            guild: c.guild,
-            target,
-            kind: CaseKind::Ban,
-            during_outage: false,
-        });
-    }
-    // Let in-doubt outcomes be recorded.
-    tokio::time::sleep(Duration::from_secs(10)).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
 
-    let mut row = checker.finish(name, &fleet).await;
-    let ferret = fleet.ferret.as_ref().expect("the fleet has FerretDB");
-    let store = MongoStore::connect(MongoOptions::new(ferret.uri()))
-        .await
-        .expect("connect to the scenario's FerretDB");
-    judge(&mut row, &control, &store, &sent, &tempbanned, lifted_after).await;
-    fleet.stop().await;
-    row.report();
+    // The store slows down (300 ms per exchange). Actions start every 400 ms and each takes
+    // about seven slowed exchanges, so when the store goes 6 s later, one is between its
+    // Discord call and its outcome's write.
+    set_mongo_proxies(&fleet, Mode::Delay(Duration::from_millis(300)));
+    let slow = Instant::now();
+    while slow.elapsed() < Duration::from_secs(6) && mods.has_targets() {
+        mods.act(false).await;
+        tokio::time::sleep(Duration::from_millis(400)).await;
+    }
+    let ferret = fleet.ferret.as_mut().expect("the fleet has FerretDB");
+    ferret.kill().await;
+    let outage = profile().scale(Duration::from_secs(30));
+    let down = Instant::now();
+    while down.elapsed() < outage {
+        if mods.has_targets() {
+            mods.act(true).await;
+        }
+        tokio::time::sleep(Duration::from_secs(4)).await;
+    }
+    let ferret = fleet.ferret.as_mut().expect("the fleet has FerretDB");
+    ferret.start_again().await;
+    set_mongo_proxies(&fleet, Mode::Pass);
+    let lifted_after = mods.wait_lifted().await;
+    mods.finish(name, checker, fleet, lifted_after).await;
+}
+
+/// One pod's connection to FerretDB drops every packet for 40 s (the server is fine, the
+/// other pod reaches it). Without a deadline on store operations, that pod's moderation
+/// answers and tempban expiries wait for the whole partition.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mongodb_partitioned_from_one_pod() {
+    let name = "mongodb_partitioned_from_one_pod";
+    let fleet = Fleet::start(name, mongo_fleet()).await;
+    let checker = Checker::start(&fleet, Some(PING_EVERY));
+    let mut mods = Moderators::new(&fleet);
+    mods.tempban(0, 10).await;
+    mods.tempban(1, 10).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let proxy = fleet.pods[0]
+        .mongo_proxy
+        .as_ref()
+        .expect("a FerretDB proxy");
+    proxy.set(Mode::Blackhole);
+    let partition = profile().scale(Duration::from_secs(40));
+    let cut = Instant::now();
+    while cut.elapsed() < partition {
+        if mods.has_targets() {
+            mods.act(true).await;
+        }
+        tokio::time::sleep(Duration::from_secs(4)).await;
+    }
+    proxy.set(Mode::Pass);
+    let lifted_after = mods.wait_lifted().await;
+    mods.finish(name, checker, fleet, lifted_after).await;
 }
 
 /// Turns what the scenario sent and what Discord and the store hold into checks.
@@ -242,18 +337,33 @@ async fn judge(
     row: &mut Row,
     control: &SimControl,
     store: &MongoStore,
-    sent: &[Sent],
+    sent: Vec<Sent>,
     tempbanned: &[(u64, u64)],
     lifted_after: Option<Duration>,
 ) {
     let (mut unanswered, mut twice, mut lies, mut applied_twice, mut lost_cases) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
     let (mut applied, mut refused) = (0, 0);
+    let (mut slowest, mut slow) = (Duration::ZERO, Vec::new());
+    let actions = sent.len();
     for s in sent {
-        let (callbacks, text) = final_answer(control, &s.id, Duration::from_secs(20)).await;
-        if callbacks == 0 || text.starts_with("no answer") {
+        let Answer {
+            after,
+            callbacks,
+            text,
+        } = s.answer.await.expect("the follower ran");
+        let Some(after) = after else {
             unanswered.push(format!("{} {}: {text}", s.kind, s.target));
             continue;
+        };
+        slowest = slowest.max(after);
+        if after > ANSWER_WITHIN {
+            slow.push(format!(
+                "{} {} after {:.1}s",
+                s.kind,
+                s.target,
+                after.as_secs_f64()
+            ));
         }
         if callbacks > 1 {
             twice.push(format!("{} {}", s.kind, s.target));
@@ -327,7 +437,16 @@ async fn judge(
             ));
         }
     }
-    row.figure("moderation_actions", json!(sent.len()));
+    row.figure("moderation_actions", json!(actions));
+    row.figure(
+        "slowest_answer_s",
+        json!((slowest.as_secs_f64() * 10.0).round() / 10.0),
+    );
+    row.check(
+        "answered_within_20s",
+        slow.is_empty(),
+        format!("slowest {:.1}s; {slow:?}", slowest.as_secs_f64()),
+    );
     row.figure("applied", json!(applied));
     row.figure("refused_store_down", json!(refused));
     row.figure(

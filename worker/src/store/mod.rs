@@ -21,8 +21,10 @@
 //! - A schedule is claimed by exactly one worker at a time and completed at most once; a
 //!   replaced or cancelled schedule can no longer be claimed or completed.
 //! - When the store cannot be reached, operations fail fast with
-//!   [`StoreErrorKind::Unavailable`] and nothing is half-written.
+//!   [`StoreErrorKind::Unavailable`] and nothing is half-written; a store that stops
+//!   answering fails the same way after a deadline ([`Deadline`], applied by [`open`]).
 
+mod deadline;
 mod embedded;
 mod error;
 mod mongo;
@@ -35,6 +37,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 
+pub use deadline::{DEFAULT_DEADLINE, Deadline};
 pub use embedded::EmbeddedStore;
 pub use error::{StoreError, StoreErrorKind};
 pub use mongo::{MongoOptions, MongoStore};
@@ -257,12 +260,14 @@ impl StoreConfig {
     }
 }
 
-/// Opens the configured store (creating files and indexes as needed).
+/// Opens the configured store (creating files and indexes as needed), with a deadline of
+/// [`DEFAULT_DEADLINE`] on every operation ([`Deadline`]).
 pub async fn open(config: &StoreConfig) -> Result<Arc<dyn Store>, StoreError> {
-    match config {
-        StoreConfig::Embedded { path } => Ok(Arc::new(EmbeddedStore::open(path.clone()).await?)),
-        StoreConfig::Mongo(opts) => Ok(Arc::new(MongoStore::connect(opts.clone()).await?)),
-    }
+    let inner: Arc<dyn Store> = match config {
+        StoreConfig::Embedded { path } => Arc::new(EmbeddedStore::open(path.clone()).await?),
+        StoreConfig::Mongo(opts) => Arc::new(MongoStore::connect(opts.clone()).await?),
+    };
+    Ok(Arc::new(Deadline::new(inner, DEFAULT_DEADLINE)))
 }
 
 /// Checks a page request and returns (skip, limit).
