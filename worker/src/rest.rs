@@ -31,6 +31,10 @@ pub enum RestError {
         /// The error.
         #[source]
         source: HttpError,
+        /// An earlier attempt of this request got a 5xx or no answer, so Discord may have
+        /// acted on it already (a retried kick then finds no member: see
+        /// [`RestError::after_doubt`]).
+        after_doubt: bool,
     },
     /// The body did not deserialize.
     #[error("{route}: unreadable response body: {source}")]
@@ -50,6 +54,8 @@ pub enum RestError {
         attempts: u32,
         /// The last error.
         last: String,
+        /// Some attempt got a 5xx or no answer (not only 429s): Discord may have acted.
+        after_doubt: bool,
     },
     /// The fleet-wide budget could not be reached (Redis down) and the local fallback refused.
     #[error("REST budget unavailable: {0}")]
@@ -66,6 +72,20 @@ impl RestError {
                 _ => None,
             },
             _ => None,
+        }
+    }
+
+    /// Whether an earlier attempt of the request may have been acted on (it got a 5xx or no
+    /// answer), or the request failed that way itself: what Discord holds now has to be read
+    /// back before saying the request failed.
+    #[must_use]
+    pub fn after_doubt(&self) -> bool {
+        match self {
+            Self::Http { after_doubt, .. } => {
+                *after_doubt || self.status().is_none_or(|s| s >= 500)
+            }
+            Self::Exhausted { after_doubt, .. } => *after_doubt,
+            _ => false,
         }
     }
 
@@ -360,6 +380,7 @@ impl Rest {
         T: Unpin + Send,
     {
         let mut attempt = 0;
+        let mut doubt = false;
         loop {
             attempt += 1;
             if budgeted {
@@ -385,6 +406,8 @@ impl Rest {
                 Ok(r) => return Ok(r),
                 Err(e) => e,
             };
+            let after_doubt = doubt;
+            doubt |= status != "429" && retry.is_some();
             let retry = match retry {
                 // The request may have been acted on: tell the caller instead of repeating.
                 Some(Retry::After { .. }) if status != "429" && NOT_REPEATABLE.contains(&route) => {
@@ -413,10 +436,15 @@ impl Rest {
                         route,
                         attempts: attempt,
                         last: source.to_string(),
+                        after_doubt: doubt,
                     });
                 }
             }
-            return Err(RestError::Http { route, source });
+            return Err(RestError::Http {
+                route,
+                source,
+                after_doubt,
+            });
         }
     }
 }

@@ -180,3 +180,73 @@ pub async fn post_embed(rest: &Rest, channel: u64, embed: &Embed) -> Result<(), 
     .await
     .map(drop)
 }
+
+/// What an action leaves on Discord, to read back when its call ended in doubt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// The user is banned.
+    Banned,
+    /// The user is not banned.
+    NotBanned,
+    /// The user is not a member.
+    NotMember,
+    /// The member is timed out until at least this Unix second (less a minute of slack).
+    TimedOutUntil(i64),
+    /// The member is not timed out.
+    NotTimedOut,
+}
+
+/// Whether Discord holds what `expect` says, read with `GET /guilds/{g}/bans/{u}` or
+/// `GET /guilds/{g}/members/{u}`. Used when a call got a 5xx or no answer (Discord may have
+/// acted before failing), or when its retry was refused in a way that says an earlier
+/// attempt did act (a retried kick finds no member, a retried unban finds no ban).
+///
+/// # Errors
+/// The REST error of the read.
+pub async fn confirm(
+    rest: &Rest,
+    guild: u64,
+    user: u64,
+    expect: Expect,
+) -> Result<bool, RestError> {
+    match expect {
+        Expect::Banned | Expect::NotBanned => {
+            let banned = match rest
+                .call("get_ban", |c| c.ban(gid(guild), uid(user)).into_future())
+                .await
+            {
+                Ok(_) => true,
+                Err(e) if e.discord_code() == Some(UNKNOWN_BAN) => false,
+                Err(e) => return Err(e),
+            };
+            Ok(banned == (expect == Expect::Banned))
+        }
+        Expect::NotMember | Expect::TimedOutUntil(_) | Expect::NotTimedOut => {
+            let member = match rest
+                .model("get_member", |c| {
+                    c.guild_member(gid(guild), uid(user)).into_future()
+                })
+                .await
+            {
+                Ok(m) => Some(m),
+                Err(e) if e.discord_code() == Some(UNKNOWN_MEMBER) => None,
+                Err(e) => return Err(e),
+            };
+            let until = member
+                .as_ref()
+                .and_then(|m: &twilight_model::guild::Member| m.communication_disabled_until)
+                .map(|t| t.as_secs());
+            Ok(match expect {
+                Expect::NotMember => member.is_none(),
+                Expect::TimedOutUntil(end) => until.is_some_and(|u| u >= end - 60),
+                _ => member.is_some() && until.is_none_or(|u| u <= now_secs()),
+            })
+        }
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}

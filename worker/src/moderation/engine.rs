@@ -27,6 +27,7 @@ use crate::store::{
     NewSchedule, Schedule, ScheduleKind, ScheduleState, Store, StoreError, Timestamp,
 };
 
+use super::call::{read_back, send_dm, softban};
 use super::discord;
 use super::escalation::{self, EscalationAction, Threshold, WarnRecord};
 use super::facts::{self, GuildFacts};
@@ -435,55 +436,6 @@ fn subject(
     }
 }
 
-fn dm_text(kind: CaseKind, guild: &str, reason: Option<&str>, duration: Option<u64>) -> String {
-    let what = match kind {
-        CaseKind::Ban => "banned from",
-        CaseKind::Tempban => "temporarily banned from",
-        CaseKind::Softban => "softbanned (removed, with recent messages deleted) from",
-        CaseKind::Kick => "kicked from",
-        CaseKind::Timeout => "timed out in",
-        CaseKind::Warn => "warned in",
-        _ => "moderated in",
-    };
-    let mut text = format!("You have been {what} **{guild}**");
-    if let Some(d) = duration {
-        text.push_str(&format!(" for {}", format_duration(Duration::from_secs(d))));
-    }
-    text.push('.');
-    text.push_str(&format!(
-        "\nReason: {}",
-        reason.unwrap_or(modlog::NO_REASON)
-    ));
-    text
-}
-
-async fn send_dm(deps: &Deps, req: &ActionRequest, case: &Case, guild: Option<&str>) -> DmStatus {
-    if !matches!(
-        req.kind,
-        CaseKind::Ban
-            | CaseKind::Tempban
-            | CaseKind::Softban
-            | CaseKind::Kick
-            | CaseKind::Timeout
-            | CaseKind::Warn
-    ) {
-        return DmStatus::NotSent;
-    }
-    let text = dm_text(
-        req.kind,
-        guild.unwrap_or("the server"),
-        case.reason.as_deref(),
-        case.duration_secs,
-    );
-    match discord::direct_message(&deps.rest, req.user_id, &text).await {
-        Ok(()) => DmStatus::Sent,
-        Err(e) => {
-            tracing::debug!(guild = req.guild_id, user = req.user_id, error = %e, "moderation DM failed");
-            DmStatus::Failed(discord::describe(&e))
-        }
-    }
-}
-
 /// The schedule slot an action touches, and what it puts there.
 fn schedule_change(
     req: &ActionRequest,
@@ -592,35 +544,66 @@ async fn execute(
     let rest = &deps.rest;
     let (g, u) = (req.guild_id, req.user_id);
     let mut renewals = 0;
-    let result: Result<(), String> = match req.kind {
+    let mut until = None;
+    let call: Result<(), RestError> = match req.kind {
         CaseKind::Ban | CaseKind::Tempban => {
-            discord::ban(rest, g, u, req.delete_messages.seconds(), &reason)
-                .await
-                .map_err(|e| discord::describe(&e))
+            discord::ban(rest, g, u, req.delete_messages.seconds(), &reason).await
         }
-        CaseKind::Softban => softban(rest, g, u, req.delete_messages, &reason).await,
-        CaseKind::Unban => discord::unban(rest, g, u, &reason)
-            .await
-            .map_err(|e| discord::describe(&e)),
-        CaseKind::Kick => discord::kick(rest, g, u, &reason)
-            .await
-            .map_err(|e| discord::describe(&e)),
+        CaseKind::Softban => {
+            return finish(
+                deps,
+                req,
+                case,
+                restore,
+                start,
+                softban(rest, g, u, req.delete_messages, &reason).await,
+                0,
+            )
+            .await;
+        }
+        CaseKind::Unban => discord::unban(rest, g, u, &reason).await,
+        CaseKind::Kick => discord::kick(rest, g, u, &reason).await,
         CaseKind::Timeout => {
             let total = req.duration.unwrap_or_default();
             renewals = timeout::renewals_needed(total);
             let end = start.unix_secs() + secs_i64(total);
             match timeout::next_step(deps.now().unix_secs(), end) {
-                Some(step) => discord::set_timeout(rest, g, u, Some(step.until), &reason)
-                    .await
-                    .map_err(|e| discord::describe(&e)),
-                None => Err("the timeout had already ended when it was retried".into()),
+                Some(step) => {
+                    until = Some(step.until);
+                    discord::set_timeout(rest, g, u, Some(step.until), &reason).await
+                }
+                None => {
+                    let error = "the timeout had already ended when it was retried".to_owned();
+                    return finish(deps, req, case, restore, start, Err(error), 0).await;
+                }
             }
         }
-        CaseKind::Untimeout => discord::set_timeout(rest, g, u, None, &reason)
-            .await
-            .map_err(|e| discord::describe(&e)),
-        other => Err(format!("{other} is not a manual action")),
+        CaseKind::Untimeout => discord::set_timeout(rest, g, u, None, &reason).await,
+        other => {
+            let error = format!("{other} is not a manual action");
+            return finish(deps, req, case, restore, start, Err(error), 0).await;
+        }
     };
+    let result = match call {
+        Ok(()) => Ok(()),
+        Err(e) if e.after_doubt() => read_back(deps, req, until, &e).await,
+        Err(e) => Err(discord::describe(&e)),
+    };
+    finish(deps, req, case, restore, start, result, renewals).await
+}
+
+/// Step 7, and the undo of step 4 when the call failed.
+async fn finish(
+    deps: &Deps,
+    req: &ActionRequest,
+    case: Case,
+    restore: Option<NewSchedule>,
+    start: Timestamp,
+    result: Result<(), String>,
+    renewals: usize,
+) -> Result<(Recorded, usize), ActionError> {
+    let (g, u) = (req.guild_id, req.user_id);
+    let mut renewals = renewals;
     let outcome = match result {
         Ok(()) => CaseOutcome::Applied,
         Err(error) => {
@@ -638,26 +621,6 @@ async fn execute(
         }
     };
     Ok((record::outcome(deps, case, outcome).await?, renewals))
-}
-
-async fn softban(
-    rest: &Rest,
-    guild: u64,
-    user: u64,
-    delete: DeleteMessages,
-    reason: &str,
-) -> Result<(), String> {
-    discord::ban(rest, guild, user, delete.seconds(), reason)
-        .await
-        .map_err(|e| discord::describe(&e))?;
-    match discord::unban(rest, guild, user, reason).await {
-        Ok(()) => Ok(()),
-        Err(e) if e.discord_code() == Some(discord::UNKNOWN_BAN) => Ok(()),
-        Err(e) => Err(format!(
-            "banned, but lifting the ban failed ({}); run /unban",
-            discord::describe(&e)
-        )),
-    }
 }
 
 /// Posts the case's embed in the mod-log channel, if one is set. Failures are logged.
@@ -794,17 +757,5 @@ mod tests {
         let r = audit_reason(Some(&long), 123_456, 1_234_567_890_123_456_789);
         assert_eq!(r.chars().count(), 512);
         assert!(r.ends_with("(case #123456, by 1234567890123456789)"));
-    }
-
-    #[test]
-    fn dm_texts() {
-        assert_eq!(
-            dm_text(CaseKind::Tempban, "Cats", Some("spam"), Some(86_400)),
-            "You have been temporarily banned from **Cats** for 1d.\nReason: spam"
-        );
-        assert_eq!(
-            dm_text(CaseKind::Warn, "Cats", None, None),
-            "You have been warned in **Cats**.\nReason: No reason given"
-        );
     }
 }

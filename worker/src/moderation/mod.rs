@@ -7,6 +7,7 @@
 //! [`escalation`] (warn thresholds) and [`modlog`] (mod-log embeds). See
 //! `docs/moderation.md` for the commands and what happens on failure.
 
+mod call;
 pub mod commands;
 pub mod discord;
 pub mod engine;
