@@ -7,9 +7,9 @@
 
 mod checker;
 mod fleet;
+mod moderation;
 mod procs;
 mod proxy;
-mod store;
 
 use std::time::Duration;
 
