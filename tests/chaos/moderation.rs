@@ -142,6 +142,8 @@ struct Moderators {
     sent: Vec<Sent>,
     tempbanned: Vec<(u64, u64)>,
     acts: usize,
+    /// Guilds whose mod log was set to their `#general`.
+    modlog: Vec<(u64, u64)>,
 }
 
 impl Moderators {
@@ -155,6 +157,20 @@ impl Moderators {
             sent: Vec::new(),
             tempbanned: Vec::new(),
             acts: 0,
+            modlog: Vec::new(),
+        }
+    }
+
+    /// Sets every guild's mod log to its `#general`.
+    async fn set_modlog(&mut self) {
+        for c in &self.casts {
+            let options = json!({"channel": c.general.to_string()});
+            let id = self
+                .control
+                .slash(c.guild, c.general, c.owner, "modlog", options)
+                .await;
+            final_answer(&self.control, &id, Duration::from_secs(10)).await;
+            self.modlog.push((c.guild, c.general));
         }
     }
 
@@ -251,6 +267,7 @@ impl Moderators {
             lifted_after,
         )
         .await;
+        judge_modlog(&mut row, &control, &store, &self.modlog).await;
         fleet.stop().await;
         row.report();
     }
@@ -313,19 +330,7 @@ async fn rest_storms_on_moderation_routes() {
     let fleet = Fleet::start(name, mongo_fleet()).await;
     let mut checker = Checker::start(&fleet, Some(PING_EVERY));
     let mut mods = Moderators::new(&fleet);
-    for c in &mods.casts {
-        let id = mods
-            .control
-            .slash(
-                c.guild,
-                c.general,
-                c.owner,
-                "modlog",
-                json!({"channel": c.general.to_string()}),
-            )
-            .await;
-        final_answer(&mods.control, &id, Duration::from_secs(10)).await;
-    }
+    mods.set_modlog().await;
     mods.tempban(0, 8).await;
     mods.tempban(1, 8).await;
     let ban = "PUT /guilds/{guild}/bans/{user}";
@@ -404,6 +409,53 @@ async fn mongodb_partitioned_from_one_pod() {
     proxy.set(Mode::Pass);
     let lifted_after = mods.wait_lifted().await;
     mods.finish(name, checker, fleet, lifted_after).await;
+}
+
+/// Every case of a guild with a mod log is posted there exactly once (`Case #N · Kind`).
+async fn judge_modlog(
+    row: &mut Row,
+    control: &SimControl,
+    store: &MongoStore,
+    modlog: &[(u64, u64)],
+) {
+    if modlog.is_empty() {
+        return;
+    }
+    let mut problems = Vec::new();
+    let mut cases_n = 0;
+    for (guild, channel) in modlog {
+        let page = store
+            .list_cases(*guild, &CaseFilter::default(), 0, 100)
+            .await
+            .expect("list the guild's cases");
+        let titles: Vec<String> = control
+            .messages(*channel)
+            .await
+            .iter()
+            .flat_map(|m| m["embeds"].as_array().cloned().unwrap_or_default())
+            .filter_map(|e| e["title"].as_str().map(str::to_owned))
+            .collect();
+        for case in page
+            .cases
+            .iter()
+            .filter(|c| c.outcome != CaseOutcome::Pending)
+        {
+            cases_n += 1;
+            let prefix = format!("Case #{} ·", case.number);
+            let n = titles.iter().filter(|t| t.starts_with(&prefix)).count();
+            if n != 1 {
+                problems.push(format!(
+                    "guild {guild} case #{} ({}): posted {n} times",
+                    case.number, case.kind
+                ));
+            }
+        }
+    }
+    row.check(
+        "modlog_posted_once",
+        problems.is_empty(),
+        format!("{cases_n} cases; {problems:?}"),
+    );
 }
 
 /// Turns what the scenario sent and what Discord and the store hold into checks.

@@ -14,7 +14,6 @@ use std::time::Duration;
 
 use twilight_http::request::AuditLogReason as _;
 use twilight_model::channel::Message;
-use twilight_model::channel::message::AllowedMentions;
 use twilight_model::guild::Member;
 use twilight_model::id::Id;
 
@@ -266,7 +265,9 @@ impl AutomodRunner {
         };
         // A stored 0 cannot name a channel, and one of another server is never written to
         // (settings stored before ids were checked could hold either).
-        let Some(channel_id) = Id::new_checked(channel) else {
+        let Some(channel_id) =
+            Id::<twilight_model::id::marker::ChannelMarker>::new_checked(channel)
+        else {
             return Err("the alert channel setting is 0; set it again".into());
         };
         match crate::commands::channel_in_guild(
@@ -292,17 +293,10 @@ impl AutomodRunner {
             case.number,
             case.reason.as_deref().unwrap_or("no details"),
         );
-        let none = AllowedMentions::default();
-        self.services
-            .rest
-            .call("create_message", |c| {
-                c.create_message(channel_id)
-                    .content(&text)
-                    .allowed_mentions(Some(&none))
-                    .into_future()
-            })
+        let once = format!("automod-alert:{}:{}", case.guild_id, case.number);
+        let body = serde_json::json!({"content": text});
+        discord::post_once(&self.services.rest, channel_id.get(), body, &once)
             .await
-            .map(drop)
             .map_err(|e| discord::describe(&e))
     }
 }

@@ -119,7 +119,8 @@ pub(super) async fn send_dm(
         case.reason.as_deref(),
         case.duration_secs,
     );
-    match discord::direct_message(&deps.rest, req.user_id, &text).await {
+    let once = format!("dm:{}:{}", case.guild_id, case.number);
+    match discord::direct_message(&deps.rest, req.user_id, &text, &once).await {
         Ok(()) => DmStatus::Sent,
         Err(e) => {
             tracing::debug!(guild = req.guild_id, user = req.user_id, error = %e, "moderation DM failed");

@@ -3,7 +3,6 @@
 
 use twilight_http::request::AuditLogReason;
 use twilight_model::channel::Channel;
-use twilight_model::channel::message::AllowedMentions;
 use twilight_model::channel::message::Embed;
 use twilight_model::id::Id;
 use twilight_model::util::Timestamp;
@@ -143,42 +142,80 @@ pub async fn set_timeout(
     .map(drop)
 }
 
-/// Sends a direct message (opening the DM channel first).
+/// Sends a direct message (opening the DM channel first), once: see [`post_once`].
 ///
 /// # Errors
 /// The REST error (50007 when the user does not accept DMs).
-pub async fn direct_message(rest: &Rest, user: u64, content: &str) -> Result<(), RestError> {
+pub async fn direct_message(
+    rest: &Rest,
+    user: u64,
+    content: &str,
+    once_key: &str,
+) -> Result<(), RestError> {
     let channel: Channel = rest
         .model("create_private_channel", |c| {
             c.create_private_channel(uid(user)).into_future()
         })
         .await?;
-    let none = AllowedMentions::default();
-    rest.call("create_message", |c| {
-        c.create_message(channel.id)
-            .content(content)
-            .allowed_mentions(Some(&none))
+    let body = serde_json::json!({"content": content});
+    post_once(rest, channel.id.get(), body, once_key).await
+}
+
+/// Posts an embed in a channel (mentions in it never ping), once: see [`post_once`].
+///
+/// # Errors
+/// The REST error.
+pub async fn post_embed(
+    rest: &Rest,
+    channel: u64,
+    embed: &Embed,
+    once_key: &str,
+) -> Result<(), RestError> {
+    let body = serde_json::json!({"embeds": [embed]});
+    post_once(rest, channel, body, once_key).await
+}
+
+/// The REST route of a message posted with [`post_once`]: safe to repeat, so it is retried
+/// after a 5xx or a lost answer like any idempotent call.
+pub const CREATE_MESSAGE_ONCE: &str = "create_message_once";
+
+/// `POST /channels/{c}/messages` with `body` (mentions never ping), a nonce derived from
+/// `once_key` and `enforce_nonce`, so Discord creates the message at most once however often
+/// the request is sent within its nonce window (a few minutes): a post that got a 5xx or no
+/// answer can be repeated without posting twice.
+///
+/// # Errors
+/// The REST error.
+pub async fn post_once(
+    rest: &Rest,
+    channel: u64,
+    body: serde_json::Value,
+    once_key: &str,
+) -> Result<(), RestError> {
+    let mut body = body;
+    body["allowed_mentions"] = serde_json::json!({"parse": []});
+    body["nonce"] = serde_json::Value::String(nonce(once_key));
+    body["enforce_nonce"] = serde_json::Value::Bool(true);
+    let payload = body.to_string().into_bytes();
+    rest.call(CREATE_MESSAGE_ONCE, |c| {
+        c.create_message(Id::new(channel))
+            .payload_json(&payload)
             .into_future()
     })
     .await
     .map(drop)
 }
 
-/// Posts an embed in a channel (mentions in it never ping).
-///
-/// # Errors
-/// The REST error.
-pub async fn post_embed(rest: &Rest, channel: u64, embed: &Embed) -> Result<(), RestError> {
-    let none = AllowedMentions::default();
-    let embeds = std::slice::from_ref(embed);
-    rest.call("create_message", |c| {
-        c.create_message(Id::new(channel))
-            .embeds(embeds)
-            .allowed_mentions(Some(&none))
-            .into_future()
-    })
-    .await
-    .map(drop)
+/// Discord's nonce (at most 25 characters) for `key`: its 64-bit FNV-1a hash in decimal, the
+/// same in every process and release.
+#[must_use]
+pub fn nonce(key: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h.to_string()
 }
 
 /// What an action leaves on Discord, to read back when its call ended in doubt.
@@ -249,4 +286,18 @@ fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_are_stable_and_fit_discord() {
+        // FNV-1a 64 of "a" (published test vector).
+        assert_eq!(nonce("a"), 0xaf63_dc4c_8601_ec8c_u64.to_string());
+        assert_eq!(nonce("modlog:1:2"), nonce("modlog:1:2"));
+        assert_ne!(nonce("modlog:1:2"), nonce("modlog:1:3"));
+        assert!(nonce("x").len() <= 25);
+    }
 }

@@ -645,7 +645,8 @@ pub async fn post_modlog(deps: &Deps, channel: Option<u64>, case: &Case) {
         }
     }
     let embed = modlog::build_embed(&modlog_entry(case));
-    if let Err(e) = discord::post_embed(&deps.rest, channel, &embed).await {
+    let once = format!("modlog:{}:{}:{}", case.guild_id, case.number, channel);
+    if let Err(e) = discord::post_embed(&deps.rest, channel, &embed, &once).await {
         tracing::warn!(
             guild = case.guild_id,
             case = case.number,
