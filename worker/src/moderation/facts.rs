@@ -74,16 +74,28 @@ impl GuildFacts {
         )
     }
 
-    /// Position of the highest of `roles` (0 when none, i.e. only `@everyone`).
+    /// Rank of the highest of `roles` in Discord's role order (0 when none, i.e. only
+    /// `@everyone`): roles sorted by position, and for equal positions the role with the lower
+    /// id ranks higher, so two different roles never tie.
     #[must_use]
     pub fn highest_position(&self, roles: &[u64]) -> i64 {
+        let mut order: Vec<(i64, std::cmp::Reverse<u64>)> = self
+            .roles
+            .iter()
+            .filter(|(id, r)| **id != self.guild_id && r.position > 0)
+            .map(|(id, r)| (r.position, std::cmp::Reverse(*id)))
+            .collect();
+        order.sort_unstable();
         roles
             .iter()
-            .filter_map(|id| self.roles.get(id))
-            .map(|r| r.position)
+            .filter_map(|id| {
+                let r = self.roles.get(id)?;
+                let key = (r.position, std::cmp::Reverse(*id));
+                order.binary_search(&key).ok()
+            })
+            .map(|i| i64::try_from(i).unwrap_or(i64::MAX - 1) + 1)
             .max()
             .unwrap_or(0)
-            .max(0)
     }
 
     /// The member view the rules need.
@@ -230,8 +242,28 @@ mod tests {
         assert_eq!(f.permissions(5, &[]), Permissions::SEND_MESSAGES);
         assert_eq!(f.permissions(5, &[2]), Permissions::all());
         assert_eq!(f.permissions(9, &[]), Permissions::all());
-        assert_eq!(f.highest_position(&[1, 2]), 7);
+        assert_eq!(f.highest_position(&[1, 2]), 2);
+        assert_eq!(f.highest_position(&[1]), 1);
         assert_eq!(f.highest_position(&[]), 0);
+        assert_eq!(f.highest_position(&[100]), 0);
         assert_eq!(f.highest_position(&[12345]), 0);
+    }
+
+    #[test]
+    fn equal_positions_follow_discords_order_lower_id_above() {
+        let mut f = facts();
+        for id in [30, 40] {
+            f.roles.insert(
+                id,
+                RoleFacts {
+                    position: 5,
+                    permissions: Permissions::KICK_MEMBERS,
+                },
+            );
+        }
+        // Position 3 < both 5s < 7; between the two 5s, role 30 (lower id) is above 40.
+        assert!(f.highest_position(&[30]) > f.highest_position(&[40]));
+        assert!(f.highest_position(&[40]) > f.highest_position(&[1]));
+        assert!(f.highest_position(&[2]) > f.highest_position(&[30]));
     }
 }

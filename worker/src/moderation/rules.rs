@@ -98,8 +98,10 @@ impl Action {
     }
 }
 
-/// Who acts on whom. Role positions are the highest role's position as the guild cache
-/// reports it (`@everyone` = 0).
+/// Who acts on whom. A "position" here is the rank of the member's highest role in Discord's
+/// role order (by position, then the lower id above; `@everyone` = 0), as
+/// [`super::facts::GuildFacts::highest_position`] computes it, so two different roles never
+/// tie.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subject {
     /// The action.
