@@ -702,7 +702,28 @@ async fn escalate(
             created_at: c.created_at.unix_secs(),
         })
         .collect();
-    let found = escalation::evaluate(&thresholds, &warns, warn.created_at.unix_secs())?;
+    // Warns earlier escalations (carried out or in progress) consumed: the bot's cases
+    // against the user that carry escalation evidence.
+    let by_bot = CaseFilter {
+        user_id: Some(req.user_id),
+        moderator_id: Some(deps.bot_id),
+        kind: None,
+    };
+    let escalations = match deps
+        .store
+        .list_cases(req.guild_id, &by_bot, 0, crate::store::MAX_PER_PAGE)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return Some(Err(format!("could not read earlier escalations: {e}"))),
+    };
+    let consumed: Vec<escalation::Consumed> = escalations
+        .cases
+        .iter()
+        .filter(|c| !matches!(c.outcome, CaseOutcome::Failed { .. }))
+        .flat_map(|c| escalation::consumed_by(c.evidence.as_ref(), &c.references))
+        .collect();
+    let found = escalation::evaluate(&thresholds, &warns, &consumed, warn.created_at.unix_secs())?;
     let t = found.threshold;
     let (kind, duration) = match t.action {
         EscalationAction::Timeout(d) => (CaseKind::Timeout, Some(d)),
@@ -725,7 +746,7 @@ async fn escalate(
         delete_messages: DeleteMessages::None,
         idempotency_key: format!("{}:escalation", req.idempotency_key),
         references: found.references,
-        evidence: None,
+        evidence: Some(escalation::evidence(&found.fired)),
     };
     Some(
         Box::pin(perform(deps, esc))
