@@ -47,6 +47,8 @@ pub struct Context {
     pub gateway: GatewayCache,
     /// Metrics.
     pub metrics: Metrics,
+    /// The fixed part of a new generation's deadline (seconds).
+    pub reshard_deadline_base: i64,
 }
 
 impl Context {
@@ -65,7 +67,15 @@ impl Context {
             recorder,
             gateway,
             metrics,
+            reshard_deadline_base: crate::decide::RESHARD_DEADLINE_BASE_SECS,
         }
+    }
+
+    /// The same context with another fixed part of a new generation's deadline.
+    #[must_use]
+    pub fn with_reshard_deadline(mut self, base: Duration) -> Self {
+        self.reshard_deadline_base = i64::try_from(base.as_secs()).unwrap_or(i64::MAX);
+        self
     }
 }
 
@@ -524,6 +534,7 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
             at: f.time.0.as_second(),
         }),
         spec_generation: kc.metadata.generation,
+        reshard_deadline_base: Some(ctx.reshard_deadline_base),
     };
     let desired: Desired = desired_state(spec, gateway.as_ref(), &load, &current);
 

@@ -30,9 +30,16 @@ pub const RESHARD_DEADLINE_BASE_SECS: i64 = 600;
 /// buckets). 8 shards at `max_concurrency` 1: 640 s.
 #[must_use]
 pub fn reshard_deadline_secs(shards: u32, max_concurrency: u32) -> i64 {
+    reshard_deadline_from(RESHARD_DEADLINE_BASE_SECS, shards, max_concurrency)
+}
+
+/// [`reshard_deadline_secs`] with another fixed part than [`RESHARD_DEADLINE_BASE_SECS`]
+/// (the operator's `--reshard-deadline-seconds`).
+#[must_use]
+pub fn reshard_deadline_from(base_secs: i64, shards: u32, max_concurrency: u32) -> i64 {
     let rounds = shards.div_ceil(max_concurrency.max(1));
     let window = i64::try_from(IDENTIFY_WINDOW_MS / 1000).unwrap_or(5);
-    RESHARD_DEADLINE_BASE_SECS + i64::from(rounds) * window
+    base_secs.max(0) + i64::from(rounds) * window
 }
 
 /// A reshard that was given up (kept in the status).
@@ -167,6 +174,9 @@ pub struct Current {
     pub failed: Option<FailedReshard>,
     /// The spec's `metadata.generation`.
     pub spec_generation: Option<i64>,
+    /// The fixed part of a new generation's deadline, when it is not
+    /// [`RESHARD_DEADLINE_BASE_SECS`] (see [`reshard_deadline_from`]).
+    pub reshard_deadline_base: Option<i64>,
 }
 
 /// One generation as it should be.
@@ -936,7 +946,13 @@ fn decide(
             };
         }
         let max_concurrency = gateway.map_or(1, |g| g.session_start_limit.max_concurrency);
-        let deadline = reshard_deadline_secs(total, max_concurrency);
+        let deadline = reshard_deadline_from(
+            current
+                .reshard_deadline_base
+                .unwrap_or(RESHARD_DEADLINE_BASE_SECS),
+            total,
+            max_concurrency,
+        );
         if !next.all_ready()
             && let Some(created) = next.created_at
             && current.now - created >= deadline

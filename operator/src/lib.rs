@@ -38,6 +38,9 @@ pub struct Config {
     pub gateway_retry: Duration,
     /// Name of this replica in Events and the Lease.
     pub identity: String,
+    /// The fixed part of the time a new generation gets to become Ready before its reshard is
+    /// given up (see [`decide::reshard_deadline_from`]).
+    pub reshard_deadline: Duration,
 }
 
 /// Where the leader Lease lives.
@@ -60,6 +63,9 @@ impl Default for Config {
             gateway_refresh: Duration::from_secs(60),
             gateway_retry: Duration::from_secs(10),
             identity: "kyuta-operator".into(),
+            reshard_deadline: Duration::from_secs(
+                decide::RESHARD_DEADLINE_BASE_SECS.unsigned_abs(),
+            ),
         }
     }
 }
@@ -149,12 +155,15 @@ pub async fn run_with_client(
         drop(lost_tx);
     }
 
-    let ctx = Arc::new(controller::Context::new(
-        client,
-        &config.identity,
-        gateway::GatewayCache::new(config.gateway_refresh, config.gateway_retry),
-        metrics.clone(),
-    ));
+    let ctx = Arc::new(
+        controller::Context::new(
+            client,
+            &config.identity,
+            gateway::GatewayCache::new(config.gateway_refresh, config.gateway_retry),
+            metrics.clone(),
+        )
+        .with_reshard_deadline(config.reshard_deadline),
+    );
     let _ = ready_tx.send(true);
     let lost = {
         let mut rx = lost_rx.clone();

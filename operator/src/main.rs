@@ -47,6 +47,14 @@ struct Args {
         default_value_t = 60
     )]
     gateway_refresh_seconds: u64,
+    /// Seconds a new generation gets to have every pod Ready before its reshard is given up,
+    /// plus the time Discord's identify rate limit needs for its shards.
+    #[arg(
+        long,
+        env = "KYUTA_OPERATOR_RESHARD_DEADLINE_SECONDS",
+        default_value_t = 600
+    )]
+    reshard_deadline_seconds: u64,
     /// Log format: text or json.
     #[arg(long, env = "KYUTA_OPERATOR_LOG_FORMAT", default_value = "text")]
     log_format: String,
@@ -77,6 +85,7 @@ async fn main() -> anyhow::Result<()> {
         gateway_refresh: Duration::from_secs(args.gateway_refresh_seconds.max(1)),
         gateway_retry: Duration::from_secs(10),
         identity: args.identity,
+        reshard_deadline: Duration::from_secs(args.reshard_deadline_seconds),
     })
     .await
 }

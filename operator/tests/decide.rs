@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase, SessionStartLimit, ShardCount};
 use kyuta_operator::decide::{
     Action, Current, FailedReshard, GenerationPlan, GenerationState, Load, Refusal, StoreActive,
-    after_store_write, desired_state, reshard_deadline_secs, shard_total,
+    after_store_write, desired_state, reshard_deadline_from, reshard_deadline_secs, shard_total,
 };
 use rstest::rstest;
 
@@ -77,6 +77,7 @@ fn current(gens: &[GenerationState], active: Option<u32>) -> Current {
         unready_pods: BTreeMap::new(),
         failed: None,
         spec_generation: Some(1),
+        reshard_deadline_base: None,
     }
 }
 
@@ -991,6 +992,19 @@ fn reshard_for(age: i64) -> Current {
         vec!["kc-g2-1".into(), "kc-g2-4".into(), "kc-g2-6".into()],
     );
     c
+}
+
+#[test]
+fn the_fixed_part_of_the_reshard_deadline_can_be_set() {
+    assert_eq!(reshard_deadline_from(30, 8, 2), 30 + 4 * 5);
+    let mut c = reshard_for(49);
+    c.reshard_deadline_base = Some(30);
+    let d = desired_state(&spec(), Some(&gw(8, 1000)), &guilds(0), &c);
+    assert_eq!(d.action, Action::Reshard, "{}", d.message);
+    let mut c = reshard_for(70);
+    c.reshard_deadline_base = Some(30);
+    let d = desired_state(&spec(), Some(&gw(8, 1000)), &guilds(0), &c);
+    assert_eq!(d.action, Action::ReshardTimedOut, "{}", d.message);
 }
 
 #[test]
