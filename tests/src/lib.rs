@@ -6,6 +6,7 @@
 
 use std::path::PathBuf;
 
+pub mod kubelet;
 pub mod worker;
 
 /// The workspace root (the directory holding the top-level `Cargo.toml`).

@@ -24,61 +24,77 @@ use crate::workspace_root;
 #[must_use]
 pub fn worker_binary() -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
-    BIN.get_or_init(|| {
-        if let Ok(p) = std::env::var("KYUTA_WORKER_BIN")
-            && !p.is_empty()
+    BIN.get_or_init(|| workspace_binary("kyuta-worker", "KYUTA_WORKER_BIN"))
+        .clone()
+}
+
+/// The `kyuta-operator` binary, built like [`worker_binary`]; `KYUTA_OPERATOR_BIN` overrides
+/// the path.
+///
+/// # Panics
+/// When the build fails.
+#[must_use]
+pub fn operator_binary() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| workspace_binary("kyuta-operator", "KYUTA_OPERATOR_BIN"))
+        .clone()
+}
+
+/// Builds the workspace binary `bin` (`cargo build --workspace --bin <bin>`) and returns its
+/// path, or the path in the environment variable `over` when it is set.
+fn workspace_binary(bin: &str, over: &str) -> PathBuf {
+    if let Ok(p) = std::env::var(over)
+        && !p.is_empty()
+    {
+        return PathBuf::from(p);
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
+    let mut cmd = std::process::Command::new(cargo);
+    // Cargo gives this test its package's CARGO_PKG_*, CARGO_MANIFEST_DIR, OUT_DIR, …;
+    // build scripts (ring, cc) track those, so passing them on would make this build and
+    // the next `cargo test` rebuild each other's dependencies. Settings stay.
+    const KEEP: [&str; 9] = [
+        "CARGO_HOME",
+        "CARGO_TARGET_DIR",
+        "CARGO_BUILD_",
+        "CARGO_TERM_",
+        "CARGO_NET_",
+        "CARGO_REGISTR",
+        "CARGO_PROFILE_",
+        "CARGO_INCREMENTAL",
+        "CARGO_HTTP_",
+    ];
+    for (key, _) in std::env::vars_os() {
+        let key = key.to_string_lossy();
+        if (key.starts_with("CARGO_") && !KEEP.iter().any(|k| key.starts_with(k)))
+            || key == "OUT_DIR"
         {
-            return PathBuf::from(p);
+            cmd.env_remove(key.as_ref());
         }
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
-        let mut cmd = std::process::Command::new(cargo);
-        // Cargo gives this test its package's CARGO_PKG_*, CARGO_MANIFEST_DIR, OUT_DIR, …;
-        // build scripts (ring, cc) track those, so passing them on would make this build and
-        // the next `cargo test` rebuild each other's dependencies. Settings stay.
-        const KEEP: [&str; 9] = [
-            "CARGO_HOME",
-            "CARGO_TARGET_DIR",
-            "CARGO_BUILD_",
-            "CARGO_TERM_",
-            "CARGO_NET_",
-            "CARGO_REGISTR",
-            "CARGO_PROFILE_",
-            "CARGO_INCREMENTAL",
-            "CARGO_HTTP_",
-        ];
-        for (key, _) in std::env::vars_os() {
-            let key = key.to_string_lossy();
-            if (key.starts_with("CARGO_") && !KEEP.iter().any(|k| key.starts_with(k)))
-                || key == "OUT_DIR"
-            {
-                cmd.env_remove(key.as_ref());
-            }
-        }
-        let out = cmd
-            .args([
-                "build",
-                "--workspace",
-                "--bin",
-                "kyuta-worker",
-                "--message-format=json-render-diagnostics",
-            ])
-            .current_dir(workspace_root())
-            .stderr(Stdio::inherit())
-            .output()
-            .expect("run cargo build for kyuta-worker");
-        assert!(
-            out.status.success(),
-            "cargo build --bin kyuta-worker failed ({})",
-            out.status
-        );
-        String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-            .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == "kyuta-worker")
-            .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-            .expect("cargo reported the kyuta-worker executable")
-    })
-    .clone()
+    }
+    let out = cmd
+        .args([
+            "build",
+            "--workspace",
+            "--bin",
+            bin,
+            "--message-format=json-render-diagnostics",
+        ])
+        .current_dir(workspace_root())
+        .stderr(Stdio::inherit())
+        .output()
+        .unwrap_or_else(|e| panic!("run cargo build for {bin}: {e}"));
+    assert!(
+        out.status.success(),
+        "cargo build --bin {bin} failed ({})",
+        out.status
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == bin)
+        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
+        .unwrap_or_else(|| panic!("cargo reported no {bin} executable"))
 }
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).

@@ -1,26 +1,13 @@
 //! End to end: the operator, the real control plane, real `kyuta-worker` processes, the
 //! simulator and the real Redis.
 //!
-//! There is no kubelet in the test environment, so the test stands in for one
-//! ([`Kubelet`]): it watches the Pods the controller-manager makes from the operator's
-//! StatefulSets and runs one `kyuta-worker` process per Pod with that Pod's environment
-//! resolved (`secretKeyRef` from the Secret, `fieldRef metadata.name` → the Pod's name). Like
-//! a node it adds what belongs to the node, not the Pod: free ports for `METRICS_PORT` and
-//! `HEALTH_CHECK_PORT` (processes share 127.0.0.1), `KYUTA_BIND_ADDRESS=127.0.0.1`, a fresh
-//! working directory for the Pod's `emptyDir`, and the simulator's scaled identify window
-//! (`KYUTA_IDENTIFY_WINDOW_MS`). It polls each worker's `/ready` and writes the Pod's status
-//! (phase Running, condition Ready) through the status subresource, which is what lets the
-//! StatefulSet controller roll and the operator switch generations. When a Pod is deleted it
-//! sends SIGTERM, waits for the process to exit and then removes the Pod (grace period 0), as
-//! a kubelet does once the container is gone.
+//! There is no kubelet in the test environment: the test runs the shared stand-in
+//! ([`kyuta_tests::kubelet::Kubelet`]), which runs one `kyuta-worker` process per Pod the
+//! controller-manager makes from the operator's StatefulSets and reports the Pods' readiness.
 //!
 //! Worker logs go to `target/testenv/logs/fleet/<namespace>/<pod>-<uid>.log`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
-use std::process::Stdio;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
@@ -31,6 +18,7 @@ use kyuta_crds::KyutaCluster;
 use kyuta_crds::cluster::Phase;
 use kyuta_crds::contract::redis_keys;
 use kyuta_sim::{Sim, SimConfig};
+use kyuta_tests::kubelet::{Kubelet, KubeletOptions};
 use kyuta_tests::{
     eventually, install_kyuta_crd, kube_client, redis_connection, redis_url, unique_name,
 };
@@ -96,358 +84,6 @@ async fn http(
     };
     let value = serde_json::from_str(&body).unwrap_or(Value::String(body));
     Ok((status, value))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-/// One worker process standing for one Pod.
-struct Proc {
-    pod: String,
-    pid: u32,
-    health_port: u16,
-    reported_ready: Option<bool>,
-    terminating: bool,
-    exited: Arc<AtomicBool>,
-}
-
-#[derive(Default)]
-struct KubeletState {
-    procs: HashMap<String, Proc>,
-    /// Processes that exited while their Pod was not being deleted.
-    crashes: Vec<String>,
-    /// Pods started, by name (one entry per process).
-    started: Vec<String>,
-}
-
-/// Stands in for the kubelet of a namespace (see the module docs).
-struct Kubelet {
-    state: Arc<Mutex<KubeletState>>,
-    stop: CancellationToken,
-    task: tokio::task::JoinHandle<()>,
-    waits: Arc<tokio::sync::Mutex<tokio::task::JoinSet<()>>>,
-}
-
-impl Kubelet {
-    fn start(client: Client, ns: &str) -> Self {
-        let state = Arc::new(Mutex::new(KubeletState::default()));
-        let stop = CancellationToken::new();
-        let waits = Arc::new(tokio::sync::Mutex::new(tokio::task::JoinSet::new()));
-        let binary = kyuta_tests::worker::worker_binary();
-        let logs = kyuta_tests::workspace_root()
-            .join("target/testenv/logs/fleet")
-            .join(ns);
-        std::fs::create_dir_all(&logs).expect("log directory");
-        let run = KubeletLoop {
-            pods: Api::namespaced(client.clone(), ns),
-            secrets: Api::namespaced(client, ns),
-            state: Arc::clone(&state),
-            waits: Arc::clone(&waits),
-            binary,
-            logs,
-            data: tempfile::tempdir().expect("a data directory"),
-        };
-        let task = tokio::spawn(run.run(stop.clone()));
-        Self {
-            state,
-            stop,
-            task,
-            waits,
-        }
-    }
-
-    fn crashes(&self) -> Vec<String> {
-        self.state.lock().unwrap().crashes.clone()
-    }
-
-    fn running(&self) -> Vec<String> {
-        let st = self.state.lock().unwrap();
-        let mut v: Vec<String> = st
-            .procs
-            .values()
-            .filter(|p| !p.exited.load(Ordering::Relaxed))
-            .map(|p| p.pod.clone())
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// Stops watching, sends SIGTERM to every process and waits for them (then kills).
-    async fn stop(self) {
-        self.stop.cancel();
-        let _ = self.task.await;
-        let pids: Vec<u32> = self
-            .state
-            .lock()
-            .unwrap()
-            .procs
-            .values()
-            .filter(|p| !p.exited.load(Ordering::Relaxed))
-            .map(|p| p.pid)
-            .collect();
-        for pid in pids {
-            sigterm(pid);
-        }
-        let mut waits = self.waits.lock().await;
-        let drained = tokio::time::timeout(Duration::from_secs(30), async {
-            while waits.join_next().await.is_some() {}
-        })
-        .await;
-        if drained.is_err() {
-            // Dropping the JoinSet drops each Child, which kills it (kill_on_drop).
-            waits.abort_all();
-        }
-    }
-}
-
-fn sigterm(pid: u32) {
-    let _ = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-}
-
-struct KubeletLoop {
-    pods: Api<Pod>,
-    secrets: Api<Secret>,
-    state: Arc<Mutex<KubeletState>>,
-    waits: Arc<tokio::sync::Mutex<tokio::task::JoinSet<()>>>,
-    binary: PathBuf,
-    logs: PathBuf,
-    data: tempfile::TempDir,
-}
-
-impl KubeletLoop {
-    async fn run(self, stop: CancellationToken) {
-        while !stop.is_cancelled() {
-            if let Err(e) = self.tick().await {
-                eprintln!("kubelet stand-in: {e:#}");
-            }
-            tokio::select! {
-                () = stop.cancelled() => {}
-                () = tokio::time::sleep(Duration::from_millis(250)) => {}
-            }
-        }
-    }
-
-    async fn tick(&self) -> anyhow::Result<()> {
-        let pods = self.pods.list(&ListParams::default()).await?;
-        let mut seen = Vec::new();
-        for pod in &pods.items {
-            let uid = pod.uid().unwrap_or_default();
-            let name = pod.name_any();
-            seen.push(uid.clone());
-            let deleting = pod.metadata.deletion_timestamp.is_some();
-            let known = self.state.lock().unwrap().procs.contains_key(&uid);
-            if !known {
-                if !deleting {
-                    self.spawn(pod).await?;
-                }
-                continue;
-            }
-            let (pid, exited, terminating, health_port, reported) = {
-                let st = self.state.lock().unwrap();
-                let p = &st.procs[&uid];
-                (
-                    p.pid,
-                    p.exited.load(Ordering::Relaxed),
-                    p.terminating,
-                    p.health_port,
-                    p.reported_ready,
-                )
-            };
-            if deleting {
-                if !terminating {
-                    sigterm(pid);
-                    self.state
-                        .lock()
-                        .unwrap()
-                        .procs
-                        .get_mut(&uid)
-                        .unwrap()
-                        .terminating = true;
-                }
-                if exited {
-                    // The container is gone: finish the deletion, as a kubelet does.
-                    let dp = DeleteParams {
-                        grace_period_seconds: Some(0),
-                        preconditions: Some(kube::api::Preconditions {
-                            uid: Some(uid.clone()),
-                            resource_version: None,
-                        }),
-                        ..DeleteParams::default()
-                    };
-                    let _ = self.pods.delete(&name, &dp).await;
-                }
-                continue;
-            }
-            if exited {
-                let mut st = self.state.lock().unwrap();
-                if !st.crashes.iter().any(|c| c == &uid) {
-                    st.crashes.push(uid.clone());
-                    eprintln!("kubelet stand-in: the worker of pod {name} exited on its own");
-                }
-                continue;
-            }
-            let ready = matches!(
-                http(([127, 0, 0, 1], health_port).into(), "GET", "/ready", None).await,
-                Ok((200, _))
-            );
-            if reported != Some(ready) {
-                self.report(&name, ready).await?;
-                self.state
-                    .lock()
-                    .unwrap()
-                    .procs
-                    .get_mut(&uid)
-                    .unwrap()
-                    .reported_ready = Some(ready);
-            }
-        }
-        // Pods removed from the API entirely: stop their processes.
-        let gone: Vec<u32> = {
-            let mut st = self.state.lock().unwrap();
-            let gone: Vec<String> = st
-                .procs
-                .keys()
-                .filter(|uid| !seen.contains(uid))
-                .cloned()
-                .collect();
-            gone.iter()
-                .filter_map(|uid| {
-                    let p = st.procs.get_mut(uid)?;
-                    let live = !p.exited.load(Ordering::Relaxed);
-                    if p.exited.load(Ordering::Relaxed) {
-                        st.procs.remove(uid);
-                        return None;
-                    }
-                    (live && !p.terminating).then(|| {
-                        p.terminating = true;
-                        p.pid
-                    })
-                })
-                .collect()
-        };
-        for pid in gone {
-            sigterm(pid);
-        }
-        Ok(())
-    }
-
-    async fn report(&self, pod: &str, ready: bool) -> anyhow::Result<()> {
-        let now = k8s_openapi::jiff::Timestamp::now().to_string();
-        let flag = if ready { "True" } else { "False" };
-        let status = json!({"status": {
-            "phase": "Running",
-            "startTime": now,
-            "conditions": [
-                {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
-                {"type": "Initialized", "status": "True", "lastTransitionTime": now},
-                {"type": "ContainersReady", "status": flag, "lastTransitionTime": now},
-                {"type": "Ready", "status": flag, "lastTransitionTime": now}
-            ]
-        }});
-        self.pods
-            .patch_status(pod, &PatchParams::default(), &Patch::Merge(&status))
-            .await?;
-        Ok(())
-    }
-
-    /// The Pod's environment, resolved as the kubelet resolves it.
-    async fn env(&self, pod: &Pod) -> anyhow::Result<BTreeMap<String, String>> {
-        let spec = pod
-            .spec
-            .as_ref()
-            .ok_or_else(|| anyhow::anyhow!("no spec"))?;
-        let container = spec
-            .containers
-            .first()
-            .ok_or_else(|| anyhow::anyhow!("no container"))?;
-        let mut out = BTreeMap::new();
-        for var in container.env.clone().unwrap_or_default() {
-            let value = match (var.value, var.value_from) {
-                (Some(v), _) => v,
-                (None, Some(from)) => {
-                    if let Some(r) = from.secret_key_ref {
-                        let secret = self.secrets.get(&r.name).await?;
-                        let bytes = secret
-                            .data
-                            .as_ref()
-                            .and_then(|d| d.get(&r.key))
-                            .ok_or_else(|| {
-                                anyhow::anyhow!("Secret {} has no key {}", r.name, r.key)
-                            })?;
-                        String::from_utf8(bytes.0.clone())?
-                    } else if let Some(f) = from.field_ref {
-                        match f.field_path.as_str() {
-                            "metadata.name" => pod.name_any(),
-                            "metadata.namespace" => pod.namespace().unwrap_or_default(),
-                            other => anyhow::bail!("fieldRef {other} is not supported here"),
-                        }
-                    } else {
-                        anyhow::bail!("env {} has an unsupported valueFrom", var.name)
-                    }
-                }
-                (None, None) => String::new(),
-            };
-            out.insert(var.name, value);
-        }
-        Ok(out)
-    }
-
-    async fn spawn(&self, pod: &Pod) -> anyhow::Result<()> {
-        let uid = pod.uid().unwrap_or_default();
-        let name = pod.name_any();
-        let mut env = self.env(pod).await?;
-        let metrics_port = free_port();
-        let health_port = free_port();
-        env.insert("METRICS_PORT".into(), metrics_port.to_string());
-        env.insert("HEALTH_CHECK_PORT".into(), health_port.to_string());
-        env.insert("KYUTA_BIND_ADDRESS".into(), "127.0.0.1".into());
-        env.insert(
-            "KYUTA_IDENTIFY_WINDOW_MS".into(),
-            IDENTIFY_WINDOW.as_millis().to_string(),
-        );
-        env.insert("KYUTA_SHUTDOWN_GRACE_SECS".into(), "5".into());
-        let short = &uid[..uid.len().min(8)];
-        let workdir = self.data.path().join(format!("{name}-{short}"));
-        std::fs::create_dir_all(&workdir)?;
-        let log = std::fs::File::create(self.logs.join(format!("{name}-{short}.log")))?;
-        let mut child = tokio::process::Command::new(&self.binary)
-            .env_clear()
-            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-            .envs(&env)
-            .current_dir(&workdir)
-            .stdin(Stdio::null())
-            .stdout(log.try_clone()?)
-            .stderr(log)
-            .kill_on_drop(true)
-            .spawn()?;
-        let pid = child.id().unwrap_or_default();
-        let exited = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&exited);
-        self.waits.lock().await.spawn(async move {
-            let _ = child.wait().await;
-            flag.store(true, Ordering::Relaxed);
-        });
-        let mut st = self.state.lock().unwrap();
-        st.started.push(name.clone());
-        st.procs.insert(
-            uid,
-            Proc {
-                pod: name,
-                pid,
-                health_port,
-                reported_ready: None,
-                terminating: false,
-                exited,
-            },
-        );
-        Ok(())
-    }
 }
 
 /// One test's fleet: a namespace, the CRD, an in-process operator watching that namespace,
@@ -524,7 +160,14 @@ impl Fleet {
                 let _ = stopped.await;
             },
         ));
-        let kubelet = Kubelet::start(client.clone(), &ns);
+        let logs = kyuta_tests::workspace_root()
+            .join("target/testenv/logs/fleet")
+            .join(&ns);
+        let kubelet = Kubelet::start(
+            client.clone(),
+            &ns,
+            KubeletOptions::new(logs, IDENTIFY_WINDOW),
+        );
         Self {
             client,
             ns,
@@ -762,7 +405,7 @@ async fn rolling_change_of_shards_per_pod_resumes_every_shard() {
         stats.stats.identifies.len(),
         resumes_before,
         stats.stats.resumes,
-        fleet.kubelet.state.lock().unwrap().started
+        fleet.kubelet.started()
     );
     assert_eq!(
         stats.stats.identifies.len(),
