@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -26,10 +27,50 @@ const READY_SKEW: Duration = Duration::from_millis(1_500);
 /// How long two connected sessions of one shard may overlap before it counts.
 const DOUBLE_SKEW: Duration = Duration::from_millis(500);
 
-struct PodProbe {
-    name: String,
-    health: SocketAddr,
-    range: std::ops::Range<u32>,
+/// One pod the checker asks `/ready`.
+#[derive(Debug, Clone)]
+pub struct PodProbe {
+    /// The pod's name.
+    pub name: String,
+    /// Its `/ready`.
+    pub health: SocketAddr,
+    /// The shards it owns.
+    pub range: std::ops::Range<u32>,
+    /// The shard total of its generation.
+    pub total: u32,
+}
+
+/// What the checker watches: the simulator, where to send `/ping`, the shard total of the
+/// generation that serves (it may change during a scenario: a reshard), and the pods (they
+/// may change too: a roll).
+pub struct Target {
+    /// The simulator's control API.
+    pub control: SimControl,
+    /// Guild, channel and member to run `/ping` as, in turn.
+    pub pings: Vec<(u64, u64, u64)>,
+    /// The shard total of the serving generation, as last known.
+    pub total: Arc<AtomicU32>,
+    /// The pods running now.
+    pub pods: Arc<dyn Fn() -> Vec<PodProbe> + Send + Sync>,
+}
+
+/// A guild of each shard of `shards` in the simulated world of `guilds` guilds, with its
+/// general channel and its owner (who runs `/ping`).
+pub fn ping_targets(sim: &kyuta_sim::Sim, guilds: u64, shards: u32) -> Vec<(u64, u64, u64)> {
+    let mut by_shard: BTreeMap<u32, (u64, u64, u64)> = BTreeMap::new();
+    for n in 0..guilds {
+        let g = sim.world().guild_id(n);
+        let shard = kyuta_tests::worker::shard_of(g, shards);
+        if by_shard.contains_key(&shard) {
+            continue;
+        }
+        let cast = kyuta_tests::worker::GuildCast::of(sim, g);
+        by_shard.insert(shard, (g, cast.general, cast.owner));
+        if by_shard.len() as u32 == shards {
+            break;
+        }
+    }
+    by_shard.into_values().collect()
 }
 
 #[derive(Default)]
@@ -62,7 +103,7 @@ pub struct Checker {
     tasks: Vec<tokio::task::JoinHandle<()>>,
     control: SimControl,
     started: Instant,
-    shards: u32,
+    total: Arc<AtomicU32>,
     max_gap: Duration,
     injected_429s: u64,
 }
@@ -71,7 +112,6 @@ impl Checker {
     /// Starts sampling `fleet`, and (when `ping_every` is set) sends `/ping` in a guild of a
     /// shard chosen in turn at that pace.
     pub fn start(fleet: &Fleet, ping_every: Option<Duration>) -> Self {
-        let control = SimControl::new(fleet.sim.addr());
         let shards = fleet.spec.shards;
         let per_pod = fleet.spec.per_pod;
         let probes: Vec<PodProbe> = fleet
@@ -81,35 +121,37 @@ impl Checker {
                 name: p.name.clone(),
                 health: p.proc().health_addr,
                 range: p.range(per_pod, shards),
+                total: shards,
             })
             .collect();
+        Self::start_on(
+            Target {
+                control: SimControl::new(fleet.sim.addr()),
+                pings: ping_targets(&fleet.sim, fleet.spec.guilds, shards),
+                total: Arc::new(AtomicU32::new(shards)),
+                pods: Arc::new(move || probes.clone()),
+            },
+            ping_every,
+        )
+    }
+
+    /// Starts sampling `target` (see [`Checker::start`]).
+    pub fn start_on(target: Target, ping_every: Option<Duration>) -> Self {
+        let control = target.control;
         let seen = Arc::new(Mutex::new(Seen::default()));
         let stop = CancellationToken::new();
         let mut tasks = vec![tokio::spawn(sample_loop(
             control,
-            shards,
-            probes,
+            Arc::clone(&target.total),
+            Arc::clone(&target.pods),
             Arc::clone(&seen),
             stop.clone(),
         ))];
         if let Some(every) = ping_every {
-            // One guild per shard, with a member who runs /ping.
-            let mut by_shard: BTreeMap<u32, (u64, u64, u64)> = BTreeMap::new();
-            for n in 0..fleet.spec.guilds {
-                let g = fleet.sim.world().guild_id(n);
-                let shard = kyuta_tests::worker::shard_of(g, shards);
-                if by_shard.contains_key(&shard) {
-                    continue;
-                }
-                let cast = kyuta_tests::worker::GuildCast::of(&fleet.sim, g);
-                by_shard.insert(shard, (g, cast.general, cast.owner));
-                if by_shard.len() as u32 == shards {
-                    break;
-                }
-            }
             tasks.push(tokio::spawn(ping_loop(
                 control,
-                by_shard,
+                target.pings,
+                Arc::clone(&target.total),
                 every,
                 Arc::clone(&seen),
                 stop.clone(),
@@ -121,7 +163,7 @@ impl Checker {
             tasks,
             control,
             started: Instant::now(),
-            shards,
+            total: target.total,
             max_gap: MAX_GAP,
             injected_429s: 0,
         }
@@ -144,7 +186,8 @@ impl Checker {
     #[must_use]
     pub fn all_served(&self) -> bool {
         let seen = self.seen.lock().unwrap();
-        seen.served.len() as u32 == self.shards && seen.served.values().all(|s| *s)
+        seen.served.len() as u32 == self.total.load(Ordering::Relaxed)
+            && seen.served.values().all(|s| *s)
     }
 
     /// Waits until every shard has a connected session (at most `limit`); returns how long
@@ -162,6 +205,11 @@ impl Checker {
 
     /// Stops sampling and judges: the row for the table.
     pub async fn finish(self, scenario: &str, fleet: &Fleet) -> Row {
+        self.finish_with(scenario, &fleet.logs()).await
+    }
+
+    /// [`Checker::finish`] for any fleet: `logs` are every process's logs (for the token).
+    pub async fn finish_with(self, scenario: &str, logs: &str) -> Row {
         self.stop.cancel();
         let mut crashed = Vec::new();
         for t in self.tasks {
@@ -318,8 +366,8 @@ impl Checker {
         // Secrets.
         row.check(
             "token_never_logged",
-            !fleet.logs().contains(crate::fleet::TOKEN),
-            if fleet.logs().contains(crate::fleet::TOKEN) {
+            !logs.contains(crate::fleet::TOKEN),
+            if logs.contains(crate::fleet::TOKEN) {
                 "the token appears in a pod's logs".to_owned()
             } else {
                 "absent from every pod's logs".to_owned()
@@ -332,8 +380,8 @@ impl Checker {
 
 async fn sample_loop(
     control: SimControl,
-    shards: u32,
-    probes: Vec<PodProbe>,
+    total: Arc<AtomicU32>,
+    pods: Arc<dyn Fn() -> Vec<PodProbe> + Send + Sync>,
     seen: Arc<Mutex<Seen>>,
     stop: CancellationToken,
 ) {
@@ -344,24 +392,30 @@ async fn sample_loop(
             () = stop.cancelled() => return,
             _ = tick.tick() => {}
         }
+        let shards = total.load(Ordering::Relaxed);
+        let probes = pods();
         let stats = control.stats().await;
         let now = Instant::now();
-        let mut connected: BTreeMap<u32, (u32, bool)> = BTreeMap::new();
+        // Per (shard total, shard): connected sessions, and whether one heartbeats.
+        let mut connected: BTreeMap<(u32, u32), (u32, bool)> = BTreeMap::new();
         let mut ids: BTreeMap<u32, Vec<String>> = BTreeMap::new();
         for s in stats["sessions"].as_array().into_iter().flatten() {
-            if s["connected"] != json!(true) || s["shard"][1].as_u64() != Some(u64::from(shards)) {
+            if s["connected"] != json!(true) {
                 continue;
             }
+            let of = s["shard"][1].as_u64().unwrap_or(0) as u32;
             let shard = s["shard"][0].as_u64().unwrap_or(0) as u32;
             let beating = s["heartbeat_age_ms"]
                 .as_u64()
                 .is_some_and(|a| a <= HEARTBEAT_STALE_MS);
-            let e = connected.entry(shard).or_insert((0, false));
+            let e = connected.entry((of, shard)).or_insert((0, false));
             e.0 += 1;
             e.1 |= beating;
-            ids.entry(shard)
-                .or_default()
-                .push(s["session_id"].as_str().unwrap_or_default().to_owned());
+            if of == shards {
+                ids.entry(shard)
+                    .or_default()
+                    .push(s["session_id"].as_str().unwrap_or_default().to_owned());
+            }
         }
         // Per pod: Ready, and the shards it says it handed over (another process runs them,
         // so they are that process's to serve).
@@ -386,9 +440,9 @@ async fn sample_loop(
             }
         }
         seen.session_ids = ids;
+        seen.served.retain(|shard, _| *shard < shards);
         for shard in 0..shards {
-            let (n, beating) = connected.get(&shard).copied().unwrap_or((0, false));
-            let served = n >= 1 && beating;
+            let (n, _) = connected.get(&(shards, shard)).copied().unwrap_or((0, false));
             seen.served.insert(shard, n >= 1);
             if n == 0 {
                 if let std::collections::btree_map::Entry::Vacant(e) = seen.gap_since.entry(shard) {
@@ -414,10 +468,20 @@ async fn sample_loop(
             } else {
                 seen.double_since.remove(&shard);
             }
-            for (p, (ok, handed)) in probes.iter().zip(&ready) {
-                if !p.range.contains(&shard) || handed.contains(&shard) {
+        }
+        // Shards of a serving generation that are gone (a shrink): no gap to track.
+        seen.gap_since.retain(|shard, _| *shard < shards);
+        // Ready means serving, for each pod in its own generation.
+        for (p, (ok, handed)) in probes.iter().zip(&ready) {
+            for shard in p.range.clone() {
+                if handed.contains(&shard) {
                     continue;
                 }
+                let (n, beating) = connected
+                    .get(&(p.total, shard))
+                    .copied()
+                    .unwrap_or((0, false));
+                let served = n >= 1 && beating;
                 let key = (p.name.clone(), shard);
                 if *ok && !served {
                     let since = *seen.ready_lie_since.entry(key).or_insert(now);
@@ -473,17 +537,18 @@ fn handed_over(body: &str) -> Vec<u32> {
 
 async fn ping_loop(
     control: SimControl,
-    by_shard: BTreeMap<u32, (u64, u64, u64)>,
+    targets: Vec<(u64, u64, u64)>,
+    total: Arc<AtomicU32>,
     every: Duration,
     seen: Arc<Mutex<Seen>>,
     stop: CancellationToken,
 ) {
-    let targets: Vec<(u32, (u64, u64, u64))> = by_shard.into_iter().collect();
     let mut i = 0usize;
     // Bounded: one interaction per tick until stopped, and at most 10 000.
-    while !stop.is_cancelled() && i < 10_000 {
-        let (shard, (guild, channel, user)) = targets[i % targets.len()];
+    while !stop.is_cancelled() && i < 10_000 && !targets.is_empty() {
+        let (guild, channel, user) = targets[i % targets.len()];
         i += 1;
+        let shard = kyuta_tests::worker::shard_of(guild, total.load(Ordering::Relaxed));
         let served = seen
             .lock()
             .unwrap()

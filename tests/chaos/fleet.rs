@@ -24,6 +24,24 @@ pub const MAX_CONCURRENCY: u32 = 2;
 /// `session_start_limit.total` of the simulator.
 pub const SESSION_STARTS: u32 = 1000;
 
+/// The simulator of every scenario: `guilds` guilds, `shards` recommended, the identify
+/// window, `max_concurrency` and session starts above, Discord's REST limits.
+#[must_use]
+pub fn sim_config(guilds: u64, shards: u32) -> SimConfig {
+    SimConfig {
+        token: TOKEN.into(),
+        guilds,
+        members_per_guild: 24,
+        recommended_shards: shards,
+        max_concurrency: MAX_CONCURRENCY,
+        identify_window: Duration::from_millis(WINDOW_MS),
+        heartbeat_interval: Duration::from_millis(1000),
+        session_start_total: SESSION_STARTS,
+        route_limit: 50,
+        ..SimConfig::default()
+    }
+}
+
 /// A layout and what the fleet needs.
 #[derive(Debug, Clone)]
 pub struct FleetSpec {
@@ -139,18 +157,7 @@ impl Fleet {
             .join(format!("{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the scenario directory");
-        let sim = Sim::start(SimConfig {
-            token: TOKEN.into(),
-            guilds: spec.guilds,
-            members_per_guild: 24,
-            recommended_shards: spec.shards,
-            max_concurrency: MAX_CONCURRENCY,
-            identify_window: Duration::from_millis(WINDOW_MS),
-            heartbeat_interval: Duration::from_millis(1000),
-            session_start_total: SESSION_STARTS,
-            route_limit: 50,
-            ..SimConfig::default()
-        })
+        let sim = Sim::start(sim_config(spec.guilds, spec.shards))
         .await
         .expect("start the simulator");
         let redis = RedisServer::start(&dir).await;

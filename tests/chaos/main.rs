@@ -7,7 +7,9 @@
 
 mod checker;
 mod fleet;
+mod kube_fleet;
 mod moderation;
+mod operator_scenarios;
 mod procs;
 mod proxy;
 

@@ -178,25 +178,16 @@ impl Kubelet {
     /// The Pods whose process runs, with where to reach them and what they own.
     #[must_use]
     pub fn pods(&self) -> Vec<RunningPod> {
-        let st = self.state.lock().unwrap();
-        st.procs
-            .values()
-            .filter(|p| !p.exited.load(Ordering::Relaxed))
-            .map(|p| {
-                let num = |k: &str| p.env.get(k).and_then(|v| v.parse::<u32>().ok());
-                let shard_total = num(names::SHARD_COUNT).unwrap_or(1);
-                let range = ShardLayout::new(shard_total, num(names::SHARDS_PER_POD).unwrap_or(1))
-                    .and_then(|l| l.range_for(ordinal_from_pod_name(&p.pod)?))
-                    .unwrap_or(0..0);
-                RunningPod {
-                    name: p.pod.clone(),
-                    health: ([127, 0, 0, 1], p.health_port).into(),
-                    generation: num(names::GENERATION).unwrap_or(0),
-                    shard_total,
-                    range,
-                }
-            })
-            .collect()
+        self.pods_view().pods()
+    }
+
+
+    /// A view of [`Kubelet::pods`] that can be kept apart from the stand-in (for a checker).
+    #[must_use]
+    pub fn pods_view(&self) -> PodsView {
+        PodsView {
+            state: Arc::clone(&self.state),
+        }
     }
 
     /// Stops watching, sends SIGTERM to every process and waits for them (then kills).
@@ -224,6 +215,38 @@ impl Kubelet {
             // Dropping the JoinSet drops each Child, which kills it (kill_on_drop).
             waits.abort_all();
         }
+    }
+}
+
+/// The Pods a [`Kubelet`] runs, readable from elsewhere (see [`Kubelet::pods_view`]).
+#[derive(Clone)]
+pub struct PodsView {
+    state: Arc<Mutex<KubeletState>>,
+}
+
+impl PodsView {
+    /// The Pods whose process runs, with where to reach them and what they own.
+    #[must_use]
+    pub fn pods(&self) -> Vec<RunningPod> {
+        let st = self.state.lock().unwrap();
+        st.procs
+            .values()
+            .filter(|p| !p.exited.load(Ordering::Relaxed))
+            .map(|p| {
+                let num = |k: &str| p.env.get(k).and_then(|v| v.parse::<u32>().ok());
+                let shard_total = num(names::SHARD_COUNT).unwrap_or(1);
+                let range = ShardLayout::new(shard_total, num(names::SHARDS_PER_POD).unwrap_or(1))
+                    .and_then(|l| l.range_for(ordinal_from_pod_name(&p.pod)?))
+                    .unwrap_or(0..0);
+                RunningPod {
+                    name: p.pod.clone(),
+                    health: ([127, 0, 0, 1], p.health_port).into(),
+                    generation: num(names::GENERATION).unwrap_or(0),
+                    shard_total,
+                    range,
+                }
+            })
+            .collect()
     }
 }
 
