@@ -5,7 +5,8 @@
 //! KyutaCluster), while the workers reach it directly (the stand-in resolves `REDIS_URL` to
 //! Redis itself, as a node may), so the operator's link can be cut alone.
 //!
-//! The operator runs with short timings: `GET /gateway/bot` reused for 1 s and the reshard
+//! The stand-in probes `/ready` as the operator's Pod template says (every 5 s, 3 failures),
+//! so rolls take as long as on a node. The operator runs with short timings: `GET /gateway/bot` reused for 1 s and the reshard
 //! deadline's fixed part from [`KubeSpec::reshard_deadline_secs`]. It can be SIGKILLed and
 //! started again ([`Operator::kill`], [`Operator::start`]).
 
@@ -194,6 +195,7 @@ impl KubeFleet {
             "kyuta_worker=debug,twilight_gateway=info,info".into(),
         );
         options.restart_after = Some(Duration::from_secs(1));
+        options.probe_as_pod_says = true;
         options.crash_loop = spec.crash_loop.clone();
         let kubelet = Kubelet::start(client.clone(), &ns, options);
 

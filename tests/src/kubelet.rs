@@ -15,6 +15,9 @@
 //! [`KubeletOptions::restart_after`] it is started again after that delay (a kubelet's
 //! `restartPolicy: Always`).
 //!
+//! With [`KubeletOptions::probe_as_pod_says`] it probes as the Pod's `readinessProbe` says
+//! (period and failure threshold), so a roll takes as long as on a node.
+//!
 //! Faults of the node, for the chaos suite: [`KubeletOptions::env_overrides`] (what the node
 //! resolves differently, e.g. a Redis address), and [`CrashLoop`] (the containers of some Pods
 //! are killed a while after each start, as a crashing image is).
@@ -53,6 +56,10 @@ pub struct KubeletOptions {
     pub restart_after: Option<Duration>,
     /// Kill the containers of some Pods a while after each start.
     pub crash_loop: Option<CrashLoop>,
+    /// Probe `/ready` as the Pod's `readinessProbe` says (every `periodSeconds`, not Ready
+    /// after `failureThreshold` failures in a row), as a kubelet does; `false`: every 250 ms,
+    /// and one failure is enough (fast, for tests that only need the outcome).
+    pub probe_as_pod_says: bool,
 }
 
 impl KubeletOptions {
@@ -66,6 +73,7 @@ impl KubeletOptions {
             env_overrides: BTreeMap::new(),
             restart_after: None,
             crash_loop: None,
+            probe_as_pod_says: false,
         }
     }
 }
@@ -106,6 +114,10 @@ struct Proc {
     exited: Arc<AtomicBool>,
     started_at: Instant,
     exited_seen_at: Option<Instant>,
+    /// The Pod's readiness probe: period and failure threshold.
+    probe: (Duration, u32),
+    probed_at: Option<Instant>,
+    failures: u32,
 }
 
 #[derive(Default)]
@@ -377,7 +389,27 @@ impl KubeletLoop {
                 signal(pid, "KILL");
                 continue;
             }
-            let ready = ready(([127, 0, 0, 1], health_port).into()).await;
+            let (period, threshold, probed_at, failures) = {
+                let st = self.state.lock().unwrap();
+                let p = &st.procs[&uid];
+                (p.probe.0, p.probe.1, p.probed_at, p.failures)
+            };
+            if self.options.probe_as_pod_says && probed_at.is_some_and(|at| at.elapsed() < period)
+            {
+                continue;
+            }
+            let answered = ready(([127, 0, 0, 1], health_port).into()).await;
+            let failures = if answered { 0 } else { failures + 1 };
+            if let Some(p) = self.state.lock().unwrap().procs.get_mut(&uid) {
+                p.probed_at = Some(Instant::now());
+                p.failures = failures;
+            }
+            let ready = if !self.options.probe_as_pod_says || answered {
+                answered
+            } else {
+                // A Ready Pod leaves Ready only after `failureThreshold` failures in a row.
+                reported == Some(true) && failures < threshold
+            };
             if reported != Some(ready) {
                 self.report(&name, ready).await?;
                 if let Some(p) = self.state.lock().unwrap().procs.get_mut(&uid) {
@@ -479,6 +511,23 @@ impl KubeletLoop {
         let uid = pod.uid().unwrap_or_default();
         let name = pod.name_any();
         let mut env = self.env(pod).await?;
+        let readiness = pod
+            .spec
+            .as_ref()
+            .and_then(|s| s.containers.first())
+            .and_then(|c| c.readiness_probe.as_ref());
+        let probe = (
+            Duration::from_secs(
+                readiness
+                    .and_then(|p| p.period_seconds)
+                    .and_then(|s| u64::try_from(s).ok())
+                    .unwrap_or(10),
+            ),
+            readiness
+                .and_then(|p| p.failure_threshold)
+                .and_then(|f| u32::try_from(f).ok())
+                .unwrap_or(3),
+        );
         let metrics_port = free_port();
         let health_port = free_port();
         env.insert(names::METRICS_PORT.into(), metrics_port.to_string());
@@ -543,6 +592,9 @@ impl KubeletLoop {
                 exited,
                 started_at: Instant::now(),
                 exited_seen_at: None,
+                probe,
+                probed_at: None,
+                failures: 0,
             },
         );
         Ok(())
