@@ -52,6 +52,8 @@ pub struct Target {
     pub total: Arc<AtomicU32>,
     /// The pods running now.
     pub pods: Arc<dyn Fn() -> Vec<PodProbe> + Send + Sync>,
+    /// The simulator's identify window (ms), for the bucket rule.
+    pub window_ms: u64,
 }
 
 /// A guild of each shard of `shards` in the simulated world of `guilds` guilds, with its
@@ -104,6 +106,7 @@ pub struct Checker {
     control: SimControl,
     started: Instant,
     total: Arc<AtomicU32>,
+    window_ms: u64,
     max_gap: Duration,
     injected_429s: u64,
 }
@@ -130,6 +133,7 @@ impl Checker {
                 pings: ping_targets(&fleet.sim, fleet.spec.guilds, shards),
                 total: Arc::new(AtomicU32::new(shards)),
                 pods: Arc::new(move || probes.clone()),
+                window_ms: WINDOW_MS,
             },
             ping_every,
         )
@@ -164,6 +168,7 @@ impl Checker {
             control,
             started: Instant::now(),
             total: target.total,
+            window_ms: target.window_ms,
             max_gap: MAX_GAP,
             injected_429s: 0,
         }
@@ -330,7 +335,7 @@ impl Checker {
         for (bucket, mut times) in by_bucket {
             times.sort_unstable();
             for w in times.windows(2) {
-                if w[1] - w[0] + WINDOW_MS / 10 < WINDOW_MS {
+                if w[1] - w[0] + self.window_ms / 10 < self.window_ms {
                     problems.push(format!(
                         "bucket {bucket}: identifies {} ms apart",
                         w[1] - w[0]
@@ -556,11 +561,16 @@ async fn ping_loop(
             .get(&shard)
             .copied()
             .unwrap_or(false);
+        // When it was sent: before the request, less a sample (the `served` it was sent
+        // with is up to a sample old), so a session that ended as it went counts as in flight.
+        let sent = Instant::now()
+            .checked_sub(SAMPLE_EVERY)
+            .unwrap_or_else(Instant::now);
         let id = control.slash(guild, channel, user, "ping", json!({})).await;
         seen.lock()
             .unwrap()
             .interactions
-            .push((id, shard, served, Instant::now()));
+            .push((id, shard, served, sent));
         tokio::select! {
             () = stop.cancelled() => break,
             () = tokio::time::sleep(every) => {}

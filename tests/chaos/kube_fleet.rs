@@ -29,12 +29,19 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 use crate::checker::{PodProbe, Target, ping_targets};
-use crate::fleet::{TOKEN, WINDOW_MS, sim_config};
+use crate::fleet::{TOKEN, sim_config};
 use crate::procs::{RedisServer, signal};
 use crate::proxy::Proxy;
 
 /// The KyutaCluster's name in every scenario (its Redis keys are under `kyuta:bot:`).
 pub const CLUSTER: &str = "bot";
+
+/// The identify window of the simulator and the workers of this fleet (Discord: 5 s). Twice
+/// the chaos fleet's: this fleet runs the control plane and up to a dozen workers on 2 cores,
+/// and a bucket's hold after a grant is the window plus a tenth of it, so a worker that gets
+/// no CPU for longer than that tenth between the grant and its IDENTIFY breaks the bucket rule
+/// (see docs/reliability.md).
+pub const KUBE_WINDOW_MS: u64 = 2_000;
 
 /// What the scenario starts with.
 #[derive(Debug, Clone)]
@@ -180,13 +187,14 @@ impl KubeFleet {
             .create(&PostParams::default(), &secret)
             .await
             .expect("create the token Secret");
-        let sim = Sim::start(sim_config(spec.guilds, spec.shards))
-            .await
-            .expect("start the simulator");
+        let mut config = sim_config(spec.guilds, spec.shards);
+        config.identify_window = Duration::from_millis(KUBE_WINDOW_MS);
+        let sim = Sim::start(config).await.expect("start the simulator");
         let redis = RedisServer::start(&dir).await;
         let operator_redis = Proxy::start(redis.port).await;
 
-        let mut options = KubeletOptions::new(dir.join("pods"), Duration::from_millis(WINDOW_MS));
+        let mut options =
+            KubeletOptions::new(dir.join("pods"), Duration::from_millis(KUBE_WINDOW_MS));
         options
             .env_overrides
             .insert(names::REDIS_URL.into(), redis.url());
@@ -393,6 +401,7 @@ impl KubeFleet {
                     })
                     .collect()
             }),
+            window_ms: KUBE_WINDOW_MS,
         }
     }
 
