@@ -73,7 +73,7 @@ fn guilds(fleet: &Fleet) -> Vec<GuildCast> {
     for n in 0..fleet.spec.guilds {
         let g = fleet.sim.world().guild_id(n);
         let shard = shard_of(g, fleet.spec.shards);
-        if shard % fleet.spec.per_pod == 0 && !by_shard.contains_key(&shard) {
+        if shard.is_multiple_of(fleet.spec.per_pod) && !by_shard.contains_key(&shard) {
             by_shard.insert(shard, GuildCast::of(&fleet.sim, g));
         }
     }
