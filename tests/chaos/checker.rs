@@ -447,7 +447,10 @@ async fn sample_loop(
         seen.session_ids = ids;
         seen.served.retain(|shard, _| *shard < shards);
         for shard in 0..shards {
-            let (n, _) = connected.get(&(shards, shard)).copied().unwrap_or((0, false));
+            let (n, _) = connected
+                .get(&(shards, shard))
+                .copied()
+                .unwrap_or((0, false));
             seen.served.insert(shard, n >= 1);
             if n == 0 {
                 if let std::collections::btree_map::Entry::Vacant(e) = seen.gap_since.entry(shard) {

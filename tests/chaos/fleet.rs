@@ -158,8 +158,8 @@ impl Fleet {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create the scenario directory");
         let sim = Sim::start(sim_config(spec.guilds, spec.shards))
-        .await
-        .expect("start the simulator");
+            .await
+            .expect("start the simulator");
         let redis = RedisServer::start(&dir).await;
         let ferret = if spec.mongo {
             Some(FerretServer::start(&dir).await)

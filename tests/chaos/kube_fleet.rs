@@ -19,8 +19,8 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::api::core::v1::{Namespace, Secret};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kyuta_crds::contract::{env as names, redis_keys};
 use kyuta_crds::{KyutaCluster, KyutaClusterStatus};
 use kyuta_sim::Sim;
@@ -225,7 +225,10 @@ impl KubeFleet {
             ],
             env: BTreeMap::from([
                 ("KUBECONFIG".to_owned(), kubeconfig.display().to_string()),
-                ("RUST_LOG".to_owned(), "kyuta_operator=debug,info".to_owned()),
+                (
+                    "RUST_LOG".to_owned(),
+                    "kyuta_operator=debug,info".to_owned(),
+                ),
             ]),
             log: dir.join("operator.log"),
             child: None,

@@ -193,9 +193,10 @@ async fn operator_reshard_cut_off_from_redis() {
                 fleet.active_generation()
             ));
         }
-        degraded_seen |= status.conditions.iter().any(|c| {
-            c.type_ == "Degraded" && c.status == "True" && c.reason == "RedisUnavailable"
-        });
+        degraded_seen |= status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Degraded" && c.status == "True" && c.reason == "RedisUnavailable");
         g2_ready_during_cut |= fleet
             .sets()
             .get(&g2)
@@ -401,7 +402,10 @@ async fn operator_gives_up_a_generation_that_never_becomes_ready() {
     row.figure("gave_up_after_s", secs(gave_up_after));
     row.figure("g2_identifies", json!(spent_after));
     row.figure("g2_restarts", json!(fleet.kubelet.crashes().len()));
-    let failed = status.failed_reshard.clone().unwrap_or_else(|| unreachable!());
+    let failed = status
+        .failed_reshard
+        .clone()
+        .unwrap_or_else(|| unreachable!());
     row.check(
         "given_up_with_reason",
         failed.generation == 2

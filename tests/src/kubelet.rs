@@ -193,7 +193,6 @@ impl Kubelet {
         self.pods_view().pods()
     }
 
-
     /// A view of [`Kubelet::pods`] that can be kept apart from the stand-in (for a checker).
     #[must_use]
     pub fn pods_view(&self) -> PodsView {
@@ -394,8 +393,7 @@ impl KubeletLoop {
                 let p = &st.procs[&uid];
                 (p.probe.0, p.probe.1, p.probed_at, p.failures)
             };
-            if self.options.probe_as_pod_says && probed_at.is_some_and(|at| at.elapsed() < period)
-            {
+            if self.options.probe_as_pod_says && probed_at.is_some_and(|at| at.elapsed() < period) {
                 continue;
             }
             let answered = ready(([127, 0, 0, 1], health_port).into()).await;
