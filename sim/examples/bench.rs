@@ -1,15 +1,19 @@
 //! Simulator benchmark: a large world, many shard connections, dispatch throughput and
 //! memory per guild.
 //!
-//! `cargo run --release -p kyuta-sim --example bench -- [GUILDS] [SHARDS] [MATERIALIZE] [MESSAGES]`
-//! (defaults 100000 guilds, 1000 shards, 10000 guilds materialized, 20000 messages).
+//! `cargo run --release -p kyuta-sim --example bench -- [GUILDS] [SHARDS] [MATERIALIZE] [MESSAGES] [FIREHOSE]`
+//! (defaults 100000 guilds, 1000 shards, 10000 guilds materialized, 20000 messages,
+//! 1000000 firehose events).
 //!
-//! Phases: (1) start the world; (2) change MATERIALIZE guilds (a member joins each) and
+//! Phases: (0) payload generation on one core: GUILD_CREATE through a `serde_json::Value`
+//! tree (the former path) and written directly, GUILD_CREATE frames from cached bytes, and
+//! firehose MESSAGE_CREATEs; (1) start the world; (2) change MATERIALIZE guilds (a member joins each) and
 //! measure the RSS they add, on a fresh heap; (3) open SHARDS raw gateway connections (at
 //! most 100 handshakes in flight, a refused handshake is retried), then all identify at once
 //! and each streams READY and the GUILD_CREATEs of its shard; (4) post MESSAGES user messages
 //! through the control API from 32 concurrent clients and wait until every MESSAGE_CREATE
-//! reached its shard connection.
+//! reached its shard connection; (5) the firehose streams FIREHOSE MESSAGE_CREATEs over the
+//! shard connections as fast as it can, and the clients count what arrives.
 //!
 //! The clients run in the same process, so CPU and RSS figures include the client side (kept
 //! light: frames are not parsed beyond their opcode, except READY). CPU seconds are read
@@ -48,6 +52,86 @@ fn cpu_secs() -> f64 {
         .map(|x| x.parse().unwrap_or(0))
         .collect();
     (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / 100.0
+}
+
+/// CPU seconds of the calling thread so far (`USER_HZ` = 100).
+fn thread_cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    let rest = stat.rsplit_once(") ").map_or("", |(_, r)| r);
+    let f: Vec<u64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0))
+        .collect();
+    (f.get(11).copied().unwrap_or(0) + f.get(12).copied().unwrap_or(0)) as f64 / 100.0
+}
+
+/// Runs `f` (which makes `step` payloads and returns their bytes) on this thread for at
+/// least `secs` seconds; prints payloads per thread-CPU second.
+fn per_core(label: &str, secs: f64, step: u64, mut f: impl FnMut(u64) -> u64) -> f64 {
+    let (cpu, wall) = (thread_cpu_secs(), Instant::now());
+    let (mut made, mut bytes, mut i) = (0u64, 0u64, 0u64);
+    while wall.elapsed().as_secs_f64() < secs {
+        bytes += f(i);
+        made += step;
+        i += 1;
+    }
+    let used = (thread_cpu_secs() - cpu).max(0.01);
+    let rate = made as f64 / used;
+    println!(
+        "  {label}: {made} in {used:.2} CPU s = {rate:.0} per CPU second ({:.1} µs each, {:.0} bytes each)",
+        used * 1e6 / made as f64,
+        bytes as f64 / made as f64
+    );
+    rate
+}
+
+/// Phase 0: payload generation on one core, the former path and the current one side by side.
+fn generation(world: &kyuta_sim::world::World) {
+    println!(
+        "payload generation on one core (this thread; load average {}):",
+        loadavg()
+    );
+    let guilds = world.guild_count.max(1);
+    let old = per_core(
+        "GUILD_CREATE generated + serde_json::Value tree + to_string (former path)",
+        2.0,
+        1,
+        |i| {
+            let g = world.generate(i % guilds);
+            let d = g.to_create_json(50).to_string();
+            format!("{{\"op\":0,\"s\":{i},\"t\":\"GUILD_CREATE\",\"d\":{d}}}").len() as u64
+        },
+    );
+    let new = per_core(
+        "GUILD_CREATE generated + written directly + frame",
+        2.0,
+        1,
+        |i| {
+            let g = world.generate(i % guilds);
+            let d = kyuta_sim::frames::guild_create(&g, 50);
+            kyuta_sim::frames::dispatch_frame(i, "GUILD_CREATE", &d).len() as u64
+        },
+    );
+    let cached: Vec<String> = (0..guilds.min(64))
+        .map(|n| kyuta_sim::frames::guild_create(&world.generate(n), 50))
+        .collect();
+    let hit = per_core(
+        "GUILD_CREATE frame from cached bytes (sequence spliced)",
+        1.0,
+        1,
+        |i| {
+            let d = &cached[(i % cached.len() as u64) as usize];
+            kyuta_sim::frames::dispatch_frame(i, "GUILD_CREATE", d).len() as u64
+        },
+    );
+    let msgs = per_core("firehose MESSAGE_CREATE frame", 1.0, 1000, |i| {
+        kyuta_sim::firehose::generate_messages(world, i % guilds, 1000)
+    });
+    println!(
+        "  GUILD_CREATE: {:.1}x the former path written directly, {:.0}x from the cache; MESSAGE_CREATE {msgs:.0}/s",
+        new / old,
+        hit / old
+    );
 }
 
 fn loadavg() -> String {
@@ -125,6 +209,7 @@ async fn main() -> anyhow::Result<()> {
     let shards = args.get(1).copied().unwrap_or(1000) as u32;
     let materialize = args.get(2).copied().unwrap_or(10_000);
     let message_count = args.get(3).copied().unwrap_or(20_000);
+    let firehose_count = args.get(4).copied().unwrap_or(1_000_000);
     let rss0 = rss_kib();
     let t = Instant::now();
     let sim = Sim::start(SimConfig {
@@ -146,6 +231,9 @@ async fn main() -> anyhow::Result<()> {
         rss0 / 1024,
         rss_world / 1024
     );
+    if std::env::var_os("KYUTA_BENCH_SKIP_GENERATION").is_none() {
+        generation(sim.world());
+    }
 
     let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
         .build_http::<http_body_util::Full<hyper::body::Bytes>>();
@@ -289,6 +377,57 @@ async fn main() -> anyhow::Result<()> {
         loadavg()
     );
 
+    // The firehose: generated MESSAGE_CREATEs streamed on every shard connection, as fast
+    // as the simulator makes and writes them.
+    if firehose_count > 0 {
+        let before = received.load(Ordering::Relaxed);
+        let cpu = cpu_secs();
+        let t = Instant::now();
+        let body = format!(
+            "{{\"events_per_second\":10000000,\"count\":{firehose_count},\"kind\":\"message\",\"wait\":true}}"
+        );
+        let req = hyper::Request::post(format!("{}/firehose", sim.control_url()))
+            .header("content-type", "application/json")
+            .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))?;
+        let resp = client.request(req).await?;
+        let status = resp.status();
+        let report: Value = serde_json::from_slice(
+            &http_body_util::BodyExt::collect(resp.into_body())
+                .await?
+                .to_bytes(),
+        )?;
+        assert!(status.is_success(), "{status} {report}");
+        let generated_secs = t.elapsed().as_secs_f64();
+        let sent = report["sent"].as_u64().unwrap_or(0);
+        let deadline = Instant::now() + Duration::from_secs(300);
+        while received.load(Ordering::Relaxed) - before < sent && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        let secs = t.elapsed().as_secs_f64();
+        let got = received.load(Ordering::Relaxed) - before;
+        let cpu_used = cpu_secs() - cpu;
+        println!(
+            "firehose: {firehose_count} MESSAGE_CREATE asked, {sent} sent, {} dropped ({}), generated in {generated_secs:.2} s; {got} received over {shards} shard connections after {secs:.2} s = {:.0} events/s end to end; {cpu_used:.1} CPU s (simulator and clients) = {:.0} per CPU s; load average {}",
+            report["dropped"],
+            report["dropped_by_reason"],
+            got as f64 / secs,
+            got as f64 / cpu_used.max(0.01),
+            loadavg()
+        );
+    }
+    println!("peak RSS: {} MiB", peak_rss_kib() / 1024);
+
     sim.shutdown().await;
     Ok(())
+}
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
 }

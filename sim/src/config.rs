@@ -25,6 +25,9 @@ pub struct SimConfig {
     pub max_concurrency: u32,
     /// One identify per bucket per this window (Discord: 5 s).
     pub identify_window: Duration,
+    /// How early an identify may arrive within [`SimConfig::identify_window`] and still be
+    /// accepted (Discord: none, the default).
+    pub identify_window_slack: Duration,
     /// Heartbeat interval sent in HELLO (Discord: 41 250 ms).
     pub heartbeat_interval: Duration,
     /// Seed of the generated world.
@@ -57,6 +60,12 @@ pub struct SimConfig {
     pub replay_buffer: usize,
     /// How long a disconnected session stays resumable.
     pub session_ttl: Duration,
+    /// Bytes of serialized GUILD_CREATE payloads of untouched guilds kept for the next
+    /// session that streams them (0 turns the cache off).
+    pub guild_create_cache_bytes: usize,
+    /// The last this many guilds of the world start without the bot (not in READY; the
+    /// control API adds the bot to them at run time).
+    pub guilds_not_joined: u64,
 }
 
 impl Default for SimConfig {
@@ -70,6 +79,7 @@ impl Default for SimConfig {
             recommended_shards: 1,
             max_concurrency: 1,
             identify_window: Duration::from_secs(5),
+            identify_window_slack: Duration::ZERO,
             heartbeat_interval: Duration::from_millis(41_250),
             seed: 1,
             session_start_total: 1000,
@@ -85,6 +95,8 @@ impl Default for SimConfig {
             gateway_send_window: Duration::from_secs(60),
             replay_buffer: 5000,
             session_ttl: Duration::from_secs(300),
+            guild_create_cache_bytes: 64 << 20,
+            guilds_not_joined: 0,
         }
     }
 }

@@ -84,6 +84,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/faults",
             post(faults).delete(clear_faults).get(list_faults),
         )
+        .merge(crate::control_gw::router())
 }
 
 async fn health(AxState(sh): S) -> Json<Value> {
@@ -499,6 +500,7 @@ async fn list_faults(AxState(sh): S) -> Json<Value> {
 }
 
 async fn clear_faults(AxState(sh): S) -> Json<Value> {
+    crate::gwfaults::clear(&sh);
     let mut st = sh.lock();
     let n = st.faults.len();
     st.faults.clear();
@@ -573,7 +575,13 @@ async fn faults(AxState(sh): S, body: Bytes) -> CR {
             st.faults.push(f);
             return Ok(Json(json!({"affected": 1, "routes": st.faults})).into_response());
         }
-        other => return Err(bad(format!("unknown fault kind {other:?}"))),
+        other => {
+            return match crate::gwfaults::apply(&sh, other, &b, shard) {
+                Ok(Some(v)) => Ok(Json(v).into_response()),
+                Ok(None) => Err(bad(format!("unknown fault kind {other:?}"))),
+                Err(e) => Err(bad(e)),
+            };
+        }
     };
     let cmd = cmd.expect("set above");
     let st = sh.lock();

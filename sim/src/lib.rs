@@ -20,8 +20,12 @@ mod cli;
 mod commands;
 mod config;
 mod control;
+mod control_gw;
 pub mod error;
+pub mod firehose;
+pub mod frames;
 mod gateway;
+mod gwfaults;
 mod interactions;
 mod ratelimit;
 mod rest;
@@ -109,6 +113,9 @@ impl Sim {
         let world = world::World::new(cfg.seed, cfg.guilds, cfg.members_per_guild);
         let st = state::State {
             replay_cap: cfg.replay_buffer.max(1),
+            bot_left: (cfg.guilds.saturating_sub(cfg.guilds_not_joined)..cfg.guilds)
+                .map(|n| world.guild_id(n))
+                .collect(),
             ..Default::default()
         };
         let shutdown = CancellationToken::new();
@@ -123,6 +130,8 @@ impl Sim {
             open_connections: AtomicUsize::new(0),
             conn_ids: AtomicU64::new(1),
             started: Instant::now(),
+            guild_create_cache: frames::GuildCreateCache::default(),
+            shard_index: frames::ShardIndex::default(),
         });
         let app = router(shared.clone());
         let task = tokio::spawn(async move {

@@ -49,6 +49,32 @@ pub(crate) enum ConnCmd {
     Drop,
     /// Stop (true) or restart (false) heartbeat ACKs.
     StopAcks(bool),
+    /// Rebuild and send a GUILD_CREATE kept lazily in the replay buffer, with its sequence
+    /// number (RESUME replay).
+    ReplayGuildCreate {
+        /// Sequence number it was first sent with.
+        seq: u64,
+        /// Guild id.
+        guild: u64,
+        /// The session's `large_threshold`.
+        large_threshold: u64,
+    },
+    /// Change how this connection delivers dispatches and heartbeat ACKs.
+    Delivery(crate::gateway::Delivery),
+}
+
+/// One entry of a session's replay buffer.
+#[derive(Debug, Clone)]
+pub(crate) enum Buffered {
+    /// The frame as sent.
+    Frame(Arc<str>),
+    /// A GUILD_CREATE, rebuilt on replay (a few bytes instead of the payload's kilobytes).
+    GuildCreate {
+        /// Guild id.
+        guild: u64,
+        /// The session's `large_threshold`.
+        large_threshold: u64,
+    },
 }
 
 /// The live connection attached to a session.
@@ -56,6 +82,18 @@ pub(crate) enum ConnCmd {
 pub(crate) struct ConnHandle {
     pub id: u64,
     pub tx: mpsc::UnboundedSender<ConnCmd>,
+    /// Frames queued for the connection and not yet written.
+    pub backlog: Arc<AtomicUsize>,
+}
+
+impl ConnHandle {
+    /// Queues a frame (counted in the backlog until the connection takes it).
+    pub fn send_frame(&self, cmd: ConnCmd) {
+        self.backlog.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(cmd).is_err() {
+            self.backlog.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
 }
 
 /// A gateway session.
@@ -65,12 +103,14 @@ pub(crate) struct Session {
     pub shard: [u32; 2],
     pub intents: u64,
     pub seq: u64,
-    pub buffer: VecDeque<(u64, Arc<str>)>,
+    pub buffer: VecDeque<(u64, Buffered)>,
     pub conn: Option<ConnHandle>,
     pub disconnected_at: Option<Instant>,
     pub ready: bool,
     /// When the client last sent a heartbeat (op 1) on this session.
     pub last_heartbeat: Option<Instant>,
+    /// IDENTIFY's `large_threshold` (50–250).
+    pub large_threshold: u64,
 }
 
 /// One recorded IDENTIFY.
@@ -113,6 +153,10 @@ pub struct Stats {
     pub rest_429s: BTreeMap<String, u64>,
     /// Invalid requests (401/403/429) counted.
     pub invalid_requests: u64,
+    /// Dispatches the firehose sent on live connections.
+    pub firehose_sent: u64,
+    /// Firehose events not sent (no ready session on the shard, intents, backlog).
+    pub firehose_dropped: u64,
 }
 
 /// A stored interaction.
@@ -183,6 +227,16 @@ pub(crate) struct State {
     pub guild_deliveries: HashMap<u64, u32>,
     pub replay_cap: usize,
     pub dms_closed: std::collections::HashSet<u64>,
+    /// Guilds in an outage: unavailable in READY, no GUILD_CREATE, no events.
+    pub unavailable: std::collections::HashSet<u64>,
+    /// Guilds the bot is not in (it left or was removed, or never joined).
+    pub bot_left: std::collections::HashSet<u64>,
+    /// The token was reset (session start limit exhausted): IDENTIFY and RESUME get 4004.
+    pub token_reset: bool,
+    /// Gateway faults that shape new sessions.
+    pub gw_faults: crate::gwfaults::GatewayFaults,
+    /// Firehose runs.
+    pub firehoses: crate::firehose::Runs,
 }
 
 /// Everything a handler needs.
@@ -198,6 +252,10 @@ pub(crate) struct Shared {
     pub open_connections: AtomicUsize,
     pub conn_ids: AtomicU64,
     pub started: Instant,
+    /// GUILD_CREATE bytes of untouched guilds.
+    pub guild_create_cache: crate::frames::GuildCreateCache,
+    /// Guilds per shard, per shard total.
+    pub shard_index: crate::frames::ShardIndex,
 }
 
 impl Shared {
@@ -224,10 +282,15 @@ impl Shared {
 
     /// Guild ids of the world on shard `[id, total]`.
     pub fn guilds_on_shard(&self, shard: [u32; 2]) -> Vec<u64> {
-        (0..self.world.guild_count)
-            .map(|n| self.world.guild_id(n))
-            .filter(|g| (g >> 22) % u64::from(shard[1]) == u64::from(shard[0]))
-            .collect()
+        let index = self.shard_index.get(&self.world, shard[1]);
+        index
+            .get(shard[0] as usize)
+            .map(|g| {
+                g.iter()
+                    .map(|n| self.world.guild_id(u64::from(*n)))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 
     /// Session starts left.
@@ -257,6 +320,12 @@ pub(crate) fn shard_of(guild_id: Option<u64>, total: u32) -> u32 {
 }
 
 impl State {
+    /// Whether a GUILD_CREATE for `guild` may be streamed now (not in an outage, the bot in
+    /// it).
+    pub fn guild_streamable(&self, guild: u64) -> bool {
+        !self.unavailable.contains(&guild) && !self.bot_left.contains(&guild)
+    }
+
     /// Guild by id, read-only (generated when untouched).
     pub fn guild<'a>(&'a self, world: &World, id: u64) -> Option<Cow<'a, Guild>> {
         let n = world.guild_index(id)?;
@@ -315,6 +384,12 @@ impl State {
         intent: u64,
         strip_content: bool,
     ) {
+        if let Some(g) = guild_id
+            && (self.unavailable.contains(&g) || self.bot_left.contains(&g))
+        {
+            // Discord sends nothing for a guild in an outage or one the bot is not in.
+            return;
+        }
         let full: Arc<str> = Arc::from(data.to_string());
         let mut stripped: Option<Arc<str>> = None;
         let ids: Vec<String> = self
@@ -350,18 +425,48 @@ impl State {
             return;
         };
         s.seq += 1;
-        let frame: Arc<str> = Arc::from(format!(
-            r#"{{"op":0,"s":{},"t":"{}","d":{}}}"#,
-            s.seq, event, d
-        ));
-        s.buffer.push_back((s.seq, frame.clone()));
+        let frame: Arc<str> = Arc::from(crate::frames::dispatch_frame(s.seq, event, d));
+        s.buffer.push_back((s.seq, Buffered::Frame(frame.clone())));
         while s.buffer.len() > self.replay_cap {
             s.buffer.pop_front();
         }
         if let Some(c) = &s.conn {
-            let _ = c.tx.send(ConnCmd::Frame(frame));
+            c.send_frame(ConnCmd::Frame(frame));
         }
         self.stats.dispatches += 1;
+    }
+
+    /// Pushes a GUILD_CREATE (serialized `d`) to a session; the replay buffer keeps only the
+    /// guild id. Returns whether the session exists.
+    pub fn push_guild_create(
+        &mut self,
+        session_id: &str,
+        guild: u64,
+        d: &str,
+        large_threshold: u64,
+    ) -> bool {
+        let Some(s) = self.sessions.get_mut(session_id) else {
+            return false;
+        };
+        s.seq += 1;
+        let frame: Arc<str> = Arc::from(crate::frames::dispatch_frame(s.seq, "GUILD_CREATE", d));
+        s.buffer.push_back((
+            s.seq,
+            Buffered::GuildCreate {
+                guild,
+                large_threshold,
+            },
+        ));
+        while s.buffer.len() > self.replay_cap {
+            s.buffer.pop_front();
+        }
+        if let Some(c) = &s.conn {
+            c.send_frame(ConnCmd::Frame(frame));
+        }
+        self.stats.dispatches += 1;
+        self.stats.guild_creates += 1;
+        *self.guild_deliveries.entry(guild).or_default() += 1;
+        true
     }
 
     /// Appends an audit-log entry and raises GUILD_AUDIT_LOG_ENTRY_CREATE.
@@ -560,13 +665,17 @@ pub(crate) fn new_session_id(seed: u64) -> String {
     )
 }
 
-/// Identify-window helper: how long until `bucket` may identify again. A client pacing
-/// itself at exactly the window sees its identifies arrive with network jitter, so the
-/// window is enforced with a tolerance of a tenth of it (at most 500 ms).
-pub(crate) fn bucket_wait(st: &State, bucket: u32, window: Duration) -> Option<Duration> {
+/// Identify-window helper: how long until `bucket` may identify again. Discord enforces the
+/// window exactly; `slack` (0 by default, [`SimConfig::identify_window_slack`]) lets an
+/// identify arrive that much early.
+pub(crate) fn bucket_wait(
+    st: &State,
+    bucket: u32,
+    window: Duration,
+    slack: Duration,
+) -> Option<Duration> {
     let last = st.bucket_last_identify.get(&bucket)?;
-    let slack = (window / 10).min(Duration::from_millis(500));
-    let next = *last + window - slack;
+    let next = *last + window.saturating_sub(slack);
     let now = Instant::now();
     (next > now).then(|| next - now)
 }

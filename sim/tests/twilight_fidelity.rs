@@ -97,6 +97,11 @@ async fn four_shards_5000_guilds_identifies_spaced_per_window_every_guild_once()
         members_per_guild: 3,
         recommended_shards: 4,
         identify_window: Duration::from_secs(5),
+        // twilight's default queue grants identifies exactly 5 s apart, so on a loaded
+        // machine the time between a grant and its IDENTIFY reaching the gateway can put
+        // two arrivals a few ms under 5 s; the simulator is exact by default. This checks
+        // twilight's pacing, not its scheduling jitter, so allow 250 ms.
+        identify_window_slack: Duration::from_millis(250),
         ..fast()
     })
     .await;
@@ -105,8 +110,12 @@ async fn four_shards_5000_guilds_identifies_spaced_per_window_every_guild_once()
     assert_eq!(seen.len(), 5000);
     let stats = sim.stats();
     let ids = &stats.stats.identifies;
+    assert_eq!(
+        stats.stats.identifies_refused, 0,
+        "accepted {ids:?}, refused {:?}",
+        stats.stats.refused_identifies
+    );
     assert_eq!(ids.len(), 4, "{ids:?}");
-    assert_eq!(stats.stats.identifies_refused, 0);
     for w in ids.windows(2) {
         let gap = w[1].at_ms - w[0].at_ms;
         assert!(

@@ -1,0 +1,538 @@
+//! The firehose: generated dispatches (MESSAGE_CREATE, MESSAGE_REACTION_ADD, TYPING_START,
+//! PRESENCE_UPDATE) streamed at a set rate on the shards' connections, to load a bot without
+//! the cost of one control call per event. `POST /_sim/firehose` starts a run,
+//! `GET /_sim/firehose/{id}` reports it, `DELETE /_sim/firehose/{id}` stops it.
+
+use crate::frames::{write_member_partial, write_user};
+use crate::state::{Shared, intents};
+use crate::util::{hash3, iso, next_snowflake, now_ms, snowflake_ms};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Frames a connection may have queued before the firehose drops events for it (a client
+/// that does not read; Discord would end such a connection).
+pub const BACKLOG_LIMIT: usize = 100_000;
+/// Most events per run.
+pub const MAX_COUNT: u64 = 1_000_000_000;
+/// Highest rate asked for.
+pub const MAX_RATE: u64 = 10_000_000;
+/// Generated authors per guild (the first plain members).
+const AUTHORS: usize = 4;
+/// Guild templates kept per run.
+const TEMPLATE_CACHE: usize = 20_000;
+/// Generator tick.
+const TICK: Duration = Duration::from_millis(2);
+
+/// The kind of event a run generates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// MESSAGE_CREATE in `#general` (GUILD_MESSAGES; content blanked without MESSAGE_CONTENT).
+    Message,
+    /// MESSAGE_REACTION_ADD (GUILD_MESSAGE_REACTIONS).
+    Reaction,
+    /// TYPING_START (GUILD_MESSAGE_TYPING).
+    Typing,
+    /// PRESENCE_UPDATE (GUILD_PRESENCES).
+    Presence,
+}
+
+impl Kind {
+    fn event(self) -> &'static str {
+        match self {
+            Self::Message => "MESSAGE_CREATE",
+            Self::Reaction => "MESSAGE_REACTION_ADD",
+            Self::Typing => "TYPING_START",
+            Self::Presence => "PRESENCE_UPDATE",
+        }
+    }
+
+    fn intent(self) -> u64 {
+        match self {
+            Self::Message => intents::GUILD_MESSAGES,
+            Self::Reaction => 1 << 10,
+            Self::Typing => 1 << 11,
+            Self::Presence => intents::GUILD_PRESENCES,
+        }
+    }
+}
+
+/// How events are spread over a shard's guilds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Spread {
+    /// Every guild of the shard equally likely.
+    Uniform,
+    /// `share` of the events in the shard's first guild, the rest uniform.
+    Hot {
+        /// Fraction (0–1) going to the hot guild.
+        share: f64,
+    },
+}
+
+/// A firehose request, validated.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    /// Shard ids to stream on (`None`: every shard with a ready session).
+    pub shards: Option<Vec<u32>>,
+    /// Events per second over all shards.
+    pub events_per_second: u64,
+    /// Events to generate.
+    pub count: u64,
+    /// Kind of event.
+    pub kind: Kind,
+    /// Guild spread.
+    pub spread: Spread,
+}
+
+impl Plan {
+    /// Reads `{shards?, events_per_second, count | duration_ms, kind?, spread?, hot_share?}`.
+    pub fn parse(b: &Value) -> Result<Self, String> {
+        let rate = b
+            .get("events_per_second")
+            .and_then(Value::as_u64)
+            .filter(|r| (1..=MAX_RATE).contains(r))
+            .ok_or(format!("events_per_second must be 1 to {MAX_RATE}"))?;
+        let count = match (b.get("count"), b.get("duration_ms")) {
+            (Some(c), None) => c
+                .as_u64()
+                .filter(|c| (1..=MAX_COUNT).contains(c))
+                .ok_or(format!("count must be 1 to {MAX_COUNT}"))?,
+            (None, Some(d)) => {
+                let ms = d
+                    .as_u64()
+                    .filter(|d| (1..=86_400_000).contains(d))
+                    .ok_or("duration_ms must be 1 to 86400000")?;
+                (u128::from(rate) * u128::from(ms) / 1000).clamp(1, u128::from(MAX_COUNT)) as u64
+            }
+            _ => return Err("give exactly one of count and duration_ms".into()),
+        };
+        let kind = match b.get("kind").and_then(Value::as_str).unwrap_or("message") {
+            "message" => Kind::Message,
+            "reaction" => Kind::Reaction,
+            "typing" => Kind::Typing,
+            "presence" => Kind::Presence,
+            other => {
+                return Err(format!(
+                    "kind {other:?}: one of message, reaction, typing, presence"
+                ));
+            }
+        };
+        let spread = match b.get("spread").and_then(Value::as_str).unwrap_or("uniform") {
+            "uniform" => Spread::Uniform,
+            "hot" => {
+                let share = match b.get("hot_share") {
+                    None => 0.9,
+                    Some(v) => v
+                        .as_f64()
+                        .filter(|s| (0.0..=1.0).contains(s))
+                        .ok_or("hot_share must be 0 to 1")?,
+                };
+                Spread::Hot { share }
+            }
+            other => return Err(format!("spread {other:?}: uniform or hot")),
+        };
+        let shards = match b.get("shards") {
+            None | Some(Value::Null) => None,
+            Some(Value::Array(a)) => Some(
+                a.iter()
+                    .map(|s| {
+                        s.as_u64()
+                            .and_then(|s| u32::try_from(s).ok())
+                            .ok_or("shards must be shard ids")
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            Some(_) => return Err("shards must be a list of shard ids".into()),
+        };
+        if shards.as_ref().is_some_and(Vec::is_empty) {
+            return Err("shards must not be empty".into());
+        }
+        Ok(Self {
+            shards,
+            events_per_second: rate,
+            count,
+            kind,
+            spread,
+        })
+    }
+}
+
+/// Live counters of one run.
+#[derive(Debug, Default)]
+pub(crate) struct Run {
+    pub generated: AtomicU64,
+    pub sent: AtomicU64,
+    pub dropped_no_session: AtomicU64,
+    pub dropped_intents: AtomicU64,
+    pub dropped_backlog: AtomicU64,
+    pub stop: AtomicBool,
+    pub finished: AtomicBool,
+    pub elapsed_ms: AtomicU64,
+}
+
+/// Firehose runs, by id.
+#[derive(Debug, Default)]
+pub(crate) struct Runs {
+    next: u64,
+    runs: HashMap<u64, (Plan, Arc<Run>)>,
+}
+
+impl Runs {
+    /// A run by id.
+    pub fn get(&self, id: u64) -> Option<(Plan, Arc<Run>)> {
+        self.runs.get(&id).cloned()
+    }
+
+    /// Totals over every run: `(sent, dropped)`.
+    pub fn totals(&self) -> (u64, u64) {
+        self.runs.values().fold((0, 0), |(s, d), (_, r)| {
+            (s + r.sent.load(Ordering::Relaxed), d + dropped(r))
+        })
+    }
+}
+
+fn dropped(r: &Run) -> u64 {
+    r.dropped_no_session.load(Ordering::Relaxed)
+        + r.dropped_intents.load(Ordering::Relaxed)
+        + r.dropped_backlog.load(Ordering::Relaxed)
+}
+
+/// The report of a run: `{id, plan, running, generated, sent, dropped, dropped_by_reason,
+/// elapsed_ms, events_per_second_achieved}`.
+pub(crate) fn report(id: u64, plan: &Plan, r: &Run) -> Value {
+    let elapsed = r.elapsed_ms.load(Ordering::Relaxed);
+    let generated = r.generated.load(Ordering::Relaxed);
+    serde_json::json!({
+        "id": id,
+        "plan": plan,
+        "running": !r.finished.load(Ordering::Relaxed),
+        "generated": generated,
+        "sent": r.sent.load(Ordering::Relaxed),
+        "dropped": dropped(r),
+        "dropped_by_reason": {
+            "no_session": r.dropped_no_session.load(Ordering::Relaxed),
+            "intents": r.dropped_intents.load(Ordering::Relaxed),
+            "backlog": r.dropped_backlog.load(Ordering::Relaxed),
+        },
+        "elapsed_ms": elapsed,
+        "events_per_second_achieved": if elapsed == 0 { 0.0 } else { generated as f64 * 1000.0 / elapsed as f64 },
+    })
+}
+
+/// Starts a run in the background; returns its id and counters.
+pub(crate) fn start(sh: &Arc<Shared>, plan: Plan) -> (u64, Arc<Run>) {
+    let run = Arc::new(Run::default());
+    let id = {
+        let mut st = sh.lock();
+        st.firehoses.next += 1;
+        let id = st.firehoses.next;
+        st.firehoses.runs.insert(id, (plan.clone(), run.clone()));
+        id
+    };
+    let (sh, r) = (sh.clone(), run.clone());
+    tokio::spawn(async move { drive(sh, plan, r).await });
+    (id, run)
+}
+
+/// What the generator needs of one guild: ids and a few pre-serialized authors.
+struct Template {
+    guild_id: u64,
+    channel_id: u64,
+    /// `(user id, user JSON, member JSON without user)`.
+    authors: Vec<(u64, String, String)>,
+}
+
+fn template(sh: &Shared, n: u64) -> Option<Template> {
+    let build = |g: &crate::world::Guild| {
+        let channel_id = g
+            .channels
+            .iter()
+            .find(|c| c.name == "general")
+            .or(g.channels.get(1))?
+            .id;
+        let authors: Vec<_> = g
+            .members
+            .values()
+            .filter(|m| !m.user.bot)
+            .take(AUTHORS)
+            .map(|m| {
+                let (mut u, mut p) = (Vec::new(), Vec::new());
+                write_user(&mut u, &m.user);
+                write_member_partial(&mut p, m);
+                (
+                    m.user.id,
+                    String::from_utf8(u).unwrap_or_default(),
+                    String::from_utf8(p).unwrap_or_default(),
+                )
+            })
+            .collect();
+        (!authors.is_empty()).then_some(Template {
+            guild_id: g.id,
+            channel_id,
+            authors,
+        })
+    };
+    {
+        let st = sh.lock();
+        if let Some(g) = st.guilds.get(&n) {
+            return build(g);
+        }
+    }
+    build(&sh.world.generate(n))
+}
+
+/// Writes one event's `d`.
+fn payload(out: &mut Vec<u8>, kind: Kind, t: &Template, k: u64, content: bool) {
+    let (uid, user, member) = &t.authors[(k % t.authors.len() as u64) as usize];
+    match kind {
+        Kind::Message => {
+            let id = next_snowflake();
+            let _ = write!(
+                out,
+                "{{\"id\":\"{id}\",\"channel_id\":\"{}\",\"guild_id\":\"{}\",\"author\":{user},\"member\":{member},\"content\":\"",
+                t.channel_id, t.guild_id,
+            );
+            if content {
+                let _ = write!(out, "firehose message {k}");
+            }
+            let _ = write!(
+                out,
+                "\",\"timestamp\":\"{}\",\"edited_timestamp\":null,\"tts\":false,\"mention_everyone\":false,\"mentions\":[],\"mention_roles\":[],\"attachments\":[],\"embeds\":[],\"components\":[],\"pinned\":false,\"type\":0,\"flags\":0}}",
+                iso(snowflake_ms(id)),
+            );
+        }
+        Kind::Reaction => {
+            let _ = write!(
+                out,
+                "{{\"user_id\":\"{uid}\",\"channel_id\":\"{}\",\"message_id\":\"{}\",\"guild_id\":\"{}\",\"member\":{{\"user\":{user},{}}},\"emoji\":{{\"id\":null,\"name\":\"👍\"}},\"burst\":false,\"type\":0}}",
+                t.channel_id,
+                next_snowflake(),
+                t.guild_id,
+                &member[1..member.len() - 1],
+            );
+        }
+        Kind::Typing => {
+            let _ = write!(
+                out,
+                "{{\"channel_id\":\"{}\",\"guild_id\":\"{}\",\"user_id\":\"{uid}\",\"timestamp\":{},\"member\":{{\"user\":{user},{}}}}}",
+                t.channel_id,
+                t.guild_id,
+                now_ms() / 1000,
+                &member[1..member.len() - 1],
+            );
+        }
+        Kind::Presence => {
+            let status = ["online", "idle", "dnd"][(k % 3) as usize];
+            let _ = write!(
+                out,
+                "{{\"user\":{{\"id\":\"{uid}\"}},\"guild_id\":\"{}\",\"status\":\"{status}\",\"activities\":[],\"client_status\":{{\"desktop\":\"{status}\"}}}}",
+                t.guild_id,
+            );
+        }
+    }
+}
+
+/// One target shard of a tick: its session, and its guilds.
+struct Target {
+    session: Option<(String, u64)>,
+    guilds: Arc<Vec<Vec<u32>>>,
+    shard: u32,
+}
+
+async fn drive(sh: Arc<Shared>, plan: Plan, run: Arc<Run>) {
+    let started = Instant::now();
+    let mut templates: HashMap<u64, Option<Arc<Template>>> = HashMap::new();
+    let mut done = 0u64;
+    let mut tick = tokio::time::interval(TICK);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let per_tick_cap = (plan.events_per_second / 20).max(1);
+    let mut buf = Vec::with_capacity(2048);
+    let mut buf_plain = Vec::with_capacity(2048);
+    while done < plan.count && !run.stop.load(Ordering::Relaxed) && !sh.shutdown.is_cancelled() {
+        tick.tick().await;
+        let elapsed = started.elapsed();
+        let due = ((u128::from(plan.events_per_second) * elapsed.as_micros() / 1_000_000) as u64)
+            .min(plan.count);
+        let batch = due.saturating_sub(done).min(per_tick_cap);
+        if batch == 0 {
+            continue;
+        }
+        // The target shards and their sessions, once per tick.
+        let targets: Vec<Target> = {
+            let st = sh.lock();
+            let mut ready: HashMap<u32, (String, u64, u32)> = HashMap::new();
+            for s in st.sessions.values() {
+                if s.ready && s.conn.is_some() {
+                    ready.insert(s.shard[0], (s.id.clone(), s.intents, s.shard[1]));
+                }
+            }
+            let ids: Vec<u32> = match &plan.shards {
+                Some(ids) => ids.clone(),
+                None => {
+                    let mut v: Vec<u32> = ready.keys().copied().collect();
+                    v.sort_unstable();
+                    v
+                }
+            };
+            drop(st);
+            ids.into_iter()
+                .map(|shard| {
+                    let (session, total) = match ready.get(&shard) {
+                        Some((sid, int, total)) => (Some((sid.clone(), *int)), *total),
+                        None => (None, sh.cfg.recommended_shards),
+                    };
+                    Target {
+                        session,
+                        guilds: sh.shard_index.get(&sh.world, total),
+                        shard,
+                    }
+                })
+                .collect()
+        };
+        if targets.is_empty() {
+            run.generated.fetch_add(batch, Ordering::Relaxed);
+            run.dropped_no_session.fetch_add(batch, Ordering::Relaxed);
+            done += batch;
+            run.elapsed_ms
+                .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+            continue;
+        }
+        // Pick guilds and build the payloads outside the lock.
+        let mut events: Vec<(usize, Arc<str>)> = Vec::with_capacity(batch as usize);
+        for k in done..done + batch {
+            let ti = (k % targets.len() as u64) as usize;
+            let t = &targets[ti];
+            let Some((_, session_intents)) = &t.session else {
+                events.push((ti, Arc::from("")));
+                continue;
+            };
+            let guilds = t
+                .guilds
+                .get(t.shard as usize)
+                .map_or(&[][..], Vec::as_slice);
+            if guilds.is_empty() || session_intents & plan.kind.intent() == 0 {
+                events.push((ti, Arc::from("")));
+                continue;
+            }
+            let r = hash3(0xF1DE, k, 7);
+            let gi = match plan.spread {
+                Spread::Hot { share } if (r % 1_000_000) as f64 / 1e6 < share => 0,
+                _ => (hash3(0xF1DE, k, 8) % guilds.len() as u64) as usize,
+            };
+            let n = u64::from(guilds[gi]);
+            if templates.len() >= TEMPLATE_CACHE {
+                templates.clear();
+            }
+            let tpl = templates
+                .entry(n)
+                .or_insert_with(|| template(&sh, n).map(Arc::new))
+                .clone();
+            let Some(tpl) = tpl else {
+                events.push((ti, Arc::from("")));
+                continue;
+            };
+            let content =
+                plan.kind != Kind::Message || session_intents & intents::MESSAGE_CONTENT != 0;
+            let out = if content { &mut buf } else { &mut buf_plain };
+            out.clear();
+            payload(out, plan.kind, &tpl, k, content);
+            events.push((ti, Arc::from(std::str::from_utf8(out).unwrap_or(""))));
+        }
+        // Push them, one lock for the batch.
+        {
+            let mut st = sh.lock();
+            for (ti, d) in &events {
+                let t = &targets[*ti];
+                let Some((sid, session_intents)) = &t.session else {
+                    run.dropped_no_session.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                };
+                if session_intents & plan.kind.intent() == 0 {
+                    run.dropped_intents.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                if d.is_empty() {
+                    run.dropped_no_session.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+                let backlog = st
+                    .sessions
+                    .get(sid)
+                    .and_then(|s| s.conn.as_ref())
+                    .map(|c| c.backlog.load(Ordering::Relaxed));
+                match backlog {
+                    None => {
+                        run.dropped_no_session.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(b) if b >= BACKLOG_LIMIT => {
+                        run.dropped_backlog.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Some(_) => {
+                        st.push(sid, plan.kind.event(), d);
+                        run.sent.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+            }
+            st.stats.firehose_sent = st.firehoses.totals().0;
+            st.stats.firehose_dropped = st.firehoses.totals().1;
+        }
+        run.generated.fetch_add(batch, Ordering::Relaxed);
+        done += batch;
+        run.elapsed_ms
+            .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    }
+    run.elapsed_ms
+        .store(started.elapsed().as_millis() as u64, Ordering::Relaxed);
+    run.finished.store(true, Ordering::Relaxed);
+    let mut st = sh.lock();
+    st.stats.firehose_sent = st.firehoses.totals().0;
+    st.stats.firehose_dropped = st.firehoses.totals().1;
+}
+
+/// Generates `count` MESSAGE_CREATE payloads of guild `n` as the firehose does, without
+/// sending them (for measuring the generator alone). Returns the bytes written.
+#[must_use]
+pub fn generate_messages(world: &crate::world::World, n: u64, count: u64) -> u64 {
+    let g = world.generate(n);
+    let channel_id = g.channels.get(1).map_or(0, |c| c.id);
+    let authors: Vec<_> = g
+        .members
+        .values()
+        .filter(|m| !m.user.bot)
+        .take(AUTHORS)
+        .map(|m| {
+            let (mut u, mut p) = (Vec::new(), Vec::new());
+            write_user(&mut u, &m.user);
+            write_member_partial(&mut p, m);
+            (
+                m.user.id,
+                String::from_utf8(u).unwrap_or_default(),
+                String::from_utf8(p).unwrap_or_default(),
+            )
+        })
+        .collect();
+    let t = Template {
+        guild_id: g.id,
+        channel_id,
+        authors,
+    };
+    let mut out = Vec::with_capacity(2048);
+    let mut bytes = 0;
+    for k in 0..count {
+        out.clear();
+        payload(&mut out, Kind::Message, &t, k, true);
+        let frame = crate::frames::dispatch_frame(
+            k + 1,
+            "MESSAGE_CREATE",
+            std::str::from_utf8(&out).unwrap_or(""),
+        );
+        bytes += frame.len() as u64;
+    }
+    bytes
+}
