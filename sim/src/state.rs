@@ -111,6 +111,8 @@ pub(crate) struct Session {
     pub last_heartbeat: Option<Instant>,
     /// IDENTIFY's `large_threshold` (50–250).
     pub large_threshold: u64,
+    /// GUILD_CREATEs not streamed yet while no connection is attached (sent after RESUME).
+    pub pending_guilds: VecDeque<u64>,
 }
 
 /// One recorded IDENTIFY.

@@ -160,6 +160,7 @@ impl Conn {
                         ready: ready_delay.is_none(),
                         last_heartbeat: None,
                         large_threshold: self.large_threshold,
+                        pending_guilds: VecDeque::new(),
                     },
                 );
                 let ready = self.ready_payload(&sid, shard, &guilds, &st);
@@ -306,6 +307,8 @@ impl Conn {
                 Some(s) => {
                     let handle = self.handle();
                     s.disconnected_at = None;
+                    self.pending_guilds = std::mem::take(&mut s.pending_guilds);
+                    self.large_threshold = s.large_threshold;
                     for (n, entry) in &s.buffer {
                         if *n > seq {
                             handle.send_frame(match entry {

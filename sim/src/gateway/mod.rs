@@ -396,6 +396,8 @@ impl Conn {
             {
                 s.conn = None;
                 s.disconnected_at = Some(Instant::now());
+                // GUILD_CREATEs not streamed yet follow the session to its next connection.
+                s.pending_guilds = std::mem::take(&mut self.pending_guilds);
             }
             let ttl = self.shared.cfg.session_ttl;
             st.sessions.retain(|_, s| {
