@@ -39,6 +39,12 @@ pub struct Args {
     /// One IDENTIFY per bucket per this many milliseconds; more get op 9 (Discord: 5000).
     #[arg(long, env = "KYUTA_SIM_IDENTIFY_WINDOW_MS", default_value_t = 5000)]
     pub identify_window_ms: u64,
+    /// Accept an IDENTIFY up to this many milliseconds early within the window (Discord: 0).
+    #[arg(long, env = "KYUTA_SIM_IDENTIFY_WINDOW_SLACK_MS", default_value_t = 0)]
+    pub identify_window_slack_ms: u64,
+    /// The last N guilds of the world start without the bot (the control API adds it).
+    #[arg(long, env = "KYUTA_SIM_GUILDS_NOT_JOINED", default_value_t = 0)]
+    pub guilds_not_joined: u64,
     /// Heartbeat interval sent in HELLO, in milliseconds (Discord: 41250).
     #[arg(long, env = "KYUTA_SIM_HEARTBEAT_MS", default_value_t = 41_250)]
     pub heartbeat_ms: u64,
@@ -66,6 +72,8 @@ impl Args {
             recommended_shards: self.recommended_shards,
             max_concurrency: self.max_concurrency,
             identify_window: Duration::from_millis(self.identify_window_ms),
+            identify_window_slack: Duration::from_millis(self.identify_window_slack_ms),
+            guilds_not_joined: self.guilds_not_joined,
             heartbeat_interval: Duration::from_millis(self.heartbeat_ms),
             seed: self.seed,
             session_start_total: self.session_start_total,
