@@ -18,7 +18,8 @@ use kyuta_worker::{
     config::{Config, Token},
     gateway::{EventSink, status::ShardStatus},
     rest::{LocalBudget, Rest, http_client},
-    runtime::{Router, build_registry},
+    router::Router,
+    runtime::build_registry,
     store::{EmbeddedStore, Store},
     telemetry::{Metrics, metrics::EventLabels},
 };
@@ -44,7 +45,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (services, router, dispatcher) = rt.block_on(async {
+    let (services, router) = rt.block_on(async {
         let metrics = Arc::new(Metrics::new());
         let token = Token::new("bench-token");
         let store: Arc<dyn Store> = Arc::new(
@@ -88,8 +89,8 @@ fn bench(c: &mut Criterion) {
             Automod::new(rules, Arc::new(LocalCounters::new())),
             Arc::clone(&services),
         ));
-        let router = Router::new(dispatcher.clone(), automod);
-        (services, router, dispatcher)
+        let router = Router::new(dispatcher, automod);
+        (services, router)
     });
     let frames: Vec<String> = (0..1_000).map(frame).collect();
     let handle = |router: &Router, frame: &str| {
@@ -112,7 +113,7 @@ fn bench(c: &mut Criterion) {
         for f in &frames {
             handle(&router, f);
         }
-        drain(&dispatcher).await;
+        drain(&router).await;
     });
 
     let mut group = c.benchmark_group("message_create");
@@ -131,10 +132,10 @@ fn bench(c: &mut Criterion) {
                 for n in 0..iters {
                     handle(&router, &frames[n as usize % frames.len()]);
                     if n % 256 == 255 {
-                        drain(&dispatcher).await;
+                        drain(&router).await;
                     }
                 }
-                drain(&dispatcher).await;
+                drain(&router).await;
                 start.elapsed()
             })
         });
@@ -147,8 +148,8 @@ fn bench(c: &mut Criterion) {
 }
 
 /// Lets every spawned handler (automod, dispatcher) run to completion.
-async fn drain(dispatcher: &Dispatcher) {
-    while dispatcher.in_flight() > 0 {
+async fn drain(router: &Router) {
+    while router.in_flight() > 0 {
         tokio::task::yield_now().await;
     }
 }

@@ -6,6 +6,7 @@
 
 pub mod analytics;
 pub mod automod;
+pub mod backends;
 pub mod cache;
 pub mod clock;
 pub mod commands;
@@ -17,6 +18,7 @@ pub mod local;
 pub mod moderation;
 pub mod presence;
 pub mod rest;
+pub mod router;
 pub mod runtime;
 pub mod store;
 pub mod telemetry;

@@ -44,6 +44,7 @@ pub mod parse;
 pub mod registry;
 pub mod reply;
 pub mod scope;
+pub mod sync;
 
 pub use args::{ArgValue, Args};
 pub use context::{CommandContext, Invoker, Services, Source};
