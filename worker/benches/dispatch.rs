@@ -14,12 +14,13 @@ use kyuta_worker::{
     automod::{LocalCounters, RulesCache, act::AutomodRunner, runtime::Automod},
     cache::{GuildCache, GuildConfigs, InProcessCooldowns},
     clock::SystemClock,
-    commands::{Services, dispatch::Dispatcher},
+    commands::{CommandObserver, dispatch::Dispatcher},
     config::{Config, Token},
     gateway::{EventSink, status::ShardStatus},
     rest::{LocalBudget, Rest, http_client},
     router::Router,
     runtime::build_registry,
+    services::Services,
     store::{EmbeddedStore, Store},
     telemetry::{Metrics, metrics::EventLabels},
 };
@@ -63,14 +64,6 @@ fn bench(c: &mut Criterion) {
                 Arc::new(LocalBudget::new(50)),
                 Arc::clone(&metrics),
             ),
-            registry: Arc::new(
-                build_registry(
-                    Arc::clone(&store),
-                    Arc::clone(&rules),
-                    Arc::clone(&analytics),
-                )
-                .expect("registry"),
-            ),
             clock: Arc::new(SystemClock),
             metrics,
             shards: Arc::new(ShardStatus::new(1, [0])),
@@ -81,15 +74,24 @@ fn bench(c: &mut Criterion) {
             guild_configs: GuildConfigs::new(),
             guild_cache: Arc::new(GuildCache::builder().build()),
             cooldowns: Arc::new(InProcessCooldowns::new()),
-            analytics,
             guild_refills: Default::default(),
         });
-        let dispatcher = Dispatcher::new(Arc::clone(&services));
+        let registry = Arc::new(
+            build_registry(
+                Arc::clone(&services.store),
+                Arc::clone(&rules),
+                Arc::clone(&analytics),
+            )
+            .expect("registry"),
+        );
+        let dispatcher = Dispatcher::new(Arc::clone(&services), registry)
+            .observe(Arc::clone(&analytics) as Arc<dyn CommandObserver>);
         let automod = Arc::new(AutomodRunner::new(
             Automod::new(rules, Arc::new(LocalCounters::new())),
             Arc::clone(&services),
+            Arc::clone(&analytics),
         ));
-        let router = Router::new(dispatcher, automod);
+        let router = Router::new(dispatcher, automod, analytics);
         (services, router)
     });
     let frames: Vec<String> = (0..1_000).map(frame).collect();

@@ -14,7 +14,7 @@ use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use twilight_model::gateway::event::Event;
 
 use crate::{
-    analytics::Metric,
+    analytics::{Analytics, Metric},
     automod::act::AutomodRunner,
     commands::dispatch::Dispatcher,
     gateway::{
@@ -33,6 +33,7 @@ pub const MAX_CONCURRENT_AUTOMOD: usize = 64;
 pub struct Router {
     dispatcher: Dispatcher,
     automod: Arc<AutomodRunner>,
+    analytics: Arc<Analytics>,
     gate: Arc<GenerationGate>,
     automod_slots: Arc<Semaphore>,
     tracker: TaskTracker,
@@ -40,12 +41,18 @@ pub struct Router {
 }
 
 impl Router {
-    /// A router over the dispatcher and automod, with the generation gate disabled.
+    /// A router over the dispatcher and automod, counting messages and joins in `analytics`,
+    /// with the generation gate disabled.
     #[must_use]
-    pub fn new(dispatcher: Dispatcher, automod: Arc<AutomodRunner>) -> Self {
+    pub fn new(
+        dispatcher: Dispatcher,
+        automod: Arc<AutomodRunner>,
+        analytics: Arc<Analytics>,
+    ) -> Self {
         Self {
             dispatcher,
             automod,
+            analytics,
             gate: Arc::new(GenerationGate::disabled()),
             automod_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_AUTOMOD)),
             tracker: TaskTracker::new(),
@@ -112,7 +119,7 @@ impl Router {
     }
 
     fn route(&self, shard: u32, event: Event) {
-        let analytics = &self.dispatcher.services().analytics;
+        let analytics = &self.analytics;
         match &event {
             Event::MessageCreate(m) if !m.author.bot => {
                 if let Some(g) = m.guild_id {

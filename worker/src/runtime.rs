@@ -25,7 +25,8 @@ use crate::{
     cache::{GuildCache, GuildConfigs},
     clock::SystemClock,
     commands::{
-        Registry, RegistryError, Services, dispatch::Dispatcher, general, sync::register_commands,
+        CommandObserver, Registry, RegistryError, dispatch::Dispatcher, general,
+        sync::register_commands,
     },
     config::{Config, ShardCount, ShardPlan},
     gateway::{
@@ -41,6 +42,7 @@ use crate::{
     presence::Presence,
     rest::{Rest, http_client},
     router::Router,
+    services::Services,
     store::{DueScope, Store},
     telemetry::{Metrics, http, load},
 };
@@ -57,7 +59,7 @@ pub fn build_registry(
     crate::analytics::register(&mut registry, analytics)?;
     moderation::register(&mut registry, Arc::clone(&store))?;
     automod::commands::register(&mut registry, Arc::clone(&store), rules)?;
-    crate::i18n::register(&mut registry, store)?;
+    crate::commands::language::register(&mut registry, store)?;
     Ok(registry)
 }
 
@@ -300,6 +302,7 @@ async fn serve_telemetry(
 /// cache gauges, the presence's guild count and the load publisher.
 fn spawn_background(
     services: &Arc<Services>,
+    analytics: &Arc<Analytics>,
     backends: &Backends,
     boot: &Bootstrap,
     presence: &Arc<Presence>,
@@ -318,8 +321,7 @@ fn spawn_background(
         ),
         stop.clone(),
     ));
-    background
-        .spawn(Arc::clone(&services.analytics).run(Arc::clone(&services.store), stop.clone()));
+    background.spawn(Arc::clone(analytics).run(Arc::clone(&services.store), stop.clone()));
     background.spawn(cache_gauges(
         Arc::clone(&services.guild_cache),
         Arc::clone(&services.metrics),
@@ -422,7 +424,6 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
     let services = Arc::new(Services {
         config: Arc::clone(&config),
         rest,
-        registry,
         clock: Arc::new(SystemClock),
         metrics: Arc::clone(&metrics),
         shards: Arc::clone(&status),
@@ -433,21 +434,29 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         guild_configs: GuildConfigs::new(),
         guild_cache,
         cooldowns: Arc::clone(&backends.cooldowns),
-        analytics,
         guild_refills: Default::default(),
     });
-    let dispatcher = Dispatcher::new(Arc::clone(&services));
+    let dispatcher = Dispatcher::new(Arc::clone(&services), Arc::clone(&registry))
+        .observe(Arc::clone(&analytics) as Arc<dyn CommandObserver>);
     let automod = Arc::new(AutomodRunner::new(
         Automod::new(rules, Arc::clone(&backends.counters)),
         Arc::clone(&services),
+        Arc::clone(&analytics),
     ));
-    let router = Router::new(dispatcher, automod).with_gate(Arc::clone(&backends.gate));
+    let router = Router::new(dispatcher, automod, Arc::clone(&analytics))
+        .with_gate(Arc::clone(&backends.gate));
 
     let stop_servers = CancellationToken::new();
     let (metrics_addr, health_addr) =
         serve_telemetry(&config, &metrics, &status, &stop_servers).await?;
     if config.register_commands
-        && let Err(e) = register_commands(&services, backends.connection(), boot.plan.ordinal).await
+        && let Err(e) = register_commands(
+            &services,
+            &registry,
+            backends.connection(),
+            boot.plan.ordinal,
+        )
+        .await
     {
         tracing::error!(
             error = format!("{e:#}"),
@@ -459,7 +468,14 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         config.presence_status,
         Duration::from_secs(config.presence_interval_secs),
     ));
-    let background = spawn_background(&services, &backends, &boot, &presence, &stop_servers);
+    let background = spawn_background(
+        &services,
+        &analytics,
+        &backends,
+        &boot,
+        &presence,
+        &stop_servers,
+    );
 
     let identifies = shard_backends.queue.stats();
     let deps = ShardDeps {
@@ -564,9 +580,6 @@ pub async fn shutdown_signal() {
 
 /// Runs the worker until SIGTERM/Ctrl-C, then shuts down gracefully.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    if config.local {
-        return crate::local::run(config).await;
-    }
     let handle = start(config).await?;
     tokio::select! {
         () = shutdown_signal() => {

@@ -5,19 +5,19 @@ use twilight_model::id::Id;
 
 use kyuta_crds::contract::redis_keys;
 
-use super::Services;
+use super::Registry;
+use crate::services::Services;
 
-/// Registers slash commands, once per fleet: with Redis the pod that wins a `SET NX` on
+/// Registers the slash commands of `registry`, once per fleet: with Redis the pod that wins a `SET NX` on
 /// `redis_keys::command_registration` for this command list; without Redis, ordinal 0.
 /// Global commands, or the commands of `GUILD_ID` when set.
 pub async fn register_commands(
     services: &Services,
+    registry: &Registry,
     redis: Option<&redis::aio::ConnectionManager>,
     ordinal: u32,
 ) -> anyhow::Result<()> {
-    let commands = services
-        .registry
-        .discord_commands(Some(services.application_id));
+    let commands = registry.discord_commands(Some(services.application_id));
     let body = serde_json::to_string(&commands)?;
     let digest = {
         use std::hash::{Hash, Hasher};

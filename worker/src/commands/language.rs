@@ -4,11 +4,11 @@
 use fluent_bundle::FluentValue;
 use twilight_model::guild::Permissions;
 
-use super::{Locale, text};
-use crate::commands::{
+use super::{
     Args, CommandContext, CommandDef, CommandError, CommandHandler, OptionDef, OptionKind,
     Registry, RegistryError, Reply,
 };
+use crate::i18n::{Locale, text};
 use crate::store::Store;
 use std::sync::Arc;
 
