@@ -30,10 +30,13 @@ impl CommandHandler for SetLanguage {
                     .join(", ")
             ))
         })?;
-        let mut config = self.0.guild_config(guild).await?;
-        config.locale = locale.code().to_owned();
-        self.0.put_guild_config(&config).await?;
-        ctx.services.guild_configs.invalidate(guild);
+        ctx.services
+            .guild_configs
+            .update(&*self.0, guild, |c| {
+                c.locale = locale.code().to_owned();
+                Ok::<_, CommandError>(())
+            })
+            .await??;
         Ok(Reply::text(text(
             locale,
             "language-set",
