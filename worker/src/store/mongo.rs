@@ -226,6 +226,34 @@ fn decode_case(mut d: Document) -> Result<Case, StoreError> {
     Ok(case)
 }
 
+/// Replaces the document `_id` = `id` with `d`, inserting it when missing. Two first-time
+/// upserts of one id: the loser (a duplicate key) retries as a replace.
+async fn replace_upsert(
+    coll: &Collection<Document>,
+    id: &str,
+    d: Document,
+    context: &str,
+) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        match coll
+            .replace_one(doc! {"_id": id}, d.clone())
+            .upsert(true)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let err = mongo_err(context, e);
+                attempt += 1;
+                if err.kind() != StoreErrorKind::Duplicate || attempt >= 8 {
+                    return Err(err);
+                }
+                backoff(attempt).await;
+            }
+        }
+    }
+}
+
 fn encode_config(config: &GuildConfig) -> Result<Document, StoreError> {
     let mut d = bson::to_document(config).map_err(|e| {
         StoreError::invalid(format!("cannot encode guild config: {e}")).with_source(e)
@@ -783,27 +811,7 @@ impl Store for MongoStore {
                 "field": name,
                 "value": encoded.get(name).cloned().unwrap_or(Bson::Null),
             };
-            let mut attempt = 0;
-            loop {
-                match self
-                    .settings
-                    .replace_one(doc! {"_id": &id}, d.clone())
-                    .upsert(true)
-                    .await
-                {
-                    Ok(_) => break,
-                    Err(e) => {
-                        // Two first-time upserts of one setting: the loser retries as a
-                        // replace.
-                        let err = mongo_err("writing guild settings", e);
-                        attempt += 1;
-                        if err.kind() != StoreErrorKind::Duplicate || attempt >= 8 {
-                            return Err(err);
-                        }
-                        backoff(attempt).await;
-                    }
-                }
-            }
+            replace_upsert(&self.settings, &id, d, "writing guild settings").await?;
         }
         Ok(())
     }
@@ -899,25 +907,7 @@ impl Store for MongoStore {
             "outcome": to_bson(&outcome)?,
             "set_at": Timestamp::now().unix_millis(),
         };
-        let mut attempt = 0;
-        loop {
-            match self
-                .outcomes
-                .replace_one(doc! {"_id": &id}, d.clone())
-                .upsert(true)
-                .await
-            {
-                Ok(_) => break,
-                Err(e) => {
-                    let err = mongo_err("setting a case outcome", e);
-                    attempt += 1;
-                    if err.kind() != StoreErrorKind::Duplicate || attempt >= 8 {
-                        return Err(err);
-                    }
-                    backoff(attempt).await;
-                }
-            }
-        }
+        replace_upsert(&self.outcomes, &id, d, "setting a case outcome").await?;
         let mut case = self.load_case(guild_id, number).await?.ok_or_else(|| {
             StoreError::not_found(format!("case #{number} does not exist in guild {guild_id}"))
         })?;
