@@ -354,14 +354,19 @@ impl fmt::Debug for ConnectionRef {
     }
 }
 
-/// A URL with any `user:password@` part replaced by `***@`, for logs.
+/// A URL with any `user:password@` part replaced by `***@`, for logs and errors. Only the
+/// authority is looked at (up to the first `/`, `?` or `#` after `scheme://`), so an `@` in
+/// the path or the query is left as it is; the one redactor of both the operator and the
+/// worker.
 #[must_use]
 pub fn redact_userinfo(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_owned(),
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***{}", &rest[at..]),
+        None => url.to_owned(),
     }
 }
 
@@ -636,6 +641,31 @@ pub fn crd_yaml() -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn redact_userinfo_hides_credentials_only() {
+        use super::redact_userinfo as r;
+        assert_eq!(
+            r("redis://:secret@redis:6379/0"),
+            "redis://***@redis:6379/0"
+        );
+        assert_eq!(
+            r("mongodb://kyuta:p%40ss@mongo:27017/kyuta?authSource=admin"),
+            "mongodb://***@mongo:27017/kyuta?authSource=admin"
+        );
+        assert_eq!(r("redis://redis:6379"), "redis://redis:6379");
+        // An `@` past the authority is not a credential.
+        assert_eq!(
+            r("mongodb://mongo:27017/kyuta?appName=ops@kyuta"),
+            "mongodb://mongo:27017/kyuta?appName=ops@kyuta"
+        );
+        assert_eq!(r("redis://redis:6379/path@x"), "redis://redis:6379/path@x");
+        assert_eq!(
+            r("redis://u:p@redis:6379/path@x"),
+            "redis://***@redis:6379/path@x"
+        );
+        assert_eq!(r("not a url @ all"), "not a url @ all");
+    }
+
     use super::*;
 
     #[test]

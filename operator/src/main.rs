@@ -38,7 +38,7 @@ struct Args {
     #[arg(long, env = "KYUTA_OPERATOR_LEASE_SECONDS", default_value_t = 15)]
     lease_seconds: u64,
     /// Name of this replica (Lease holder, Event reporter).
-    #[arg(long, env = "POD_NAME", default_value = "kyuta-operator")]
+    #[arg(long, env = kyuta_crds::contract::env::POD_NAME, default_value = "kyuta-operator")]
     identity: String,
     /// Seconds a GET /gateway/bot answer is reused per cluster.
     #[arg(

@@ -124,6 +124,7 @@ contract!(
         analytics_buckets,
         schedule_cancel_races_claim,
         outcome_and_reason_edit_race,
+        concurrent_edits_of_different_settings_both_survive,
     ],
     embedded_only: [],
 );
@@ -1071,6 +1072,72 @@ async fn guild_config_defaults_and_roundtrip(env: &Env) {
     env.b.put_guild_config(&c).await.unwrap();
     assert_eq!(env.a.guild_config(G1).await.unwrap(), c, "put replaces");
     assert_eq!(env.a.guild_config(G2).await.unwrap(), GuildConfig::new(G2));
+}
+
+/// Two pods change two different settings of one guild at the same moment (both read the
+/// settings before either writes): each change survives the other.
+async fn concurrent_edits_of_different_settings_both_survive(env: &Env) {
+    use kyuta_worker::cache::GuildConfigs;
+    let mut start = GuildConfig::new(G1);
+    start.locale = "de".into();
+    start.escalation = vec![EscalationRule {
+        warns: 3,
+        within_secs: 3600,
+        action: EscalationAction::Kick,
+    }];
+    env.a.put_guild_config(&start).await.unwrap();
+    for round in 0..3u64 {
+        // Both edits wait here after reading and before writing, so their read-modify-writes
+        // overlap every time (a blocking wait: the runtime has threads to spare).
+        let both_read = Arc::new(std::sync::Barrier::new(2));
+        let channel = 400_000_000_000_000_100 + round;
+        let prefix = format!("?{round}");
+        let edit = |store: Arc<dyn Store>, change: Box<dyn FnOnce(&mut GuildConfig) + Send>| {
+            let both_read = Arc::clone(&both_read);
+            tokio::spawn(async move {
+                let pod = GuildConfigs::new();
+                pod.update(&*store, G1, move |c| {
+                    both_read.wait();
+                    change(c);
+                    Ok::<_, std::convert::Infallible>(())
+                })
+                .await
+                .expect("store answers")
+                .expect("edit applies");
+            })
+        };
+        let p = prefix.clone();
+        let first = edit(
+            env.a.clone(),
+            Box::new(move |c: &mut GuildConfig| c.prefix = Some(p)),
+        );
+        let second = edit(
+            env.b.clone(),
+            Box::new(move |c: &mut GuildConfig| c.mod_log_channel = Some(channel)),
+        );
+        tokio::time::timeout(Duration::from_secs(30), async {
+            first.await.unwrap();
+            second.await.unwrap();
+        })
+        .await
+        .expect("both edits finish");
+        let stored = env.a.guild_config(G1).await.unwrap();
+        assert_eq!(
+            stored.prefix.as_deref(),
+            Some(prefix.as_str()),
+            "round {round}: prefix lost"
+        );
+        assert_eq!(
+            stored.mod_log_channel,
+            Some(channel),
+            "round {round}: mod-log channel lost"
+        );
+        assert_eq!(
+            stored.locale, "de",
+            "round {round}: untouched settings stay"
+        );
+        assert_eq!(stored.escalation, start.escalation, "round {round}");
+    }
 }
 
 // --- not part of the shared macro: how each store fails when it cannot be reached --------

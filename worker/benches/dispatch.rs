@@ -14,11 +14,13 @@ use kyuta_worker::{
     automod::{LocalCounters, RulesCache, act::AutomodRunner, runtime::Automod},
     cache::{GuildCache, GuildConfigs, InProcessCooldowns},
     clock::SystemClock,
-    commands::{Services, dispatch::Dispatcher},
+    commands::{CommandObserver, dispatch::Dispatcher},
     config::{Config, Token},
     gateway::{EventSink, status::ShardStatus},
     rest::{LocalBudget, Rest, http_client},
-    runtime::{Router, build_registry},
+    router::Router,
+    runtime::build_registry,
+    services::Services,
     store::{EmbeddedStore, Store},
     telemetry::{Metrics, metrics::EventLabels},
 };
@@ -44,7 +46,7 @@ fn bench(c: &mut Criterion) {
         .build()
         .expect("runtime");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (services, router, dispatcher) = rt.block_on(async {
+    let (services, router) = rt.block_on(async {
         let metrics = Arc::new(Metrics::new());
         let token = Token::new("bench-token");
         let store: Arc<dyn Store> = Arc::new(
@@ -62,14 +64,6 @@ fn bench(c: &mut Criterion) {
                 Arc::new(LocalBudget::new(50)),
                 Arc::clone(&metrics),
             ),
-            registry: Arc::new(
-                build_registry(
-                    Arc::clone(&store),
-                    Arc::clone(&rules),
-                    Arc::clone(&analytics),
-                )
-                .expect("registry"),
-            ),
             clock: Arc::new(SystemClock),
             metrics,
             shards: Arc::new(ShardStatus::new(1, [0])),
@@ -80,16 +74,25 @@ fn bench(c: &mut Criterion) {
             guild_configs: GuildConfigs::new(),
             guild_cache: Arc::new(GuildCache::builder().build()),
             cooldowns: Arc::new(InProcessCooldowns::new()),
-            analytics,
             guild_refills: Default::default(),
         });
-        let dispatcher = Dispatcher::new(Arc::clone(&services));
+        let registry = Arc::new(
+            build_registry(
+                Arc::clone(&services.store),
+                Arc::clone(&rules),
+                Arc::clone(&analytics),
+            )
+            .expect("registry"),
+        );
+        let dispatcher = Dispatcher::new(Arc::clone(&services), registry)
+            .observe(Arc::clone(&analytics) as Arc<dyn CommandObserver>);
         let automod = Arc::new(AutomodRunner::new(
             Automod::new(rules, Arc::new(LocalCounters::new())),
             Arc::clone(&services),
+            Arc::clone(&analytics),
         ));
-        let router = Router::new(dispatcher.clone(), automod);
-        (services, router, dispatcher)
+        let router = Router::new(dispatcher, automod, analytics);
+        (services, router)
     });
     let frames: Vec<String> = (0..1_000).map(frame).collect();
     let handle = |router: &Router, frame: &str| {
@@ -112,7 +115,7 @@ fn bench(c: &mut Criterion) {
         for f in &frames {
             handle(&router, f);
         }
-        drain(&dispatcher).await;
+        drain(&router).await;
     });
 
     let mut group = c.benchmark_group("message_create");
@@ -131,10 +134,10 @@ fn bench(c: &mut Criterion) {
                 for n in 0..iters {
                     handle(&router, &frames[n as usize % frames.len()]);
                     if n % 256 == 255 {
-                        drain(&dispatcher).await;
+                        drain(&router).await;
                     }
                 }
-                drain(&dispatcher).await;
+                drain(&router).await;
                 start.elapsed()
             })
         });
@@ -147,8 +150,8 @@ fn bench(c: &mut Criterion) {
 }
 
 /// Lets every spawned handler (automod, dispatcher) run to completion.
-async fn drain(dispatcher: &Dispatcher) {
-    while dispatcher.in_flight() > 0 {
+async fn drain(router: &Router) {
+    while router.in_flight() > 0 {
         tokio::task::yield_now().await;
     }
 }

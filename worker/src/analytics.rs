@@ -16,8 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::clock::Clock;
 use crate::commands::{
-    Args, CommandContext, CommandDef, CommandError, CommandHandler, EmbedBuilder, Registry,
-    RegistryError, Reply,
+    Args, CommandContext, CommandDef, CommandError, CommandHandler, CommandObserver, EmbedBuilder,
+    Registry, RegistryError, Reply,
 };
 use crate::store::{Store, StoreError};
 
@@ -87,6 +87,15 @@ impl std::fmt::Debug for Analytics {
             .field("enabled", &self.enabled)
             .field("pending", &self.pending_len())
             .finish()
+    }
+}
+
+/// Commands are counted as the dispatcher starts them.
+impl CommandObserver for Analytics {
+    fn command_started(&self, ctx: &CommandContext) {
+        if let Some(g) = ctx.guild_id {
+            self.record(g.get(), Metric::Commands);
+        }
     }
 }
 

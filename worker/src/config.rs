@@ -72,14 +72,7 @@ impl SecretUrl {
     /// The URL with any `user:password@` replaced by `***@`.
     #[must_use]
     pub fn redacted(&self) -> String {
-        let Some((scheme, rest)) = self.0.split_once("://") else {
-            return self.0.clone();
-        };
-        let authority_end = rest.find('/').unwrap_or(rest.len());
-        match rest[..authority_end].rfind('@') {
-            Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-            None => self.0.clone(),
-        }
+        kyuta_crds::cluster::redact_userinfo(&self.0)
     }
 }
 
@@ -404,13 +397,13 @@ pub struct Config {
     /// Empty → status only.
     #[arg(
         long,
-        env = "KYUTA_PRESENCE",
+        env = contract::env::PRESENCE,
         default_value = "watching:/help|watching:{guilds} servers"
     )]
     pub presence: crate::presence::PresenceSpec,
 
     /// Status the bot shows: online, idle, dnd or invisible.
-    #[arg(long, env = "KYUTA_PRESENCE_STATUS", default_value = "online", value_parser = crate::presence::parse_status)]
+    #[arg(long, env = contract::env::PRESENCE_STATUS, default_value = "online", value_parser = crate::presence::parse_status)]
     pub presence_status: twilight_model::gateway::presence::Status,
 
     /// Seconds each activity is shown before the next (and between updates of {guilds}).

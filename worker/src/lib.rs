@@ -6,6 +6,7 @@
 
 pub mod analytics;
 pub mod automod;
+pub mod backends;
 pub mod cache;
 pub mod clock;
 pub mod commands;
@@ -17,12 +18,24 @@ pub mod local;
 pub mod moderation;
 pub mod presence;
 pub mod rest;
+pub mod router;
 pub mod runtime;
+pub mod services;
 pub mod store;
 pub mod telemetry;
 
 pub use config::{Config, ConfigError};
-pub use runtime::{WorkerHandle, run, start};
+pub use runtime::{WorkerHandle, start};
+
+/// Runs the worker until SIGTERM/Ctrl-C, then shuts down gracefully: against Discord (or
+/// whatever `DISCORD_API_URL` names), or with `--local` against an in-process simulator.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    if config.local {
+        local::run(config).await
+    } else {
+        runtime::run(config).await
+    }
+}
 
 /// Runs the worker on a new multi-threaded runtime with logging set up; the binary's body.
 /// Returns the process exit code (0 on a clean shutdown, 1 on a startup or runtime error).

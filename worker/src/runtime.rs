@@ -1,5 +1,8 @@
-//! Bringing the worker up and down: bootstrap from `/gateway/bot`, shards, commands,
-//! telemetry; on SIGTERM close shards resumably, save sessions, finish in-flight commands.
+//! Bringing the worker up and down, the composition root: bootstrap from `/gateway/bot`,
+//! the shared backends ([`crate::backends`]), the services, the event router
+//! ([`crate::router`]), command registration ([`crate::commands::sync`]), shards, telemetry
+//! and background work; on SIGTERM close shards resumably, save sessions, finish in-flight
+//! commands and automod work.
 
 use std::{
     net::SocketAddr,
@@ -10,29 +13,25 @@ use std::{
 use anyhow::Context as _;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use twilight_model::{
-    gateway::event::Event,
-    id::{Id, marker::ApplicationMarker},
+use twilight_model::id::{
+    Id,
+    marker::{ApplicationMarker, UserMarker},
 };
 
-use kyuta_crds::contract::redis_keys;
-
 use crate::{
-    analytics::{Analytics, Metric},
-    automod::{
-        self, LocalCounters, RedisCounters, RulesCache, act::AutomodRunner, runtime::Automod,
-    },
-    cache::{CooldownStore, GuildCache, GuildConfigs, InProcessCooldowns, RedisCooldowns},
+    analytics::Analytics,
+    automod::{self, RulesCache, act::AutomodRunner, runtime::Automod},
+    backends::{Backends, ShardLayout},
+    cache::{GuildCache, GuildConfigs},
     clock::SystemClock,
-    commands::{Registry, RegistryError, Services, dispatch::Dispatcher, general},
-    config::{Config, ShardCount},
+    commands::{
+        CommandObserver, Registry, RegistryError, dispatch::Dispatcher, general,
+        sync::register_commands,
+    },
+    config::{Config, ShardCount, ShardPlan},
     gateway::{
-        EventSink,
-        generation::{EventId, GenerationGate},
-        ownership::ShardLeases,
-        queue::{IdentifyQueue, LocalQueue, QueueStats, RedisQueue, StartLimit},
+        queue::{QueueStats, StartLimit},
         runner::{ShardDeps, ShardExit, run_shard},
-        session::{FileSessions, RedisSessions, SessionStore},
         status::ShardStatus,
     },
     moderation::{
@@ -40,7 +39,10 @@ use crate::{
         engine::Deps,
         scheduler::{self, SchedulerConfig},
     },
-    rest::{LocalBudget, RedisBudget, Rest, RestBudget, http_client},
+    presence::Presence,
+    rest::{Rest, http_client},
+    router::Router,
+    services::Services,
     store::{DueScope, Store},
     telemetry::{Metrics, http, load},
 };
@@ -57,92 +59,8 @@ pub fn build_registry(
     crate::analytics::register(&mut registry, analytics)?;
     moderation::register(&mut registry, Arc::clone(&store))?;
     automod::commands::register(&mut registry, Arc::clone(&store), rules)?;
-    crate::i18n::register(&mut registry, store)?;
+    crate::commands::language::register(&mut registry, store)?;
     Ok(registry)
-}
-
-/// Routes gateway events: every event feeds the guild cache, then commands go to the
-/// dispatcher and guild messages and joins to automod. Handlers run as tracked tasks, so
-/// shutdown waits for them.
-#[derive(Debug, Clone)]
-pub struct Router {
-    dispatcher: Dispatcher,
-    automod: Arc<AutomodRunner>,
-    gate: Arc<GenerationGate>,
-}
-
-impl Router {
-    /// A router over the dispatcher and automod, with the generation gate disabled.
-    #[must_use]
-    pub fn new(dispatcher: Dispatcher, automod: Arc<AutomodRunner>) -> Self {
-        Self {
-            dispatcher,
-            automod,
-            gate: Arc::new(GenerationGate::disabled()),
-        }
-    }
-
-    /// Routes interactions, messages and joins through `gate` (handled once, by the active
-    /// generation only).
-    #[must_use]
-    pub fn with_gate(mut self, gate: Arc<GenerationGate>) -> Self {
-        self.gate = gate;
-        self
-    }
-}
-
-impl EventSink for Router {
-    fn handle(&self, shard: u32, event: Event) {
-        self.dispatcher.services().guild_cache.update(&event);
-        // Interactions, messages and joins go through the generation gate (exactly once,
-        // active generation only) when it is enabled; everything else is routed directly.
-        if self.gate.is_enabled()
-            && let Some(id) = EventId::of(&event)
-        {
-            let this = self.clone();
-            self.dispatcher.spawn(async move {
-                if this.gate.admit(id).await.handles() {
-                    this.route(shard, event);
-                }
-            });
-            return;
-        }
-        self.route(shard, event);
-    }
-}
-
-impl Router {
-    fn route(&self, shard: u32, event: Event) {
-        let analytics = &self.dispatcher.services().analytics;
-        match &event {
-            Event::MessageCreate(m) if !m.author.bot => {
-                if let Some(g) = m.guild_id {
-                    analytics.record(g.get(), Metric::Messages);
-                }
-            }
-            Event::MemberAdd(m) => analytics.record(m.guild_id.get(), Metric::Joins),
-            _ => {}
-        }
-        match event {
-            Event::InteractionCreate(i) => self.dispatcher.on_interaction(shard, i),
-            Event::MessageCreate(m) => {
-                if m.guild_id.is_some() && !m.author.bot {
-                    let automod = Arc::clone(&self.automod);
-                    let message = m.clone();
-                    self.dispatcher
-                        .spawn(async move { automod.on_message(&message).await });
-                }
-                self.dispatcher.on_message(shard, m);
-            }
-            Event::MemberAdd(m) => {
-                let automod = Arc::clone(&self.automod);
-                self.dispatcher.spawn(async move {
-                    automod.on_member_add(m.guild_id.get(), &m.member).await;
-                });
-            }
-            _ => {}
-        }
-    }
 }
 
 /// A running worker.
@@ -156,7 +74,7 @@ pub struct WorkerHandle {
     pub health_addr: SocketAddr,
     /// Identify accounting of this process.
     pub identifies: Arc<QueueStats>,
-    dispatcher: Dispatcher,
+    router: Router,
     shards: JoinSet<(u32, ShardExit)>,
     /// Scheduler, load publisher, gauges: stopped with the servers and awaited, so nothing
     /// holds the store once shutdown returns.
@@ -164,15 +82,18 @@ pub struct WorkerHandle {
     stop_shards: CancellationToken,
     stop_servers: CancellationToken,
     /// Set when the gateway closed a shard for good (shard, close code).
-    fatal: tokio::sync::watch::Receiver<Option<(u32, Option<u16>)>>,
+    fatal: FatalWatch,
 }
+
+/// Set when the gateway closed a shard for good (shard, close code).
+type FatalWatch = tokio::sync::watch::Receiver<Option<(u32, Option<u16>)>>;
 
 /// What shutdown did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ShutdownReport {
     /// Shards whose session was saved for resume.
     pub sessions_saved: usize,
-    /// Commands still running when the grace period ran out.
+    /// Commands and automod work still running when the grace period ran out.
     pub commands_abandoned: usize,
 }
 
@@ -220,7 +141,7 @@ impl WorkerHandle {
             self.shards.abort_all();
         }
         let commands_abandoned = self
-            .dispatcher
+            .router
             .drain(self.services.config.shutdown_grace())
             .await;
         if commands_abandoned > 0 {
@@ -247,224 +168,85 @@ impl WorkerHandle {
     }
 }
 
-async fn redis_connection(
-    config: &Config,
-) -> anyhow::Result<Option<redis::aio::ConnectionManager>> {
-    let Some(url) = &config.redis_url else {
-        return Ok(None);
-    };
-    let client = redis::Client::open(url.expose())
-        .map_err(|e| anyhow::anyhow!("REDIS_URL ({}): {e}", url.redacted()))?;
-    // Every command is bounded: a stalled Redis fails calls after 2 s instead of holding the
-    // shard tasks, the REST budget or the event gate; the manager reconnects in the
-    // background.
-    let manager = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
-        .set_number_of_retries(2);
-    let conn = tokio::time::timeout(
-        Duration::from_secs(10),
-        redis::aio::ConnectionManager::new_with_config(client, manager),
-    )
-    .await
-    .map_err(|_| anyhow::anyhow!("REDIS_URL ({}): no answer within 10 s", url.redacted()))?
-    .map_err(|e| anyhow::anyhow!("REDIS_URL ({}): {e}", url.redacted()))?;
-    Ok(Some(conn))
+/// What Discord said at start: the shard layout and who the bot is.
+struct Bootstrap {
+    gateway_url: String,
+    application_id: Id<ApplicationMarker>,
+    bot_user_id: Id<UserMarker>,
+    shard_total: u32,
+    plan: ShardPlan,
+    limit: StartLimit,
 }
 
-/// Registers slash commands, once per fleet: with Redis the pod that wins a `SET NX` on
-/// `redis_keys::command_registration` for this command list; without Redis, ordinal 0.
-async fn register_commands(
-    services: &Services,
-    redis: Option<&redis::aio::ConnectionManager>,
-    ordinal: u32,
-) -> anyhow::Result<()> {
-    let commands = services
-        .registry
-        .discord_commands(Some(services.application_id));
-    let body = serde_json::to_string(&commands)?;
-    let digest = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        body.hash(&mut h);
-        services.config.guild_id.hash(&mut h);
-        format!("{:016x}", h.finish())
-    };
-    let mine = match redis {
-        Some(conn) => {
-            let key = redis_keys::command_registration(&services.config.cluster);
-            let mut c = conn.clone();
-            let won: Option<String> = redis::cmd("SET")
-                .arg(&key)
-                .arg(&digest)
-                .arg("NX")
-                .arg("EX")
-                .arg(300)
-                .query_async(&mut c)
-                .await
-                .context("command registration lock (Redis)")?;
-            if won.is_none() {
-                let current: Option<String> = redis::cmd("GET")
-                    .arg(&key)
-                    .query_async(&mut c)
-                    .await
-                    .unwrap_or(None);
-                if current.as_deref() != Some(digest.as_str()) {
-                    tracing::info!(
-                        "another pod is registering a different command list; leaving it to that pod"
-                    );
-                }
-            }
-            won.is_some()
-        }
-        None => ordinal == 0,
-    };
-    if !mine {
-        tracing::debug!("slash commands are registered by another pod");
-        return Ok(());
-    }
-    let app = services.application_id;
-    match services.config.guild_id {
-        Some(guild) => {
-            let guild = Id::new(guild);
-            services
-                .rest
-                .call("set_guild_commands", |c| {
-                    c.interaction(app)
-                        .set_guild_commands(guild, &commands)
-                        .into_future()
-                })
-                .await?;
-            tracing::info!(count = commands.len(), %guild, "slash commands registered in the guild");
-        }
-        None => {
-            services
-                .rest
-                .call("set_global_commands", |c| {
-                    c.interaction(app)
-                        .set_global_commands(&commands)
-                        .into_future()
-                })
-                .await?;
-            tracing::info!(count = commands.len(), "slash commands registered globally");
-        }
-    }
-    Ok(())
-}
-
-/// Starts the worker: bootstrap, shards, servers. Returns once everything is spawned.
-pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
-    let started_at = Instant::now();
-    let config = Arc::new(config);
-    let token = config
-        .token()
-        .cloned()
-        .ok_or_else(|| anyhow::anyhow!("DISCORD_TOKEN is not set"))?;
-    let metrics = Arc::new(Metrics::new());
-    let redis = redis_connection(&config).await?;
-    // The fleet's size as the StatefulSet gives it (fixed shard total and shards per pod):
-    // each pod's share of the REST limit when Redis cannot be asked.
-    let pods = match (config.shard_count, config.shards_per_pod) {
-        (ShardCount::Fixed(total), Some(per)) if per > 0 => total.div_ceil(per).max(1),
-        _ => 1,
-    };
-    let budget: Arc<dyn RestBudget> = match &redis {
-        Some(conn) => Arc::new(RedisBudget::new(
-            conn.clone(),
-            &config.cluster,
-            config.rest_per_second,
-            pods,
-        )),
-        None => Arc::new(LocalBudget::new(config.rest_per_second)),
-    };
-    let rest = Rest::new(
-        http_client(&token, config.discord_api_url.as_deref()),
-        budget,
-        Arc::clone(&metrics),
-    );
-
-    let info = rest
-        .model("get_gateway_bot", |c| c.gateway().authed().into_future())
-        .await
-        .context("reading /gateway/bot (is DISCORD_TOKEN right and DISCORD_API_URL reachable?)")?;
-    let me = rest
-        .model("get_current_user", |c| c.current_user().into_future())
-        .await
-        .context("reading /users/@me")?;
-    let application_id: Id<ApplicationMarker> = match config.client_id {
-        Some(id) => Id::new(id),
-        None => {
-            rest.model("get_current_application", |c| {
-                c.current_user_application().into_future()
-            })
+impl Bootstrap {
+    /// Reads `/gateway/bot`, `/users/@me` and (unless `CLIENT_ID` is set)
+    /// `/applications/@me`, and lays out this process's shards.
+    async fn read(config: &Config, rest: &Rest) -> anyhow::Result<Self> {
+        let info = rest
+            .model("get_gateway_bot", |c| c.gateway().authed().into_future())
             .await
-            .context("reading /applications/@me (or set CLIENT_ID)")?
-            .id
-        }
-    };
-
-    let shard_total = match config.shard_count {
-        ShardCount::Fixed(n) => n,
-        ShardCount::Auto => info.shards.max(1),
-    };
-    let plan = config
-        .plan(shard_total)
-        .map_err(|e| anyhow::anyhow!("shard layout: {e}"))?;
-    let limit = StartLimit {
-        max_concurrency: u32::from(info.session_start_limit.max_concurrency).max(1),
-        remaining: info.session_start_limit.remaining,
-        reset_after_ms: info.session_start_limit.reset_after,
-        total: info.session_start_limit.total,
-    };
-    tracing::info!(
-        shard_total,
-        owned = ?plan.owned,
-        ordinal = plan.ordinal,
-        max_concurrency = limit.max_concurrency,
-        session_starts_remaining = limit.remaining,
-        "starting shards"
-    );
-    if limit.remaining < plan.owned.len() as u32 {
-        tracing::error!(
-            remaining = limit.remaining,
-            needed = plan.owned.len(),
-            "session_start_limit cannot pay for every shard; shards past the budget wait for Discord's reset"
-        );
-    }
-
-    let owner = owner_name(&config);
-    let queue = match &redis {
-        Some(conn) => IdentifyQueue::Redis(
-            RedisQueue::new(
-                conn.clone(),
-                &config.cluster,
-                &owner,
-                limit,
-                config.identify_window(),
-            )
-            .with_metrics(Arc::clone(&metrics))
-            .with_refresh(rest.clone()),
-        ),
-        None => IdentifyQueue::Local(
-            LocalQueue::new(limit, config.identify_window()).with_metrics(Arc::clone(&metrics)),
-        ),
-    };
-    let ttl = Duration::from_secs(config.session_ttl_secs);
-    let sessions: Arc<dyn SessionStore> = match &redis {
-        Some(conn) => Arc::new(RedisSessions::new(
-            conn.clone(),
-            &config.cluster,
+            .context(
+                "reading /gateway/bot (is DISCORD_TOKEN right and DISCORD_API_URL reachable?)",
+            )?;
+        let me = rest
+            .model("get_current_user", |c| c.current_user().into_future())
+            .await
+            .context("reading /users/@me")?;
+        let application_id: Id<ApplicationMarker> = match config.client_id {
+            Some(id) => Id::new(id),
+            None => {
+                rest.model("get_current_application", |c| {
+                    c.current_user_application().into_future()
+                })
+                .await
+                .context("reading /applications/@me (or set CLIENT_ID)")?
+                .id
+            }
+        };
+        let shard_total = match config.shard_count {
+            ShardCount::Fixed(n) => n,
+            ShardCount::Auto => info.shards.max(1),
+        };
+        let plan = config
+            .plan(shard_total)
+            .map_err(|e| anyhow::anyhow!("shard layout: {e}"))?;
+        let limit = StartLimit {
+            max_concurrency: u32::from(info.session_start_limit.max_concurrency).max(1),
+            remaining: info.session_start_limit.remaining,
+            reset_after_ms: info.session_start_limit.reset_after,
+            total: info.session_start_limit.total,
+        };
+        tracing::info!(
             shard_total,
-            ttl,
-        )),
-        None => {
-            let path =
-                (config.session_file.as_os_str() != "none").then(|| config.session_file.clone());
-            Arc::new(FileSessions::new(path, shard_total, ttl))
+            owned = ?plan.owned,
+            ordinal = plan.ordinal,
+            max_concurrency = limit.max_concurrency,
+            session_starts_remaining = limit.remaining,
+            "starting shards"
+        );
+        if limit.remaining < plan.owned.len() as u32 {
+            tracing::error!(
+                remaining = limit.remaining,
+                needed = plan.owned.len(),
+                "session_start_limit cannot pay for every shard; shards past the budget wait for Discord's reset"
+            );
         }
-    };
-    let status = Arc::new(ShardStatus::new(shard_total, plan.owned.clone()));
+        Ok(Self {
+            gateway_url: config
+                .discord_gateway_url
+                .clone()
+                .unwrap_or_else(|| info.url.clone()),
+            application_id,
+            bot_user_id: me.id,
+            shard_total,
+            plan,
+            limit,
+        })
+    }
+}
 
+/// Opens the store: MongoDB when `MONGO_URI` is set, else the embedded file.
+async fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let store_config = match &config.mongo_uri {
         Some(uri) => {
             let mut opts = crate::store::MongoOptions::new(uri.expose().to_owned());
@@ -482,6 +264,144 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
             None => anyhow::anyhow!("KYUTA_STORE_PATH ({}): {e}", config.store_path.display()),
         })?;
     tracing::info!(backend = store.backend(), "store open");
+    Ok(store)
+}
+
+/// Starts `/metrics` and `/health` + `/ready`; returns where they listen.
+async fn serve_telemetry(
+    config: &Config,
+    metrics: &Arc<Metrics>,
+    status: &Arc<ShardStatus>,
+    stop: &CancellationToken,
+) -> anyhow::Result<(SocketAddr, SocketAddr)> {
+    let metrics_addr = http::serve_metrics(
+        SocketAddr::new(config.bind_address, config.metrics_port),
+        Arc::clone(metrics),
+        stop.clone(),
+    )
+    .await
+    .with_context(|| format!("METRICS_PORT {}: cannot listen", config.metrics_port))?;
+    let health_addr = http::serve_health(
+        SocketAddr::new(config.bind_address, config.health_check_port),
+        Arc::clone(status),
+        stop.clone(),
+    )
+    .await
+    .with_context(|| {
+        format!(
+            "HEALTH_CHECK_PORT {}: cannot listen",
+            config.health_check_port
+        )
+    })?;
+    tracing::info!(%metrics_addr, %health_addr, "telemetry listening");
+    Ok((metrics_addr, health_addr))
+}
+
+/// The background work of a process, stopped with the servers: the scheduler (tempban
+/// expiries and timeout renewals of the guilds on this process's shards), analytics flushes,
+/// cache gauges, the presence's guild count and the load publisher.
+fn spawn_background(
+    services: &Arc<Services>,
+    analytics: &Arc<Analytics>,
+    backends: &Backends,
+    boot: &Bootstrap,
+    presence: &Arc<Presence>,
+    stop: &CancellationToken,
+) -> JoinSet<()> {
+    let config = &services.config;
+    let mut background = JoinSet::new();
+    background.spawn(scheduler::run(
+        Deps::from_services(services, Arc::clone(&services.store)),
+        SchedulerConfig::new(
+            owner_name(config),
+            DueScope::Shards {
+                total: boot.shard_total,
+                range: boot.plan.owned.clone(),
+            },
+        ),
+        stop.clone(),
+    ));
+    background.spawn(Arc::clone(analytics).run(Arc::clone(&services.store), stop.clone()));
+    background.spawn(cache_gauges(
+        Arc::clone(&services.guild_cache),
+        Arc::clone(&services.metrics),
+        stop.clone(),
+    ));
+    if presence.needs_guild_count() {
+        background.spawn(crate::presence::guild_count_loop(
+            Arc::clone(presence),
+            backends.connection().cloned(),
+            config.cluster.clone(),
+            Arc::clone(&services.shards),
+            Duration::from_secs(kyuta_crds::contract::load_fields::REFRESH_SECS),
+            stop.clone(),
+        ));
+    }
+    if let Some(conn) = backends.connection() {
+        background.spawn(load::publish_loop(
+            conn.clone(),
+            config.cluster.clone(),
+            Arc::clone(&services.shards),
+            stop.clone(),
+        ));
+    }
+    background
+}
+
+/// The shards this process owns, each a task; a shard the gateway closes for good is reported
+/// on `fatal`.
+fn spawn_shards(
+    owned: impl IntoIterator<Item = u32>,
+    deps: &ShardDeps,
+    stop: &CancellationToken,
+) -> (JoinSet<(u32, ShardExit)>, FatalWatch) {
+    let (fatal_tx, fatal) = tokio::sync::watch::channel(None);
+    let fatal_tx = Arc::new(fatal_tx);
+    let mut shards = JoinSet::new();
+    for id in owned {
+        let deps = deps.clone();
+        let stop = stop.clone();
+        let fatal_tx = Arc::clone(&fatal_tx);
+        shards.spawn(async move {
+            let exit = run_shard(id, deps, stop).await;
+            if let ShardExit::Fatal(code) = exit {
+                fatal_tx.send_if_modified(|f| f.is_none() && f.replace((id, code)).is_none());
+            }
+            (id, exit)
+        });
+    }
+    (shards, fatal)
+}
+
+/// Starts the worker: bootstrap, shards, servers. Returns once everything is spawned.
+pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
+    let started_at = Instant::now();
+    let config = Arc::new(config);
+    let token = config
+        .token()
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("DISCORD_TOKEN is not set"))?;
+    let metrics = Arc::new(Metrics::new());
+    let backends = Backends::connect(&config, &metrics).await?;
+    let rest = Rest::new(
+        http_client(&token, config.discord_api_url.as_deref()),
+        Arc::clone(&backends.budget),
+        Arc::clone(&metrics),
+    );
+    let boot = Bootstrap::read(&config, &rest).await?;
+    let owner = owner_name(&config);
+    let shard_backends = backends.for_shards(
+        &config,
+        &metrics,
+        &rest,
+        ShardLayout {
+            shard_total: boot.shard_total,
+            limit: boot.limit,
+            owner: &owner,
+        },
+    );
+    let status = Arc::new(ShardStatus::new(boot.shard_total, boot.plan.owned.clone()));
+    let store = open_store(&config).await?;
 
     let rules = Arc::new(RulesCache::default());
     let analytics = Arc::new(Analytics::new(
@@ -496,10 +416,6 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         )
         .context("building the command registry")?,
     );
-    let cooldowns: Arc<dyn CooldownStore> = match &redis {
-        Some(conn) => Arc::new(RedisCooldowns::new(conn.clone(), config.cluster.clone())),
-        None => Arc::new(InProcessCooldowns::new()),
-    };
     let guild_cache = Arc::new(
         GuildCache::builder()
             .max_guilds(usize::try_from(config.cache_max_guilds).unwrap_or(usize::MAX))
@@ -508,162 +424,82 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
     let services = Arc::new(Services {
         config: Arc::clone(&config),
         rest,
-        registry,
         clock: Arc::new(SystemClock),
         metrics: Arc::clone(&metrics),
         shards: Arc::clone(&status),
-        application_id,
-        bot_user_id: me.id,
+        application_id: boot.application_id,
+        bot_user_id: boot.bot_user_id,
         started_at,
         store: Arc::clone(&store),
         guild_configs: GuildConfigs::new(),
-        guild_cache: Arc::clone(&guild_cache),
-        cooldowns,
-        analytics: Arc::clone(&analytics),
+        guild_cache,
+        cooldowns: Arc::clone(&backends.cooldowns),
         guild_refills: Default::default(),
     });
-    let dispatcher = Dispatcher::new(Arc::clone(&services));
-    let counters: Arc<dyn automod::Counters> = match &redis {
-        Some(conn) => Arc::new(RedisCounters::new(conn.clone(), &config.cluster)),
-        None => Arc::new(LocalCounters::new()),
-    };
+    let dispatcher = Dispatcher::new(Arc::clone(&services), Arc::clone(&registry))
+        .observe(Arc::clone(&analytics) as Arc<dyn CommandObserver>);
     let automod = Arc::new(AutomodRunner::new(
-        Automod::new(rules, counters),
+        Automod::new(rules, Arc::clone(&backends.counters)),
         Arc::clone(&services),
+        Arc::clone(&analytics),
     ));
+    let router = Router::new(dispatcher, automod, Arc::clone(&analytics))
+        .with_gate(Arc::clone(&backends.gate));
 
     let stop_servers = CancellationToken::new();
-    let metrics_addr = http::serve_metrics(
-        SocketAddr::new(config.bind_address, config.metrics_port),
-        Arc::clone(&metrics),
-        stop_servers.clone(),
-    )
-    .await
-    .with_context(|| format!("METRICS_PORT {}: cannot listen", config.metrics_port))?;
-    let health_addr = http::serve_health(
-        SocketAddr::new(config.bind_address, config.health_check_port),
-        Arc::clone(&status),
-        stop_servers.clone(),
-    )
-    .await
-    .with_context(|| {
-        format!(
-            "HEALTH_CHECK_PORT {}: cannot listen",
-            config.health_check_port
-        )
-    })?;
-    tracing::info!(%metrics_addr, %health_addr, "telemetry listening");
-
+    let (metrics_addr, health_addr) =
+        serve_telemetry(&config, &metrics, &status, &stop_servers).await?;
     if config.register_commands
-        && let Err(e) = register_commands(&services, redis.as_ref(), plan.ordinal).await
+        && let Err(e) = register_commands(
+            &services,
+            &registry,
+            backends.connection(),
+            boot.plan.ordinal,
+        )
+        .await
     {
         tracing::error!(
             error = format!("{e:#}"),
             "could not register slash commands"
         );
     }
-
-    let mut background = JoinSet::new();
-    // Tempban expiries and timeout renewals of the guilds on this process's shards.
-    background.spawn(scheduler::run(
-        Deps::from_services(&services, Arc::clone(&store)),
-        SchedulerConfig::new(
-            owner_name(&config),
-            DueScope::Shards {
-                total: shard_total,
-                range: plan.owned.clone(),
-            },
-        ),
-        stop_servers.clone(),
-    ));
-    background.spawn(Arc::clone(&analytics).run(Arc::clone(&store), stop_servers.clone()));
-    background.spawn(cache_gauges(
-        Arc::clone(&guild_cache),
-        Arc::clone(&metrics),
-        stop_servers.clone(),
-    ));
-
-    let presence = Arc::new(crate::presence::Presence::new(
+    let presence = Arc::new(Presence::new(
         config.presence.clone(),
         config.presence_status,
         Duration::from_secs(config.presence_interval_secs),
     ));
-    if presence.needs_guild_count() {
-        background.spawn(crate::presence::guild_count_loop(
-            Arc::clone(&presence),
-            redis.clone(),
-            config.cluster.clone(),
-            Arc::clone(&status),
-            Duration::from_secs(kyuta_crds::contract::load_fields::REFRESH_SECS),
-            stop_servers.clone(),
-        ));
-    }
+    let background = spawn_background(
+        &services,
+        &analytics,
+        &backends,
+        &boot,
+        &presence,
+        &stop_servers,
+    );
 
-    if let Some(conn) = &redis {
-        background.spawn(load::publish_loop(
-            conn.clone(),
-            config.cluster.clone(),
-            Arc::clone(&status),
-            stop_servers.clone(),
-        ));
-    }
-
-    let gateway_url = config
-        .discord_gateway_url
-        .clone()
-        .unwrap_or_else(|| info.url.clone());
-    let identifies = queue.stats();
-    let leases = match &redis {
-        Some(conn) => ShardLeases::new(
-            conn.clone(),
-            &config.cluster,
-            shard_total,
-            &owner,
-            &format!("{}:{:08x}", std::process::id(), rand::random::<u32>()),
-        ),
-        None => ShardLeases::disabled(),
-    };
+    let identifies = shard_backends.queue.stats();
     let deps = ShardDeps {
         token,
-        gateway_url,
-        shard_total,
-        queue,
-        sessions,
-        leases,
+        gateway_url: boot.gateway_url.clone(),
+        shard_total: boot.shard_total,
+        queue: shard_backends.queue,
+        sessions: shard_backends.sessions,
+        leases: shard_backends.leases,
         status: Arc::clone(&status),
         metrics: Arc::clone(&metrics),
-        sink: Arc::new(
-            Router::new(dispatcher.clone(), automod).with_gate(Arc::new(
-                GenerationGate::new(redis.clone(), &config.cluster, config.generation)
-                    .with_metrics(Arc::clone(&metrics)),
-            )),
-        ),
+        sink: Arc::new(router.clone()),
         presence,
         close_timeout: Duration::from_secs(5),
     };
     let stop_shards = CancellationToken::new();
-    let (fatal_tx, fatal) = tokio::sync::watch::channel(None);
-    let fatal_tx = Arc::new(fatal_tx);
-    let mut shards = JoinSet::new();
-    for id in plan.owned.clone() {
-        let deps = deps.clone();
-        let stop = stop_shards.clone();
-        let fatal_tx = Arc::clone(&fatal_tx);
-        shards.spawn(async move {
-            let exit = run_shard(id, deps, stop).await;
-            if let ShardExit::Fatal(code) = exit {
-                fatal_tx.send_if_modified(|f| f.is_none() && f.replace((id, code)).is_none());
-            }
-            (id, exit)
-        });
-    }
+    let (shards, fatal) = spawn_shards(boot.plan.owned.clone(), &deps, &stop_shards);
 
     Ok(WorkerHandle {
         services,
         metrics_addr,
         health_addr,
         identifies,
-        dispatcher,
+        router,
         shards,
         background,
         stop_shards,
@@ -744,9 +580,6 @@ pub async fn shutdown_signal() {
 
 /// Runs the worker until SIGTERM/Ctrl-C, then shuts down gracefully.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    if config.local {
-        return crate::local::run(config).await;
-    }
     let handle = start(config).await?;
     tokio::select! {
         () = shutdown_signal() => {

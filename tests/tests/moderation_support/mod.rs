@@ -10,14 +10,13 @@ use std::time::{Duration, Instant};
 
 use kyuta_sim::{Sim, SimConfig};
 use kyuta_worker::clock::SystemClock;
-use kyuta_worker::commands::{
-    CommandContext, CommandError, Invoker, Registry, Reply, Services, Source,
-};
+use kyuta_worker::commands::{CommandContext, CommandError, Invoker, Registry, Reply, Source};
 use kyuta_worker::config::{Config, Token};
 use kyuta_worker::gateway::status::ShardStatus;
 use kyuta_worker::moderation::engine::Deps;
 use kyuta_worker::moderation::scheduler::SchedulerConfig;
 use kyuta_worker::rest::{LocalBudget, Rest, http_client};
+use kyuta_worker::services::Services;
 use kyuta_worker::store::{DueScope, EmbeddedStore, MongoOptions, MongoStore, Store};
 use kyuta_worker::telemetry::Metrics;
 use serde_json::{Value, json};
@@ -110,6 +109,7 @@ pub struct Harness {
 #[derive(Clone)]
 pub struct Worker {
     pub services: Arc<Services>,
+    pub registry: Arc<Registry>,
     pub store: Arc<dyn Store>,
     pub name: String,
 }
@@ -203,7 +203,6 @@ impl Harness {
         let services = Arc::new(Services {
             config: Arc::new(Config::defaults()),
             rest,
-            registry: Arc::new(registry),
             clock: Arc::new(SystemClock),
             metrics,
             shards: Arc::new(ShardStatus::new(1, [0])),
@@ -214,14 +213,11 @@ impl Harness {
             guild_configs: Default::default(),
             guild_cache: Arc::new(kyuta_worker::cache::GuildCache::new()),
             cooldowns: Arc::new(kyuta_worker::cache::InProcessCooldowns::new()),
-            analytics: Arc::new(kyuta_worker::analytics::Analytics::new(
-                false,
-                Arc::new(SystemClock),
-            )),
             guild_refills: Default::default(),
         });
         Worker {
             services,
+            registry: Arc::new(registry),
             store,
             name: name.into(),
         }
@@ -244,7 +240,10 @@ impl Harness {
 
     async fn register_commands(&self) {
         let s = &self.worker.services;
-        let commands = s.registry.discord_commands(Some(s.application_id));
+        let commands = self
+            .worker
+            .registry
+            .discord_commands(Some(s.application_id));
         s.rest
             .client()
             .interaction(s.application_id)
@@ -324,7 +323,6 @@ impl Harness {
             panic!("not a command interaction");
         };
         let (def, args) = worker
-            .services
             .registry
             .parse_slash(data)
             .expect("the command is registered");
@@ -348,6 +346,7 @@ impl Harness {
             shard_id: 0,
             locale: kyuta_worker::i18n::Locale::EnUs,
             services: worker.services.clone(),
+            registry: worker.registry.clone(),
         };
         def.handler.run(&ctx, &args).await
     }
@@ -367,7 +366,6 @@ impl Harness {
     ) -> Result<Reply, CommandError> {
         let text = format!("{PREFIX}{content}");
         let (def, args) = worker
-            .services
             .registry
             .parse_prefix(&text, PREFIX)
             .unwrap_or_else(|| panic!("`{text}` is not a registered command"));
@@ -389,6 +387,7 @@ impl Harness {
             shard_id: 0,
             locale: kyuta_worker::i18n::Locale::EnUs,
             services: worker.services.clone(),
+            registry: worker.registry.clone(),
         };
         def.handler.run(&ctx, &args).await
     }

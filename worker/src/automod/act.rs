@@ -19,10 +19,11 @@ use twilight_model::id::Id;
 
 use super::config::Action;
 use super::runtime::{Automod, PlannedAction};
-use crate::commands::Services;
+use crate::analytics::{Analytics, Metric};
 use crate::moderation::discord;
 use crate::moderation::engine::{self, ActionError, ActionRequest, Deps};
 use crate::moderation::options::{DeleteMessages, Reason};
+use crate::services::Services;
 use crate::store::{Case, CaseKind, CaseOutcome, GuildConfig};
 
 /// Discord's "Unknown Message": the message is already gone.
@@ -32,6 +33,7 @@ const UNKNOWN_MESSAGE: u64 = 10_008;
 pub struct AutomodRunner {
     automod: Automod,
     services: Arc<Services>,
+    analytics: Arc<Analytics>,
     deps: Deps,
 }
 
@@ -63,13 +65,15 @@ fn delete_choice(secs: u32) -> DeleteMessages {
 }
 
 impl AutomodRunner {
-    /// Automod over the worker's services.
+    /// Automod over the worker's services; the actions it carries out are counted in
+    /// `analytics`.
     #[must_use]
-    pub fn new(automod: Automod, services: Arc<Services>) -> Self {
+    pub fn new(automod: Automod, services: Arc<Services>, analytics: Arc<Analytics>) -> Self {
         let deps = Deps::from_services(&services, Arc::clone(&services.store));
         Self {
             automod,
             services,
+            analytics,
             deps,
         }
     }
@@ -142,9 +146,8 @@ impl AutomodRunner {
             };
             self.services.metrics.automod_action(name, outcome);
             if outcome == "applied" {
-                self.services
-                    .analytics
-                    .record(p.case.guild_id, crate::analytics::Metric::AutomodActions);
+                self.analytics
+                    .record(p.case.guild_id, Metric::AutomodActions);
             }
         }
     }
@@ -270,7 +273,7 @@ impl AutomodRunner {
         else {
             return Err("the alert channel setting is 0; set it again".into());
         };
-        match crate::commands::channel_in_guild(
+        match crate::services::channel_in_guild(
             &self.services.rest,
             &self.services.guild_cache,
             case.guild_id,

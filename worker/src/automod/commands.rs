@@ -17,7 +17,7 @@ use crate::commands::{
     OptionDef, OptionKind, Registry, RegistryError, Reply, SubcommandDef,
 };
 use crate::duration::parse_duration;
-use crate::store::Store;
+use crate::store::{GuildField, Store};
 
 /// Colour of `/automod` embeds.
 pub const AUTOMOD_COLOUR: u32 = 0x005865F2;
@@ -812,8 +812,9 @@ impl AutomodCommand {
             scope.check_role(guild, *r).await?;
         }
         gc.automod = cfg.to_json();
+        // Only the automod setting is written: an edit of another setting meanwhile is kept.
         self.store
-            .put_guild_config(&gc)
+            .put_guild_fields(&gc, &[GuildField::Automod])
             .await
             .map_err(|e| CommandError::StoreUnavailable(Box::new(e)))?;
         self.cache.invalidate(guild);

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::store::{GuildConfig, Store, StoreError};
+use crate::store::{GuildConfig, GuildField, Store, StoreError};
 
 /// How long a guild's settings are trusted before they are read again. Changes made on this
 /// pod invalidate at once; changes made on another pod are seen within this time.
@@ -56,6 +56,34 @@ impl GuildConfigs {
             map.retain(|_, (_, at)| at.elapsed() < CONFIG_TTL);
         }
         map.insert(config.guild_id, (config, Instant::now()));
+    }
+
+    /// Changes the guild's settings: reads them from `store` (not from the cache), lets `edit`
+    /// change them, writes back only the settings `edit` changed
+    /// ([`Store::put_guild_fields`], so a concurrent edit of another setting, here or on another
+    /// pod, is kept) and forgets the cached copy, so this pod sees the change at once. When
+    /// `edit` refuses (`Err`), nothing is written.
+    ///
+    /// # Errors
+    /// The outer error is the store's; the inner one is `edit`'s refusal.
+    pub async fn update<T, E>(
+        &self,
+        store: &dyn Store,
+        guild: u64,
+        edit: impl FnOnce(&mut GuildConfig) -> Result<T, E> + Send,
+    ) -> Result<Result<T, E>, StoreError> {
+        let before = store.guild_config(guild).await?;
+        let mut config = before.clone();
+        let out = match edit(&mut config) {
+            Ok(out) => out,
+            Err(e) => return Ok(Err(e)),
+        };
+        let changed = GuildField::changed(&before, &config);
+        if !changed.is_empty() {
+            store.put_guild_fields(&config, &changed).await?;
+        }
+        self.invalidate(guild);
+        Ok(Ok(out))
     }
 
     /// Forgets a guild (call after changing its settings).

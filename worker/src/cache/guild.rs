@@ -422,7 +422,7 @@ impl GuildCache {
     /// Whether `channel_id` is a channel or thread of the guild: `None` when the cache does
     /// not know the guild's channels (not cached, or read over REST). A `Some(false)` may be
     /// a channel created since the cache last heard of the guild; callers that refuse on it
-    /// confirm with Discord first ([`crate::commands::Services::check_channel`]).
+    /// confirm with Discord first ([`crate::commands::GuildScope::check_channel`]).
     #[must_use]
     pub fn has_channel(&self, guild_id: u64, channel_id: u64) -> Option<bool> {
         self.look(guild_id, |g| {

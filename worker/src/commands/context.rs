@@ -1,131 +1,22 @@
 //! What a command handler sees: who invoked it where, and the worker's services.
 
-use std::{fmt, sync::Arc, time::Instant};
+use std::{fmt, sync::Arc};
 
 use twilight_model::{
     guild::Permissions,
     id::{
         Id,
         marker::{
-            ApplicationMarker, ChannelMarker, GuildMarker, InteractionMarker, MessageMarker,
-            RoleMarker, UserMarker,
+            ChannelMarker, GuildMarker, InteractionMarker, MessageMarker, RoleMarker, UserMarker,
         },
     },
 };
 
 use crate::{
-    clock::Clock, config::Config, gateway::status::ShardStatus, rest::Rest, store::Store,
-    telemetry::Metrics,
+    clock::Clock, config::Config, rest::Rest, services::Services, store::Store, telemetry::Metrics,
 };
 
 use super::Registry;
-
-/// The worker's shared services, built once at start.
-pub struct Services {
-    /// Configuration.
-    pub config: Arc<Config>,
-    /// REST client (budgeted).
-    pub rest: Rest,
-    /// The command registry.
-    pub registry: Arc<Registry>,
-    /// Time source.
-    pub clock: Arc<dyn Clock>,
-    /// Metrics.
-    pub metrics: Arc<Metrics>,
-    /// State of this process's shards.
-    pub shards: Arc<ShardStatus>,
-    /// The application (bot) id.
-    pub application_id: Id<ApplicationMarker>,
-    /// The bot's own user id.
-    pub bot_user_id: Id<UserMarker>,
-    /// When the worker started.
-    pub started_at: Instant,
-    /// The store (embedded or MongoDB).
-    pub store: Arc<dyn Store>,
-    /// Each guild's stored settings, cached briefly (invalidate after changing them).
-    pub guild_configs: crate::cache::GuildConfigs,
-    /// Guild owners, roles and member roles, fed by gateway events: permissions of prefix
-    /// commands and hierarchy checks.
-    pub guild_cache: Arc<crate::cache::GuildCache>,
-    /// Per-user command cooldowns (Redis when configured, so every pod sees them).
-    pub cooldowns: Arc<dyn crate::cache::CooldownStore>,
-    /// Per-guild activity counts (the `analytics` feature flag).
-    pub analytics: Arc<crate::analytics::Analytics>,
-    /// When each guild was last read over REST to refill the cache (see
-    /// [`Services::refill_guild`]).
-    pub guild_refills: std::sync::Mutex<std::collections::HashMap<u64, Instant>>,
-}
-
-/// How long after a failed or refused guild read the cache does not ask Discord again.
-const GUILD_REFILL_BACKOFF: std::time::Duration = std::time::Duration::from_secs(60);
-
-impl Services {
-    /// Guild-level permissions of a message's author who holds `roles`: from the guild cache,
-    /// and when the cache lacks the guild — after a RESUME Discord sends no GUILD_CREATE, so a
-    /// restarted worker starts with an empty cache — the guild is read once over REST and
-    /// put in the cache. `None` when that fails (callers then refuse or treat the author as
-    /// unprivileged).
-    pub async fn author_permissions(
-        &self,
-        guild: u64,
-        user: u64,
-        roles: &[u64],
-    ) -> Option<Permissions> {
-        let cache = &self.guild_cache;
-        if let Some(p) = cache.member_permissions(guild, user) {
-            return Some(p);
-        }
-        if let Some(p) = cache.permissions_with_roles(guild, user, roles) {
-            return Some(p);
-        }
-        self.refill_guild(guild).await;
-        cache.permissions_with_roles(guild, user, roles)
-    }
-
-    /// Reads a guild the cache lacks from Discord and feeds it to the cache, at most once per
-    /// [`GUILD_REFILL_BACKOFF`] per guild.
-    pub async fn refill_guild(&self, guild: u64) {
-        {
-            let mut recent = self.guild_refills.lock().expect("refill lock");
-            let now = Instant::now();
-            if recent.len() > 10_000 {
-                recent.retain(|_, at| now.duration_since(*at) < GUILD_REFILL_BACKOFF);
-            }
-            if recent
-                .get(&guild)
-                .is_some_and(|at| now.duration_since(*at) < GUILD_REFILL_BACKOFF)
-            {
-                return;
-            }
-            recent.insert(guild, now);
-        }
-        let res = self
-            .rest
-            .model("get_guild", |c| c.guild(Id::new(guild)).into_future())
-            .await;
-        match res {
-            Ok(g) => {
-                let event = twilight_model::gateway::event::Event::GuildCreate(Box::new(
-                    twilight_model::gateway::payload::incoming::GuildCreate::Available(g),
-                ));
-                self.guild_cache.update(&event);
-                tracing::debug!(guild, "guild cache refilled over REST");
-            }
-            Err(e) => {
-                tracing::warn!(guild, error = %e, "could not read the guild to refill the cache")
-            }
-        }
-    }
-}
-
-impl fmt::Debug for Services {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Services")
-            .field("application_id", &self.application_id)
-            .field("bot_user_id", &self.bot_user_id)
-            .finish_non_exhaustive()
-    }
-}
 
 /// Who ran the command.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -190,6 +81,8 @@ pub struct CommandContext {
     pub locale: crate::i18n::Locale,
     /// Shared services.
     pub services: Arc<Services>,
+    /// Every command of the bot (`/help` lists them).
+    pub registry: Arc<Registry>,
 }
 
 impl CommandContext {
@@ -220,7 +113,7 @@ impl CommandContext {
     /// The command registry.
     #[must_use]
     pub fn registry(&self) -> &Registry {
-        &self.services.registry
+        &self.registry
     }
 
     /// Metrics.

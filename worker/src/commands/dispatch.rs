@@ -21,15 +21,26 @@ use crate::cache::{CooldownStore as _, InProcessCooldowns};
 use crate::commands::GuildScope as _;
 use crate::i18n::Locale;
 
+use crate::services::Services;
+
 use super::{
-    Args, CommandContext, CommandDef, CommandError, Invoker, Reply, Services, Source,
+    Args, CommandContext, CommandDef, CommandError, Invoker, Registry, Reply, Source,
     parse::ArgError,
 };
+
+/// Told of each command that passed its checks, just before it runs (analytics counts them
+/// this way, so the command framework does not know analytics).
+pub trait CommandObserver: Send + Sync + std::fmt::Debug {
+    /// `ctx` is about to run.
+    fn command_started(&self, ctx: &CommandContext);
+}
 
 /// Runs commands.
 #[derive(Debug, Clone)]
 pub struct Dispatcher {
     services: Arc<Services>,
+    registry: Arc<Registry>,
+    observers: Vec<Arc<dyn CommandObserver>>,
     semaphore: Arc<Semaphore>,
     tracker: TaskTracker,
     stopping: CancellationToken,
@@ -58,12 +69,14 @@ pub fn permission_names(p: Permissions) -> String {
 }
 
 impl Dispatcher {
-    /// A dispatcher over `services`.
+    /// A dispatcher of the commands of `registry` over `services`.
     #[must_use]
-    pub fn new(services: Arc<Services>) -> Self {
+    pub fn new(services: Arc<Services>, registry: Arc<Registry>) -> Self {
         let permits = services.config.max_concurrent_commands as usize;
         Self {
             services,
+            registry,
+            observers: Vec::new(),
             semaphore: Arc::new(Semaphore::new(permits)),
             tracker: TaskTracker::new(),
             stopping: CancellationToken::new(),
@@ -71,10 +84,23 @@ impl Dispatcher {
         }
     }
 
+    /// Tells `observer` of every command that runs.
+    #[must_use]
+    pub fn observe(mut self, observer: Arc<dyn CommandObserver>) -> Self {
+        self.observers.push(observer);
+        self
+    }
+
     /// The shared services.
     #[must_use]
     pub fn services(&self) -> &Arc<Services> {
         &self.services
+    }
+
+    /// The commands it runs.
+    #[must_use]
+    pub fn registry(&self) -> &Arc<Registry> {
+        &self.registry
     }
 
     /// Commands running right now.
@@ -189,7 +215,7 @@ impl Dispatcher {
 
     async fn run_message(&self, shard: u32, message: Message, prefix: String) {
         let start = Instant::now();
-        let registry = Arc::clone(&self.services.registry);
+        let registry = Arc::clone(&self.registry);
         let Some((def, args)) = registry.parse_prefix(&message.content, &prefix) else {
             return;
         };
@@ -226,6 +252,7 @@ impl Dispatcher {
                 .and_then(|g| self.services.guild_configs.cached(g.get()))
                 .map_or(Locale::EnUs, |c| Locale::from_setting(&c.locale)),
             services: Arc::clone(&self.services),
+            registry: Arc::clone(&self.registry),
         };
         let result = self.execute(&ctx, def, args).await;
         let outcome = outcome_label(&result);
@@ -263,7 +290,7 @@ impl Dispatcher {
         let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
             return;
         };
-        let registry = Arc::clone(&self.services.registry);
+        let registry = Arc::clone(&self.registry);
         let token = interaction.token.clone();
         let Some((def, args)) = registry.parse_slash(data) else {
             let reply = Reply::error(format!(
@@ -297,6 +324,7 @@ impl Dispatcher {
             shard_id: shard,
             locale: self.interaction_locale(&interaction).await,
             services: Arc::clone(&self.services),
+            registry: Arc::clone(&self.registry),
         };
 
         let work = self.execute(&ctx, def, args);
@@ -358,10 +386,8 @@ impl Dispatcher {
             .acquire()
             .await
             .map_err(|_| CommandError::ShuttingDown)?;
-        if let Some(g) = ctx.guild_id {
-            self.services
-                .analytics
-                .record(g.get(), crate::analytics::Metric::Commands);
+        for observer in &self.observers {
+            observer.command_started(ctx);
         }
         def.handler.run(ctx, &args).await
     }

@@ -40,19 +40,22 @@ pub mod def;
 pub mod dispatch;
 pub mod error;
 pub mod general;
+pub mod language;
 pub mod parse;
 pub mod registry;
 pub mod reply;
 pub mod scope;
+pub mod sync;
 
 pub use args::{ArgValue, Args};
-pub use context::{CommandContext, Invoker, Services, Source};
+pub use context::{CommandContext, Invoker, Source};
 pub use def::{Choice, ChoiceValue, CommandDef, OptionDef, OptionKind, SubcommandDef};
+pub use dispatch::CommandObserver;
 pub use error::{CommandError, IdKind};
 pub use parse::ArgError;
 pub use registry::{Invocation, Registry, RegistryError};
 pub use reply::{EmbedBuilder, Reply};
-pub use scope::{GuildScope, channel_in_guild};
+pub use scope::GuildScope;
 
 /// A command's behaviour.
 #[async_trait::async_trait]

@@ -2,40 +2,8 @@
 //! role of another server is refused, so no server's settings can make Kyuta post into, or
 //! act on, another server.
 
-use twilight_model::id::{Id, marker::ChannelMarker};
-
-use super::{CommandError, IdKind, Services};
-use crate::{cache::GuildCache, rest::Rest, rest::RestError};
-
-/// Whether `channel` is a channel or thread of `guild`: the guild cache when it says yes,
-/// Discord (`GET /channels/{id}`) otherwise, so a channel created a moment ago is accepted
-/// and one of another server never is. Unknown Channel (404) and Missing Access (403) are
-/// `false`; any other failure is an error, so callers fail closed.
-pub async fn channel_in_guild(
-    rest: &Rest,
-    cache: &GuildCache,
-    guild: u64,
-    channel: u64,
-) -> Result<bool, RestError> {
-    if cache.has_channel(guild, channel) == Some(true) {
-        return Ok(true);
-    }
-    let Some(id) = Id::<ChannelMarker>::new_checked(channel) else {
-        return Ok(false);
-    };
-    match rest
-        .model("get_channel", |c| c.channel(id).into_future())
-        .await
-    {
-        Ok(ch) if ch.guild_id.map(Id::get) == Some(guild) => {
-            cache.note_channel(guild, channel);
-            Ok(true)
-        }
-        Ok(_) => Ok(false),
-        Err(e) if matches!(e.status(), Some(403 | 404)) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
+use super::{CommandError, IdKind};
+use crate::services::{Services, channel_in_guild};
 
 /// Checks that ids a user gave belong to the server the command runs in. Every channel and
 /// role argument is checked by the dispatcher; handlers that read ids out of text (automod

@@ -1,5 +1,6 @@
 //! Localization with Project Fluent: the languages Kyuta speaks, their message catalogs
-//! (`worker/locales/<code>/kyuta.ftl`, built into the binary), and the `/language` command.
+//! (`worker/locales/<code>/kyuta.ftl`, built into the binary). The `/language` command is
+//! [`crate::commands::language`].
 //!
 //! What is translated: the descriptions of every slash command, subcommand and option (sent
 //! to Discord as `description_localizations`, so each member's client shows them in its own
@@ -18,10 +19,6 @@
 use std::{collections::HashMap, sync::LazyLock};
 
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue, concurrent::FluentBundle};
-
-mod command;
-
-pub use command::register;
 
 /// A language Kyuta speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]

@@ -652,11 +652,14 @@ impl CommandHandler for SetModlog {
             .channel("channel")
             .ok_or_else(|| CommandError::user("`channel` is missing"))?
             .get();
-        let store = &self.0.store;
-        let mut config = store.guild_config(guild).await.map_err(store_error)?;
-        config.mod_log_channel = Some(channel);
-        store.put_guild_config(&config).await.map_err(store_error)?;
-        ctx.services.guild_configs.invalidate(guild);
+        ctx.services
+            .guild_configs
+            .update(&*self.0.store, guild, |c| {
+                c.mod_log_channel = Some(channel);
+                Ok::<_, CommandError>(())
+            })
+            .await
+            .map_err(store_error)??;
         Ok(Reply::text(format!("Cases will be posted in <#{channel}>.")).ephemeral())
     }
 }
@@ -668,11 +671,14 @@ impl CommandHandler for SetDm {
     async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
         let guild = ctx.require_guild()?.get();
         let enabled = args.boolean("enabled").unwrap_or(false);
-        let store = &self.0.store;
-        let mut config = store.guild_config(guild).await.map_err(store_error)?;
-        config.dm_on_action = enabled;
-        store.put_guild_config(&config).await.map_err(store_error)?;
-        ctx.services.guild_configs.invalidate(guild);
+        ctx.services
+            .guild_configs
+            .update(&*self.0.store, guild, |c| {
+                c.dm_on_action = enabled;
+                Ok::<_, CommandError>(())
+            })
+            .await
+            .map_err(store_error)??;
         Ok(Reply::text(if enabled {
             "Users will get a DM before an action against them (a failed DM never stops the action)."
         } else {
@@ -708,8 +714,8 @@ struct Escalation(Shared);
 impl CommandHandler for Escalation {
     async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
         let guild = ctx.require_guild()?.get();
-        let store = &self.0.store;
-        let mut config = store.guild_config(guild).await.map_err(store_error)?;
+        let store = &*self.0.store;
+        let configs = &ctx.services.guild_configs;
         match args.subcommand() {
             Some("add") => {
                 let warns = u32::try_from(args.integer("warns").unwrap_or(0))
@@ -732,35 +738,43 @@ impl CommandHandler for Escalation {
                         )));
                     }
                 };
-                if config.escalation.len() >= MAX_ESCALATION_RULES {
-                    return Err(CommandError::user(format!(
-                        "a server can have at most {MAX_ESCALATION_RULES} escalation rules"
-                    )));
-                }
                 let rule = EscalationRule {
                     warns,
                     within_secs: within.as_secs(),
                     action,
                 };
                 let text = describe_rule(&rule);
-                config.escalation.push(rule);
-                store.put_guild_config(&config).await.map_err(store_error)?;
-                ctx.services.guild_configs.invalidate(guild);
+                configs
+                    .update(store, guild, |config| {
+                        if config.escalation.len() >= MAX_ESCALATION_RULES {
+                            return Err(CommandError::user(format!(
+                                "a server can have at most {MAX_ESCALATION_RULES} escalation rules"
+                            )));
+                        }
+                        config.escalation.push(rule);
+                        Ok(())
+                    })
+                    .await
+                    .map_err(store_error)??;
                 Ok(Reply::text(format!("Added: {text}")).ephemeral())
             }
             Some("remove") => {
                 let n = usize::try_from(args.integer("number").unwrap_or(0)).unwrap_or(0);
-                if n == 0 || n > config.escalation.len() {
-                    return Err(CommandError::user(format!(
-                        "there is no rule {n}; /escalation list shows them"
-                    )));
-                }
-                let rule = config.escalation.remove(n - 1);
-                store.put_guild_config(&config).await.map_err(store_error)?;
-                ctx.services.guild_configs.invalidate(guild);
+                let rule = configs
+                    .update(store, guild, |config| {
+                        if n == 0 || n > config.escalation.len() {
+                            return Err(CommandError::user(format!(
+                                "there is no rule {n}; /escalation list shows them"
+                            )));
+                        }
+                        Ok(config.escalation.remove(n - 1))
+                    })
+                    .await
+                    .map_err(store_error)??;
                 Ok(Reply::text(format!("Removed: {}", describe_rule(&rule))).ephemeral())
             }
             _ => {
+                let config = store.guild_config(guild).await.map_err(store_error)?;
                 if config.escalation.is_empty() {
                     return Ok(Reply::text("No escalation rules.").ephemeral());
                 }

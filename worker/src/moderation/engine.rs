@@ -70,7 +70,7 @@ impl std::fmt::Debug for Deps {
 impl Deps {
     /// The flow's services from the worker's, with the store.
     #[must_use]
-    pub fn from_services(services: &crate::commands::Services, store: Arc<dyn Store>) -> Self {
+    pub fn from_services(services: &crate::services::Services, store: Arc<dyn Store>) -> Self {
         Self {
             store,
             rest: services.rest.clone(),
@@ -628,7 +628,7 @@ pub async fn post_modlog(deps: &Deps, channel: Option<u64>, case: &Case) {
     let Some(channel) = channel else { return };
     // A setting stored before ids were checked could name another server's channel.
     if let Some(cache) = &deps.cache {
-        match crate::commands::channel_in_guild(&deps.rest, cache, case.guild_id, channel).await {
+        match crate::services::channel_in_guild(&deps.rest, cache, case.guild_id, channel).await {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(

@@ -20,8 +20,8 @@ use async_trait::async_trait;
 
 use super::{
     Case, CaseFilter, CaseKind, CaseOutcome, CasePage, CounterBucket, DueScope, GuildConfig,
-    NewCase, NewSchedule, Schedule, ScheduleId, ScheduleKind, ScheduleOutcome, Store, StoreError,
-    Timestamp,
+    GuildField, NewCase, NewSchedule, Schedule, ScheduleId, ScheduleKind, ScheduleOutcome, Store,
+    StoreError, Timestamp,
 };
 
 /// The deadline of one operation when none is configured: long enough for an operation of
@@ -76,6 +76,18 @@ impl Store for Deadline {
     async fn put_guild_config(&self, config: &GuildConfig) -> Result<(), StoreError> {
         self.run("a settings write", self.inner.put_guild_config(config))
             .await
+    }
+
+    async fn put_guild_fields(
+        &self,
+        config: &GuildConfig,
+        fields: &[GuildField],
+    ) -> Result<(), StoreError> {
+        self.run(
+            "a settings write",
+            self.inner.put_guild_fields(config, fields),
+        )
+        .await
     }
 
     async fn insert_case(&self, case: NewCase) -> Result<(Case, bool), StoreError> {
@@ -276,6 +288,13 @@ mod tests {
             std::future::pending().await
         }
         async fn put_guild_config(&self, _: &GuildConfig) -> Result<(), StoreError> {
+            std::future::pending().await
+        }
+        async fn put_guild_fields(
+            &self,
+            _: &GuildConfig,
+            _: &[GuildField],
+        ) -> Result<(), StoreError> {
             std::future::pending().await
         }
         async fn insert_case(&self, _: NewCase) -> Result<(Case, bool), StoreError> {

@@ -11,9 +11,9 @@ use serde::de::DeserializeOwned;
 
 use super::{
     Case, CaseFilter, CaseKind, CaseOutcome, CasePage, CounterBucket, DueScope, GuildConfig,
-    NewCase, NewSchedule, ReasonEdit, Schedule, ScheduleId, ScheduleKind, ScheduleOutcome,
-    ScheduleRecord, ScheduleState, Store, StoreError, StoreErrorKind, Timestamp, page_bounds,
-    slot_key, validate_metric,
+    GuildField, NewCase, NewSchedule, ReasonEdit, Schedule, ScheduleId, ScheduleKind,
+    ScheduleOutcome, ScheduleRecord, ScheduleState, Store, StoreError, StoreErrorKind, Timestamp,
+    page_bounds, slot_key, validate_metric,
 };
 
 /// guild → config (JSON).
@@ -249,6 +249,35 @@ impl Store for EmbeddedStore {
                 .map_err(db_err)?
                 .insert(guild_id, bytes.as_slice())
                 .map_err(db_err)?;
+            tx.commit().map_err(db_err)
+        })
+        .await
+    }
+
+    async fn put_guild_fields(
+        &self,
+        config: &GuildConfig,
+        fields: &[GuildField],
+    ) -> Result<(), StoreError> {
+        let config = config.clone();
+        let fields = fields.to_vec();
+        self.run(move |db| {
+            // redb runs one write transaction at a time: the read and the write below see no
+            // other writer in between.
+            let tx = db.begin_write().map_err(db_err)?;
+            {
+                let mut t = tx.open_table(CONFIG).map_err(db_err)?;
+                let mut stored = match t.get(config.guild_id).map_err(db_err)? {
+                    Some(v) => decode(v.value(), "guild config")?,
+                    None => GuildConfig::new(config.guild_id),
+                };
+                for f in &fields {
+                    f.copy(&config, &mut stored);
+                }
+                let bytes = encode(&stored)?;
+                t.insert(config.guild_id, bytes.as_slice())
+                    .map_err(db_err)?;
+            }
             tx.commit().map_err(db_err)
         })
         .await

@@ -95,6 +95,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Stores the guild's settings, replacing what was there.
     async fn put_guild_config(&self, config: &GuildConfig) -> Result<(), StoreError>;
 
+    /// Stores the `fields` of `config` and leaves the guild's other settings as they are
+    /// stored now (the defaults when it has none), in one atomic write: two edits of
+    /// different settings at the same moment both survive.
+    async fn put_guild_fields(
+        &self,
+        config: &GuildConfig,
+        fields: &[GuildField],
+    ) -> Result<(), StoreError>;
+
     // --- cases --------------------------------------------------------------------------------
 
     /// Creates a case with the guild's next number. If a case with the same

@@ -11,9 +11,9 @@ use mongodb::{Client, Collection, Database, IndexModel};
 
 use super::{
     Case, CaseFilter, CaseKind, CaseOutcome, CasePage, CounterBucket, DueScope, GuildConfig,
-    NewCase, NewSchedule, ReasonEdit, Schedule, ScheduleId, ScheduleKind, ScheduleOutcome,
-    ScheduleState, Store, StoreError, StoreErrorKind, Timestamp, page_bounds, slot_key,
-    validate_metric,
+    GuildField, NewCase, NewSchedule, ReasonEdit, Schedule, ScheduleId, ScheduleKind,
+    ScheduleOutcome, ScheduleState, Store, StoreError, StoreErrorKind, Timestamp, page_bounds,
+    slot_key, validate_metric,
 };
 
 /// Database name used when neither [`MongoOptions::database`] nor the URI names one.
@@ -98,8 +98,11 @@ impl MongoOptions {
 /// projections for queries, re-derived from the inserted records when read.
 ///
 /// Collections (one database; indexes created by [`MongoStore::connect`]):
-/// - `guild_config`: `_id` = guild id, whole document replaced on put (`automod` kept as a
-///   JSON string).
+/// - `guild_settings`: one document per setting of a guild, `_id` = `<guild>:<setting>`
+///   (`guild_id`, `field`, `value`; `automod` kept as a JSON string), replaced whole when that
+///   setting changes (last writer of a setting wins; edits of different settings never meet).
+/// - `guild_config`: `_id` = guild id, a guild's settings as whole documents were once
+///   written; read only, under `guild_settings`, which overrides it setting by setting.
 /// - `cases`: immutable once inserted; `_id` = `<guild>:<number>`, unique indexes on
 ///   `(guild_id, number)` and `(guild_id, idempotency_key)`, index on
 ///   `(guild_id, user_id, created_at)`.
@@ -130,6 +133,7 @@ impl MongoOptions {
 pub struct MongoStore {
     db: Database,
     config: Collection<Document>,
+    settings: Collection<Document>,
     counters: Collection<Document>,
     cases: Collection<Document>,
     outcomes: Collection<Document>,
@@ -220,6 +224,34 @@ fn decode_case(mut d: Document) -> Result<Case, StoreError> {
     let mut case: Case = from_doc(d, "case")?;
     case.evidence = evidence;
     Ok(case)
+}
+
+/// Replaces the document `_id` = `id` with `d`, inserting it when missing. Two first-time
+/// upserts of one id: the loser (a duplicate key) retries as a replace.
+async fn replace_upsert(
+    coll: &Collection<Document>,
+    id: &str,
+    d: Document,
+    context: &str,
+) -> Result<(), StoreError> {
+    let mut attempt = 0;
+    loop {
+        match coll
+            .replace_one(doc! {"_id": id}, d.clone())
+            .upsert(true)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) => {
+                let err = mongo_err(context, e);
+                attempt += 1;
+                if err.kind() != StoreErrorKind::Duplicate || attempt >= 8 {
+                    return Err(err);
+                }
+                backoff(attempt).await;
+            }
+        }
+    }
 }
 
 fn encode_config(config: &GuildConfig) -> Result<Document, StoreError> {
@@ -329,6 +361,7 @@ impl MongoStore {
         let db = client.database(&name);
         let store = Self {
             config: db.collection("guild_config"),
+            settings: db.collection("guild_settings"),
             counters: db.collection("counters"),
             cases: db.collection("cases"),
             outcomes: db.collection("case_outcomes"),
@@ -356,6 +389,10 @@ impl MongoStore {
                 .build()
         };
         let wanted = [
+            (
+                &self.settings,
+                index(doc! {"guild_id": 1}, "guild_id", false),
+            ),
             (
                 &self.cases,
                 index(doc! {"guild_id": 1, "number": 1}, "guild_number", true),
@@ -721,39 +758,62 @@ impl Store for MongoStore {
     }
 
     async fn guild_config(&self, guild_id: u64) -> Result<GuildConfig, StoreError> {
-        match self
+        let whole = self
             .config
             .find_one(doc! {"_id": id64(guild_id)?})
             .await
-            .map_err(|e| mongo_err("reading guild config", e))?
-        {
-            Some(d) => decode_config(d),
-            None => Ok(GuildConfig::new(guild_id)),
+            .map_err(|e| mongo_err("reading guild config", e))?;
+        let settings: Vec<Document> = self
+            .settings
+            .find(doc! {"guild_id": id64(guild_id)?})
+            .await
+            .map_err(|e| mongo_err("reading guild settings", e))?
+            .try_collect()
+            .await
+            .map_err(|e| mongo_err("reading guild settings", e))?;
+        if whole.is_none() && settings.is_empty() {
+            return Ok(GuildConfig::new(guild_id));
         }
+        let mut d = match whole {
+            Some(d) => d,
+            None => encode_config(&GuildConfig::new(guild_id))?,
+        };
+        for s in settings {
+            if let (Ok(field), Some(value)) = (s.get_str("field"), s.get("value"))
+                && GuildField::ALL.iter().any(|f| f.name() == field)
+            {
+                d.insert(field.to_owned(), value.clone());
+            }
+        }
+        decode_config(d)
     }
 
     async fn put_guild_config(&self, config: &GuildConfig) -> Result<(), StoreError> {
-        let d = encode_config(config)?;
-        let mut attempt = 0;
-        loop {
-            match self
-                .config
-                .replace_one(doc! {"_id": id64(config.guild_id)?}, d.clone())
-                .upsert(true)
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e) => {
-                    // Two first-time upserts of one guild: the loser retries as a replace.
-                    let err = mongo_err("writing guild config", e);
-                    attempt += 1;
-                    if err.kind() != StoreErrorKind::Duplicate || attempt >= 8 {
-                        return Err(err);
-                    }
-                    backoff(attempt).await;
-                }
-            }
+        self.put_guild_fields(config, &GuildField::ALL).await
+    }
+
+    async fn put_guild_fields(
+        &self,
+        config: &GuildConfig,
+        fields: &[GuildField],
+    ) -> Result<(), StoreError> {
+        // One document per setting (FerretDB rewrites a whole document on update, so two
+        // settings in one document could undo each other's edits): each is replaced whole,
+        // the last writer of that setting wins.
+        let encoded = encode_config(config)?;
+        let guild = id64(config.guild_id)?;
+        for field in fields {
+            let name = field.name();
+            let id = format!("{}:{name}", config.guild_id);
+            let d = doc! {
+                "_id": &id,
+                "guild_id": guild,
+                "field": name,
+                "value": encoded.get(name).cloned().unwrap_or(Bson::Null),
+            };
+            replace_upsert(&self.settings, &id, d, "writing guild settings").await?;
         }
+        Ok(())
     }
 
     async fn insert_case(&self, case: NewCase) -> Result<(Case, bool), StoreError> {
@@ -847,25 +907,7 @@ impl Store for MongoStore {
             "outcome": to_bson(&outcome)?,
             "set_at": Timestamp::now().unix_millis(),
         };
-        let mut attempt = 0;
-        loop {
-            match self
-                .outcomes
-                .replace_one(doc! {"_id": &id}, d.clone())
-                .upsert(true)
-                .await
-            {
-                Ok(_) => break,
-                Err(e) => {
-                    let err = mongo_err("setting a case outcome", e);
-                    attempt += 1;
-                    if err.kind() != StoreErrorKind::Duplicate || attempt >= 8 {
-                        return Err(err);
-                    }
-                    backoff(attempt).await;
-                }
-            }
-        }
+        replace_upsert(&self.outcomes, &id, d, "setting a case outcome").await?;
         let mut case = self.load_case(guild_id, number).await?.ok_or_else(|| {
             StoreError::not_found(format!("case #{number} does not exist in guild {guild_id}"))
         })?;

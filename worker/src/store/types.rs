@@ -127,6 +127,80 @@ impl GuildConfig {
     }
 }
 
+/// One setting of a [`GuildConfig`]: the unit the store writes when settings change, so that
+/// two edits of different settings at the same moment both survive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum GuildField {
+    /// [`GuildConfig::prefix`].
+    Prefix,
+    /// [`GuildConfig::mod_log_channel`].
+    ModLogChannel,
+    /// [`GuildConfig::locale`].
+    Locale,
+    /// [`GuildConfig::dm_on_action`].
+    DmOnAction,
+    /// [`GuildConfig::escalation`].
+    Escalation,
+    /// [`GuildConfig::automod`].
+    Automod,
+}
+
+impl GuildField {
+    /// Every setting.
+    pub const ALL: [Self; 6] = [
+        Self::Prefix,
+        Self::ModLogChannel,
+        Self::Locale,
+        Self::DmOnAction,
+        Self::Escalation,
+        Self::Automod,
+    ];
+
+    /// The setting's stored name (its serde field name).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Prefix => "prefix",
+            Self::ModLogChannel => "mod_log_channel",
+            Self::Locale => "locale",
+            Self::DmOnAction => "dm_on_action",
+            Self::Escalation => "escalation",
+            Self::Automod => "automod",
+        }
+    }
+
+    /// Copies this setting from `from` into `to`.
+    pub fn copy(self, from: &GuildConfig, to: &mut GuildConfig) {
+        match self {
+            Self::Prefix => to.prefix.clone_from(&from.prefix),
+            Self::ModLogChannel => to.mod_log_channel = from.mod_log_channel,
+            Self::Locale => to.locale.clone_from(&from.locale),
+            Self::DmOnAction => to.dm_on_action = from.dm_on_action,
+            Self::Escalation => to.escalation.clone_from(&from.escalation),
+            Self::Automod => to.automod.clone_from(&from.automod),
+        }
+    }
+
+    /// Whether `a` and `b` differ in this setting.
+    #[must_use]
+    pub fn differs(self, a: &GuildConfig, b: &GuildConfig) -> bool {
+        match self {
+            Self::Prefix => a.prefix != b.prefix,
+            Self::ModLogChannel => a.mod_log_channel != b.mod_log_channel,
+            Self::Locale => a.locale != b.locale,
+            Self::DmOnAction => a.dm_on_action != b.dm_on_action,
+            Self::Escalation => a.escalation != b.escalation,
+            Self::Automod => a.automod != b.automod,
+        }
+    }
+
+    /// The settings in which `a` and `b` differ.
+    #[must_use]
+    pub fn changed(a: &GuildConfig, b: &GuildConfig) -> Vec<Self> {
+        Self::ALL.into_iter().filter(|f| f.differs(a, b)).collect()
+    }
+}
+
 /// "`warns` warnings within `within_secs` seconds → `action`".
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EscalationRule {

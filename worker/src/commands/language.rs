@@ -4,11 +4,11 @@
 use fluent_bundle::FluentValue;
 use twilight_model::guild::Permissions;
 
-use super::{Locale, text};
-use crate::commands::{
+use super::{
     Args, CommandContext, CommandDef, CommandError, CommandHandler, OptionDef, OptionKind,
     Registry, RegistryError, Reply,
 };
+use crate::i18n::{Locale, text};
 use crate::store::Store;
 use std::sync::Arc;
 
@@ -30,10 +30,13 @@ impl CommandHandler for SetLanguage {
                     .join(", ")
             ))
         })?;
-        let mut config = self.0.guild_config(guild).await?;
-        config.locale = locale.code().to_owned();
-        self.0.put_guild_config(&config).await?;
-        ctx.services.guild_configs.invalidate(guild);
+        ctx.services
+            .guild_configs
+            .update(&*self.0, guild, |c| {
+                c.locale = locale.code().to_owned();
+                Ok::<_, CommandError>(())
+            })
+            .await??;
         Ok(Reply::text(text(
             locale,
             "language-set",

@@ -1,0 +1,171 @@
+//! Where each gateway event goes: every event feeds the guild cache; interactions and prefix
+//! commands go to the command dispatcher; guild messages and member joins go to automod.
+//!
+//! Handlers run as tasks the router tracks (the dispatcher tracks the commands it runs), so
+//! shutdown waits for both. Automod work is bounded: at most [`MAX_CONCURRENT_AUTOMOD`]
+//! messages or joins are evaluated at once per process; the others wait their turn in arrival
+//! order, so a raid or a spam wave cannot start unbounded concurrent store, Redis and REST
+//! work.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::sync::Semaphore;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use twilight_model::gateway::event::Event;
+
+use crate::{
+    analytics::{Analytics, Metric},
+    automod::act::AutomodRunner,
+    commands::dispatch::Dispatcher,
+    gateway::{
+        EventSink,
+        generation::{EventId, GenerationGate},
+    },
+};
+
+/// How many automod evaluations (a message or a join, with the actions they lead to) run at
+/// once in one process. Past it, events wait for a slot in arrival order; none is dropped.
+/// Commands have their own bound (`MAX_CONCURRENT_COMMANDS`).
+pub const MAX_CONCURRENT_AUTOMOD: usize = 64;
+
+/// Routes gateway events to the cache, the command dispatcher and automod.
+#[derive(Debug, Clone)]
+pub struct Router {
+    dispatcher: Dispatcher,
+    automod: Arc<AutomodRunner>,
+    analytics: Arc<Analytics>,
+    gate: Arc<GenerationGate>,
+    automod_slots: Arc<Semaphore>,
+    tracker: TaskTracker,
+    stopping: CancellationToken,
+}
+
+impl Router {
+    /// A router over the dispatcher and automod, counting messages and joins in `analytics`,
+    /// with the generation gate disabled.
+    #[must_use]
+    pub fn new(
+        dispatcher: Dispatcher,
+        automod: Arc<AutomodRunner>,
+        analytics: Arc<Analytics>,
+    ) -> Self {
+        Self {
+            dispatcher,
+            automod,
+            analytics,
+            gate: Arc::new(GenerationGate::disabled()),
+            automod_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_AUTOMOD)),
+            tracker: TaskTracker::new(),
+            stopping: CancellationToken::new(),
+        }
+    }
+
+    /// Routes interactions, messages and joins through `gate` (handled once, by the active
+    /// generation only).
+    #[must_use]
+    pub fn with_gate(mut self, gate: Arc<GenerationGate>) -> Self {
+        self.gate = gate;
+        self
+    }
+
+    /// Tasks running right now: the router's own (gate admissions, automod) and the
+    /// dispatcher's commands.
+    #[must_use]
+    pub fn in_flight(&self) -> usize {
+        self.tracker.len() + self.dispatcher.in_flight()
+    }
+
+    /// Stops taking events and waits (at most `grace`) for the running commands and automod
+    /// work. Returns how many were still running when the grace ran out.
+    pub async fn drain(&self, grace: Duration) -> usize {
+        self.stopping.cancel();
+        self.tracker.close();
+        let own = async {
+            if tokio::time::timeout(grace, self.tracker.wait())
+                .await
+                .is_err()
+            {
+                self.tracker.len()
+            } else {
+                0
+            }
+        };
+        let (own, commands) = tokio::join!(own, self.dispatcher.drain(grace));
+        own + commands
+    }
+
+    fn spawn<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        if self.stopping.is_cancelled() {
+            return;
+        }
+        self.tracker.spawn(work);
+    }
+
+    /// Runs automod work once a slot is free.
+    fn spawn_automod<F>(&self, work: F)
+    where
+        F: std::future::Future<Output = ()> + Send + 'static,
+    {
+        let slots = Arc::clone(&self.automod_slots);
+        self.spawn(async move {
+            let Ok(_slot) = slots.acquire_owned().await else {
+                return;
+            };
+            work.await;
+        });
+    }
+
+    fn route(&self, shard: u32, event: Event) {
+        let analytics = &self.analytics;
+        match &event {
+            Event::MessageCreate(m) if !m.author.bot => {
+                if let Some(g) = m.guild_id {
+                    analytics.record(g.get(), Metric::Messages);
+                }
+            }
+            Event::MemberAdd(m) => analytics.record(m.guild_id.get(), Metric::Joins),
+            _ => {}
+        }
+        match event {
+            Event::InteractionCreate(i) => self.dispatcher.on_interaction(shard, i),
+            Event::MessageCreate(m) => {
+                if m.guild_id.is_some() && !m.author.bot {
+                    let automod = Arc::clone(&self.automod);
+                    let message = m.clone();
+                    self.spawn_automod(async move { automod.on_message(&message).await });
+                }
+                self.dispatcher.on_message(shard, m);
+            }
+            Event::MemberAdd(m) => {
+                let automod = Arc::clone(&self.automod);
+                self.spawn_automod(async move {
+                    automod.on_member_add(m.guild_id.get(), &m.member).await;
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+impl EventSink for Router {
+    fn handle(&self, shard: u32, event: Event) {
+        self.dispatcher.services().guild_cache.update(&event);
+        // Interactions, messages and joins go through the generation gate (exactly once,
+        // active generation only) when it is enabled; everything else is routed directly.
+        if self.gate.is_enabled()
+            && let Some(id) = EventId::of(&event)
+        {
+            let this = self.clone();
+            self.spawn(async move {
+                if this.gate.admit(id).await.handles() {
+                    this.route(shard, event);
+                }
+            });
+            return;
+        }
+        self.route(shard, event);
+    }
+}
