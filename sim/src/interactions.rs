@@ -2,9 +2,10 @@
 //! the original response and followups.
 
 use crate::error::{ApiError, e};
-use crate::rest::{R, body_json, no_content, ok, snow, validate_message_body};
+use crate::http::{R, body_json, no_content, ok, snow};
 use crate::state::{Interaction, Shared, State, intents};
 use crate::util::{iso, next_snowflake, now_ms, random_token};
+use crate::validate::validate_message_body;
 use crate::world::{Guild, perms};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
@@ -13,6 +14,24 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The interaction routes of `/api/v10`: the callback and the webhook (followup, original
+/// response) messages. They need no bot token.
+pub(crate) fn router() -> axum::Router<Arc<Shared>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route(
+            "/interactions/{interaction}/{token}/callback",
+            post(callback),
+        )
+        .route("/webhooks/{app}/{token}", post(followup))
+        .route(
+            "/webhooks/{app}/{token}/messages/{message}",
+            get(get_webhook_message)
+                .patch(edit_webhook_message)
+                .delete(delete_webhook_message),
+        )
+}
 
 /// Why a control-API interaction request was refused.
 #[derive(Debug, thiserror::Error)]

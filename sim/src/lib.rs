@@ -22,12 +22,14 @@ mod config;
 mod control;
 pub mod error;
 mod gateway;
+mod http;
 mod interactions;
 mod ratelimit;
 mod rest;
 mod state;
 mod urls;
 pub mod util;
+mod validate;
 pub mod world;
 
 pub use cli::{Args, run};
@@ -202,6 +204,7 @@ impl Sim {
 
 fn router(shared: Arc<state::Shared>) -> Router {
     let api = rest::router()
+        .merge(interactions::router())
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             ratelimit::middleware,

@@ -230,7 +230,7 @@ pub(crate) async fn middleware(
         Gate::Reject(r) => return r,
         Gate::Pass(h) => (h, next.run(req).await),
         Gate::Lag(ms, h) => {
-            crate::rest::lag(ms).await;
+            tokio::time::sleep(Duration::from_millis(ms)).await;
             (h, next.run(req).await)
         }
     };
