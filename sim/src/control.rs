@@ -545,33 +545,21 @@ async fn faults(AxState(sh): S, body: Bytes) -> CR {
             return Ok(Json(json!({"affected": 1, "gateway_paused": false})).into_response());
         }
         "route" => {
-            let f: RouteFault = RouteFault {
-                route: b
-                    .get("route")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| bad("route fault needs route"))?
-                    .to_owned(),
-                kind: match b.get("status") {
-                    Some(Value::Number(n)) => n.to_string(),
-                    Some(Value::String(s)) => s.clone(),
-                    _ => {
-                        return Err(bad(
-                            "route fault needs status: 429, a 5xx status, or \"lag\"",
-                        ));
-                    }
-                },
-                ms: b.get("ms").and_then(Value::as_u64),
-                count: b.get("count").and_then(Value::as_u64).map(|c| c as u32),
-            };
-            if f.kind != "lag"
-                && f.kind != "429"
-                && !f.kind.parse::<u16>().is_ok_and(|c| (500..600).contains(&c))
-            {
-                return Err(bad("status must be 429, 500-599 or \"lag\""));
-            }
+            let f = route_fault(&b)?;
             let mut st = sh.lock();
             st.faults.push(f);
             return Ok(Json(json!({"affected": 1, "routes": st.faults})).into_response());
+        }
+        "cloudflare_ban" => {
+            let ms = b.get("ms").and_then(Value::as_u64).unwrap_or(60_000);
+            let html = b.get("html").and_then(Value::as_bool).unwrap_or(false);
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+            sh.lock().cloudflare_ban = Some((until, html));
+            return Ok(Json(json!({"affected": 1, "cloudflare_ban_ms": ms})).into_response());
+        }
+        "revoke_token" | "restore_token" => {
+            sh.lock().token_revoked = kind == "revoke_token";
+            return Ok(Json(json!({"affected": 1})).into_response());
         }
         other => return Err(bad(format!("unknown fault kind {other:?}"))),
     };
@@ -587,4 +575,43 @@ async fn faults(AxState(sh): S, body: Bytes) -> CR {
         }
     }
     Ok(Json(json!({"affected": affected})).into_response())
+}
+
+/// A route fault from its control request; `status` is 429, a 5xx status, `"lag"`, `"hang"`
+/// or `"reset"`.
+fn route_fault(b: &Value) -> Result<RouteFault, Ctl> {
+    let f = RouteFault {
+        route: b
+            .get("route")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("route fault needs route"))?
+            .to_owned(),
+        kind: match b.get("status") {
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => s.clone(),
+            _ => {
+                return Err(bad(
+                    "route fault needs status: 429, a 5xx status, \"lag\", \"hang\" or \"reset\"",
+                ));
+            }
+        },
+        ms: b.get("ms").and_then(Value::as_u64),
+        count: b.get("count").and_then(Value::as_u64).map(|c| c as u32),
+        scope: b.get("scope").and_then(Value::as_str).map(str::to_owned),
+        after_apply: b.get("after_apply").and_then(Value::as_bool).unwrap_or(false),
+        html: b.get("html").and_then(Value::as_bool).unwrap_or(false),
+    };
+    let is_5xx = f.kind.parse::<u16>().is_ok_and(|c| (500..600).contains(&c));
+    if !matches!(f.kind.as_str(), "lag" | "429" | "hang" | "reset") && !is_5xx {
+        return Err(bad(
+            "status must be 429, 500-599, \"lag\", \"hang\" or \"reset\"",
+        ));
+    }
+    if f.scope.as_deref().is_some_and(|s| !matches!(s, "user" | "shared" | "global")) {
+        return Err(bad("scope must be user, shared or global"));
+    }
+    if f.after_apply && !(is_5xx || matches!(f.kind.as_str(), "hang" | "reset")) {
+        return Err(bad("after_apply goes with a 5xx status, \"hang\" or \"reset\""));
+    }
+    Ok(f)
 }

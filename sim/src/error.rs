@@ -147,6 +147,14 @@ pub mod e {
             "Cannot send messages to this user",
         )
     }
+    /// The bot opened more new DM channels than Discord's anti-spam limit allows.
+    pub fn opening_dms_too_fast() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            40003,
+            "You are opening direct messages too fast.",
+        )
+    }
     pub fn non_text_channel() -> ApiError {
         ApiError::new(
             StatusCode::BAD_REQUEST,

@@ -24,6 +24,7 @@ pub mod error;
 mod gateway;
 mod http;
 mod interactions;
+mod limits;
 mod ratelimit;
 mod rest;
 mod state;

@@ -139,7 +139,8 @@ pub(crate) struct Interaction {
 pub struct RouteFault {
     /// `METHOD /route` (as in stats), a route template, or `*`.
     pub route: String,
-    /// `429`, a 5xx status, or `lag`.
+    /// `429`, a 5xx status, `lag`, `hang` (no answer until the client gives up) or `reset`
+    /// (the connection is cut before the response is complete).
     pub kind: String,
     /// For `lag`: delay in ms; for `429`: retry-after in ms.
     #[serde(default)]
@@ -147,14 +148,17 @@ pub struct RouteFault {
     /// Requests it applies to (unlimited when absent).
     #[serde(default)]
     pub count: Option<u32>,
+    /// For `429`: `user` (default), `shared` (not counted as an invalid request) or `global`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// For 5xx, `hang` and `reset`: the request is carried out first, then answered so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_apply: bool,
+    /// For 5xx: Cloudflare's HTML page instead of Discord's JSON body.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub html: bool,
 }
 
-/// Route rate-limit bucket state.
-#[derive(Debug)]
-pub(crate) struct Bucket {
-    pub remaining: u32,
-    pub reset_at: Instant,
-}
 
 /// Mutable state behind one lock.
 #[derive(Debug, Default)]
@@ -176,8 +180,13 @@ pub(crate) struct State {
     pub presences: BTreeMap<String, Value>,
     pub stats: Stats,
     pub faults: Vec<RouteFault>,
-    pub buckets: HashMap<String, Bucket>,
-    pub global_window: (u64, u32),
+    pub buckets: HashMap<String, crate::limits::Bucket>,
+    pub global_hits: VecDeque<Instant>,
+    pub dm_opens: VecDeque<Instant>,
+    /// A Cloudflare ban in force: until when, and whether its body is HTML.
+    pub cloudflare_ban: Option<(Instant, bool)>,
+    /// The bot token was revoked: every authenticated request gets 401.
+    pub token_revoked: bool,
     pub invalid_window: VecDeque<Instant>,
     pub member_requests: HashMap<(String, u64), Instant>,
     pub guild_deliveries: HashMap<u64, u32>,

@@ -144,8 +144,15 @@ async fn too_many_invalid_requests_get_every_request_refused() {
             401
         );
     }
-    let r = api(&sim, "GET", "/users/@me", None).await;
+    // Cloudflare bans the client: 429 with its own body (error 1015) and no rate-limit
+    // headers, for every request, authorized or not (not in Discord's spec: read raw).
+    let url = format!("{}/api/v10/users/@me", sim.api_url());
+    let auth = format!("Bot {TOKEN}");
+    let r = http("GET", &url, None, &[("authorization", auth.as_str())]).await;
     assert_eq!(r.status, 429);
+    assert_eq!(&r.raw[..], b"error code: 1015");
+    assert!(!r.headers.contains_key("x-ratelimit-limit"));
+    assert!(!r.headers.contains_key("retry-after"));
     assert_eq!(sim.stats().stats.invalid_requests, 3);
     sim.shutdown().await;
 }

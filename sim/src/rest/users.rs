@@ -70,6 +70,20 @@ async fn create_dm(AxState(sh): S, body: Bytes) -> R {
     {
         return ok(c.to_json());
     }
+    // A sub-limit the bucket's headers do not show: opening new DM channels.
+    let now = std::time::Instant::now();
+    let window = sh.cfg.dm_open_window;
+    while st
+        .dm_opens
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= window)
+    {
+        st.dm_opens.pop_front();
+    }
+    if st.dm_opens.len() >= sh.cfg.dm_open_limit as usize {
+        return Err(e::opening_dms_too_fast());
+    }
+    st.dm_opens.push_back(now);
     let c = Channel {
         id: next_snowflake(),
         guild_id: None,
