@@ -97,7 +97,13 @@ pub(crate) enum Verdict {
 
 impl Bucket {
     /// Counts a request made at `now` if the bucket has room.
-    pub(crate) fn hit(&mut self, limit: u32, window: Duration, kind: Window, now: Instant) -> Verdict {
+    pub(crate) fn hit(
+        &mut self,
+        limit: u32,
+        window: Duration,
+        kind: Window,
+        now: Instant,
+    ) -> Verdict {
         let limit = limit.max(1);
         match kind {
             Window::Sliding => {
@@ -126,10 +132,7 @@ impl Bucket {
                     self.hits.clear();
                     self.reset_at = Some(now + window);
                 }
-                let reset_after = self
-                    .reset_at
-                    .expect("set")
-                    .saturating_duration_since(now);
+                let reset_after = self.reset_at.expect("set").saturating_duration_since(now);
                 if self.hits.len() >= limit as usize {
                     return Verdict::Limited {
                         retry_after: reset_after,
@@ -157,7 +160,10 @@ mod tests {
         let w = Duration::from_secs(5);
         for i in 0..5 {
             let at = t0 + Duration::from_secs(i);
-            assert!(matches!(b.hit(5, w, Window::Sliding, at), Verdict::Allowed { .. }));
+            assert!(matches!(
+                b.hit(5, w, Window::Sliding, at),
+                Verdict::Allowed { .. }
+            ));
         }
         let at = t0 + Duration::from_millis(4_500);
         assert_eq!(
@@ -173,7 +179,10 @@ mod tests {
             b.hit(5, w, Window::Sliding, at),
             Verdict::Allowed { remaining: 0, .. }
         ));
-        assert!(matches!(b.hit(5, w, Window::Sliding, at), Verdict::Limited { .. }));
+        assert!(matches!(
+            b.hit(5, w, Window::Sliding, at),
+            Verdict::Limited { .. }
+        ));
     }
 
     #[test]
@@ -182,7 +191,10 @@ mod tests {
         let t0 = Instant::now();
         let w = Duration::from_secs(10);
         for _ in 0..2 {
-            assert!(matches!(b.hit(2, w, Window::Fixed, t0), Verdict::Allowed { .. }));
+            assert!(matches!(
+                b.hit(2, w, Window::Fixed, t0),
+                Verdict::Allowed { .. }
+            ));
         }
         assert!(matches!(
             b.hit(2, w, Window::Fixed, t0 + Duration::from_secs(9)),

@@ -159,6 +159,8 @@ pub struct RouteFault {
     pub html: bool,
 }
 
+/// One command permission overwrite: target id, type (1 role, 2 user), allowed.
+pub(crate) type CommandOverwrite = (u64, u8, bool);
 
 /// Mutable state behind one lock.
 #[derive(Debug, Default)]
@@ -192,6 +194,10 @@ pub(crate) struct State {
     pub guild_deliveries: HashMap<u64, u32>,
     pub replay_cap: usize,
     pub dms_closed: std::collections::HashSet<u64>,
+    /// Command permission overwrites a guild's admins set (Discord's application command
+    /// permissions), by guild and command name (`None`: every command of the application):
+    /// `(role, user or channel id, type 1 role / 2 user, allowed)`.
+    pub command_overwrites: HashMap<(u64, Option<String>), Vec<CommandOverwrite>>,
 }
 
 /// Everything a handler needs.

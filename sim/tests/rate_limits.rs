@@ -22,10 +22,19 @@ async fn message_create_allows_5_per_5_seconds_per_channel() {
     let off_topic = channel_id(&g, "off-topic");
     let path = format!("/channels/{general}/messages");
     for i in 0..5 {
-        let r = api(&sim, "POST", &path, Some(&json!({"content": format!("m{i}")}))).await;
+        let r = api(
+            &sim,
+            "POST",
+            &path,
+            Some(&json!({"content": format!("m{i}")})),
+        )
+        .await;
         assert_eq!(r.status, 200, "{}", r.body);
         assert_eq!(r.headers["x-ratelimit-limit"], "5");
-        assert_eq!(r.headers["x-ratelimit-remaining"], (4 - i).to_string().as_str());
+        assert_eq!(
+            r.headers["x-ratelimit-remaining"],
+            (4 - i).to_string().as_str()
+        );
     }
     let r = api(&sim, "POST", &path, Some(&json!({"content": "sixth"}))).await;
     assert_eq!(r.status, 429);
@@ -45,7 +54,10 @@ async fn message_create_allows_5_per_5_seconds_per_channel() {
     )
     .await;
     assert_eq!(other.status, 200);
-    assert_eq!(other.headers["x-ratelimit-bucket"], r.headers["x-ratelimit-bucket"]);
+    assert_eq!(
+        other.headers["x-ratelimit-bucket"],
+        r.headers["x-ratelimit-bucket"]
+    );
     sim.shutdown().await;
 }
 
@@ -56,13 +68,22 @@ async fn a_route_bucket_slides_one_slot_free_per_aged_request() {
     let path = format!("/channels/{}/messages", channel_id(&g, "general"));
     for i in 0..4 {
         assert_eq!(
-            api(&sim, "POST", &path, Some(&json!({"content": format!("{i}")}))).await.status,
+            api(
+                &sim,
+                "POST",
+                &path,
+                Some(&json!({"content": format!("{i}")}))
+            )
+            .await
+            .status,
             200
         );
     }
     tokio::time::sleep(Duration::from_millis(2000)).await;
     assert_eq!(
-        api(&sim, "POST", &path, Some(&json!({"content": "5"}))).await.status,
+        api(&sim, "POST", &path, Some(&json!({"content": "5"})))
+            .await
+            .status,
         200
     );
     let r = api(&sim, "POST", &path, Some(&json!({"content": "6"}))).await;
@@ -89,7 +110,13 @@ async fn ban_and_unban_share_one_bucket_per_guild() {
         hashes.push(r.headers["x-ratelimit-bucket"].clone());
     }
     for t in &targets[..2] {
-        let r = api(&sim, "DELETE", &format!("/guilds/{}/bans/{t}", gid(&g)), None).await;
+        let r = api(
+            &sim,
+            "DELETE",
+            &format!("/guilds/{}/bans/{t}", gid(&g)),
+            None,
+        )
+        .await;
         statuses.push(r.status);
         hashes.push(r.headers["x-ratelimit-bucket"].clone());
     }
@@ -122,7 +149,10 @@ async fn member_edits_allow_10_per_10_seconds_and_role_changes_share_a_fixed_win
     let add = api(&sim, "PUT", &format!("{path}/roles/{role}"), None).await;
     let remove = api(&sim, "DELETE", &format!("{path}/roles/{role}"), None).await;
     assert_eq!((add.status, remove.status), (204, 204));
-    assert_eq!(add.headers["x-ratelimit-bucket"], remove.headers["x-ratelimit-bucket"]);
+    assert_eq!(
+        add.headers["x-ratelimit-bucket"],
+        remove.headers["x-ratelimit-bucket"]
+    );
     assert_eq!(remove.headers["x-ratelimit-remaining"], "8");
     // A fixed window: the reset does not move with each request.
     assert!(header_f64(&remove, "x-ratelimit-reset-after") < 10.0);
@@ -192,7 +222,13 @@ async fn opening_new_dm_channels_too_fast_gets_40003() {
     let g = guild0(&sim).await;
     let users = plain_members(&sim, &g, 3).await;
     for u in &users[..2] {
-        let r = api(&sim, "POST", "/users/@me/channels", Some(&json!({"recipient_id": u}))).await;
+        let r = api(
+            &sim,
+            "POST",
+            "/users/@me/channels",
+            Some(&json!({"recipient_id": u})),
+        )
+        .await;
         assert_eq!(r.status, 200, "{}", r.body);
     }
     let r = api(

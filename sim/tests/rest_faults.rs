@@ -33,11 +33,18 @@ async fn posted(sim: &kyuta_sim::Sim, channel: &str) -> Vec<Value> {
 #[tokio::test]
 async fn a_cloudflare_ban_answers_1015_without_rate_limit_headers_until_it_lifts() {
     let sim = sim(1).await;
-    fault(&sim, json!({"kind": "cloudflare_ban", "ms": 600, "html": true})).await;
+    fault(
+        &sim,
+        json!({"kind": "cloudflare_ban", "ms": 600, "html": true}),
+    )
+    .await;
     let r = raw(&sim, "GET", "/users/@me", None).await;
     assert_eq!(r.status, 429);
     assert!(
-        r.headers["content-type"].to_str().unwrap().starts_with("text/html"),
+        r.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"),
         "{:?}",
         r.headers
     );
@@ -84,7 +91,12 @@ async fn gateway_errors_can_come_as_cloudflare_html() {
         .await;
         let r = raw(&sim, "GET", "/users/@me", None).await;
         assert_eq!(r.status, status);
-        assert!(r.headers["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            r.headers["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
         let page = String::from_utf8_lossy(&r.raw);
         assert!(page.contains(&format!("<title>{status} ")), "{page}");
         assert!(page.contains("cloudflare"), "{page}");
@@ -144,7 +156,12 @@ async fn a_hanging_route_never_answers_and_may_still_apply() {
     let body = json!({"content": "hung"});
     let answer = tokio::time::timeout(
         Duration::from_millis(800),
-        http("POST", &url, Some(&body), &[("authorization", auth.as_str())]),
+        http(
+            "POST",
+            &url,
+            Some(&body),
+            &[("authorization", auth.as_str())],
+        ),
     )
     .await;
     assert!(answer.is_err(), "no answer before the client's timeout");
