@@ -1247,3 +1247,34 @@ async fn component_interactions_are_refused_for_unknown_disabled_or_bad_values()
     assert_eq!((r.status, code(&r)), (400, 50035));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_application_carries_every_field_the_spec_requires() {
+    let sim = sim(1).await;
+    let r = api(&sim, "GET", "/applications/@me", None).await;
+    assert_eq!(r.status, 200);
+    for k in [
+        "id",
+        "name",
+        "icon",
+        "description",
+        "type",
+        "verify_key",
+        "flags",
+        "flags_new",
+        "redirect_uris",
+        "interactions_endpoint_url",
+        "role_connections_verification_url",
+        "owner",
+        "approximate_guild_count",
+        "approximate_user_install_count",
+        "approximate_user_authorization_count",
+        "explicit_content_filter",
+        "team",
+        "eligible_oauth2_scopes",
+    ] {
+        assert!(r.body.get(k).is_some(), "{k} missing: {}", r.body);
+    }
+    assert_eq!(r.body["flags_new"], r.body["flags"].to_string());
+    sim.shutdown().await;
+}

@@ -40,6 +40,10 @@ pub(super) fn router() -> Router<Arc<Shared>> {
         )
 }
 
+/// The application's flags: GATEWAY_GUILD_MEMBERS_LIMITED, GATEWAY_MESSAGE_CONTENT_LIMITED
+/// and APPLICATION_COMMAND_BADGE (a bot under 100 guilds with both intents enabled).
+const APP_FLAGS: u64 = (1 << 13) | (1 << 15) | (1 << 19);
+
 async fn application(AxState(sh): S) -> R {
     let w = &sh.world;
     ok(json!({
@@ -53,7 +57,11 @@ async fn application(AxState(sh): S) -> R {
         "bot_public": true,
         "bot_require_code_grant": false,
         "verify_key": format!("{:064x}", crate::util::mix(sh.cfg.seed)),
-        "flags": (1u64 << 13) | (1 << 15) | (1 << 19),
+        "flags": APP_FLAGS,
+        "flags_new": APP_FLAGS.to_string(),
+        "approximate_user_install_count": 0,
+        "approximate_user_authorization_count": 0,
+        "eligible_oauth2_scopes": ["bot", "applications.commands"],
         "owner": w.app_owner.to_json(),
         "team": null,
         "bot": w.bot.to_json(),
