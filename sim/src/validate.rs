@@ -507,6 +507,11 @@ pub(crate) fn validate_message_body(b: &Value, require_something: bool) -> Resul
     }
     let mut f = FormErrors::default();
     string(&mut f, b.get("content"), "content", 0, 2000, false);
+    match b.get("nonce") {
+        None | Some(Value::Null | Value::Number(_)) => {}
+        Some(n @ Value::String(_)) => string(&mut f, Some(n), "nonce", 0, 25, false),
+        Some(_) => f.add("nonce", "BASE_TYPE_STRING", "Must be a string."),
+    }
     embeds(&mut f, b);
     components(&mut f, b);
     allowed_mentions(&mut f, b);

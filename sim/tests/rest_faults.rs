@@ -229,3 +229,32 @@ async fn the_old_route_fault_requests_still_work() {
     assert_eq!(r.status, 400, "a 429 means Discord did not act");
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn enforce_nonce_returns_the_message_a_failed_post_already_created() {
+    let sim = sim(1).await;
+    let g = guild0(&sim).await;
+    let general = channel_id(&g, "general");
+    let path = format!("/channels/{general}/messages");
+    fault(
+        &sim,
+        json!({"kind": "route", "route": "POST /channels/{channel}/messages", "status": 502, "after_apply": true, "count": 1}),
+    )
+    .await;
+    let body = json!({"content": "once", "nonce": "modlog-1", "enforce_nonce": true});
+    assert_eq!(raw(&sim, "POST", &path, Some(&body)).await.status, 502);
+    // The client repeats the post: Discord answers with the message it already created.
+    let again = api(&sim, "POST", &path, Some(&body)).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    assert_eq!(again.body["nonce"], "modlog-1");
+    let msgs = posted(&sim, &general).await;
+    assert_eq!(msgs.len(), 1, "posted once");
+    assert_eq!(msgs[0]["id"], again.body["id"]);
+    // Without enforce_nonce the same nonce posts again.
+    let plain = json!({"content": "twice", "nonce": "modlog-1"});
+    assert_eq!(api(&sim, "POST", &path, Some(&plain)).await.status, 200);
+    assert_eq!(posted(&sim, &general).await.len(), 2);
+    let long = json!({"content": "x", "nonce": "n".repeat(26)});
+    assert_eq!(api(&sim, "POST", &path, Some(&long)).await.status, 400);
+    sim.shutdown().await;
+}

@@ -41,6 +41,31 @@ async fn get_channel(AxState(sh): S, Path(p): P) -> R {
     ok(c.to_json())
 }
 
+/// How long `enforce_nonce` remembers a nonce (Discord: "the past few minutes").
+const NONCE_WINDOW_MS: u64 = 5 * 60 * 1000;
+
+/// A nonce as compared by `enforce_nonce` (a string, or an integer).
+fn nonce_key(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
+}
+
+/// The message `author` created in `channel` with `nonce` within [`NONCE_WINDOW_MS`].
+fn recent_with_nonce(st: &State, channel: u64, author: u64, nonce: &str) -> Option<Value> {
+    let cutoff = now_ms().saturating_sub(NONCE_WINDOW_MS);
+    let author = author.to_string();
+    st.messages.get(&channel)?.iter().rev().find_map(|m| {
+        let id: u64 = m["id"].as_str()?.parse().ok()?;
+        (snowflake_ms(id) >= cutoff
+            && m["author"]["id"].as_str() == Some(author.as_str())
+            && m.get("nonce").and_then(nonce_key).as_deref() == Some(nonce))
+        .then(|| m.clone())
+    })
+}
+
 async fn create_message(AxState(sh): S, Path(p): P, body: Bytes) -> R {
     let cid = snow(&p, "channel")?;
     let b = body_json(&body)?;
@@ -60,6 +85,13 @@ async fn create_message(AxState(sh): S, Path(p): P, body: Bytes) -> R {
         && (r.bot || st.users_dms_closed(r.id))
     {
         return Err(e::cannot_dm());
+    }
+    if b.get("enforce_nonce").and_then(Value::as_bool) == Some(true)
+        && let Some(nonce) = b.get("nonce").and_then(nonce_key)
+        && let Some(earlier) = recent_with_nonce(&st, cid, sh.world.bot.id, &nonce)
+    {
+        // Discord: the message this author already created with that nonce, not a new one.
+        return ok(earlier);
     }
     let content = b.get("content").and_then(Value::as_str).unwrap_or("");
     let member = c.guild_id.and_then(|g| {
