@@ -18,7 +18,95 @@ fn err(path: &str, code: &str, msg: &str) -> ApiError {
     ApiError::form(path, code, msg)
 }
 
-fn validate_options(opts: &Value, path: &str, depth: u8) -> Result<(), ApiError> {
+/// Most characters of one command: names, descriptions and choice values of the command,
+/// its options and choices, each counted at its longest localization.
+const COMMAND_MAX_CHARS: usize = 8000;
+
+/// Checks `{field}_localizations` of `o` (keys are Discord locales; a name
+/// (`name = Some(chat_input)`) follows the name rules, anything else is 1–100 characters)
+/// and returns the longest value's length.
+fn localizations(
+    o: &Value,
+    field: &str,
+    path: &str,
+    name: Option<bool>,
+) -> Result<usize, ApiError> {
+    let key = format!("{field}_localizations");
+    let Some(l) = o.get(&key).filter(|v| !v.is_null()) else {
+        return Ok(0);
+    };
+    let p = if path.is_empty() {
+        key.clone()
+    } else {
+        format!("{path}.{key}")
+    };
+    let Some(map) = l.as_object() else {
+        return Err(err(
+            &p,
+            "DICT_TYPE_CONVERT",
+            "Only dictionaries may be used in a DictType",
+        ));
+    };
+    let mut longest = 0;
+    for (locale, v) in map {
+        if !crate::util::DISCORD_LOCALES.contains(&locale.as_str()) {
+            return Err(err(
+                &format!("{p}.{locale}"),
+                "ENUM_TYPE_COERCE",
+                &format!("Value \"{locale}\" is not a valid enum value."),
+            ));
+        }
+        let Some(text) = v.as_str() else {
+            return Err(err(
+                &format!("{p}.{locale}"),
+                "BASE_TYPE_STRING",
+                "Must be a string.",
+            ));
+        };
+        let n = text.chars().count();
+        if let Some(chat_input) = name {
+            let valid = if chat_input {
+                name_ok(text)
+            } else {
+                (1..=32).contains(&n)
+            };
+            if !valid {
+                return Err(err(
+                    &format!("{p}.{locale}"),
+                    "APPLICATION_COMMAND_INVALID_NAME",
+                    "Command name is invalid",
+                ));
+            }
+        } else if !(1..=100).contains(&n) {
+            return Err(err(
+                &format!("{p}.{locale}"),
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 100 in length.",
+            ));
+        }
+        longest = longest.max(n);
+    }
+    Ok(longest)
+}
+
+/// Characters `o` counts towards [`COMMAND_MAX_CHARS`] for `name` and `description` (each at
+/// its longest localization); validates the localizations on the way.
+/// `chat_input`: names follow the chat-input rules (user and message commands take any
+/// 1–32 characters).
+fn counted(o: &Value, path: &str, chat_input: bool) -> Result<usize, ApiError> {
+    let len = |k: &str| {
+        o.get(k)
+            .and_then(Value::as_str)
+            .map_or(0, |s| s.chars().count())
+    };
+    let name = len("name").max(localizations(o, "name", path, Some(chat_input))?);
+    let desc = len("description").max(localizations(o, "description", path, None)?);
+    Ok(name + desc)
+}
+
+/// Validates an option list at `depth` under a parent of type `parent` (0: the command, 1:
+/// a subcommand, 2: a group) and returns the characters it counts towards the size limit.
+fn validate_options(opts: &Value, path: &str, depth: u8, parent: u64) -> Result<usize, ApiError> {
     let Some(arr) = opts.as_array() else {
         return Err(err(path, "BASE_TYPE_ARRAY", "Must be an array."));
     };
@@ -31,6 +119,18 @@ fn validate_options(opts: &Value, path: &str, depth: u8) -> Result<(), ApiError>
     }
     let mut names = std::collections::HashSet::new();
     let mut seen_optional = false;
+    let mut size = 0;
+    let subs = arr
+        .iter()
+        .filter(|o| matches!(o.get("type").and_then(Value::as_u64), Some(1 | 2)))
+        .count();
+    if subs != 0 && subs != arr.len() {
+        return Err(err(
+            path,
+            "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
+            "Sub-command and sub-command group option types are mutually exclusive to all other types",
+        ));
+    }
     for (i, o) in arr.iter().enumerate() {
         let p = format!("{path}.{i}");
         let t = o.get("type").and_then(Value::as_u64).ok_or_else(|| {
@@ -70,6 +170,14 @@ fn validate_options(opts: &Value, path: &str, depth: u8) -> Result<(), ApiError>
                 "Must be between 1 and 100 in length.",
             ));
         }
+        size += counted(o, &p, true)?;
+        if parent == 2 && t != 1 {
+            return Err(err(
+                &format!("{p}.type"),
+                "APPLICATION_COMMAND_OPTION_TYPE_INVALID",
+                "Sub-command groups can only contain sub-commands",
+            ));
+        }
         let required = o.get("required").and_then(Value::as_bool).unwrap_or(false);
         if t <= 2 {
             if depth >= 2 || (t == 2 && depth >= 1) {
@@ -79,8 +187,8 @@ fn validate_options(opts: &Value, path: &str, depth: u8) -> Result<(), ApiError>
                     "Subcommands cannot be nested this deep",
                 ));
             }
-            if let Some(sub) = o.get("options") {
-                validate_options(sub, &format!("{p}.options"), depth + 1)?;
+            if let Some(sub) = o.get("options").filter(|v| !v.is_null()) {
+                size += validate_options(sub, &format!("{p}.options"), depth + 1, t)?;
             }
         } else {
             if required && seen_optional {
@@ -93,18 +201,71 @@ fn validate_options(opts: &Value, path: &str, depth: u8) -> Result<(), ApiError>
             if !required {
                 seen_optional = true;
             }
-            if let Some(ch) = o.get("choices").and_then(Value::as_array)
-                && ch.len() > 25
-            {
+            if let Some(ch) = o.get("choices").filter(|v| !v.is_null()) {
+                size += choices(ch, t, &format!("{p}.choices"))?;
+            }
+        }
+    }
+    Ok(size)
+}
+
+/// Validates an option's choices (string, integer and number options only; at most 25;
+/// names 1–100 characters, string values at most 100) and returns their counted size.
+fn choices(ch: &Value, t: u64, path: &str) -> Result<usize, ApiError> {
+    if !matches!(t, 3 | 4 | 10) {
+        return Err(err(
+            path,
+            "APPLICATION_COMMAND_OPTION_CHOICES_INVALID",
+            "Only string, integer and number options can have choices",
+        ));
+    }
+    let Some(ch) = ch.as_array() else {
+        return Err(err(path, "BASE_TYPE_ARRAY", "Must be an array."));
+    };
+    if ch.len() > 25 {
+        return Err(err(
+            path,
+            "BASE_TYPE_MAX_LENGTH",
+            "Must be 25 or fewer in length.",
+        ));
+    }
+    let mut size = 0;
+    for (i, c) in ch.iter().enumerate() {
+        let p = format!("{path}.{i}");
+        let name = c.get("name").and_then(Value::as_str).unwrap_or("");
+        if !(1..=100).contains(&name.chars().count()) {
+            return Err(err(
+                &format!("{p}.name"),
+                "BASE_TYPE_BAD_LENGTH",
+                "Must be between 1 and 100 in length.",
+            ));
+        }
+        let longest = localizations(c, "name", &p, None)?;
+        size += name.chars().count().max(longest);
+        match c.get("value") {
+            Some(Value::String(v)) if t == 3 => {
+                if v.chars().count() > 100 {
+                    return Err(err(
+                        &format!("{p}.value"),
+                        "BASE_TYPE_MAX_LENGTH",
+                        "Must be 100 or fewer in length.",
+                    ));
+                }
+                size += v.chars().count();
+            }
+            Some(Value::Number(n)) if t != 3 && (t == 10 || n.is_i64() || n.is_u64()) => {
+                size += n.to_string().len();
+            }
+            _ => {
                 return Err(err(
-                    &format!("{p}.choices"),
-                    "BASE_TYPE_MAX_LENGTH",
-                    "Must be 25 or fewer in length.",
+                    &format!("{p}.value"),
+                    "APPLICATION_COMMAND_OPTION_CHOICE_VALUE_INVALID",
+                    "Choice value does not match the option type",
                 ));
             }
         }
     }
-    Ok(())
+    Ok(size)
 }
 
 /// Validates a bulk-overwrite body and builds the command objects (without ids).
@@ -185,6 +346,7 @@ fn build_one(sh: &Shared, guild: Option<u64>, c: &Value, prefix: &str) -> Result
             "Must be between 1 and 100 in length.",
         ));
     }
+    let mut size = counted(c, prefix.trim_end_matches('.'), t == 1)?;
     if let Some(o) = c.get("options")
         && !o.is_null()
     {
@@ -195,7 +357,16 @@ fn build_one(sh: &Shared, guild: Option<u64>, c: &Value, prefix: &str) -> Result
                 "Only chat input commands take options",
             ));
         }
-        validate_options(o, &format!("{prefix}options"), 0)?;
+        size += validate_options(o, &format!("{prefix}options"), 0, 0)?;
+    }
+    if size > COMMAND_MAX_CHARS {
+        let root = prefix.trim_end_matches('.');
+        let tree = json!({"_errors": [{"code": "APPLICATION_COMMAND_TOO_LARGE", "message": format!("Command exceeds maximum size ({COMMAND_MAX_CHARS})")}]});
+        return Err(if root.is_empty() {
+            ApiError::form_tree(tree)
+        } else {
+            ApiError::form_tree(json!({ root: tree }))
+        });
     }
     let mut v = json!({
         "application_id": sh.world.application_id.to_string(),

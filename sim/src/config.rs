@@ -41,10 +41,22 @@ pub struct SimConfig {
     pub privileged_intents: bool,
     /// Global REST limit per second (Discord: 50). Interaction endpoints are exempt.
     pub global_rate_limit: u32,
-    /// Requests per route bucket per [`SimConfig::route_window`].
+    /// Requests per [`SimConfig::route_window`] on routes without a limit of their own (the
+    /// routes with one, such as `POST /channels/{id}/messages` at 5 per 5 s per channel, are
+    /// listed in `sim/README.md`).
     pub route_limit: u32,
-    /// Window of a route bucket.
+    /// Window of [`SimConfig::route_limit`].
     pub route_window: Duration,
+    /// Multiplies the limit of every route that has one of its own (Discord: 1). A test that
+    /// raises it must say why.
+    pub route_limit_factor: u32,
+    /// New DM channels the bot may open per [`SimConfig::dm_open_window`] before
+    /// `POST /users/@me/channels` answers 40003 (Discord publishes no figure).
+    pub dm_open_limit: u32,
+    /// Window of [`SimConfig::dm_open_limit`].
+    pub dm_open_window: Duration,
+    /// How long a Cloudflare ban (error 1015, after too many invalid requests) lasts.
+    pub cloudflare_ban: Duration,
     /// Invalid requests (401, 403, 429) allowed per 10 minutes before every request is
     /// refused (Discord: 10 000).
     pub invalid_request_limit: u32,
@@ -88,6 +100,10 @@ impl Default for SimConfig {
             global_rate_limit: 50,
             route_limit: 5,
             route_window: Duration::from_secs(1),
+            route_limit_factor: 1,
+            dm_open_limit: 30,
+            dm_open_window: Duration::from_secs(600),
+            cloudflare_ban: Duration::from_secs(3600),
             invalid_request_limit: 10_000,
             interaction_ack_deadline: Duration::from_secs(3),
             interaction_token_ttl: Duration::from_secs(15 * 60),

@@ -71,6 +71,14 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/guilds/{guild}/bans", get(bans))
         .route("/guilds/{guild}/audit-log", get(audit_log))
         .route(
+            "/guilds/{guild}/commands/permissions",
+            axum::routing::put(command_permissions),
+        )
+        .route(
+            "/guilds/{guild}/commands/{command}/permissions",
+            axum::routing::put(command_permissions),
+        )
+        .route(
             "/channels/{channel}/messages",
             get(messages).post(user_message),
         )
@@ -312,8 +320,14 @@ async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
     let member = match c.guild_id {
         Some(g) => {
             let g = st.guild(&sh.world, g).expect("channel's guild");
-            if !g.members.contains_key(&author) {
+            let Some(m) = g.members.get(&author) else {
                 return Err(bad("author is not a member of the channel's guild"));
+            };
+            // As on Discord, a member in a timeout cannot post.
+            if m.communication_disabled_until
+                .is_some_and(|t| t > crate::util::now_ms())
+            {
+                return Err(bad("author is timed out and cannot post"));
             }
             crate::state::member_partial(&g, author)
         }
@@ -547,33 +561,21 @@ async fn faults(AxState(sh): S, body: Bytes) -> CR {
             return Ok(Json(json!({"affected": 1, "gateway_paused": false})).into_response());
         }
         "route" => {
-            let f: RouteFault = RouteFault {
-                route: b
-                    .get("route")
-                    .and_then(Value::as_str)
-                    .ok_or_else(|| bad("route fault needs route"))?
-                    .to_owned(),
-                kind: match b.get("status") {
-                    Some(Value::Number(n)) => n.to_string(),
-                    Some(Value::String(s)) => s.clone(),
-                    _ => {
-                        return Err(bad(
-                            "route fault needs status: 429, a 5xx status, or \"lag\"",
-                        ));
-                    }
-                },
-                ms: b.get("ms").and_then(Value::as_u64),
-                count: b.get("count").and_then(Value::as_u64).map(|c| c as u32),
-            };
-            if f.kind != "lag"
-                && f.kind != "429"
-                && !f.kind.parse::<u16>().is_ok_and(|c| (500..600).contains(&c))
-            {
-                return Err(bad("status must be 429, 500-599 or \"lag\""));
-            }
+            let f = route_fault(&b)?;
             let mut st = sh.lock();
             st.faults.push(f);
             return Ok(Json(json!({"affected": 1, "routes": st.faults})).into_response());
+        }
+        "cloudflare_ban" => {
+            let ms = b.get("ms").and_then(Value::as_u64).unwrap_or(60_000);
+            let html = b.get("html").and_then(Value::as_bool).unwrap_or(false);
+            let until = std::time::Instant::now() + std::time::Duration::from_millis(ms);
+            sh.lock().cloudflare_ban = Some((until, html));
+            return Ok(Json(json!({"affected": 1, "cloudflare_ban_ms": ms})).into_response());
+        }
+        "revoke_token" | "restore_token" => {
+            sh.lock().token_revoked = kind == "revoke_token";
+            return Ok(Json(json!({"affected": 1})).into_response());
         }
         other => {
             return match crate::gwfaults::apply(&sh, other, &b, shard) {
@@ -595,4 +597,85 @@ async fn faults(AxState(sh): S, body: Bytes) -> CR {
         }
     }
     Ok(Json(json!({"affected": affected})).into_response())
+}
+
+/// A route fault from its control request; `status` is 429, a 5xx status, `"lag"`, `"hang"`
+/// or `"reset"`.
+fn route_fault(b: &Value) -> Result<RouteFault, Ctl> {
+    let f = RouteFault {
+        route: b
+            .get("route")
+            .and_then(Value::as_str)
+            .ok_or_else(|| bad("route fault needs route"))?
+            .to_owned(),
+        kind: match b.get("status") {
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => s.clone(),
+            _ => {
+                return Err(bad(
+                    "route fault needs status: 429, a 5xx status, \"lag\", \"hang\" or \"reset\"",
+                ));
+            }
+        },
+        ms: b.get("ms").and_then(Value::as_u64),
+        count: b.get("count").and_then(Value::as_u64).map(|c| c as u32),
+        scope: b.get("scope").and_then(Value::as_str).map(str::to_owned),
+        after_apply: b
+            .get("after_apply")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
+        html: b.get("html").and_then(Value::as_bool).unwrap_or(false),
+    };
+    let is_5xx = f.kind.parse::<u16>().is_ok_and(|c| (500..600).contains(&c));
+    if !matches!(f.kind.as_str(), "lag" | "429" | "hang" | "reset") && !is_5xx {
+        return Err(bad(
+            "status must be 429, 500-599, \"lag\", \"hang\" or \"reset\"",
+        ));
+    }
+    if f.scope
+        .as_deref()
+        .is_some_and(|s| !matches!(s, "user" | "shared" | "global"))
+    {
+        return Err(bad("scope must be user, shared or global"));
+    }
+    if f.after_apply && !(is_5xx || matches!(f.kind.as_str(), "hang" | "reset")) {
+        return Err(bad(
+            "after_apply goes with a 5xx status, \"hang\" or \"reset\"",
+        ));
+    }
+    Ok(f)
+}
+
+/// A guild's admins set who may use the application's commands (Server Settings →
+/// Integrations; Discord's `PUT .../commands/{id}/permissions`, which needs the admin's own
+/// token): `{"permissions": [{"id", "type": 1 role | 2 user, "permission": bool}]}`, for one
+/// command by name, or for all of them. Such an overwrite replaces
+/// `default_member_permissions` for the users it names; `@everyone` is the guild id.
+async fn command_permissions(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    let gid = id(&p, "guild")?;
+    let b = parse_body(&body)?;
+    let list = b
+        .get("permissions")
+        .and_then(Value::as_array)
+        .ok_or_else(|| bad("permissions must be an array"))?;
+    let mut out = Vec::new();
+    for e in list {
+        let target = val_id(e.get("id")).ok_or_else(|| bad("each permission needs an id"))?;
+        let kind = e.get("type").and_then(Value::as_u64).unwrap_or(0);
+        if kind != 1 && kind != 2 {
+            return Err(bad("type must be 1 (role) or 2 (user)"));
+        }
+        let allowed = e
+            .get("permission")
+            .and_then(Value::as_bool)
+            .ok_or_else(|| bad("permission must be a boolean"))?;
+        out.push((target, kind as u8, allowed));
+    }
+    let mut st = sh.lock();
+    st.guild(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    let n = out.len();
+    st.command_overwrites
+        .insert((gid, p.get("command").cloned()), out);
+    Ok(Json(json!({"permissions": n})).into_response())
 }

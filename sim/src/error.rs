@@ -66,6 +66,66 @@ impl ApiError {
     }
 }
 
+/// Field errors gathered over a whole body, answered together as one 50035 (Discord reports
+/// every invalid field at once, each under its path in the `errors` tree).
+#[derive(Debug, Default)]
+pub struct FormErrors {
+    tree: serde_json::Map<String, Value>,
+}
+
+impl FormErrors {
+    /// Records an error at `path` (dot-separated; array indices are keys, as Discord's are).
+    /// A field's own errors stand for its whole subtree, as the spec's `ErrorDetails` has
+    /// it (a node holds either `_errors` or fields): an error under a field that already
+    /// has one is dropped, and a field's own error replaces those recorded under it.
+    pub fn add(&mut self, path: &str, code: &str, message: &str) {
+        let mut node = &mut self.tree;
+        for key in path.split('.').filter(|k| !k.is_empty()) {
+            if node.contains_key("_errors") {
+                return;
+            }
+            node = node
+                .entry(key.to_owned())
+                .or_insert_with(|| json!({}))
+                .as_object_mut()
+                .expect("error tree nodes are objects");
+        }
+        node.retain(|k, _| k == "_errors");
+        let errs = node.entry("_errors").or_insert_with(|| json!([]));
+        if let Some(a) = errs.as_array_mut() {
+            a.push(json!({"code": code, "message": message}));
+        }
+    }
+
+    /// Whether an error was recorded at or under `path`.
+    #[must_use]
+    pub fn has(&self, path: &str) -> bool {
+        let mut node = &self.tree;
+        for key in path.split('.').filter(|k| !k.is_empty()) {
+            match node.get(key).and_then(Value::as_object) {
+                Some(n) => node = n,
+                None => return false,
+            }
+        }
+        !node.is_empty()
+    }
+
+    /// Whether nothing was recorded.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.tree.is_empty()
+    }
+
+    /// `Ok` when nothing was recorded, else the 50035 with every error.
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(ApiError::form_tree(Value::Object(self.tree)))
+        }
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let mut r = (self.status, axum::Json(self.body())).into_response();
@@ -145,6 +205,14 @@ pub mod e {
             StatusCode::FORBIDDEN,
             50007,
             "Cannot send messages to this user",
+        )
+    }
+    /// The bot opened more new DM channels than Discord's anti-spam limit allows.
+    pub fn opening_dms_too_fast() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            40003,
+            "You are opening direct messages too fast.",
         )
     }
     pub fn non_text_channel() -> ApiError {

@@ -2,9 +2,10 @@
 //! the original response and followups.
 
 use crate::error::{ApiError, e};
-use crate::rest::{R, body_json, no_content, ok, snow, validate_message_body};
+use crate::http::{R, body_json, no_content, ok, snow};
 use crate::state::{Interaction, Shared, State, intents};
-use crate::util::{iso, next_snowflake, now_ms, random_token};
+use crate::util::{DISCORD_LOCALES, iso, next_snowflake, now_ms, random_token};
+use crate::validate::validate_message_body;
 use crate::world::{Guild, perms};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
@@ -13,6 +14,24 @@ use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
+
+/// The interaction routes of `/api/v10`: the callback and the webhook (followup, original
+/// response) messages. They need no bot token.
+pub(crate) fn router() -> axum::Router<Arc<Shared>> {
+    use axum::routing::{get, post};
+    axum::Router::new()
+        .route(
+            "/interactions/{interaction}/{token}/callback",
+            post(callback),
+        )
+        .route("/webhooks/{app}/{token}", post(followup))
+        .route(
+            "/webhooks/{app}/{token}/messages/{message}",
+            get(get_webhook_message)
+                .patch(edit_webhook_message)
+                .delete(delete_webhook_message),
+        )
+}
 
 /// Why a control-API interaction request was refused.
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +67,9 @@ struct Resolver<'a> {
     sh: &'a Shared,
     st: &'a State,
     guild: Option<&'a Guild>,
+    /// The channel the interaction comes from: resolved members' permissions are theirs
+    /// there, overwrites included.
+    channel: u64,
     resolved: Map<String, Value>,
 }
 
@@ -73,7 +95,7 @@ impl Resolver<'_> {
             o.remove("mute");
             o.insert(
                 "permissions".into(),
-                json!(g.base_permissions(id).to_string()),
+                json!(g.channel_permissions(id, self.channel).to_string()),
             );
             self.add("members", id, mj);
         }
@@ -212,13 +234,6 @@ struct Place {
     locale: String,
 }
 
-/// The locales Discord's clients report.
-pub const DISCORD_LOCALES: [&str; 32] = [
-    "id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl",
-    "no", "pl", "pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th",
-    "zh-CN", "ja", "zh-TW", "ko",
-];
-
 fn place(sh: &Shared, st: &State, req: &Value) -> Result<Place, BuildError> {
     let guild_id = req_id(req, "guild_id")?;
     let channel_id = req_id(req, "channel_id")?.ok_or_else(|| bad("channel_id is required"))?;
@@ -262,6 +277,107 @@ fn place(sh: &Shared, st: &State, req: &Value) -> Result<Place, BuildError> {
         user,
         locale,
     })
+}
+
+/// A member in a timeout cannot use commands or components (Discord's client does not let
+/// them).
+fn not_timed_out(place: &Place) -> Result<(), BuildError> {
+    if let Some(g) = &place.guild
+        && g.members
+            .get(&place.user.id)
+            .and_then(|m| m.communication_disabled_until)
+            .is_some_and(|t| t > now_ms())
+    {
+        return Err(bad("the user is timed out and cannot use commands"));
+    }
+    Ok(())
+}
+
+/// Whether the user may run `cmd` at `place`: not timed out, the command's `contexts` (and
+/// `dm_permission`) include the place, and in a guild the member holds every bit of
+/// `default_member_permissions` (`"0"`: administrators only).
+fn may_use(st: &State, place: &Place, cmd: &Value) -> Result<(), BuildError> {
+    not_timed_out(place)?;
+    let context = if place.guild_id.is_some() { 0 } else { 1 };
+    if let Some(ctx) = cmd["contexts"].as_array()
+        && !ctx.iter().any(|c| c.as_u64() == Some(context))
+    {
+        return Err(bad(format!(
+            "the command's contexts do not include {}",
+            if context == 0 {
+                "guilds"
+            } else {
+                "the bot's DMs"
+            }
+        )));
+    }
+    if context == 1 && cmd["dm_permission"] == json!(false) {
+        return Err(bad("the command is not available in DMs"));
+    }
+    if let Some(g) = &place.guild
+        && let Some(allowed) = overwritten(st, g, place.user.id, cmd)
+    {
+        return if allowed {
+            Ok(())
+        } else {
+            Err(bad(
+                "the guild's command permissions do not let the user run it",
+            ))
+        };
+    }
+    if let Some(g) = &place.guild
+        && let Some(need) = cmd["default_member_permissions"]
+            .as_str()
+            .and_then(|s| s.parse::<u64>().ok())
+    {
+        let have = g.base_permissions(place.user.id);
+        let admin = have & perms::ADMINISTRATOR != 0;
+        let allowed = if need == 0 {
+            admin
+        } else {
+            admin || have & need == need
+        };
+        if !allowed {
+            return Err(bad(
+                "the user lacks the command's default_member_permissions",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// What the guild's command permission overwrites say about `user` running `cmd` (those of
+/// the command, else the application-wide ones): the user's own entry, else any of their
+/// roles' (allowed if one allows), else `@everyone`'s; `None` when none applies.
+/// Administrators may always run it.
+fn overwritten(st: &State, g: &Guild, user: u64, cmd: &Value) -> Option<bool> {
+    if g.base_permissions(user) & perms::ADMINISTRATOR != 0 {
+        return Some(true);
+    }
+    let name = cmd["name"].as_str().map(str::to_owned);
+    let list = st
+        .command_overwrites
+        .get(&(g.id, name))
+        .or_else(|| st.command_overwrites.get(&(g.id, None)))?;
+    if let Some(&(_, _, ok)) = list.iter().find(|(id, t, _)| *t == 2 && *id == user) {
+        return Some(ok);
+    }
+    let roles = g
+        .members
+        .get(&user)
+        .map(|m| m.roles.clone())
+        .unwrap_or_default();
+    let mine: Vec<bool> = list
+        .iter()
+        .filter(|(id, t, _)| *t == 1 && roles.contains(id))
+        .map(|(_, _, ok)| *ok)
+        .collect();
+    if !mine.is_empty() {
+        return Some(mine.contains(&true));
+    }
+    list.iter()
+        .find(|(id, t, _)| *t == 1 && *id == g.id)
+        .map(|(_, _, ok)| *ok)
 }
 
 /// The INTERACTION_CREATE payload of `kind` with `data` at `place`, stored and dispatched.
@@ -327,7 +443,8 @@ fn create(
         payload["guild"] = json!({"id": g.id.to_string(), "locale": "en-US", "features": []});
         payload["guild_locale"] = json!("en-US");
         let mut m = g.members[&user_id].to_json();
-        m["permissions"] = json!(g.base_permissions(user_id).to_string());
+        // Discord: the member's permissions in the channel, overwrites included.
+        m["permissions"] = json!(g.channel_permissions(user_id, channel_id).to_string());
         payload["member"] = m;
     } else {
         payload["user"] = place.user.to_json();
@@ -370,10 +487,12 @@ pub(crate) fn build(sh: &Shared, st: &mut State, req: &Value) -> Result<Value, B
     let place = place(sh, st, req)?;
     let cmd = crate::commands::find_command(st, place.guild_id, top)
         .ok_or_else(|| bad(format!("unknown command {top:?}: register it first")))?;
+    may_use(st, &place, &cmd)?;
     let mut r = Resolver {
         sh,
         st,
         guild: place.guild.as_ref(),
+        channel: place.channel.id,
         resolved: Map::new(),
     };
     let empty = Vec::new();
@@ -472,6 +591,7 @@ pub(crate) fn build_component(
     req: &Value,
 ) -> Result<Value, BuildError> {
     let place = place(sh, st, req)?;
+    not_timed_out(&place)?;
     let message_id = req_id(req, "message_id")?.ok_or_else(|| bad("message_id is required"))?;
     let custom_id = req
         .get("custom_id")
@@ -509,6 +629,7 @@ pub(crate) fn build_component(
                 sh,
                 st,
                 guild: place.guild.as_ref(),
+                channel: place.channel.id,
                 resolved: Map::new(),
             };
             for v in &values {
@@ -769,6 +890,22 @@ pub(crate) async fn followup(
     let it = &st.interactions[&id];
     if !it.acknowledged {
         return Err(e::unknown_webhook());
+    }
+    if let Some(mut m) = it
+        .original
+        .clone()
+        .filter(|m| m["flags"].as_u64().unwrap_or(0) & 128 != 0)
+    {
+        // The first followup after a deferred response edits the loading message, and the
+        // defer's ephemeral flag stays whatever the followup asks.
+        crate::state::apply_edit(&mut m, &b);
+        let kept = m["flags"].as_u64().unwrap_or(0) & 64;
+        let asked = b.get("flags").and_then(Value::as_u64).unwrap_or(0) & (4 | 4096);
+        m["flags"] = json!(kept | asked);
+        let (guild, channel) = (it.guild_id, it.channel_id);
+        st.interactions.get_mut(&id).expect("exists").original = Some(m.clone());
+        publish(&mut st, guild, channel, &m, "MESSAGE_UPDATE");
+        return ok(m);
     }
     let flags = b.get("flags").and_then(Value::as_u64).unwrap_or(0) & (64 | 4 | 4096);
     let m = interaction_message(&sh, it, &b, flags, 0);

@@ -26,12 +26,15 @@ pub mod firehose;
 pub mod frames;
 mod gateway;
 mod gwfaults;
+mod http;
 mod interactions;
+mod limits;
 mod ratelimit;
 mod rest;
 mod state;
 mod urls;
 pub mod util;
+mod validate;
 pub mod world;
 
 pub use cli::{Args, run};
@@ -211,6 +214,7 @@ impl Sim {
 
 fn router(shared: Arc<state::Shared>) -> Router {
     let api = rest::router()
+        .merge(interactions::router())
         .route_layer(axum::middleware::from_fn_with_state(
             shared.clone(),
             ratelimit::middleware,

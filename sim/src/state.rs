@@ -185,7 +185,8 @@ pub(crate) struct Interaction {
 pub struct RouteFault {
     /// `METHOD /route` (as in stats), a route template, or `*`.
     pub route: String,
-    /// `429`, a 5xx status, or `lag`.
+    /// `429`, a 5xx status, `lag`, `hang` (no answer until the client gives up) or `reset`
+    /// (the connection is cut before the response is complete).
     pub kind: String,
     /// For `lag`: delay in ms; for `429`: retry-after in ms.
     #[serde(default)]
@@ -193,14 +194,19 @@ pub struct RouteFault {
     /// Requests it applies to (unlimited when absent).
     #[serde(default)]
     pub count: Option<u32>,
+    /// For `429`: `user` (default), `shared` (not counted as an invalid request) or `global`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
+    /// For 5xx, `hang` and `reset`: the request is carried out first, then answered so.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub after_apply: bool,
+    /// For 5xx: Cloudflare's HTML page instead of Discord's JSON body.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub html: bool,
 }
 
-/// Route rate-limit bucket state.
-#[derive(Debug)]
-pub(crate) struct Bucket {
-    pub remaining: u32,
-    pub reset_at: Instant,
-}
+/// One command permission overwrite: target id, type (1 role, 2 user), allowed.
+pub(crate) type CommandOverwrite = (u64, u8, bool);
 
 /// Mutable state behind one lock.
 #[derive(Debug, Default)]
@@ -222,8 +228,13 @@ pub(crate) struct State {
     pub presences: BTreeMap<String, Value>,
     pub stats: Stats,
     pub faults: Vec<RouteFault>,
-    pub buckets: HashMap<String, Bucket>,
-    pub global_window: (u64, u32),
+    pub buckets: HashMap<String, crate::limits::Bucket>,
+    pub global_hits: VecDeque<Instant>,
+    pub dm_opens: VecDeque<Instant>,
+    /// A Cloudflare ban in force: until when, and whether its body is HTML.
+    pub cloudflare_ban: Option<(Instant, bool)>,
+    /// The bot token was revoked: every authenticated request gets 401.
+    pub token_revoked: bool,
     pub invalid_window: VecDeque<Instant>,
     pub member_requests: HashMap<(String, u64), Instant>,
     pub guild_deliveries: HashMap<u64, u32>,
@@ -239,6 +250,10 @@ pub(crate) struct State {
     pub gw_faults: crate::gwfaults::GatewayFaults,
     /// Firehose runs.
     pub firehoses: crate::firehose::Runs,
+    /// Command permission overwrites a guild's admins set (Discord's application command
+    /// permissions), by guild and command name (`None`: every command of the application):
+    /// `(role, user or channel id, type 1 role / 2 user, allowed)`.
+    pub command_overwrites: HashMap<(u64, Option<String>), Vec<CommandOverwrite>>,
 }
 
 /// Everything a handler needs.
@@ -322,6 +337,12 @@ pub(crate) fn shard_of(guild_id: Option<u64>, total: u32) -> u32 {
 }
 
 impl State {
+    /// Whether the bot's token no longer works: reset by Discord (session starts exhausted)
+    /// or revoked. Either way REST answers 401 and the gateway closes with 4004.
+    pub fn token_invalid(&self) -> bool {
+        self.token_reset || self.token_revoked
+    }
+
     /// Whether a GUILD_CREATE for `guild` may be streamed now (not in an outage, the bot in
     /// it).
     pub fn guild_streamable(&self, guild: u64) -> bool {

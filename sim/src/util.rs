@@ -89,6 +89,13 @@ pub fn random_token(len: usize) -> String {
         .collect()
 }
 
+/// The locales Discord's clients report (the keys allowed in `*_localizations`).
+pub const DISCORD_LOCALES: [&str; 32] = [
+    "id", "da", "de", "en-GB", "en-US", "es-ES", "es-419", "fr", "hr", "it", "lt", "hu", "nl",
+    "no", "pl", "pt-BR", "ro", "fi", "sv-SE", "vi", "tr", "cs", "el", "bg", "ru", "uk", "hi", "th",
+    "zh-CN", "ja", "zh-TW", "ko",
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;

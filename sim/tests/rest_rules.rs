@@ -144,8 +144,15 @@ async fn too_many_invalid_requests_get_every_request_refused() {
             401
         );
     }
-    let r = api(&sim, "GET", "/users/@me", None).await;
+    // Cloudflare bans the client: 429 with its own body (error 1015) and no rate-limit
+    // headers, for every request, authorized or not (not in Discord's spec: read raw).
+    let url = format!("{}/api/v10/users/@me", sim.api_url());
+    let auth = format!("Bot {TOKEN}");
+    let r = http("GET", &url, None, &[("authorization", auth.as_str())]).await;
     assert_eq!(r.status, 429);
+    assert_eq!(&r.raw[..], b"error code: 1015");
+    assert!(!r.headers.contains_key("x-ratelimit-limit"));
+    assert!(!r.headers.contains_key("retry-after"));
     assert_eq!(sim.stats().stats.invalid_requests, 3);
     sim.shutdown().await;
 }
@@ -1238,5 +1245,36 @@ async fn component_interactions_are_refused_for_unknown_disabled_or_bad_values()
     let (_, it) = ban_interaction(&sim, None).await;
     let r = callback(&sim, &it, "", &json!({"type": 7, "data": {"content": "x"}})).await;
     assert_eq!((r.status, code(&r)), (400, 50035));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_application_carries_every_field_the_spec_requires() {
+    let sim = sim(1).await;
+    let r = api(&sim, "GET", "/applications/@me", None).await;
+    assert_eq!(r.status, 200);
+    for k in [
+        "id",
+        "name",
+        "icon",
+        "description",
+        "type",
+        "verify_key",
+        "flags",
+        "flags_new",
+        "redirect_uris",
+        "interactions_endpoint_url",
+        "role_connections_verification_url",
+        "owner",
+        "approximate_guild_count",
+        "approximate_user_install_count",
+        "approximate_user_authorization_count",
+        "explicit_content_filter",
+        "team",
+        "eligible_oauth2_scopes",
+    ] {
+        assert!(r.body.get(k).is_some(), "{k} missing: {}", r.body);
+    }
+    assert_eq!(r.body["flags_new"], r.body["flags"].to_string());
     sim.shutdown().await;
 }

@@ -106,3 +106,35 @@ async fn configured_slack_lets_an_identify_arrive_that_much_early() {
     }
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_reset_or_revoked_token_is_dead_on_rest_and_on_the_gateway() {
+    let sim = sim(2).await;
+    assert_eq!(api(&sim, "GET", "/users/@me", None).await.status, 200);
+    // Reset by Discord (as after an exhausted session start limit): REST refuses it too.
+    ctl(&sim, "POST", "/token", Some(&json!({"reset": true}))).await;
+    assert_eq!(api(&sim, "GET", "/users/@me", None).await.status, 401);
+    ctl(&sim, "POST", "/token", Some(&json!({"reset": false}))).await;
+    assert_eq!(api(&sim, "GET", "/users/@me", None).await.status, 200);
+    // Revoked (as from the Developer Portal): the gateway refuses it too.
+    ctl(
+        &sim,
+        "POST",
+        "/faults",
+        Some(&json!({"kind": "revoke_token"})),
+    )
+    .await;
+    let mut g = Gw::identified(&sim, [0, 1], INTENTS).await;
+    assert_eq!(g.close_code().await, Some(4004));
+    ctl(
+        &sim,
+        "POST",
+        "/faults",
+        Some(&json!({"kind": "restore_token"})),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let (_c, r) = Gw::ready(&sim, None, [0, 1], INTENTS).await;
+    assert_eq!(r["t"], "READY");
+    sim.shutdown().await;
+}

@@ -80,6 +80,17 @@ async fn setup() -> Setup {
     worker.wait_ready(Duration::from_secs(90)).await;
     let cast = GuildCast::of(&sim, sim.world().guild_id(0));
     assert!(cast.members.len() >= 3, "{cast:?}");
+    // The server's admins let every member run Kyuta's commands (Server Settings →
+    // Integrations): otherwise Discord hides /kick from a member without Kick Members, and
+    // the worker's own refusals could not be reached.
+    let (status, body) = kyuta_tests::worker::http(
+        sim.addr(),
+        "PUT",
+        &format!("/_sim/guilds/{}/commands/permissions", cast.guild),
+        Some(&json!({"permissions": [{"id": cast.guild.to_string(), "type": 1, "permission": true}]})),
+    )
+    .await;
+    assert_eq!(status, 200, "command permissions: {body}");
     Setup {
         control: SimControl::new(sim.addr()),
         sim,

@@ -23,7 +23,7 @@ impl Conn {
         let cfg = &self.shared.cfg;
         let token = d.get("token").and_then(Value::as_str).unwrap_or("");
         let token = token.strip_prefix("Bot ").unwrap_or(token);
-        if token != cfg.token || self.shared.lock().token_reset {
+        if token != cfg.token || self.shared.lock().token_invalid() {
             self.close(sink, 4004, "Authentication failed.").await;
             return Flow::Stop;
         }
@@ -269,7 +269,7 @@ impl Conn {
         }
         let token = d.get("token").and_then(Value::as_str).unwrap_or("");
         let token = token.strip_prefix("Bot ").unwrap_or(token);
-        if token != self.shared.cfg.token || self.shared.lock().token_reset {
+        if token != self.shared.cfg.token || self.shared.lock().token_invalid() {
             self.close(sink, 4004, "Authentication failed.").await;
             return Flow::Stop;
         }

@@ -188,6 +188,17 @@ impl Harness {
             ids: AtomicU64::new(1),
         };
         h.register_commands().await;
+        // The server's admins let every member run Kyuta's commands (Server Settings →
+        // Integrations), as servers that rely on the bot's own checks do: otherwise Discord
+        // would hide /ban from a plain member and the worker's refusals could not be reached.
+        let (status, body) = http(
+            &h.sim,
+            "PUT",
+            &format!("/_sim/guilds/{gid}/commands/permissions"),
+            Some(json!({"permissions": [{"id": gid.to_string(), "type": 1, "permission": true}]})),
+        )
+        .await;
+        assert_eq!(status, 200, "command permissions: {body}");
         h
     }
 

@@ -645,7 +645,15 @@ pub async fn post_modlog(deps: &Deps, channel: Option<u64>, case: &Case) {
         }
     }
     let embed = modlog::build_embed(&modlog_entry(case));
-    let once = format!("modlog:{}:{}:{}", case.guild_id, case.number, channel);
+    // One post per version of the case: a re-post after /reason changes the reason and is a
+    // new message (Discord would answer a repeated nonce with the first post).
+    let once = format!(
+        "modlog:{}:{}:{}:{}",
+        case.guild_id,
+        case.number,
+        channel,
+        case.reason_history.len()
+    );
     if let Err(e) = discord::post_embed(&deps.rest, channel, &embed, &once).await {
         tracing::warn!(
             guild = case.guild_id,
