@@ -98,6 +98,11 @@ fn apply_ban(
 ) -> Result<(), ApiError> {
     let bot = sh.world.bot.id;
     let g = st.guild(&sh.world, gid).ok_or_else(e::unknown_guild)?;
+    if g.bans.contains_key(&uid) {
+        // Already banned (a retried request): Discord answers 204 and changes nothing, so
+        // no event, no audit-log entry, and the first ban's reason stays.
+        return Ok(());
+    }
     let was_member = g.members.contains_key(&uid);
     if was_member && (uid == bot || !g.outranks(bot, uid)) {
         return Err(e::missing_permissions());

@@ -126,7 +126,11 @@ async fn modify_member(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) ->
             return Err(e::missing_permissions());
         }
         let until = until.filter(|t| *t > now_ms());
-        changes_update.push(json!({"key": "communication_disabled_until", "old_value": member.communication_disabled_until.map(iso), "new_value": until.map(iso)}));
+        // Discord logs changes only: the same timeout set again (a retried request) adds no
+        // audit-log entry.
+        if member.communication_disabled_until != until {
+            changes_update.push(json!({"key": "communication_disabled_until", "old_value": member.communication_disabled_until.map(iso), "new_value": until.map(iso)}));
+        }
         new_member.communication_disabled_until = until;
     }
     if let Some(v) = b.get("nick") {
