@@ -248,43 +248,46 @@ struct Template {
     authors: Vec<(u64, String, String)>,
 }
 
-fn template(sh: &Shared, n: u64) -> Option<Template> {
-    let build = |g: &crate::world::Guild| {
-        let channel_id = g
-            .channels
-            .iter()
-            .find(|c| c.name == "general")
-            .or(g.channels.get(1))?
-            .id;
-        let authors: Vec<_> = g
-            .members
-            .values()
-            .filter(|m| !m.user.bot)
-            .take(AUTHORS)
-            .map(|m| {
-                let (mut u, mut p) = (Vec::new(), Vec::new());
-                write_user(&mut u, &m.user);
-                write_member_partial(&mut p, m);
-                (
-                    m.user.id,
-                    String::from_utf8(u).unwrap_or_default(),
-                    String::from_utf8(p).unwrap_or_default(),
-                )
-            })
-            .collect();
-        (!authors.is_empty()).then_some(Template {
-            guild_id: g.id,
-            channel_id,
-            authors,
+/// The firehose's template of guild `g`: its `#general` (or second channel) and up to
+/// [`AUTHORS`] human authors, serialized once.
+fn build_template(g: &crate::world::Guild) -> Option<Template> {
+    let channel_id = g
+        .channels
+        .iter()
+        .find(|c| c.name == "general")
+        .or(g.channels.get(1))?
+        .id;
+    let authors: Vec<_> = g
+        .members
+        .values()
+        .filter(|m| !m.user.bot)
+        .take(AUTHORS)
+        .map(|m| {
+            let (mut u, mut p) = (Vec::new(), Vec::new());
+            write_user(&mut u, &m.user);
+            write_member_partial(&mut p, m);
+            (
+                m.user.id,
+                String::from_utf8(u).unwrap_or_default(),
+                String::from_utf8(p).unwrap_or_default(),
+            )
         })
-    };
+        .collect();
+    (!authors.is_empty()).then_some(Template {
+        guild_id: g.id,
+        channel_id,
+        authors,
+    })
+}
+
+fn template(sh: &Shared, n: u64) -> Option<Template> {
     {
         let st = sh.lock();
         if let Some(g) = st.guilds.get(&n) {
-            return build(g);
+            return build_template(g);
         }
     }
-    build(&sh.world.generate(n))
+    build_template(&sh.world.generate(n))
 }
 
 /// Writes one event's `d`.
@@ -499,28 +502,8 @@ async fn drive(sh: Arc<Shared>, plan: Plan, run: Arc<Run>) {
 /// sending them (for measuring the generator alone). Returns the bytes written.
 #[must_use]
 pub fn generate_messages(world: &crate::world::World, n: u64, count: u64) -> u64 {
-    let g = world.generate(n);
-    let channel_id = g.channels.get(1).map_or(0, |c| c.id);
-    let authors: Vec<_> = g
-        .members
-        .values()
-        .filter(|m| !m.user.bot)
-        .take(AUTHORS)
-        .map(|m| {
-            let (mut u, mut p) = (Vec::new(), Vec::new());
-            write_user(&mut u, &m.user);
-            write_member_partial(&mut p, m);
-            (
-                m.user.id,
-                String::from_utf8(u).unwrap_or_default(),
-                String::from_utf8(p).unwrap_or_default(),
-            )
-        })
-        .collect();
-    let t = Template {
-        guild_id: g.id,
-        channel_id,
-        authors,
+    let Some(t) = build_template(&world.generate(n)) else {
+        return 0;
     };
     let mut out = Vec::with_capacity(2048);
     let mut bytes = 0;
