@@ -227,22 +227,7 @@ async fn operator_reshard_cut_off_from_redis() {
         )
         .await;
     let switched_after = back.elapsed();
-    let t1 = Instant::now();
-    while fleet
-        .sets()
-        .get_opt(&format!("{CLUSTER}-g1"))
-        .await
-        .ok()
-        .flatten()
-        .is_some()
-        || fleet.kubelet.pods().iter().any(|p| p.generation == 1)
-    {
-        assert!(
-            t1.elapsed() < Duration::from_secs(90),
-            "generation 1 not retired within 90 s of the switch"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_generation_1_retired(&fleet).await;
     tokio::time::sleep(profile().scale(Duration::from_secs(5))).await;
     let mut row = checker.finish_with(name, &fleet.logs()).await;
     row.figure("switched_after_redis_s", secs(switched_after));
@@ -309,22 +294,7 @@ async fn operator_restarts_mid_reshard() {
             |s| s.generation == 2 && s.shards == 8 && s.ready_shards == 8,
         )
         .await;
-    let t1 = Instant::now();
-    while fleet
-        .sets()
-        .get_opt(&format!("{CLUSTER}-g1"))
-        .await
-        .ok()
-        .flatten()
-        .is_some()
-        || fleet.kubelet.pods().iter().any(|p| p.generation == 1)
-    {
-        assert!(
-            t1.elapsed() < Duration::from_secs(90),
-            "generation 1 not retired within 90 s of the switch"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_generation_1_retired(&fleet).await;
     tokio::time::sleep(profile().scale(Duration::from_secs(5))).await;
     let mut row = checker.finish_with(name, &fleet.logs()).await;
     let sets: Vec<String> = fleet
@@ -434,4 +404,24 @@ async fn operator_gives_up_a_generation_that_never_becomes_ready() {
     );
     fleet.stop().await;
     row.report();
+}
+
+/// Waits (at most 90 s) until generation 1's StatefulSet and pods are gone.
+async fn wait_generation_1_retired(fleet: &KubeFleet) {
+    let t1 = Instant::now();
+    while fleet
+        .sets()
+        .get_opt(&format!("{CLUSTER}-g1"))
+        .await
+        .ok()
+        .flatten()
+        .is_some()
+        || fleet.kubelet.pods().iter().any(|p| p.generation == 1)
+    {
+        assert!(
+            t1.elapsed() < Duration::from_secs(90),
+            "generation 1 not retired within 90 s of the switch"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
 }
