@@ -34,6 +34,29 @@ pub(crate) fn snow(p: &HashMap<String, String>, key: &str) -> Result<u64, ApiErr
 }
 
 /// Parses a JSON body (empty = `{}`).
+/// The `limit` query parameter: `default` when absent, else a number in `1..=max`
+/// (50035 `NUMBER_TYPE_MAX` otherwise, as Discord answers).
+pub(crate) fn limit_param(
+    q: &HashMap<String, String>,
+    max: usize,
+    default: usize,
+) -> Result<usize, ApiError> {
+    match q.get("limit") {
+        Some(l) => l
+            .parse()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::form(
+                    "limit",
+                    "NUMBER_TYPE_MAX",
+                    &format!("int value should be less than or equal to {max}."),
+                )
+            }),
+        None => Ok(default),
+    }
+}
+
 pub(crate) fn body_json(b: &Bytes) -> Result<Value, ApiError> {
     if b.is_empty() {
         return Ok(json!({}));

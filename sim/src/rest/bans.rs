@@ -288,20 +288,7 @@ fn ban_json(b: &crate::world::Ban) -> Value {
 }
 
 async fn list_bans(AxState(sh): S, Path(p): P, Query(q): Q) -> R {
-    let limit: usize = match q.get("limit") {
-        Some(l) => l
-            .parse()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| {
-                ApiError::form(
-                    "limit",
-                    "NUMBER_TYPE_MAX",
-                    "int value should be less than or equal to 1000.",
-                )
-            })?,
-        None => 1000,
-    };
+    let limit = crate::http::limit_param(&q, 1000, 1000)?;
     let st = sh.lock();
     let g = guild(&sh, &st, &p)?;
     if g.base_permissions(sh.world.bot.id) & perms::BAN_MEMBERS == 0 {

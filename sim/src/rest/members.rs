@@ -31,20 +31,7 @@ pub(super) fn router() -> Router<Arc<Shared>> {
 }
 
 async fn list_members(AxState(sh): S, Path(p): P, Query(q): Q) -> R {
-    let limit: usize = match q.get("limit") {
-        Some(l) => l
-            .parse()
-            .ok()
-            .filter(|n| (1..=1000).contains(n))
-            .ok_or_else(|| {
-                ApiError::form(
-                    "limit",
-                    "NUMBER_TYPE_MAX",
-                    "int value should be less than or equal to 1000.",
-                )
-            })?,
-        None => 1,
-    };
+    let limit = crate::http::limit_param(&q, 1000, 1)?;
     let after: u64 = q.get("after").and_then(|s| s.parse().ok()).unwrap_or(0);
     let st = sh.lock();
     let g = guild(&sh, &st, &p)?;

@@ -143,20 +143,7 @@ async fn get_message(AxState(sh): S, Path(p): P) -> R {
 
 async fn list_messages(AxState(sh): S, Path(p): P, Query(q): Q) -> R {
     let cid = snow(&p, "channel")?;
-    let limit: usize = match q.get("limit") {
-        Some(l) => l
-            .parse()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| {
-                ApiError::form(
-                    "limit",
-                    "NUMBER_TYPE_MAX",
-                    "int value should be less than or equal to 100.",
-                )
-            })?,
-        None => 50,
-    };
+    let limit = crate::http::limit_param(&q, 100, 50)?;
     let before: Option<u64> = q.get("before").and_then(|s| s.parse().ok());
     let after: Option<u64> = q.get("after").and_then(|s| s.parse().ok());
     let st = sh.lock();
