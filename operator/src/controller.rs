@@ -6,11 +6,11 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{Pod, Secret, Service};
+use k8s_openapi::api::core::v1::{Pod, PodSpec, Secret, Service};
 use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams};
+use kube::api::{Api, DeleteParams, EvictParams, ListParams, Patch, PatchParams};
 use kube::runtime::controller::{Action as Requeue, Controller};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
@@ -32,6 +32,7 @@ use crate::decide::{
 use crate::error::{Error, Result};
 use crate::gateway::{GatewayCache, GatewayError};
 use crate::metrics::{ActionLabel, ClusterLabels, KindLabel, Metrics, OutcomeLabel};
+use crate::roll::{PodView, RollInput, RollState, next_step};
 use crate::{render, state};
 
 /// Field manager of every server-side apply the operator makes.
@@ -202,23 +203,20 @@ async fn connection_url(
 fn generation_of(sts: &StatefulSet) -> Option<GenerationState> {
     let l = sts.metadata.labels.as_ref()?;
     let generation = l.get(labels::GENERATION)?.parse().ok()?;
-    let shard_total = l.get(labels::SHARD_TOTAL)?.parse().ok()?;
+    let shard_total: u32 = l.get(labels::SHARD_TOTAL)?.parse().ok()?;
     let spec = sts.spec.as_ref()?;
     let replicas = u32::try_from(spec.replicas.unwrap_or(1)).unwrap_or(0);
-    let shards_per_pod = spec
-        .template
-        .spec
-        .as_ref()
-        .and_then(|p| p.containers.first())
-        .and_then(|c| c.env.as_ref())
-        .and_then(|e| e.iter().find(|v| v.name == env::SHARDS_PER_POD))
-        .and_then(|v| v.value.as_ref()?.parse().ok())
-        .unwrap_or(1);
+    let shards_per_pod = shards_per_pod_of(spec.template.spec.as_ref()).unwrap_or(1);
+    // During a roll to fewer pods the StatefulSet keeps its old count until the kept pods are
+    // replaced (see `roll`): the generation asks for the pods its template implies.
+    let replicas = replicas.min(shard_total.div_ceil(shards_per_pod.max(1)));
     let status = sts.status.clone().unwrap_or_default();
+    // With `OnDelete` the StatefulSet controller never moves `currentRevision`: a generation
+    // is rolled out when every pod it has runs the update revision and there are no others.
     let rolled_out = status.observed_generation == sts.metadata.generation
-        && u32::try_from(status.updated_replicas.unwrap_or(0)).unwrap_or(0) >= replicas
         && status.update_revision.is_some()
-        && status.current_revision == status.update_revision;
+        && u32::try_from(status.updated_replicas.unwrap_or(0)).unwrap_or(0) >= replicas
+        && u32::try_from(status.replicas).unwrap_or(0) == replicas;
     Some(GenerationState {
         generation,
         shard_total,
@@ -233,6 +231,65 @@ fn generation_of(sts: &StatefulSet) -> Option<GenerationState> {
             .map(|t| t.0.as_second()),
     })
 }
+
+/// The shards per pod a pod template runs (its worker's environment).
+fn shards_per_pod_of(pod: Option<&PodSpec>) -> Option<u32> {
+    pod?.containers
+        .first()?
+        .env
+        .as_ref()?
+        .iter()
+        .find(|v| v.name == env::SHARDS_PER_POD)?
+        .value
+        .as_ref()?
+        .parse()
+        .ok()
+}
+
+/// What the roll of `plan` starts from: its StatefulSet (if it exists) and its pods.
+fn roll_input(
+    sets: &[StatefulSet],
+    pods: &[Pod],
+    cluster: &str,
+    plan: &GenerationPlan,
+) -> RollInput {
+    let name = render::generation_name(cluster, plan.generation);
+    let sts = sets
+        .iter()
+        .find(|s| s.metadata.name.as_deref() == Some(name.as_str()));
+    let status = sts.and_then(|s| s.status.as_ref());
+    let update_revision = status.and_then(|s| s.update_revision.as_deref());
+    let generation = plan.generation.to_string();
+    let pods = pods
+        .iter()
+        .filter(|p| p.labels().get(labels::GENERATION) == Some(&generation))
+        .filter_map(|p| {
+            let ordinal = ordinal_from_pod_name(&p.name_any()).ok()?;
+            let revision = p.labels().get(POD_REVISION_LABEL).map(String::as_str);
+            Some(PodView {
+                ordinal,
+                current: revision.is_some() && revision == update_revision,
+                ready: pod_ready(p),
+                terminating: p.metadata.deletion_timestamp.is_some(),
+                shards_per_pod: shards_per_pod_of(p.spec.as_ref()),
+            })
+        })
+        .collect();
+    RollInput {
+        target_replicas: plan.replicas,
+        target_shards_per_pod: plan.shards_per_pod,
+        spec_replicas: sts
+            .and_then(|s| s.spec.as_ref()?.replicas)
+            .map(|r| u32::try_from(r).unwrap_or(0)),
+        observed: sts.is_some_and(|s| {
+            status.is_some_and(|st| st.observed_generation == s.metadata.generation)
+        }),
+        pods,
+    }
+}
+
+/// The label the StatefulSet controller puts on each pod: the revision of its template.
+const POD_REVISION_LABEL: &str = "controller-revision-hash";
 
 fn pod_ready(p: &Pod) -> bool {
     p.metadata.deletion_timestamp.is_none()
@@ -256,15 +313,7 @@ async fn ready_shards(pods: &Api<Pod>, cluster: &str, plan: &GenerationPlan) -> 
     for p in list.items.iter().filter(|p| pod_ready(p)) {
         // A pod still running an older template may own a different range; count only pods
         // whose shards-per-pod matches the plan.
-        let spp_matches = p
-            .spec
-            .as_ref()
-            .and_then(|s| s.containers.first())
-            .and_then(|c| c.env.as_ref())
-            .and_then(|e| e.iter().find(|v| v.name == env::SHARDS_PER_POD))
-            .and_then(|v| v.value.as_deref())
-            == Some(plan.shards_per_pod.to_string().as_str());
-        if !spp_matches {
+        if shards_per_pod_of(p.spec.as_ref()) != Some(plan.shards_per_pod) {
             continue;
         }
         if let Ok(range) = ordinal_from_pod_name(&p.name_any()).and_then(|i| layout.range_for(i)) {
@@ -279,7 +328,8 @@ async fn apply_generation(
     kc: &KyutaCluster,
     ns: &str,
     plan: &GenerationPlan,
-) -> Result<()> {
+    replicas: u32,
+) -> Result<StatefulSet> {
     let pp = PatchParams::apply(FIELD_MANAGER).force();
     let name = render::generation_name(&kc.name_any(), plan.generation);
     let sets: Api<StatefulSet> = Api::namespaced(ctx.client.clone(), ns);
@@ -293,9 +343,14 @@ async fn apply_generation(
         &Patch::Apply(render::pod_disruption_budget(kc, plan)),
     )
     .await?;
-    sets.patch(&name, &pp, &Patch::Apply(render::statefulset(kc, plan)))
-        .await?;
-    Ok(())
+    let rendered = GenerationPlan { replicas, ..*plan };
+    Ok(sets
+        .patch(
+            &name,
+            &pp,
+            &Patch::Apply(render::statefulset(kc, &rendered)),
+        )
+        .await?)
 }
 
 async fn retire_generation(
@@ -318,6 +373,42 @@ async fn retire_generation(
     ignore_missing(pdbs.delete(&name, &dp).await.map(|_| ()))?;
     ignore_missing(svcs.delete(&name, &dp).await.map(|_| ()))?;
     Ok(())
+}
+
+/// Evicts pod `ordinal` of `generation` (one step of a roll). A refusal of the
+/// PodDisruptionBudget (429) leaves it for the next reconcile.
+async fn evict(
+    ctx: &Context,
+    kc: &KyutaCluster,
+    ns: &str,
+    generation: u32,
+    ordinal: u32,
+) -> Result<()> {
+    let pod = format!(
+        "{}-{ordinal}",
+        render::generation_name(&kc.name_any(), generation)
+    );
+    let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), ns);
+    match pods.evict(&pod, &EvictParams::default()).await {
+        Ok(_) => {
+            tracing::info!(%pod, "roll: evicted");
+            publish(
+                ctx,
+                kc,
+                EventType::Normal,
+                "PodReplaced",
+                "Roll",
+                &format!("evicted {pod} to run the current template"),
+            )
+            .await;
+            Ok(())
+        }
+        Err(kube::Error::Api(s)) if s.code == 429 || s.code == 404 => {
+            tracing::info!(%pod, code = s.code, "roll: eviction not possible now");
+            Ok(())
+        }
+        Err(e) => Err(Error::Kube(e)),
+    }
 }
 
 fn condition(
@@ -542,6 +633,7 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
     // switch is recorded (status, retiring) only once the SET succeeded. A refused spec is not
     // rolled out: nothing is applied, named or retired.
     let applies = desired.refusal.is_none_or(Refusal::applies);
+    let mut rolling = false;
     if applies {
         for plan in desired
             .active
@@ -549,7 +641,21 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
             .chain(desired.next.iter())
             .chain(desired.stopped.iter())
         {
-            apply_generation(ctx, kc, &ns, plan).await?;
+            let input = roll_input(&owned.items, &listed.items, &name, plan);
+            let replicas = next_step(&input).replicas;
+            let applied = apply_generation(ctx, kc, &ns, plan, replicas).await?;
+            // Evict only once the StatefulSet controller has seen what was just applied, so
+            // the pod comes back with the new template.
+            let step = next_step(&roll_input(
+                std::slice::from_ref(&applied),
+                &listed.items,
+                &name,
+                plan,
+            ));
+            if let Some(ordinal) = step.evict {
+                evict(ctx, kc, &ns, plan.generation, ordinal).await?;
+            }
+            rolling |= !matches!(step.state, RollState::Done);
         }
     }
     let mut store_write: Result<(), Error> = Ok(());
@@ -818,7 +924,9 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
     // A failed SET fails the reconcile (counted, retried) after the status said so.
     store_write?;
 
+    // A roll is carried out one pod at a time: look again soon.
     let after = match phase {
+        _ if rolling => 2,
         Phase::Running => 60,
         Phase::Degraded | Phase::Pending => 20,
         Phase::Starting | Phase::Scaling | Phase::Resharding => 10,

@@ -7,6 +7,7 @@ pub mod gateway;
 pub mod leader;
 pub mod metrics;
 pub mod render;
+pub mod roll;
 pub mod state;
 
 use std::net::SocketAddr;

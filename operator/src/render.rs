@@ -3,9 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::apps::v1::{
-    RollingUpdateStatefulSetStrategy, StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy,
-};
+use k8s_openapi::api::apps::v1::{StatefulSet, StatefulSetSpec, StatefulSetUpdateStrategy};
 use k8s_openapi::api::core::v1::{
     Capabilities, Container, ContainerPort, EmptyDirVolumeSource, EnvVar, EnvVarSource,
     HTTPGetAction, ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe,
@@ -271,13 +269,11 @@ pub fn statefulset(kc: &KyutaCluster, plan: &GenerationPlan) -> StatefulSet {
                 match_labels: Some(selector_labels(&cluster, plan.generation)),
                 match_expressions: None,
             },
+            // The operator replaces the pods itself, one at a time in the order that keeps
+            // every shard with a process (`crate::roll`).
             update_strategy: Some(StatefulSetUpdateStrategy {
-                type_: Some("RollingUpdate".into()),
-                // One pod at a time (the default without the MaxUnavailableStatefulSet gate).
-                rolling_update: Some(RollingUpdateStatefulSetStrategy {
-                    max_unavailable: None,
-                    partition: Some(0),
-                }),
+                type_: Some("OnDelete".into()),
+                rolling_update: None,
             }),
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {

@@ -81,6 +81,8 @@ struct Seen {
     /// Per shard: when it last had no connected session (since), and the longest gap.
     gap_since: BTreeMap<u32, Instant>,
     longest_gap: BTreeMap<u32, Duration>,
+    /// Every gap that ended: shard, from, to.
+    gaps: Vec<(u32, Instant, Instant)>,
     /// Per shard: since when it has had two or more connected sessions.
     double_since: BTreeMap<u32, Instant>,
     doubles: Vec<String>,
@@ -172,6 +174,23 @@ impl Checker {
             max_gap: MAX_GAP,
             injected_429s: 0,
         }
+    }
+
+    /// The longest time a shard had no connected session within `from..to`, and that shard.
+    pub fn longest_gap_in(&self, from: Instant, to: Instant) -> (Duration, Option<u32>) {
+        let seen = self.seen.lock().unwrap();
+        let open = seen
+            .gap_since
+            .iter()
+            .map(|(shard, since)| (*shard, *since, to));
+        seen.gaps
+            .iter()
+            .copied()
+            .chain(open)
+            .filter(|(_, start, end)| *start < to && *end > from)
+            .map(|(shard, start, end)| (end.min(to) - start.max(from), Some(shard)))
+            .max()
+            .unwrap_or_default()
     }
 
     /// Allows a longer gap than [`MAX_GAP`] (a scenario whose fault must stop shards).
@@ -458,6 +477,7 @@ async fn sample_loop(
                     seen.gap_starts.entry(shard).or_default().push(now);
                 }
             } else if let Some(since) = seen.gap_since.remove(&shard) {
+                seen.gaps.push((shard, since, now));
                 let d = now - since;
                 let e = seen.longest_gap.entry(shard).or_default();
                 *e = (*e).max(d);

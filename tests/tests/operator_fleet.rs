@@ -368,7 +368,7 @@ async fn rolling_change_of_shards_per_pod_resumes_every_shard() {
                 let done = sts.spec.as_ref()?.replicas == Some(4)
                     && st.observed_generation == sts.metadata.generation
                     && st.update_revision.as_deref() != Some(revision_before.as_str())
-                    && st.current_revision == st.update_revision
+                    && st.replicas == 4
                     && st.updated_replicas == Some(4)
                     && st.ready_replicas == Some(4);
                 done.then_some(sts)
