@@ -214,7 +214,8 @@ async fn redis_unreachable_from_one_pod() {
 }
 
 /// A pod is SIGKILLed every 5 s for a minute (each in turn) and restarted at once under the
-/// same name, as a kubelet does.
+/// same name, as a kubelet does. The killed process saved nothing on its way out: its next
+/// process must resume from the sessions checkpointed while it ran (`kills_resume`).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_a_pod_every_5s() {
     let name = "sigkill_every_5s";
@@ -231,7 +232,9 @@ async fn sigkill_a_pod_every_5s() {
     }
     fleet.wait_ready(Duration::from_secs(60)).await;
     tokio::time::sleep(Duration::from_secs(5)).await;
-    let row = checker.finish(name, &fleet).await;
+    let mut row = checker.finish(name, &fleet).await;
+    // Each connected shard checkpoints its session: the next process of a killed pod resumes.
+    check_only_first_identifies(&mut row, "kills_resume", fleet.spec.shards);
     fleet.stop().await;
     row.report();
 }

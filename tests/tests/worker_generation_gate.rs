@@ -278,3 +278,44 @@ async fn redis_unreachable_handles_and_counts() {
     assert_eq!(count(&metrics, "redis_unavailable"), 3);
     assert_eq!(count(&metrics, "other_generation"), 1);
 }
+
+/// A fleet not run by the operator (no generation configured) still claims every event, so
+/// the replay after a RESUME from a session checkpoint is dropped, not handled twice; and
+/// the active-generation key is never read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_generation_replays_are_dropped() {
+    let cluster = unique_name("gate-nogen");
+    let url = redis_url();
+    // Another generation named active must not matter: there is no generation to check.
+    set_active(&cluster, 7).await;
+    let metrics = Arc::new(Metrics::new());
+    let killed = GenerationGate::new(Some(manager(&url).await), &cluster, None)
+        .with_metrics(Arc::clone(&metrics));
+    let next = GenerationGate::new(Some(manager(&url).await), &cluster, None)
+        .with_metrics(Arc::clone(&metrics));
+    assert!(killed.is_enabled());
+    let base = 1_400_000_000_000_000_000u64;
+    for n in 0..20 {
+        assert_eq!(
+            killed.admit(EventId::Message(base + n)).await,
+            Admission::Handle
+        );
+    }
+    // The next process resumes from a checkpoint taken after event 9: 10..20 are replayed,
+    // then new events follow.
+    for n in 10..30 {
+        let want = if n < 20 {
+            Admission::Duplicate
+        } else {
+            Admission::Handle
+        };
+        assert_eq!(
+            next.admit(EventId::Message(base + n)).await,
+            want,
+            "event {n}"
+        );
+    }
+    assert_eq!(count(&metrics, "duplicate"), 10);
+    assert_eq!(count(&metrics, "handled"), 30);
+    delete_cluster(&cluster).await;
+}

@@ -18,8 +18,12 @@
 //!   generation already stopped handling, and the claim keeps it to one handler.
 //! - Redis does not answer (error or [`REDIS_TIMEOUT`]): handle the event. Availability
 //!   comes before dedupe; it is counted in `kyuta_generation_gate_events{outcome="redis_unavailable"}`.
-//! - No generation configured (`KYUTA_GENERATION` unset) or no Redis: every event is
-//!   handled and Redis is never called ([`GenerationGate::disabled`]).
+//! - Redis but no generation configured (`KYUTA_GENERATION` unset: a fleet not run by the
+//!   operator): no generation to check, but every event is still claimed, so the replay that
+//!   follows a RESUME from a session checkpoint (see `runner::CHECKPOINT_EVERY`) is not
+//!   handled twice.
+//! - No Redis: every event is handled and Redis is never called
+//!   ([`GenerationGate::disabled`]).
 //!
 //! Events without an id of their own are not gated (see [`EventId::of`]): state events such
 //! as GUILD_CREATE feed each process's own cache and must reach every process.
@@ -131,7 +135,8 @@ struct Cached {
 struct Enabled {
     conn: ConnectionManager,
     cluster: String,
-    generation: u32,
+    /// This process's generation; `None`: claims only (no generation is checked).
+    generation: Option<u32>,
     active_key: String,
     cache: Mutex<Option<Cached>>,
     refresh: Duration,
@@ -169,22 +174,19 @@ impl GenerationGate {
         }
     }
 
-    /// The gate of a worker of `generation` in `cluster`: enabled only with both a
-    /// generation and a Redis connection, else [`disabled`](Self::disabled).
+    /// The gate of a worker of `generation` in `cluster`: enabled with a Redis connection
+    /// (claims only when `generation` is `None`), else [`disabled`](Self::disabled).
     #[must_use]
     pub fn new(redis: Option<ConnectionManager>, cluster: &str, generation: Option<u32>) -> Self {
-        let enabled = match (redis, generation) {
-            (Some(conn), Some(generation)) => Some(Enabled {
-                conn,
-                cluster: cluster.to_owned(),
-                generation,
-                active_key: redis_keys::active_generation(cluster),
-                cache: Mutex::new(None),
-                refresh: REFRESH,
-                unavailable: AtomicBool::new(false),
-            }),
-            _ => None,
-        };
+        let enabled = redis.map(|conn| Enabled {
+            conn,
+            cluster: cluster.to_owned(),
+            generation,
+            active_key: redis_keys::active_generation(cluster),
+            cache: Mutex::new(None),
+            refresh: REFRESH,
+            unavailable: AtomicBool::new(false),
+        });
         Self {
             enabled,
             metrics: None,
@@ -207,7 +209,7 @@ impl GenerationGate {
         self
     }
 
-    /// Whether the gate checks events (a generation and Redis are configured).
+    /// Whether the gate checks events (Redis is configured).
     #[must_use]
     pub fn is_enabled(&self) -> bool {
         self.enabled.is_some()
@@ -232,6 +234,9 @@ impl GenerationGate {
 
 impl Enabled {
     async fn admit(&self, id: EventId) -> Admission {
+        let Some(generation) = self.generation else {
+            return self.claimed(id).await;
+        };
         let active = match self.cached() {
             Some(active) => active,
             None => match self.read_active().await {
@@ -240,11 +245,11 @@ impl Enabled {
             },
         };
         let active = match active {
-            Some(other) if other != self.generation => {
+            Some(other) if other != generation => {
                 // The cache may predate a switch to this generation: look again before
                 // dropping an event no one else may handle.
                 match self.read_active().await {
-                    Ok(Some(now)) if now != self.generation => {
+                    Ok(Some(now)) if now != generation => {
                         return Admission::OtherGeneration(now);
                     }
                     Ok(now) => now,
@@ -253,7 +258,12 @@ impl Enabled {
             }
             mine_or_unset => mine_or_unset,
         };
-        debug_assert!(active.is_none_or(|a| a == self.generation));
+        debug_assert!(active.is_none_or(|a| a == generation));
+        self.claimed(id).await
+    }
+
+    /// Claims `id`: handled here when the claim wins.
+    async fn claimed(&self, id: EventId) -> Admission {
         let verdict = match self.claim(id).await {
             Ok(true) => Admission::Handle,
             Ok(false) => Admission::Duplicate,
@@ -262,7 +272,7 @@ impl Enabled {
         if self.unavailable.swap(false, Ordering::Relaxed) {
             tracing::info!(
                 cluster = %self.cluster,
-                generation = self.generation,
+                generation = ?self.generation,
                 "generation gate: Redis answers again; events are deduplicated again"
             );
         }
@@ -275,7 +285,7 @@ impl Enabled {
         } else {
             tracing::warn!(
                 cluster = %self.cluster,
-                generation = self.generation,
+                generation = ?self.generation,
                 event = ?id,
                 error = %e,
                 "generation gate: Redis unavailable; handling events unchecked (they may be \
@@ -322,7 +332,7 @@ impl Enabled {
         let won: Option<String> = timed(
             redis::cmd("SET")
                 .arg(id.key(&self.cluster))
-                .arg(self.generation)
+                .arg(self.generation.unwrap_or(0))
                 .arg("NX")
                 .arg("EX")
                 .arg(CLAIM_TTL_SECS)

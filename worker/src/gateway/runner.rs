@@ -47,6 +47,12 @@ pub fn intents() -> Intents {
 const PRESENCE_AFTER_READY: Duration =
     Duration::from_secs(kyuta_crds::contract::load_fields::REFRESH_SECS + 5);
 
+/// How often a connected shard saves its session (a checkpoint), so that the next process
+/// of a pod that was killed without warning (SIGKILL, OOM, a lost node) RESUMEs instead of
+/// identifying; Discord replays what came after the checkpoint, and the generation gate drops
+/// the replayed events this process already handled. One write per shard per period.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(5);
+
 /// What every shard of this process shares.
 #[derive(Clone)]
 pub struct ShardDeps {
@@ -280,8 +286,27 @@ async fn run_session(
     let mut presence_tick = tokio::time::interval(rotation.unwrap_or(Duration::from_secs(3600)));
     presence_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     presence_tick.reset();
+    let mut checkpoint_tick = tokio::time::interval(CHECKPOINT_EVERY);
+    checkpoint_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    checkpoint_tick.reset();
+    // At most one checkpoint write at a time, off the event loop (Redis may be slow).
+    let mut checkpoint: Option<tokio::task::JoinHandle<()>> = None;
     loop {
         let item = tokio::select! {
+            _ = checkpoint_tick.tick(), if !closing => {
+                if shard.state() == ShardState::Active
+                    && checkpoint.as_ref().is_none_or(tokio::task::JoinHandle::is_finished)
+                    && let Some(session) = snapshot(&shard, &guilds)
+                {
+                    let store = deps.sessions.clone();
+                    checkpoint = Some(tokio::spawn(async move {
+                        if let Err(e) = store.save(id, session).await {
+                            tracing::debug!(shard = id, error = %e, "session checkpoint not saved");
+                        }
+                    }));
+                }
+                continue;
+            }
             _ = presence_tick.tick(), if rotation.is_some() && !closing => {
                 // Queued behind the shard's send limiter (120 per minute, heartbeats first).
                 if shard.state() == ShardState::Active {
@@ -349,6 +374,8 @@ async fn run_session(
                     "shard ready (new session)"
                 );
                 set_state(deps, id, ShardPhase::Active);
+                // A new session: checkpoint it now, not a period from now.
+                checkpoint_tick.reset_immediately();
                 if rotation.is_some() && deps.presence.needs_guild_count() {
                     // Identified with the figures known then; show the counted guilds soon.
                     presence_tick.reset_after(PRESENCE_AFTER_READY);
@@ -361,6 +388,8 @@ async fn run_session(
                     .get_or_create(&ShardLabels { shard: id })
                     .inc();
                 set_state(deps, id, ShardPhase::Active);
+                // The saved session was taken (removed) to resume it: save it again now.
+                checkpoint_tick.reset_immediately();
             }
             Event::GatewayHeartbeatAck => {
                 let latency = shard.latency().average();
@@ -419,12 +448,20 @@ async fn run_session(
         deps.sink.handle(id, event);
     }
 
-    let session = shard.session().map(|session| SavedSession {
+    // A checkpoint still being written must not land after the final save.
+    if let Some(pending) = checkpoint {
+        let _ = pending.await;
+    }
+    (SessionEnd::Stopped, snapshot(&shard, &guilds))
+}
+
+/// The shard's session as it stands, to save.
+fn snapshot(shard: &Shard<IdentifyQueue>, guilds: &HashSet<u64>) -> Option<SavedSession> {
+    shard.session().map(|session| SavedSession {
         session_id: session.id().to_owned(),
         sequence: session.sequence(),
         resume_url: shard.resume_url().map(ToOwned::to_owned),
         saved_at_ms: now_ms(),
         guilds: guilds.iter().copied().collect(),
-    });
-    (SessionEnd::Stopped, session)
+    })
 }

@@ -1,4 +1,6 @@
 //! Saved gateway sessions, so a shard closed on shutdown is resumed by whoever runs it next.
+//! A connected shard also saves its session every [`super::runner::CHECKPOINT_EVERY`] (a
+//! checkpoint), so the next process of a pod killed without warning resumes too.
 //!
 //! With Redis a session lives under `redis_keys::session(cluster, shard_total, shard)` with a
 //! short TTL and is taken (`GETDEL`) by the process that resumes it, so two processes never
