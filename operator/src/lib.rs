@@ -1,14 +1,18 @@
 #![doc = include_str!("../README.md")]
 
+pub mod act;
 pub mod controller;
 pub mod decide;
 pub mod error;
 pub mod gateway;
 pub mod leader;
 pub mod metrics;
+pub mod observe;
 pub mod render;
+pub mod report;
 pub mod roll;
 pub mod state;
+pub mod status;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

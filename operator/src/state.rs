@@ -1,6 +1,7 @@
 //! What the operator reads from and writes to the cluster's Redis: per-shard load, the
 //! active generation, and cleanup of every key of a deleted cluster.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use kyuta_crds::contract::{load_fields, redis_keys};
@@ -23,6 +24,34 @@ async fn timed<T>(f: impl Future<Output = redis::RedisResult<T>>) -> Result<T> {
 pub async fn connect(url: &str) -> Result<MultiplexedConnection> {
     let client = redis::Client::open(url)?;
     timed(client.get_multiplexed_async_connection()).await
+}
+
+/// The operator's Redis connections, one per URL, kept across reconciles (a reconcile does
+/// not open a connection of its own). A connection that failed is forgotten, so the next
+/// reconcile opens a new one.
+#[derive(Default)]
+pub struct Connections {
+    open: tokio::sync::Mutex<HashMap<String, MultiplexedConnection>>,
+}
+
+impl Connections {
+    /// The connection to `url`, opened if there is none.
+    pub async fn get(&self, url: &str) -> Result<MultiplexedConnection> {
+        if let Some(con) = self.open.lock().await.get(url) {
+            return Ok(con.clone());
+        }
+        // Not under the lock: a Redis that does not answer must not hold other clusters.
+        let con = connect(url).await?;
+        self.open.lock().await.insert(url.to_owned(), con.clone());
+        Ok(con)
+    }
+
+    /// Drops the connection to `url` (after a failure on it).
+    pub async fn forget(&self, url: Option<&str>) {
+        if let Some(url) = url {
+            self.open.lock().await.remove(url);
+        }
+    }
 }
 
 /// Sums the load the workers published for the shards `0..shard_total` of `cluster`.
