@@ -10,13 +10,14 @@ use serde_json::{Value, json};
 use twilight_model::guild::Permissions;
 
 use super::config::{Action, AutomodConfig, ConfigError, MAX_TIMEOUT_SECS, Rule, RuleKind};
-use super::engine::{Engine, GuildRules, RulesCache, human_secs};
+use super::context::human_secs;
+use super::engine::{Engine, GuildRules, RulesCache};
 use super::presets::Preset;
+use super::rules::settings;
 use crate::commands::{
     Args, CommandContext, CommandDef, CommandError, CommandHandler, EmbedBuilder, GuildScope,
     OptionDef, OptionKind, Registry, RegistryError, Reply, SubcommandDef,
 };
-use crate::duration::parse_duration;
 use crate::store::{GuildField, Store};
 
 /// Colour of `/automod` embeds.
@@ -171,11 +172,7 @@ fn no_rule_names(name: &str) -> EditError {
 }
 
 fn parse_bool(v: &str) -> Result<bool, EditError> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Ok(true),
-        "false" | "no" | "off" | "0" => Ok(false),
-        _ => Err(EditError(format!("{v:?} is not on/off"))),
-    }
+    settings::parse_bool(v).map_err(EditError)
 }
 
 fn parse_id(v: &str) -> Result<u64, EditError> {
@@ -192,7 +189,7 @@ fn parse_id(v: &str) -> Result<u64, EditError> {
 }
 
 fn parse_ids(v: &str) -> Result<Vec<u64>, EditError> {
-    if is_none(v) {
+    if settings::is_none(v) {
         return Ok(Vec::new());
     }
     v.split([',', ' '])
@@ -201,23 +198,8 @@ fn parse_ids(v: &str) -> Result<Vec<u64>, EditError> {
         .collect()
 }
 
-fn is_none(v: &str) -> bool {
-    matches!(
-        v.trim().to_ascii_lowercase().as_str(),
-        "none" | "off" | "-" | ""
-    )
-}
-
 fn parse_secs(v: &str) -> Result<u64, EditError> {
-    let t = v.trim();
-    if let Ok(n) = t.parse::<u64>() {
-        return Ok(n);
-    }
-    parse_duration(t).map(|d| d.as_secs()).map_err(|e| {
-        EditError(format!(
-            "{v:?} is not a number of seconds or a duration: {e}"
-        ))
-    })
+    settings::parse_secs(v).map_err(EditError)
 }
 
 /// Parses an action list: `delete, warn, timeout 10m, kick, ban, alert #channel`.
@@ -261,7 +243,7 @@ pub fn parse_actions(v: &str) -> Result<Vec<Action>, EditError> {
 fn set_global(cfg: &mut AutomodConfig, setting: &str, value: &str) -> Result<String, EditError> {
     match setting {
         "alert_channel" => {
-            cfg.alert_channel = if is_none(value) {
+            cfg.alert_channel = if settings::is_none(value) {
                 None
             } else {
                 Some(parse_id(value)?)
@@ -280,45 +262,6 @@ fn set_global(cfg: &mut AutomodConfig, setting: &str, value: &str) -> Result<Str
     Ok(format!("{setting} set for all rules"))
 }
 
-#[derive(Clone, Copy)]
-enum Field {
-    Int,
-    OptInt,
-    Secs,
-    Score,
-    Bool,
-    List,
-    Window,
-}
-
-fn fields(type_name: &str) -> &'static [(&'static str, Field)] {
-    use Field::*;
-    match type_name {
-        "message_rate" => &[("count", Int), ("within_secs", Secs)],
-        "duplicates" => &[("count", Int), ("within_secs", Secs), ("min_length", Int)],
-        "mention_spam" => &[
-            ("per_message", OptInt),
-            ("over_time", Window),
-            ("count_everyone", Bool),
-        ],
-        "attachment_spam" | "emoji_spam" => &[("per_message", OptInt), ("over_time", Window)],
-        "invites" => &[("allowed_codes", List)],
-        "links" => &[("allow", List), ("deny", List)],
-        "caps" => &[("min_letters", Int), ("min_percent", Int)],
-        "words" | "names" => &[("words", List)],
-        "regex" => &[("patterns", List)],
-        "toxicity" => &[
-            ("warn_at", Score),
-            ("timeout_at", Score),
-            ("timeout_secs", Secs),
-            ("ban_at", Score),
-        ],
-        "join_rate" => &[("count", Int), ("within_secs", Secs), ("calm_secs", Secs)],
-        "account_age" => &[("min_age_secs", Secs)],
-        _ => &[],
-    }
-}
-
 fn set_rule(rule: &mut Rule, setting: &str, value: &str) -> Result<String, EditError> {
     match setting {
         "actions" => rule.actions = parse_actions(value)?,
@@ -326,197 +269,31 @@ fn set_rule(rule: &mut Rule, setting: &str, value: &str) -> Result<String, EditE
         "exempt_roles" => rule.exempt_roles = parse_ids(value)?,
         "exempt_channels" => rule.exempt_channels = parse_ids(value)?,
         _ => {
-            let type_name = rule.kind.type_name();
-            let table = fields(type_name);
-            let Some(&(_, field)) = table.iter().find(|(n, _)| *n == setting) else {
-                let mut names: Vec<&str> = table.iter().map(|(n, _)| *n).collect();
+            let Some(s) = rule.kind.setting(setting) else {
+                let mut names: Vec<&str> = rule.kind.settings().iter().map(|s| s.name).collect();
                 names.extend(["actions", "enabled", "exempt_roles", "exempt_channels"]);
                 return Err(EditError(format!(
-                    "a {type_name} rule has no setting {setting:?}; its settings are: {}",
+                    "a {} rule has no setting {setting:?}; its settings are: {}",
+                    rule.kind.type_name(),
                     names.join(", ")
                 )));
             };
-            let mut kind = serde_json::to_value(&rule.kind).expect("rule kind serialises");
-            let new = parse_field(field, value, kind.get(setting))?;
-            let obj = kind.as_object_mut().expect("rule kind is an object");
-            if new.is_null() {
-                obj.remove(setting);
-            } else {
-                obj.insert(setting.to_owned(), new);
-            }
-            rule.kind = serde_json::from_value::<RuleKind>(kind)
-                .map_err(|e| EditError(format!("{setting}: {e}")))?;
+            rule.kind.set(s, value).map_err(EditError)?;
         }
     }
     rule.validate()?;
     Ok(format!("{}: {setting} = {}", rule.name, value.trim()))
 }
 
-fn parse_field(field: Field, value: &str, current: Option<&Value>) -> Result<Value, EditError> {
-    let v = value.trim();
-    let int = |s: &str| -> Result<u64, EditError> {
-        s.trim()
-            .parse::<u64>()
-            .map_err(|_| EditError(format!("{s:?} is not a whole number")))
-    };
-    Ok(match field {
-        Field::Int => json!(int(v)?),
-        Field::OptInt => {
-            if is_none(v) {
-                Value::Null
-            } else {
-                json!(int(v)?)
-            }
-        }
-        Field::Secs => json!(parse_secs(v)?),
-        Field::Score => {
-            if is_none(v) {
-                Value::Null
-            } else {
-                let s: f64 = v
-                    .parse()
-                    .map_err(|_| EditError(format!("{v:?} is not a score between 0 and 1")))?;
-                json!(s)
-            }
-        }
-        Field::Bool => json!(parse_bool(v)?),
-        Field::List => {
-            // `+a, b` adds, `-a` removes, anything else replaces the list.
-            let items = |s: &str| -> Vec<String> {
-                s.split(',')
-                    .map(str::trim)
-                    .filter(|x| !x.is_empty())
-                    .map(str::to_owned)
-                    .collect()
-            };
-            let mut list: Vec<String> = current
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect()
-                })
-                .unwrap_or_default();
-            if let Some(add) = v.strip_prefix('+') {
-                for i in items(add) {
-                    if !list.contains(&i) {
-                        list.push(i);
-                    }
-                }
-            } else if let Some(del) = v.strip_prefix('-') {
-                let del = items(del);
-                list.retain(|x| !del.contains(x));
-            } else if is_none(v) {
-                list.clear();
-            } else {
-                list = items(v);
-            }
-            json!(list)
-        }
-        Field::Window => {
-            if is_none(v) {
-                Value::Null
-            } else {
-                let (count, secs) = v.split_once('/').ok_or_else(|| {
-                    EditError(format!(
-                        "{v:?}: write a window as COUNT/DURATION, e.g. 12/30s"
-                    ))
-                })?;
-                json!({"count": int(count)?, "within_secs": parse_secs(secs)?})
-            }
-        }
-    })
-}
-
 fn new_rule(name: &str, kind: &str, value: Option<&str>) -> Result<Rule, EditError> {
-    let list = |what: &str| -> Result<Vec<String>, EditError> {
-        let items: Vec<String> = value
-            .unwrap_or_default()
-            .split(',')
-            .map(str::trim)
-            .filter(|x| !x.is_empty())
-            .map(str::to_owned)
-            .collect();
-        if items.is_empty() {
-            Err(EditError(format!(
-                "a {kind} rule needs its {what}: give them as value, comma-separated"
-            )))
-        } else {
-            Ok(items)
-        }
-    };
-    let kind = match kind {
-        "message_rate" => RuleKind::MessageRate {
-            count: 7,
-            within_secs: 5,
-        },
-        "duplicates" => RuleKind::Duplicates {
-            count: 4,
-            within_secs: 30,
-            min_length: 5,
-        },
-        "mention_spam" => RuleKind::MentionSpam {
-            per_message: Some(6),
-            over_time: None,
-            count_everyone: true,
-        },
-        "invites" => RuleKind::Invites {
-            allowed_codes: vec![],
-        },
-        "links" => RuleKind::Links {
-            allow: vec![],
-            deny: list("denied domains")?,
-        },
-        "caps" => RuleKind::Caps {
-            min_letters: 20,
-            min_percent: 80,
-        },
-        "words" => RuleKind::Words {
-            words: list("words")?,
-        },
-        "names" => RuleKind::Names {
-            words: list("words")?,
-        },
-        "regex" => RuleKind::Regex {
-            patterns: value
-                .map(|v| vec![v.trim().to_owned()])
-                .filter(|v| !v[0].is_empty())
-                .ok_or_else(|| {
-                    EditError(
-                        "a regex rule needs a pattern as value (add more with `set … patterns +…`)"
-                            .into(),
-                    )
-                })?,
-        },
-        "attachment_spam" => RuleKind::AttachmentSpam {
-            per_message: Some(6),
-            over_time: None,
-        },
-        "emoji_spam" => RuleKind::EmojiSpam {
-            per_message: Some(15),
-            over_time: None,
-        },
-        "toxicity" => RuleKind::Toxicity {
-            warn_at: Some(0.4),
-            timeout_at: Some(0.6),
-            timeout_secs: 3600,
-            ban_at: Some(0.8),
-        },
-        "join_rate" => RuleKind::JoinRate {
-            count: 10,
-            within_secs: 10,
-            calm_secs: 120,
-        },
-        "account_age" => RuleKind::AccountAge {
-            min_age_secs: 86_400,
-        },
-        other => {
-            return Err(EditError(format!(
-                "unknown rule type {other:?}: use one of {}",
+    let kind = RuleKind::added(kind, value)
+        .ok_or_else(|| {
+            EditError(format!(
+                "unknown rule type {kind:?}: use one of {}",
                 RULE_TYPES.join(", ")
-            )));
-        }
-    };
+            ))
+        })?
+        .map_err(EditError)?;
     let actions = if kind.is_member_rule() {
         vec![Action::Alert { channel: None }]
     } else {
@@ -535,22 +312,7 @@ fn new_rule(name: &str, kind: &str, value: Option<&str>) -> Result<Rule, EditErr
 }
 
 /// Rule types, as `/automod add` accepts them.
-pub const RULE_TYPES: [&str; 14] = [
-    "message_rate",
-    "duplicates",
-    "mention_spam",
-    "invites",
-    "links",
-    "caps",
-    "words",
-    "regex",
-    "attachment_spam",
-    "emoji_spam",
-    "toxicity",
-    "join_rate",
-    "account_age",
-    "names",
-];
+pub const RULE_TYPES: &[&str] = RuleKind::TYPES;
 
 fn action_text(a: &Action) -> String {
     match a {
@@ -844,7 +606,7 @@ pub fn definition(store: Arc<dyn Store>, cache: Arc<RulesCache>) -> CommandDef {
         if required { o.required() } else { o }
     };
     let mut type_opt = OptionDef::new("type", "Rule type", OptionKind::String).required();
-    for t in RULE_TYPES {
+    for &t in RULE_TYPES {
         type_opt = type_opt.choice(t, t);
     }
     CommandDef::new(
@@ -930,6 +692,7 @@ pub fn register(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::automod::rules::{message_rate::MessageRate, words::Words};
     use crate::commands::ArgValue;
     use crate::store::EmbeddedStore;
 
@@ -953,10 +716,10 @@ mod tests {
         apply_edit(&mut c, &set("message-rate", "within_secs", "1m")).unwrap();
         assert_eq!(
             c.rule("message-rate").unwrap().kind,
-            RuleKind::MessageRate {
+            RuleKind::MessageRate(MessageRate {
                 count: 4,
                 within_secs: 60
-            }
+            })
         );
         apply_edit(
             &mut c,
@@ -1029,7 +792,7 @@ mod tests {
         )
         .unwrap();
         apply_edit(&mut c, &set("spoilers", "words", "+twist, ending")).unwrap();
-        let RuleKind::Words { words } = &c.rule("spoilers").unwrap().kind else {
+        let RuleKind::Words(Words { words }) = &c.rule("spoilers").unwrap().kind else {
             panic!()
         };
         assert_eq!(words, &["ending", "finale*", "twist"]);

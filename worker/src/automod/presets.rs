@@ -4,6 +4,11 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::config::{Action, AutomodConfig, Rule, RuleKind, Window};
+use super::rules::{
+    account_age::AccountAge, attachment_spam::AttachmentSpam, caps::Caps, duplicates::Duplicates,
+    emoji_spam::EmojiSpam, invites::Invites, join_rate::JoinRate, links::Links,
+    mention_spam::MentionSpam, message_rate::MessageRate, toxicity::Toxicity,
+};
 
 /// A named preset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -106,193 +111,193 @@ impl Preset {
             Self::Relaxed => vec![
                 rule(
                     "message-rate",
-                    RuleKind::MessageRate {
+                    RuleKind::MessageRate(MessageRate {
                         count: 10,
                         within_secs: 5,
-                    },
+                    }),
                     vec![DELETE],
                 ),
                 rule(
                     "duplicates",
-                    RuleKind::Duplicates {
+                    RuleKind::Duplicates(Duplicates {
                         count: 6,
                         within_secs: 30,
                         min_length: 10,
-                    },
+                    }),
                     vec![DELETE],
                 ),
                 rule(
                     "mentions",
-                    RuleKind::MentionSpam {
+                    RuleKind::MentionSpam(MentionSpam {
                         per_message: Some(10),
                         over_time: None,
                         count_everyone: true,
-                    },
+                    }),
                     vec![DELETE, WARN],
                 ),
                 rule(
                     "links",
-                    RuleKind::Links {
+                    RuleKind::Links(Links {
                         allow: vec![],
                         deny: ip_loggers(),
-                    },
+                    }),
                     vec![DELETE],
                 ),
                 rule(
                     "toxicity",
-                    RuleKind::Toxicity {
+                    RuleKind::Toxicity(Toxicity {
                         warn_at: Some(0.6),
                         timeout_at: Some(0.8),
                         timeout_secs: 3600,
                         ban_at: None,
-                    },
+                    }),
                     vec![DELETE],
                 ),
                 rule(
                     "raid",
-                    RuleKind::JoinRate {
+                    RuleKind::JoinRate(JoinRate {
                         count: 15,
                         within_secs: 10,
                         calm_secs: 120,
-                    },
+                    }),
                     vec![ALERT],
                 ),
             ],
             Self::Standard => vec![
                 rule(
                     "message-rate",
-                    RuleKind::MessageRate {
+                    RuleKind::MessageRate(MessageRate {
                         count: 7,
                         within_secs: 5,
-                    },
+                    }),
                     vec![DELETE, timeout(10)],
                 ),
                 rule(
                     "duplicates",
-                    RuleKind::Duplicates {
+                    RuleKind::Duplicates(Duplicates {
                         count: 4,
                         within_secs: 30,
                         min_length: 5,
-                    },
+                    }),
                     vec![DELETE, WARN],
                 ),
                 rule(
                     "mentions",
-                    RuleKind::MentionSpam {
+                    RuleKind::MentionSpam(MentionSpam {
                         per_message: Some(6),
                         over_time: Some(Window {
                             count: 12,
                             within_secs: 30,
                         }),
                         count_everyone: true,
-                    },
+                    }),
                     vec![DELETE, timeout(30)],
                 ),
                 rule(
                     "invites",
-                    RuleKind::Invites {
+                    RuleKind::Invites(Invites {
                         allowed_codes: vec![],
-                    },
+                    }),
                     vec![DELETE, WARN],
                 ),
                 rule(
                     "links",
-                    RuleKind::Links {
+                    RuleKind::Links(Links {
                         allow: vec![],
                         deny: ip_loggers(),
-                    },
+                    }),
                     vec![DELETE, WARN],
                 ),
                 rule(
                     "caps",
-                    RuleKind::Caps {
+                    RuleKind::Caps(Caps {
                         min_letters: 20,
                         min_percent: 80,
-                    },
+                    }),
                     vec![DELETE],
                 ),
                 rule(
                     "emoji",
-                    RuleKind::EmojiSpam {
+                    RuleKind::EmojiSpam(EmojiSpam {
                         per_message: Some(15),
                         over_time: None,
-                    },
+                    }),
                     vec![DELETE],
                 ),
                 rule(
                     "attachments",
-                    RuleKind::AttachmentSpam {
+                    RuleKind::AttachmentSpam(AttachmentSpam {
                         per_message: None,
                         over_time: Some(Window {
                             count: 10,
                             within_secs: 30,
                         }),
-                    },
+                    }),
                     vec![DELETE, WARN],
                 ),
                 rule(
                     "toxicity",
-                    RuleKind::Toxicity {
+                    RuleKind::Toxicity(Toxicity {
                         warn_at: Some(0.4),
                         timeout_at: Some(0.6),
                         timeout_secs: 3600,
                         ban_at: Some(0.8),
-                    },
+                    }),
                     vec![DELETE],
                 ),
                 rule(
                     "raid",
-                    RuleKind::JoinRate {
+                    RuleKind::JoinRate(JoinRate {
                         count: 10,
                         within_secs: 10,
                         calm_secs: 120,
-                    },
+                    }),
                     vec![timeout(60), ALERT],
                 ),
             ],
             Self::Strict => vec![
                 rule(
                     "message-rate",
-                    RuleKind::MessageRate {
+                    RuleKind::MessageRate(MessageRate {
                         count: 5,
                         within_secs: 5,
-                    },
+                    }),
                     vec![DELETE, timeout(30)],
                 ),
                 rule(
                     "duplicates",
-                    RuleKind::Duplicates {
+                    RuleKind::Duplicates(Duplicates {
                         count: 3,
                         within_secs: 60,
                         min_length: 1,
-                    },
+                    }),
                     vec![DELETE, WARN],
                 ),
                 rule(
                     "mentions",
-                    RuleKind::MentionSpam {
+                    RuleKind::MentionSpam(MentionSpam {
                         per_message: Some(4),
                         over_time: Some(Window {
                             count: 8,
                             within_secs: 30,
                         }),
                         count_everyone: true,
-                    },
+                    }),
                     vec![DELETE, timeout(60)],
                 ),
                 rule(
                     "invites",
-                    RuleKind::Invites {
+                    RuleKind::Invites(Invites {
                         allowed_codes: vec![],
-                    },
+                    }),
                     vec![DELETE, WARN],
                 ),
                 rule(
                     "links",
-                    RuleKind::Links {
+                    RuleKind::Links(Links {
                         allow: vec![],
                         deny: ip_loggers(),
-                    },
+                    }),
                     vec![
                         DELETE,
                         Action::Ban {
@@ -302,58 +307,58 @@ impl Preset {
                 ),
                 rule(
                     "caps",
-                    RuleKind::Caps {
+                    RuleKind::Caps(Caps {
                         min_letters: 12,
                         min_percent: 70,
-                    },
+                    }),
                     vec![DELETE, WARN],
                 ),
                 rule(
                     "emoji",
-                    RuleKind::EmojiSpam {
+                    RuleKind::EmojiSpam(EmojiSpam {
                         per_message: Some(10),
                         over_time: Some(Window {
                             count: 30,
                             within_secs: 30,
                         }),
-                    },
+                    }),
                     vec![DELETE],
                 ),
                 rule(
                     "attachments",
-                    RuleKind::AttachmentSpam {
+                    RuleKind::AttachmentSpam(AttachmentSpam {
                         per_message: Some(6),
                         over_time: Some(Window {
                             count: 6,
                             within_secs: 30,
                         }),
-                    },
+                    }),
                     vec![DELETE, WARN],
                 ),
                 rule(
                     "toxicity",
-                    RuleKind::Toxicity {
+                    RuleKind::Toxicity(Toxicity {
                         warn_at: Some(0.3),
                         timeout_at: Some(0.5),
                         timeout_secs: 6 * 3600,
                         ban_at: Some(0.75),
-                    },
+                    }),
                     vec![DELETE],
                 ),
                 rule(
                     "raid",
-                    RuleKind::JoinRate {
+                    RuleKind::JoinRate(JoinRate {
                         count: 6,
                         within_secs: 10,
                         calm_secs: 300,
-                    },
+                    }),
                     vec![Action::Kick, ALERT],
                 ),
                 rule(
                     "account-age",
-                    RuleKind::AccountAge {
+                    RuleKind::AccountAge(AccountAge {
                         min_age_secs: 3 * 86_400,
-                    },
+                    }),
                     vec![Action::Kick, ALERT],
                 ),
             ],
@@ -387,6 +392,7 @@ impl Preset {
 mod tests {
     use super::*;
     use crate::automod::GuildRules;
+    use crate::automod::rules::words::Words;
 
     #[test]
     fn presets_are_valid_and_named() {
@@ -418,9 +424,9 @@ mod tests {
         c.rules.push(Rule {
             name: "no-spoilers".into(),
             enabled: true,
-            kind: RuleKind::Words {
+            kind: RuleKind::Words(Words {
                 words: vec!["spoiler".into()],
-            },
+            }),
             actions: vec![Action::Delete],
             exempt_roles: vec![],
             exempt_channels: vec![],

@@ -12,8 +12,9 @@ use twilight_model::channel::Message;
 use twilight_model::guild::{Member, Permissions};
 
 use super::config::Action;
+use super::context::{MemberContext, MessageContext, snowflake_ms};
 use super::counters::Counters;
-use super::engine::{Engine, MemberContext, MessageContext, RulesCache, Verdict, snowflake_ms};
+use super::engine::{Engine, RulesCache, Verdict};
 use crate::store::{CaseKind, NewCase, Timestamp};
 
 /// Longest case reason (Discord's audit-log reason limit).

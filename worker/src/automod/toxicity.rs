@@ -98,6 +98,16 @@ pub struct Toxicity {
     pub hits: Vec<TermHit>,
 }
 
+/// How a message is scored: the raw text (used to see user mentions) and its normalised form
+/// in, a [`Toxicity`] out. The `toxicity` rule family ([`super::rules::toxicity`]) holds one.
+pub type Scorer = fn(&str, &Normalized) -> Toxicity;
+
+/// The [`Scorer`] of the shipped lexicon.
+#[must_use]
+pub fn lexicon_score(content: &str, norm: &Normalized) -> Toxicity {
+    BUILTIN.score_normalized(content, norm)
+}
+
 static BUILTIN: LazyLock<Lexicon> =
     LazyLock::new(|| Lexicon::parse(BUILTIN_LEXICON).expect("the shipped lexicon is valid"));
 

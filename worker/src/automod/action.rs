@@ -1,0 +1,61 @@
+//! What a rule does when it fires, as stored in a rule's `actions`.
+
+use serde::{Deserialize, Serialize};
+
+/// Discord's longest timeout (28 days), in seconds.
+pub const MAX_TIMEOUT_SECS: u32 = 28 * 86_400;
+
+/// What a rule does when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Action {
+    /// Delete the message.
+    Delete,
+    /// Warn the member (a warn case; counts towards escalation).
+    Warn,
+    /// Time the member out.
+    Timeout {
+        /// Duration, at most 28 days.
+        secs: u32,
+    },
+    /// Kick the member.
+    Kick,
+    /// Ban the member.
+    Ban {
+        /// Delete the member's messages of the last this many seconds (at most 7 days).
+        #[serde(default)]
+        delete_message_secs: u32,
+    },
+    /// Post an alert with the evidence.
+    Alert {
+        /// Channel; the configuration's `alert_channel` (then the mod-log channel) when unset.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        channel: Option<u64>,
+    },
+}
+
+impl Action {
+    /// Whether the action punishes the member (warn, timeout, kick, ban): such actions are
+    /// applied once per rule and member within the rule's window, however many messages
+    /// fire it.
+    #[must_use]
+    pub fn is_punishment(&self) -> bool {
+        matches!(
+            self,
+            Self::Warn | Self::Timeout { .. } | Self::Kick | Self::Ban { .. }
+        )
+    }
+
+    /// Short name (`delete`, `warn`, `timeout`, `kick`, `ban`, `alert`).
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Delete => "delete",
+            Self::Warn => "warn",
+            Self::Timeout { .. } => "timeout",
+            Self::Kick => "kick",
+            Self::Ban { .. } => "ban",
+            Self::Alert { .. } => "alert",
+        }
+    }
+}
