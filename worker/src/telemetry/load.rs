@@ -10,7 +10,7 @@ use std::{
 use kyuta_crds::contract::{load_fields, redis_keys};
 use tokio_util::sync::CancellationToken;
 
-use crate::gateway::status::ShardStatus;
+use crate::gateway::status::{ShardPhase, ShardStatus};
 
 /// Events per minute from samples of a shard's event counter.
 #[derive(Debug, Default)]
@@ -38,7 +38,14 @@ impl RateWindow {
     }
 }
 
-/// Publishes every owned shard's load every `REFRESH_SECS` until `stop`.
+/// Whether this process publishes the load of a shard in `phase`: not when another process
+/// holds it, or may (handed over, or waiting for its lease).
+#[must_use]
+pub fn publishes(phase: ShardPhase) -> bool {
+    !matches!(phase, ShardPhase::HandedOff | ShardPhase::WaitingForLease)
+}
+
+/// Publishes the load of every shard this process runs every `REFRESH_SECS` until `stop`.
 pub async fn publish_loop(
     conn: redis::aio::ConnectionManager,
     cluster: String,
@@ -59,6 +66,12 @@ pub async fn publish_loop(
             .as_secs();
         let mut pipe = redis::pipe();
         for (shard, info) in status.all() {
+            if !publishes(info.phase) {
+                // Another process runs it (a roll, a hand-off): its figures are that
+                // process's to publish, and a stale count from here would read as less load.
+                windows.remove(&shard);
+                continue;
+            }
             let epm = windows.entry(shard).or_default().sample(now, info.events);
             let key = redis_keys::shard_load(&cluster, status.shard_total(), shard);
             pipe.hset_multiple(
@@ -83,6 +96,22 @@ pub async fn publish_loop(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_shards_held_here_are_published() {
+        for (phase, want) in [
+            (ShardPhase::Active, true),
+            (ShardPhase::Connecting, true),
+            (ShardPhase::Identifying, true),
+            (ShardPhase::Resuming, true),
+            (ShardPhase::Closed, true),
+            (ShardPhase::FatallyClosed, true),
+            (ShardPhase::HandedOff, false),
+            (ShardPhase::WaitingForLease, false),
+        ] {
+            assert_eq!(publishes(phase), want, "{phase:?}");
+        }
+    }
 
     #[test]
     fn events_per_minute() {
