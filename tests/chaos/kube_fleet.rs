@@ -283,6 +283,12 @@ impl KubeFleet {
     /// # Panics
     /// When the apiserver refuses it.
     pub async fn apply(&self, shards: u32, per_pod: u32) {
+        self.apply_with(shards, per_pod, json!({"enabled": false}))
+            .await;
+    }
+
+    /// Applies the KyutaCluster with `autoscaling` (the spec's `autoscaling` object).
+    pub async fn apply_with(&self, shards: u32, per_pod: u32, autoscaling: serde_json::Value) {
         let body = json!({
             "apiVersion": "kyuta.dev/v1alpha1",
             "kind": "KyutaCluster",
@@ -292,6 +298,7 @@ impl KubeFleet {
                 "worker": {"image": "kyuta-worker:test", "logLevel": "info"},
                 "shards": {"count": shards},
                 "shardsPerPod": per_pod,
+                "autoscaling": autoscaling,
                 "redis": {"url": format!("redis://127.0.0.1:{}", self.operator_redis.port)},
                 "discord": {"apiUrl": self.sim.api_url(), "gatewayUrl": self.sim.gateway_url()}
             }

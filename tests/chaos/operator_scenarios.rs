@@ -165,6 +165,65 @@ async fn operator_scale_down_and_back() {
     row.report();
 }
 
+/// Autoscaling moves the pod count both ways: 8 shards at most 2 per pod (4 to 8 pods), a
+/// target of 5 events/s per pod. The simulator's firehose sends 48 messages/s across the
+/// shards: the operator scales 4 → 8 pods. The firehose stops: once the published load has
+/// fallen (a one-minute window), it scales 8 → 4. Both rolls go through the operator's roll:
+/// every shard moves by RESUME, and in the scale-down no shard waits longer than one pod's
+/// restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operator_autoscales_down_and_up() {
+    let name = "operator_autoscale_4_8_4";
+    let fleet = KubeFleet::start(name, spec(8, 2)).await;
+    let autoscaling = json!({
+        "enabled": true,
+        "targetEventsPerSecondPerPod": 5,
+        "cooldownSeconds": 0
+    });
+    fleet.apply_with(8, 2, autoscaling).await;
+    let checker = Checker::start_on(fleet.target(), Some(PING_EVERY));
+    let limit = Duration::from_secs(240);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let control = kyuta_tests::worker::SimControl::new(fleet.sim.addr());
+    let run = control
+        .post(
+            "/firehose",
+            json!({"events_per_second": 48, "duration_ms": 600_000, "kind": "message"}),
+        )
+        .await;
+    let up = wait_layout(&fleet, 1, 8, 1, limit).await;
+    control
+        .delete(&format!("/firehose/{}", run["id"].as_u64().unwrap_or(0)))
+        .await;
+    let down_from = Instant::now();
+    let down = wait_layout(&fleet, 1, 4, 2, limit).await;
+    let (down_gap, down_gap_shard) = checker.longest_gap_in(down_from, Instant::now());
+    tokio::time::sleep(profile().scale(Duration::from_secs(5))).await;
+
+    let mut row = checker.finish_with(name, &fleet.logs()).await;
+    row.figure("scale_up_after_load_s", secs(up));
+    row.figure("scale_down_after_load_s", secs(down));
+    row.figure("scale_down_longest_gap_s", secs(down_gap));
+    row.check(
+        "scale_down_gap_one_step",
+        down_gap <= SCALE_DOWN_GAP_LIMIT,
+        format!(
+            "longest gap in the autoscaled 8 → 4 roll {:.1}s (shard {down_gap_shard:?}; limit {:.0}s)",
+            down_gap.as_secs_f64(),
+            SCALE_DOWN_GAP_LIMIT.as_secs_f64()
+        ),
+    );
+    check_identifies(&mut row, &fleet, "moves_resume", &[8]);
+    let crashes = fleet.kubelet.crashes();
+    row.check(
+        "no_worker_crashed",
+        crashes.is_empty(),
+        format!("worker processes that exited on their own: {crashes:?}"),
+    );
+    fleet.stop().await;
+    row.report();
+}
+
 /// Generation 1 (4 shards, 2 pods) serves; the spec asks for 8 shards. While generation 2
 /// comes up and becomes Ready, the operator's link to Redis is blackholed (20 s): it must not
 /// switch (Redis cannot be told), nor retire generation 1. Once Redis answers again it

@@ -204,6 +204,18 @@ impl SimControl {
         serde_json::from_str(&text).unwrap_or(Value::String(text))
     }
 
+    /// `DELETE /_sim{path}`, which must answer 2xx.
+    ///
+    /// # Panics
+    /// On any other answer.
+    pub async fn delete(&self, path: &str) {
+        let (status, text) = http(self.addr, "DELETE", &format!("/_sim{path}"), None).await;
+        assert!(
+            (200..300).contains(&status),
+            "DELETE /_sim{path}: {status} {text}"
+        );
+    }
+
     /// `GET /_sim/stats`.
     pub async fn stats(&self) -> Value {
         self.get("/stats").await
