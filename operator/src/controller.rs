@@ -487,6 +487,12 @@ async fn apply(kc: &KyutaCluster, ctx: &Context) -> Result<Requeue> {
             Err(e) => tracing::warn!(cluster = %key, error = %e, "cannot read shard load"),
         }
     }
+    if let Some((reason, message)) = crate::decide::gateway_closed(&load) {
+        degraded = Some(Degraded {
+            reason: reason.as_str(),
+            message,
+        });
+    }
 
     // Which pods of each generation are not Ready (for the message of a reshard given up).
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);

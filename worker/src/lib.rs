@@ -14,6 +14,7 @@ pub mod config;
 pub mod duration;
 pub mod gateway;
 pub mod i18n;
+pub mod intents;
 pub mod local;
 pub mod moderation;
 pub mod presence;
