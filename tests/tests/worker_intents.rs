@@ -78,6 +78,10 @@ async fn disallowed_intents_exit_non_zero_naming_the_fix_and_back_off() {
         "the fix is named: {out}"
     );
     assert!(!out.contains(TOKEN), "the token is never printed");
+    assert!(
+        !out.contains('\x1b'),
+        "no ANSI colour codes when the output is not a terminal: {out}"
+    );
     assert_eq!(closes_4014(&sim), 1, "one identify refused");
 
     // Recorded for the next process, and in the shard's load for the operator.
