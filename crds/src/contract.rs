@@ -295,6 +295,12 @@ pub mod redis_keys {
     pub fn command_registration(cluster: &str) -> String {
         format!("kyuta:{cluster}:commands:registration")
     }
+    /// The development guild (`GUILD_ID`) whose copies of the slash commands the fleet
+    /// registered last, so they are removed once `GUILD_ID` is unset or changed.
+    #[must_use]
+    pub fn dev_guild_commands(cluster: &str) -> String {
+        format!("kyuta:{cluster}:commands:dev-guild")
+    }
     /// A user's command cooldown.
     #[must_use]
     pub fn cooldown(cluster: &str, command: &str, user_id: u64) -> String {

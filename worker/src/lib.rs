@@ -13,6 +13,7 @@ pub mod commands;
 pub mod config;
 pub mod duration;
 pub mod gateway;
+pub mod hash;
 pub mod i18n;
 pub mod intents;
 pub mod local;
