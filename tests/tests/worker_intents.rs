@@ -186,6 +186,14 @@ async fn auto_runs_without_the_privileged_intents_it_lacks() {
         "one warning at start: {logs}"
     );
     assert!(logs.contains("Server Members is not enabled"), "{logs}");
+    let invite = format!(
+        "https://discord.com/oauth2/authorize?client_id={}&scope=bot+applications.commands&permissions=1099511720966",
+        sim.world().application_id
+    );
+    assert!(
+        logs.contains(&invite),
+        "the invite URL is logged at start: {logs}"
+    );
 
     // Slash commands serve; prefix commands are off.
     let cast = GuildCast::of(&sim, sim.world().guild_id(0));

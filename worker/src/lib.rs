@@ -16,6 +16,7 @@ pub mod gateway;
 pub mod hash;
 pub mod i18n;
 pub mod intents;
+pub mod invite;
 pub mod local;
 pub mod moderation;
 pub mod presence;

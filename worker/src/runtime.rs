@@ -227,6 +227,10 @@ impl Bootstrap {
         if let Some(missing) = privileged.missing() {
             tracing::warn!("{missing}");
         }
+        tracing::info!(
+            invite = %crate::invite::url(application_id.get()),
+            "add the bot to a server with this invite URL (scopes bot and applications.commands, the permissions Kyuta uses)"
+        );
         let shard_total = match config.shard_count {
             ShardCount::Fixed(n) => n,
             ShardCount::Auto => info.shards.max(1),
