@@ -159,6 +159,9 @@ pub mod env {
     pub const PRESENCE: &str = "KYUTA_PRESENCE";
     /// Status the bot shows (`online`, `idle`, `dnd`, `invisible`).
     pub const PRESENCE_STATUS: &str = "KYUTA_PRESENCE_STATUS";
+    /// The privileged intents the worker may use: `auto` (from the application's flags),
+    /// `none`, or a list of `members`, `message_content`.
+    pub const PRIVILEGED_INTENTS: &str = "KYUTA_PRIVILEGED_INTENTS";
     /// Identify window in milliseconds (Discord's is 5000; shorter only against a simulator).
     pub const IDENTIFY_WINDOW_MS: &str = "KYUTA_IDENTIFY_WINDOW_MS";
 }
@@ -173,10 +176,28 @@ pub mod load_fields {
     pub const EVENTS_PER_MINUTE: &str = "events_per_minute";
     /// When the hash was written: Unix time in seconds (integer).
     pub const UPDATED_AT: &str = "updated_at";
+    /// The gateway close code that ended the shard's last session for good (4004, 4010–4014;
+    /// integer), present only while the shard is closed or waits out its back-off. Unlike the
+    /// figures it counts while the hash exists, however old [`UPDATED_AT`] is.
+    pub const CLOSE_CODE: &str = "close_code";
     /// How often a worker refreshes its shards' load hashes.
     pub const REFRESH_SECS: u64 = 15;
     /// Load older than this is ignored by the operator; workers set the hash's TTL to it.
     pub const STALE_AFTER_SECS: u64 = 120;
+}
+
+/// Fields of the hash at [`redis_keys::shard_fatal`]: the last time the gateway closed a
+/// shard for good, written by the worker that ran it and read by the next process to run it,
+/// which waits out a growing back-off before it identifies the shard again.
+pub mod fatal_fields {
+    /// The close code (integer).
+    pub const CODE: &str = "code";
+    /// When: Unix time in milliseconds (integer).
+    pub const AT_MS: &str = "at_ms";
+    /// Fatal closes in a row, without a READY between them (integer).
+    pub const STRIKES: &str = "strikes";
+    /// The record's TTL, renewed on each fatal close: an hour without one forgets the strikes.
+    pub const REMEMBER_SECS: u64 = 3600;
 }
 
 /// Label names on objects the operator owns.
@@ -240,6 +261,12 @@ pub mod redis_keys {
     pub fn shard_load(cluster: &str, shard_total: u32, shard_id: u32) -> String {
         format!("kyuta:{cluster}:load:{shard_total}:{shard_id}")
     }
+    /// The last fatal gateway close of a shard (hash: `fatal_fields`); deleted when the
+    /// shard is READY again.
+    #[must_use]
+    pub fn shard_fatal(cluster: &str, shard_total: u32, shard_id: u32) -> String {
+        format!("kyuta:{cluster}:fatal:{shard_total}:{shard_id}")
+    }
     /// Which generation answers interactions while two run side by side.
     #[must_use]
     pub fn active_generation(cluster: &str) -> String {
@@ -267,6 +294,12 @@ pub mod redis_keys {
     #[must_use]
     pub fn command_registration(cluster: &str) -> String {
         format!("kyuta:{cluster}:commands:registration")
+    }
+    /// The development guild (`GUILD_ID`) whose copies of the slash commands the fleet
+    /// registered last, so they are removed once `GUILD_ID` is unset or changed.
+    #[must_use]
+    pub fn dev_guild_commands(cluster: &str) -> String {
+        format!("kyuta:{cluster}:commands:dev-guild")
     }
     /// A user's command cooldown.
     #[must_use]

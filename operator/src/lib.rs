@@ -107,7 +107,10 @@ pub async fn run_with_client(
     let mut registry = Registry::default();
     let metrics = metrics::Metrics::register(&mut registry);
     let registry = Arc::new(registry);
-    let (ready_tx, ready_rx) = watch::channel(false);
+    // Readiness does not wait for the leader Lease: a standby replica is Ready too, so a
+    // rollout (`helm upgrade`) can replace replicas one at a time. Who leads is the
+    // `kyuta_operator_leader` gauge, and the /readyz body.
+    let (leading_tx, leading_rx) = watch::channel(false);
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
         shutdown.await;
@@ -120,7 +123,7 @@ pub async fn run_with_client(
     if let Some(addr) = config.metrics_addr {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         tracing::info!(%addr, "serving /metrics, /healthz, /readyz");
-        let app = http_routes(registry.clone(), ready_rx);
+        let app = http_routes(registry.clone(), leading_rx);
         let stop = stopped(stop_rx.clone());
         tokio::spawn(async move {
             if let Err(e) = axum::serve(listener, app)
@@ -150,6 +153,7 @@ pub async fn run_with_client(
         }
         tracing::info!(identity = %config.identity, "leading");
         metrics.leader.set(1);
+        let _ = leading_tx.send(true);
         let holder = lock.clone();
         tokio::spawn(async move {
             holder.hold().await;
@@ -157,6 +161,7 @@ pub async fn run_with_client(
         });
     } else {
         metrics.leader.set(1);
+        let _ = leading_tx.send(true);
         drop(lost_tx);
     }
 
@@ -169,7 +174,6 @@ pub async fn run_with_client(
         )
         .with_reshard_deadline(config.reshard_deadline),
     );
-    let _ = ready_tx.send(true);
     let lost = {
         let mut rx = lost_rx.clone();
         async move {
@@ -191,6 +195,7 @@ pub async fn run_with_client(
     };
     controller::run_controller(ctx, config.namespace.as_deref(), until).await;
     metrics.leader.set(0);
+    let _ = leading_tx.send(false);
     if *lost_rx.borrow() {
         anyhow::bail!("lost the leader Lease; exiting so a restart rejoins as a follower");
     }
@@ -200,7 +205,9 @@ pub async fn run_with_client(
     Ok(())
 }
 
-fn http_routes(registry: Arc<Registry>, ready: watch::Receiver<bool>) -> Router {
+/// `/metrics`; `/healthz`; `/readyz`: 200 once serving, whether this replica leads or
+/// stands by (the body says which).
+fn http_routes(registry: Arc<Registry>, leading: watch::Receiver<bool>) -> Router {
     Router::new()
         .route(
             "/metrics",
@@ -227,16 +234,16 @@ fn http_routes(registry: Arc<Registry>, ready: watch::Receiver<bool>) -> Router 
         .route(
             "/readyz",
             get(move || {
-                let ready = *ready.borrow();
+                let leading = *leading.borrow();
                 async move {
-                    if ready {
-                        (axum::http::StatusCode::OK, "ready")
-                    } else {
-                        (
-                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
-                            "waiting for the leader Lease",
-                        )
-                    }
+                    (
+                        axum::http::StatusCode::OK,
+                        if leading {
+                            "ready: leading"
+                        } else {
+                            "ready: standby (another replica holds the leader Lease)"
+                        },
+                    )
                 }
             }),
         )

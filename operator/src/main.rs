@@ -1,5 +1,6 @@
 //! The `kyuta-operator` binary.
 
+use std::io::IsTerminal as _;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -64,13 +65,19 @@ struct Args {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only on a terminal, never in a file or a pod's log.
+    let ansi = std::io::stdout().is_terminal();
     if args.log_format == "json" {
         tracing_subscriber::fmt()
             .json()
+            .with_ansi(ansi)
             .with_env_filter(filter)
             .init();
     } else {
-        tracing_subscriber::fmt().with_env_filter(filter).init();
+        tracing_subscriber::fmt()
+            .with_ansi(ansi)
+            .with_env_filter(filter)
+            .init();
     }
     kyuta_operator::run(kyuta_operator::Config {
         metrics_addr: Some(args.metrics_addr),

@@ -167,6 +167,10 @@ pub async fn observe(kc: &KyutaCluster, ctx: &Context) -> Result<Observed> {
             }
         }
     }
+    // Shards Discord closed for good (bad token, intents, sharding) say why in Degraded.
+    if let Some((reason, message)) = crate::decide::gateway_closed(&load) {
+        degraded = Some(Degraded::new(Reason::Closed(reason), message));
+    }
     if redis_failed {
         // The connection may be broken: the next reconcile opens a new one. This one keeps
         // it, so a write it makes fails (and is reported) rather than being skipped.

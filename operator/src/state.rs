@@ -7,7 +7,7 @@ use std::time::Duration;
 use kyuta_crds::contract::{load_fields, redis_keys};
 use redis::aio::MultiplexedConnection;
 
-use crate::decide::Load;
+use crate::decide::{GatewayClosed, Load};
 use crate::error::{Error, Result};
 
 /// How long any one Redis step may take.
@@ -54,7 +54,11 @@ impl Connections {
     }
 }
 
-/// Sums the load the workers published for the shards `0..shard_total` of `cluster`.
+/// One shard's load hash: guilds, events per minute, updated at, close code.
+type LoadRow = (Option<u64>, Option<u64>, Option<i64>, Option<u16>);
+
+/// Sums the load the workers published for the shards `0..shard_total` of `cluster`, and
+/// notes the shards whose load carries a fatal close code ([`Load::closed`]).
 /// Hashes older than [`load_fields::STALE_AFTER_SECS`] (or absent) are left out and counted as
 /// not fresh ([`Load::complete`] is false then); with no fresh hash at all both figures are
 /// `None` (unknown, not zero).
@@ -70,13 +74,30 @@ pub async fn read_load(
             .arg(redis_keys::shard_load(cluster, shard_total, shard))
             .arg(load_fields::GUILDS)
             .arg(load_fields::EVENTS_PER_MINUTE)
-            .arg(load_fields::UPDATED_AT);
+            .arg(load_fields::UPDATED_AT)
+            .arg(load_fields::CLOSE_CODE);
     }
-    let rows: Vec<(Option<u64>, Option<u64>, Option<i64>)> = timed(pipe.query_async(con)).await?;
+    let rows: Vec<LoadRow> = timed(pipe.query_async(con)).await?;
     let mut guilds = 0u64;
     let mut epm = 0u64;
     let mut fresh = 0u32;
-    for (g, e, at) in rows {
+    let mut closed: Option<GatewayClosed> = None;
+    for (shard, (g, e, at, close)) in (0..shard_total).zip(rows) {
+        // A close code counts while the hash exists: the worker keeps it as long as the
+        // shard backs off, however old the figures are.
+        if let Some(code) = close {
+            closed = Some(match closed {
+                None => GatewayClosed {
+                    shard,
+                    code,
+                    shards: 1,
+                },
+                Some(c) => GatewayClosed {
+                    shards: c.shards + 1,
+                    ..c
+                },
+            });
+        }
         let Some(at) = at else { continue };
         if now_unix - at > load_fields::STALE_AFTER_SECS as i64 {
             continue;
@@ -88,6 +109,7 @@ pub async fn read_load(
     if fresh == 0 {
         return Ok(Load {
             shards: shard_total,
+            closed,
             ..Load::unknown()
         });
     }
@@ -96,6 +118,7 @@ pub async fn read_load(
         events_per_second: Some(epm as f64 / 60.0),
         fresh_shards: fresh,
         shards: shard_total,
+        closed,
     })
 }
 

@@ -8,7 +8,7 @@ use kyuta_crds::cluster::{
     ShrinkStatus, conditions,
 };
 
-use crate::decide::{Desired, GenerationState, Refusal};
+use crate::decide::{CloseReason, Desired, GenerationState, Refusal};
 use crate::gateway::GatewayError;
 
 /// The reason of a condition, as the status spells it.
@@ -46,6 +46,8 @@ pub enum Reason {
     DiscordUnavailable,
     /// The spec was refused (see [`Refusal`]).
     Refused(Refusal),
+    /// Discord closed workers' shards for good (see [`CloseReason`]).
+    Closed(CloseReason),
 }
 
 impl Reason {
@@ -69,6 +71,7 @@ impl Reason {
             Self::BadDiscordUrl => "BadDiscordUrl",
             Self::DiscordUnavailable => "DiscordUnavailable",
             Self::Refused(r) => r.reason(),
+            Self::Closed(c) => c.as_str(),
         }
     }
 }

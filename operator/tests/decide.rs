@@ -44,6 +44,7 @@ fn guilds(n: u64) -> Load {
         events_per_second: None,
         fresh_shards: 1000,
         shards: 1000,
+        closed: None,
     }
 }
 
@@ -427,6 +428,7 @@ fn eps(e: f64) -> Load {
         events_per_second: Some(e),
         fresh_shards: 8,
         shards: 8,
+        closed: None,
     }
 }
 
@@ -560,6 +562,7 @@ fn partial(guild_count: u64, fresh: u32, of: u32) -> Load {
         events_per_second: Some(0.0),
         fresh_shards: fresh,
         shards: of,
+        closed: None,
     }
 }
 

@@ -81,6 +81,11 @@ async fn invalid_settings_exit_2_naming_the_setting() {
             "KYUTA_IDENTIFY_WINDOW_MS",
         ),
         ("KYUTA_FEATURES", "a b", "KYUTA_FEATURES"),
+        (
+            "KYUTA_PRIVILEGED_INTENTS",
+            "presences",
+            "KYUTA_PRIVILEGED_INTENTS",
+        ),
         ("CLIENT_ID", "me", "CLIENT_ID"),
         ("KYUTA_PRESENCE", "servers", "KYUTA_PRESENCE"),
         ("KYUTA_PRESENCE", "watching:{guild}", "KYUTA_PRESENCE"),

@@ -16,6 +16,7 @@ use crate::{
     cache::{CooldownStore, InProcessCooldowns, RedisCooldowns},
     config::{Config, ShardCount},
     gateway::{
+        fatal::FatalRecords,
         generation::GenerationGate,
         ownership::ShardLeases,
         queue::{IdentifyQueue, LocalQueue, RedisQueue, StartLimit},
@@ -55,6 +56,8 @@ pub struct ShardBackends {
     pub sessions: Arc<dyn SessionStore>,
     /// One owner per shard (disabled without Redis: this process owns its range).
     pub leases: ShardLeases,
+    /// Fatal-close records, for the back-off before identifying (none without Redis).
+    pub fatal: FatalRecords,
 }
 
 /// What the shard-layout backends are built for.
@@ -152,6 +155,7 @@ impl Backends {
                     owner,
                     &format!("{}:{:08x}", std::process::id(), rand::random::<u32>()),
                 ),
+                fatal: FatalRecords::redis(conn.clone(), &config.cluster, shard_total),
             },
             None => {
                 let path = (config.session_file.as_os_str() != "none")
@@ -162,6 +166,7 @@ impl Backends {
                     ),
                     sessions: Arc::new(FileSessions::new(path, shard_total, ttl)),
                     leases: ShardLeases::disabled(),
+                    fatal: FatalRecords::disabled(),
                 }
             }
         }

@@ -414,6 +414,12 @@ pub struct Config {
     /// `/stats`). Other names are accepted and have no effect.
     #[arg(long, env = contract::env::FEATURES, default_value = "")]
     pub features: Features,
+
+    /// The privileged intents to use: `auto` (those the application has enabled, from
+    /// `GET /applications/@me`), `none`, or a list of `members`, `message_content`
+    /// (see `crate::intents`).
+    #[arg(long, env = contract::env::PRIVILEGED_INTENTS, default_value = "auto")]
+    pub privileged_intents: crate::intents::PrivilegedIntents,
 }
 
 /// Which shards this process runs.

@@ -38,6 +38,8 @@ pub struct Router {
     automod_slots: Arc<Semaphore>,
     tracker: TaskTracker,
     stopping: CancellationToken,
+    /// Prefix commands are parsed from message text: off without MESSAGE_CONTENT.
+    prefix_commands: bool,
 }
 
 impl Router {
@@ -57,7 +59,15 @@ impl Router {
             automod_slots: Arc::new(Semaphore::new(MAX_CONCURRENT_AUTOMOD)),
             tracker: TaskTracker::new(),
             stopping: CancellationToken::new(),
+            prefix_commands: true,
         }
+    }
+
+    /// Turns prefix commands off (no MESSAGE_CONTENT intent: messages carry no text).
+    #[must_use]
+    pub fn without_prefix_commands(mut self) -> Self {
+        self.prefix_commands = false;
+        self
     }
 
     /// Routes interactions, messages and joins through `gate` (handled once, by the active
@@ -137,7 +147,9 @@ impl Router {
                     let message = m.clone();
                     self.spawn_automod(async move { automod.on_message(&message).await });
                 }
-                self.dispatcher.on_message(shard, m);
+                if self.prefix_commands {
+                    self.dispatcher.on_message(shard, m);
+                }
             }
             Event::MemberAdd(m) => {
                 let automod = Arc::clone(&self.automod);

@@ -13,9 +13,12 @@ use std::{
 use anyhow::Context as _;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use twilight_model::id::{
-    Id,
-    marker::{ApplicationMarker, UserMarker},
+use twilight_model::{
+    id::{
+        Id,
+        marker::{ApplicationMarker, UserMarker},
+    },
+    oauth::ApplicationFlags,
 };
 
 use crate::{
@@ -34,6 +37,7 @@ use crate::{
         runner::{ShardDeps, ShardExit, run_shard},
         status::ShardStatus,
     },
+    intents::{Privileged, PrivilegedIntents},
     moderation::{
         self,
         engine::Deps,
@@ -176,11 +180,12 @@ struct Bootstrap {
     shard_total: u32,
     plan: ShardPlan,
     limit: StartLimit,
+    privileged: Privileged,
 }
 
 impl Bootstrap {
-    /// Reads `/gateway/bot`, `/users/@me` and (unless `CLIENT_ID` is set)
-    /// `/applications/@me`, and lays out this process's shards.
+    /// Reads `/gateway/bot`, `/users/@me` and (unless `CLIENT_ID` is set and the privileged
+    /// intents are given) `/applications/@me`, and lays out this process's shards.
     async fn read(config: &Config, rest: &Rest) -> anyhow::Result<Self> {
         let info = rest
             .model("get_gateway_bot", |c| c.gateway().authed().into_future())
@@ -192,17 +197,40 @@ impl Bootstrap {
             .model("get_current_user", |c| c.current_user().into_future())
             .await
             .context("reading /users/@me")?;
-        let application_id: Id<ApplicationMarker> = match config.client_id {
-            Some(id) => Id::new(id),
-            None => {
+        let app = match (config.client_id, config.privileged_intents) {
+            (Some(_), PrivilegedIntents::Fixed(_)) => None,
+            _ => Some(
                 rest.model("get_current_application", |c| {
                     c.current_user_application().into_future()
                 })
                 .await
-                .context("reading /applications/@me (or set CLIENT_ID)")?
-                .id
-            }
+                .context(
+                    "reading /applications/@me (or set CLIENT_ID and KYUTA_PRIVILEGED_INTENTS)",
+                )?,
+            ),
         };
+        let application_id: Id<ApplicationMarker> = match (config.client_id, &app) {
+            (Some(id), _) => Id::new(id),
+            (None, app) => app
+                .as_ref()
+                .map(|a| a.id)
+                .context("CLIENT_ID is not set and /applications/@me was not read")?,
+        };
+        let privileged = match config.privileged_intents {
+            PrivilegedIntents::Fixed(p) => p,
+            PrivilegedIntents::Auto => Privileged::from_flags(
+                app.as_ref()
+                    .and_then(|a| a.flags)
+                    .unwrap_or_else(ApplicationFlags::empty),
+            ),
+        };
+        if let Some(missing) = privileged.missing() {
+            tracing::warn!("{missing}");
+        }
+        tracing::info!(
+            invite = %crate::invite::url(application_id.get()),
+            "add the bot to a server with this invite URL (scopes bot and applications.commands, the permissions Kyuta uses)"
+        );
         let shard_total = match config.shard_count {
             ShardCount::Fixed(n) => n,
             ShardCount::Auto => info.shards.max(1),
@@ -241,6 +269,7 @@ impl Bootstrap {
             shard_total,
             plan,
             limit,
+            privileged,
         })
     }
 }
@@ -443,8 +472,11 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         Arc::clone(&services),
         Arc::clone(&analytics),
     ));
-    let router = Router::new(dispatcher, automod, Arc::clone(&analytics))
+    let mut router = Router::new(dispatcher, automod, Arc::clone(&analytics))
         .with_gate(Arc::clone(&backends.gate));
+    if !boot.privileged.message_content {
+        router = router.without_prefix_commands();
+    }
 
     let stop_servers = CancellationToken::new();
     let (metrics_addr, health_addr) =
@@ -481,6 +513,7 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
     let deps = ShardDeps {
         token,
         gateway_url: boot.gateway_url.clone(),
+        intents: boot.privileged.intents(),
         shard_total: boot.shard_total,
         queue: shard_backends.queue,
         sessions: shard_backends.sessions,
@@ -490,6 +523,7 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
         sink: Arc::new(router.clone()),
         presence,
         close_timeout: Duration::from_secs(5),
+        fatal: shard_backends.fatal,
     };
     let stop_shards = CancellationToken::new();
     let (shards, fatal) = spawn_shards(boot.plan.owned.clone(), &deps, &stop_shards);
@@ -540,21 +574,6 @@ async fn cache_gauges(cache: Arc<GuildCache>, metrics: Arc<Metrics>, stop: Cance
     }
 }
 
-/// What a fatal close code means, for the exit message.
-fn close_reason(code: Option<u16>) -> &'static str {
-    match code {
-        Some(4004) => "authentication failed: DISCORD_TOKEN is wrong or was reset",
-        Some(4010) => "invalid shard: the shard id is not below the shard total",
-        Some(4011) => "sharding required: too many guilds for this shard total",
-        Some(4012) => "invalid API version",
-        Some(4013) => "invalid intents",
-        Some(4014) => {
-            "disallowed intents: enable the privileged intents (members, message content) for the application"
-        }
-        _ => "the gateway does not allow this shard to reconnect",
-    }
-}
-
 /// Resolves on SIGTERM or Ctrl-C.
 pub async fn shutdown_signal() {
     #[cfg(unix)]
@@ -594,7 +613,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             anyhow::bail!(
                 "the gateway closed shard {shard} for good (close code {}): {}",
                 code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
-                close_reason(code)
+                crate::gateway::fatal::explain(code)
             )
         }
     }

@@ -40,12 +40,19 @@ pub(super) fn router() -> Router<Arc<Shared>> {
         )
 }
 
-/// The application's flags: GATEWAY_GUILD_MEMBERS_LIMITED, GATEWAY_MESSAGE_CONTENT_LIMITED
-/// and APPLICATION_COMMAND_BADGE (a bot under 100 guilds with both intents enabled).
+/// The application's flags with the privileged intents enabled: GATEWAY_PRESENCE_LIMITED,
+/// GATEWAY_GUILD_MEMBERS_LIMITED and GATEWAY_MESSAGE_CONTENT_LIMITED (a bot under 100 guilds
+/// with them switched on). With `--no-privileged-intents` none of them is set, as for an
+/// application whose intents are off.
 const APP_FLAGS: u64 = (1 << 13) | (1 << 15) | (1 << 19);
 
 async fn application(AxState(sh): S) -> R {
     let w = &sh.world;
+    let flags = if sh.cfg.privileged_intents {
+        APP_FLAGS
+    } else {
+        0
+    };
     ok(json!({
         "id": w.application_id.to_string(),
         "name": w.bot.username,
@@ -57,8 +64,8 @@ async fn application(AxState(sh): S) -> R {
         "bot_public": true,
         "bot_require_code_grant": false,
         "verify_key": format!("{:064x}", crate::util::mix(sh.cfg.seed)),
-        "flags": APP_FLAGS,
-        "flags_new": APP_FLAGS.to_string(),
+        "flags": flags,
+        "flags_new": flags.to_string(),
         "approximate_user_install_count": 0,
         "approximate_user_authorization_count": 0,
         "eligible_oauth2_scopes": ["bot", "applications.commands"],

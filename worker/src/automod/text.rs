@@ -580,12 +580,7 @@ pub fn caps_counts(text: &str) -> (u32, u32) {
 /// A stable 64-bit FNV-1a hash (the same on every pod and build), used to key duplicates.
 #[must_use]
 pub fn stable_hash(s: &str) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in s.as_bytes() {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
+    crate::hash::fnv1a64(s.as_bytes())
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! The gateway: this process's shard range, fleet-wide identify pacing, sessions that survive
 //! restarts, and readiness.
 
+pub mod fatal;
 pub mod generation;
 pub mod ownership;
 pub mod queue;

@@ -17,6 +17,7 @@ use twilight_model::gateway::event::Event;
 
 use super::{
     EventSink,
+    fatal::{FatalRecords, explain},
     ownership::{AcquireMode, Acquired, LeaseEnd, ShardLeases, Watched},
     queue::IdentifyQueue,
     session::{SavedSession, SessionStore, now_ms},
@@ -29,18 +30,6 @@ use crate::{
         metrics::{EventLabels, ShardLabels, shard_state},
     },
 };
-
-/// The intents the worker asks for: guilds, members (hierarchy and joins), moderation (bans),
-/// guild and direct messages with content (prefix commands and automod).
-#[must_use]
-pub fn intents() -> Intents {
-    Intents::GUILDS
-        | Intents::GUILD_MEMBERS
-        | Intents::GUILD_MODERATION
-        | Intents::GUILD_MESSAGES
-        | Intents::DIRECT_MESSAGES
-        | Intents::MESSAGE_CONTENT
-}
 
 /// After READY, how long until the first presence update with counted guilds (the count
 /// refreshes every `load_fields::REFRESH_SECS`).
@@ -60,6 +49,8 @@ pub struct ShardDeps {
     pub token: Token,
     /// Gateway URL (Discord's from `/gateway/bot`, or the override).
     pub gateway_url: String,
+    /// The intents to identify with (`crate::intents`).
+    pub intents: Intents,
     /// Total shards of the generation.
     pub shard_total: u32,
     /// Identify pacing.
@@ -78,6 +69,9 @@ pub struct ShardDeps {
     pub presence: Arc<crate::presence::Presence>,
     /// How long to wait for the gateway to acknowledge our close on shutdown.
     pub close_timeout: Duration,
+    /// Fatal closes of the shards: the back-off before identifying a shard whose last session
+    /// ended for good.
+    pub fatal: FatalRecords,
 }
 
 impl std::fmt::Debug for ShardDeps {
@@ -106,7 +100,8 @@ fn set_state(deps: &ShardDeps, shard: u32, phase: ShardPhase) {
         ShardPhase::Connecting
         | ShardPhase::Closed
         | ShardPhase::WaitingForLease
-        | ShardPhase::HandedOff => shard_state::DISCONNECTED,
+        | ShardPhase::HandedOff
+        | ShardPhase::BackingOff => shard_state::DISCONNECTED,
         ShardPhase::Identifying => shard_state::IDENTIFYING,
         ShardPhase::Resuming => shard_state::RESUMING,
         ShardPhase::Active => shard_state::ACTIVE,
@@ -132,6 +127,10 @@ fn set_state(deps: &ShardDeps, shard: u32, phase: ShardPhase) {
 /// taken again when it is this process's to run.
 pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) -> ShardExit {
     set_state(&deps, id, ShardPhase::Connecting);
+    if back_off(id, &deps, &shutdown).await.is_err() {
+        set_state(&deps, id, ShardPhase::Closed);
+        return ShardExit::Closed { saved: false };
+    }
     // A session the store could not take when the shard stopped (Redis down): resumed from
     // memory when the store has none.
     let mut kept: Option<SavedSession> = None;
@@ -191,6 +190,18 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
         // Only now may the next owner take the shard: its session is saved.
         lease.release().await;
         if let SessionEnd::Fatal(code) = ended {
+            match deps.fatal.record(id, code, now_ms()).await {
+                Ok(Some(strikes)) => tracing::info!(
+                    shard = id,
+                    strikes,
+                    next_wait_secs = super::fatal::backoff(strikes).as_secs(),
+                    "fatal close recorded: the next process waits before identifying this shard"
+                ),
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(shard = id, error = %e, "could not record the fatal close")
+                }
+            }
             return ShardExit::Fatal(code);
         }
         match why {
@@ -215,6 +226,42 @@ pub async fn run_shard(id: u32, deps: ShardDeps, shutdown: CancellationToken) ->
                 set_state(&deps, id, ShardPhase::WaitingForLease);
                 mode = AcquireMode::Retake;
             }
+        }
+    }
+}
+
+/// Waits out the back-off of a shard whose last session ended with a fatal close (recorded
+/// by this process or the one before); `Err` when `shutdown` fires first. A record that
+/// cannot be read is no reason to wait.
+async fn back_off(id: u32, deps: &ShardDeps, shutdown: &CancellationToken) -> Result<(), ()> {
+    let record = match deps.fatal.last(id).await {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(shard = id, error = %e, "could not read the shard's last fatal close");
+            None
+        }
+    };
+    let Some(record) = record else {
+        return Ok(());
+    };
+    deps.status.update(id, |s| s.close_code = Some(record.code));
+    let Some(wait) = record.wait_left(now_ms()) else {
+        return Ok(());
+    };
+    tracing::error!(
+        shard = id,
+        code = record.code,
+        strikes = record.strikes,
+        wait_secs = wait.as_secs(),
+        "the shard's last session was closed for good ({}); waiting before identifying it again",
+        explain(Some(record.code))
+    );
+    set_state(deps, id, ShardPhase::BackingOff);
+    tokio::select! {
+        () = shutdown.cancelled() => Err(()),
+        () = tokio::time::sleep(wait) => {
+            set_state(deps, id, ShardPhase::Connecting);
+            Ok(())
         }
     }
 }
@@ -253,7 +300,7 @@ async fn run_session(
     saved: Option<SavedSession>,
     stop: &CancellationToken,
 ) -> (SessionEnd, Option<SavedSession>) {
-    let mut builder = ConfigBuilder::new(deps.token.expose().to_owned(), intents())
+    let mut builder = ConfigBuilder::new(deps.token.expose().to_owned(), deps.intents)
         .queue(deps.queue.clone())
         .proxy_url(deps.gateway_url.clone());
     builder = builder.presence(deps.presence.payload(
@@ -376,6 +423,15 @@ async fn run_session(
                 set_state(deps, id, ShardPhase::Active);
                 // A new session: checkpoint it now, not a period from now.
                 checkpoint_tick.reset_immediately();
+                if deps.status.get(id).is_some_and(|s| s.close_code.is_some()) {
+                    deps.status.update(id, |s| s.close_code = None);
+                    let fatal = deps.fatal.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = fatal.clear(id).await {
+                            tracing::warn!(shard = id, error = %e, "could not clear the fatal close record");
+                        }
+                    });
+                }
                 if rotation.is_some() && deps.presence.needs_guild_count() {
                     // Identified with the figures known then; show the counted guilds soon.
                     presence_tick.reset_after(PRESENCE_AFTER_READY);
@@ -423,7 +479,14 @@ async fn run_session(
                 }
                 let code = frame.as_ref().map(|f| f.code);
                 if shard.state() == ShardState::FatallyClosed {
-                    tracing::error!(shard = id, ?code, "the gateway closed the shard for good");
+                    tracing::error!(
+                        shard = id,
+                        ?code,
+                        "the gateway closed the shard for good: {}",
+                        explain(code)
+                    );
+                    deps.status
+                        .update(id, |s| s.close_code = Some(code.unwrap_or(0)));
                     set_state(deps, id, ShardPhase::FatallyClosed);
                     return (SessionEnd::Fatal(code), None);
                 }

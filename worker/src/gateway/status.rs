@@ -27,6 +27,9 @@ pub enum ShardPhase {
     /// Handed over to another process, which holds its lease now: this process's readiness
     /// no longer waits for it. Taken back if that process lets it go.
     HandedOff,
+    /// The shard's last session ended with a fatal close (see [`ShardInfo::close_code`]):
+    /// waiting out the back-off before identifying it again.
+    BackingOff,
 }
 
 /// One shard's status.
@@ -44,6 +47,9 @@ pub struct ShardInfo {
     pub events: u64,
     /// When the shard last became active.
     pub active_since: Option<Instant>,
+    /// The close code of the fatal close that ended the shard's last session (here or in the
+    /// process before), until the shard is READY again.
+    pub close_code: Option<u16>,
 }
 
 impl ShardInfo {
@@ -65,6 +71,7 @@ impl Default for ShardInfo {
             guilds: 0,
             events: 0,
             active_since: None,
+            close_code: None,
         }
     }
 }

@@ -210,12 +210,7 @@ pub async fn post_once(
 /// same in every process and release.
 #[must_use]
 pub fn nonce(key: &str) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes() {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h.to_string()
+    crate::hash::fnv1a64(key.as_bytes()).to_string()
 }
 
 /// What an action leaves on Discord, to read back when its call ended in doubt.

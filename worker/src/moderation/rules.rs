@@ -308,6 +308,16 @@ mod tests {
     ];
 
     #[test]
+    fn the_invite_grants_every_permission_an_action_needs() {
+        for a in ALL {
+            assert!(
+                crate::invite::PERMISSIONS.contains(a.required_permission()),
+                "{a:?}"
+            );
+        }
+    }
+
+    #[test]
     fn allowed_when_everything_is_right() {
         for a in ALL {
             assert_eq!(check(&base(a)), Ok(()), "{a:?}");

@@ -8,7 +8,10 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::Metrics;
-use crate::gateway::status::{ShardPhase, ShardStatus};
+use crate::gateway::{
+    fatal::explain,
+    status::{ShardPhase, ShardStatus},
+};
 
 async fn render_metrics(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
     (
@@ -23,11 +26,23 @@ async fn render_metrics(State(m): State<Arc<Metrics>>) -> impl IntoResponse {
 /// Liveness: fails when a shard was closed for good (the process cannot serve its range and
 /// cannot recover alone; it also exits).
 async fn health(State(s): State<Arc<ShardStatus>>) -> impl IntoResponse {
-    let fatal = s.list_in(ShardPhase::FatallyClosed);
+    let fatal: Vec<String> = s
+        .all()
+        .into_iter()
+        .filter(|(_, i)| i.phase == ShardPhase::FatallyClosed)
+        .map(|(id, i)| {
+            format!(
+                "closed for good by the gateway: shard {id} (close code {}): {}",
+                i.close_code
+                    .map_or_else(|| "none".into(), |c| c.to_string()),
+                explain(i.close_code.filter(|c| *c != 0))
+            )
+        })
+        .collect();
     if !fatal.is_empty() {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            format!("closed for good by the gateway: shard {fatal}\n"),
+            format!("{}\n", fatal.join("\n")),
         );
     }
     (StatusCode::OK, "ok\n".to_owned())
@@ -49,7 +64,16 @@ async fn ready(State(s): State<Arc<ShardStatus>>) -> impl IntoResponse {
     let waiting: Vec<String> = s
         .not_ready()
         .into_iter()
-        .map(|(id, phase, acked)| format!("shard {id}: {phase:?}, heartbeat acked: {acked}"))
+        .map(|(id, phase, acked)| {
+            let mut line = format!("shard {id}: {phase:?}, heartbeat acked: {acked}");
+            if let Some(code) = s.get(id).and_then(|i| i.close_code) {
+                line.push_str(&format!(
+                    ", last closed for good with {code}: {}",
+                    explain(Some(code))
+                ));
+            }
+            line
+        })
         .collect();
     (
         StatusCode::SERVICE_UNAVAILABLE,
@@ -98,4 +122,45 @@ async fn serve(
         }
     });
     Ok(local)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(r: impl IntoResponse) -> (StatusCode, String) {
+        let r = r.into_response();
+        let status = r.status();
+        let bytes = axum::body::to_bytes(r.into_body(), 1 << 16).await.unwrap();
+        (status, String::from_utf8(bytes.to_vec()).unwrap())
+    }
+
+    #[tokio::test]
+    async fn health_fails_naming_the_close_and_its_fix() {
+        let s = Arc::new(ShardStatus::new(2, [0, 1]));
+        assert_eq!(
+            body(health(State(Arc::clone(&s))).await).await.0,
+            StatusCode::OK
+        );
+        s.update(1, |i| {
+            i.phase = ShardPhase::FatallyClosed;
+            i.close_code = Some(4014);
+        });
+        let (status, text) = body(health(State(Arc::clone(&s))).await).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(text.contains("shard 1 (close code 4014)"), "{text}");
+        assert!(text.contains("Server Members intents"), "{text}");
+        // Backing off after a close: alive, not ready, and /ready says why.
+        s.update(1, |i| i.phase = ShardPhase::BackingOff);
+        assert_eq!(
+            body(health(State(Arc::clone(&s))).await).await.0,
+            StatusCode::OK
+        );
+        let (status, text) = body(ready(State(s)).await).await;
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert!(
+            text.contains("shard 1: BackingOff") && text.contains("closed for good with 4014"),
+            "{text}"
+        );
+    }
 }

@@ -1,5 +1,6 @@
 //! Per-shard load (guilds, events per minute) published to Redis for the operator at
-//! `redis_keys::shard_load` with the fields of `contract::load_fields`.
+//! `redis_keys::shard_load` with the fields of `contract::load_fields`, and the close code of
+//! a shard closed for good (or waiting out its back-off).
 
 use std::{
     collections::{BTreeMap, VecDeque},
@@ -7,7 +8,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use kyuta_crds::contract::{load_fields, redis_keys};
+use kyuta_crds::contract::{fatal_fields, load_fields, redis_keys};
 use tokio_util::sync::CancellationToken;
 
 use crate::gateway::status::{ShardPhase, ShardStatus};
@@ -82,9 +83,20 @@ pub async fn publish_loop(
                     (load_fields::UPDATED_AT, unix),
                 ],
             )
-            .ignore()
-            .expire(&key, load_fields::STALE_AFTER_SECS as i64)
             .ignore();
+            match info.close_code {
+                // Kept as long as the fatal-close record (the shard waits out its back-off).
+                Some(code) => pipe
+                    .hset(&key, load_fields::CLOSE_CODE, code)
+                    .ignore()
+                    .expire(&key, fatal_fields::REMEMBER_SECS as i64)
+                    .ignore(),
+                None => pipe
+                    .hdel(&key, load_fields::CLOSE_CODE)
+                    .ignore()
+                    .expire(&key, load_fields::STALE_AFTER_SECS as i64)
+                    .ignore(),
+            };
         }
         let mut c = conn.clone();
         if let Err(e) = pipe.query_async::<()>(&mut c).await {
