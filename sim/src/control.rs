@@ -335,22 +335,12 @@ async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
     };
     let mid = next_snowflake();
     let mut m = message_json(mid, cid, c.guild_id, &user, None, &content, &b, 0);
-    // Mentions <@id> in content.
-    let mut mentions = Vec::new();
-    for part in content.split("<@").skip(1) {
-        if let Some(end) = part.find('>')
-            && let Ok(uid) = part[..end].trim_start_matches('!').parse::<u64>()
-            && let Some(u) = st.user(&sh.world, uid)
-        {
-            mentions.push(u.to_json());
-        }
-    }
-    let mentions_bot = mentions
-        .iter()
-        .any(|u| u["id"].as_str() == Some(sh.world.bot.id.to_string().as_str()));
-    m["mentions"] = json!(mentions);
+    // A user's client sends no allowed_mentions: every mention they may make notifies.
+    let mentions = crate::mentions::record(&st, &sh.world, c.guild_id, cid, author, &mut m, None);
+    let mentions_bot = mentions.has_user(sh.world.bot.id);
     st.messages.entry(cid).or_default().push(m.clone());
     let mut ev = m.clone();
+    crate::mentions::with_members(&st, &sh.world, c.guild_id, &mut ev);
     if let Some(mm) = member {
         ev["member"] = mm;
     }

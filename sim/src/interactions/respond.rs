@@ -31,7 +31,16 @@ pub(crate) fn router() -> axum::Router<Arc<Shared>> {
         )
 }
 
-fn interaction_message(sh: &Shared, it: &Interaction, body: &Value, flags: u64, kind: u8) -> Value {
+/// A message the bot posts in answer to interaction `it` (initial response or followup),
+/// with the mentions its `allowed_mentions` lets notify.
+fn interaction_message(
+    sh: &Shared,
+    st: &State,
+    it: &Interaction,
+    body: &Value,
+    flags: u64,
+    kind: u8,
+) -> Value {
     let id = next_snowflake();
     let content = body.get("content").and_then(Value::as_str).unwrap_or("");
     let mut m = crate::state::message_json(
@@ -43,6 +52,15 @@ fn interaction_message(sh: &Shared, it: &Interaction, body: &Value, flags: u64, 
         content,
         body,
         kind,
+    );
+    crate::mentions::record(
+        st,
+        &sh.world,
+        it.guild_id,
+        it.channel_id,
+        sh.world.bot.id,
+        &mut m,
+        body.get("allowed_mentions"),
     );
     m["flags"] = json!(flags);
     m["webhook_id"] = json!(sh.world.application_id.to_string());
@@ -77,7 +95,14 @@ fn interaction_message(sh: &Shared, it: &Interaction, body: &Value, flags: u64, 
     m
 }
 
-fn publish(st: &mut State, it_guild: Option<u64>, channel: u64, m: &Value, event: &str) {
+fn publish(
+    st: &mut State,
+    world: &crate::world::World,
+    it_guild: Option<u64>,
+    channel: u64,
+    m: &Value,
+    event: &str,
+) {
     if event == "MESSAGE_UPDATE" {
         // The same message may be another interaction's original or followup (a component
         // interaction updates the message its component sits on).
@@ -104,7 +129,11 @@ fn publish(st: &mut State, it_guild: Option<u64>, channel: u64, m: &Value, event
     } else {
         intents::DIRECT_MESSAGES
     };
-    st.dispatch(it_guild, event, m, intent, false);
+    let mut ev = m.clone();
+    if event == "MESSAGE_CREATE" {
+        crate::mentions::with_members(st, world, it_guild, &mut ev);
+    }
+    st.dispatch(it_guild, event, &ev, intent, false);
 }
 
 /// `POST /interactions/{id}/{token}/callback`.
@@ -124,13 +153,12 @@ pub(crate) async fn callback(
     let data = b.get("data").cloned().unwrap_or(json!({}));
     let mut st = sh.lock();
     let deadline = sh.cfg.interaction_ack_deadline;
-    let it = st
-        .interactions
+    st.interactions
         .get_mut(&iid)
         .filter(|it| it.token == token)
-        .ok_or_else(e::unknown_interaction)?;
-    it.callbacks += 1;
-    let it = &*it;
+        .ok_or_else(e::unknown_interaction)?
+        .callbacks += 1;
+    let it = &st.interactions[&iid];
     if it.acknowledged {
         return Err(e::already_acknowledged());
     }
@@ -159,11 +187,11 @@ pub(crate) async fn callback(
         4 => {
             validate_message_body(&data, true)?;
             let flags = data.get("flags").and_then(Value::as_u64).unwrap_or(0) & (64 | 4 | 4096);
-            message = Some(interaction_message(&sh, it, &data, flags, 20));
+            message = Some(interaction_message(&sh, &st, it, &data, flags, 20));
         }
         5 => {
             let flags = (data.get("flags").and_then(Value::as_u64).unwrap_or(0) & 64) | 128;
-            message = Some(interaction_message(&sh, it, &json!({}), flags, 20));
+            message = Some(interaction_message(&sh, &st, it, &json!({}), flags, 20));
         }
         6 if !it.payload["message"].is_null() => {
             updated = Some(it.payload["message"].clone());
@@ -196,12 +224,12 @@ pub(crate) async fn callback(
     // message the component sits on (editable through @original).
     it.original = message.clone().or_else(|| updated.clone());
     if let Some(m) = &message {
-        publish(&mut st, guild, channel, m, "MESSAGE_CREATE");
+        publish(&mut st, &sh.world, guild, channel, m, "MESSAGE_CREATE");
     }
     if t == 7
         && let Some(m) = &updated
     {
-        publish(&mut st, guild, channel, m, "MESSAGE_UPDATE");
+        publish(&mut st, &sh.world, guild, channel, m, "MESSAGE_UPDATE");
     }
     let message = message.or(updated);
     if q.get("with_response").is_some_and(|v| v == "true") {
@@ -270,18 +298,18 @@ pub(crate) async fn followup(
         m["flags"] = json!(kept | asked);
         let (guild, channel) = (it.guild_id, it.channel_id);
         st.interactions.get_mut(&id).expect("exists").original = Some(m.clone());
-        publish(&mut st, guild, channel, &m, "MESSAGE_UPDATE");
+        publish(&mut st, &sh.world, guild, channel, &m, "MESSAGE_UPDATE");
         return ok(m);
     }
     let flags = b.get("flags").and_then(Value::as_u64).unwrap_or(0) & (64 | 4 | 4096);
-    let m = interaction_message(&sh, it, &b, flags, 0);
+    let m = interaction_message(&sh, &st, it, &b, flags, 0);
     let (guild, channel) = (it.guild_id, it.channel_id);
     st.interactions
         .get_mut(&id)
         .expect("exists")
         .followups
         .push(m.clone());
-    publish(&mut st, guild, channel, &m, "MESSAGE_CREATE");
+    publish(&mut st, &sh.world, guild, channel, &m, "MESSAGE_CREATE");
     ok(m)
 }
 
@@ -342,7 +370,7 @@ pub(crate) async fn edit_webhook_message(
     }
     let m = m.clone();
     let (guild, channel) = (it.guild_id, it.channel_id);
-    publish(&mut st, guild, channel, &m, "MESSAGE_UPDATE");
+    publish(&mut st, &sh.world, guild, channel, &m, "MESSAGE_UPDATE");
     ok(m)
 }
 

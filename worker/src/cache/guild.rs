@@ -303,9 +303,18 @@ impl GuildCache {
             }
             Event::MessageCreate(m) => {
                 // The author's partial member: what a prefix command or automod needs of
-                // them, without the full member list GUILD_CREATE no longer carries.
-                if let (Some(g), Some(member)) = (m.guild_id, &m.member) {
-                    self.note_member_ids(g.get(), m.author.id.get(), &member.roles);
+                // them, without the full member list GUILD_CREATE does not carry.
+                if let Some(g) = m.guild_id {
+                    if let Some(member) = &m.member {
+                        self.note_member_ids(g.get(), m.author.id.get(), &member.roles);
+                    }
+                    // Each mentioned member comes with their partial member too (a prefix
+                    // command's target, `k!ban @user`).
+                    for mention in &m.mentions {
+                        if let Some(member) = &mention.member {
+                            self.note_member_ids(g.get(), mention.id.get(), &member.roles);
+                        }
+                    }
                 }
             }
             Event::InteractionCreate(i) => self.interaction_members(&i.0),

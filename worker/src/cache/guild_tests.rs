@@ -351,13 +351,18 @@ fn bot_only() -> GuildCache {
 }
 
 #[test]
-fn message_create_caches_the_authors_partial_member() {
+fn message_create_caches_the_author_and_mentioned_members() {
     let cache = bot_only();
     assert_eq!(cache.member_roles(G, 30), None);
     let m: twilight_model::channel::Message = serde_json::from_value(json!({
         "id": "900", "channel_id": "901", "guild_id": G.to_string(), "author": user(30),
         "content": "!ban <@31>", "timestamp": "2024-01-01T00:00:00.000000+00:00",
-        "edited_timestamp": null, "tts": false, "mention_everyone": false, "mentions": [],
+        "edited_timestamp": null, "tts": false, "mention_everyone": false,
+        "mentions": [{"id": "31", "username": "u31", "discriminator": "0", "avatar": null,
+                      "global_name": null, "public_flags": 0,
+                      "member": {"roles": ["20"], "joined_at": "2024-01-01T00:00:00.000000+00:00",
+                                 "deaf": false, "mute": false, "flags": 0, "nick": null,
+                                 "premium_since": null, "communication_disabled_until": null}}],
         "mention_roles": [], "attachments": [], "embeds": [], "pinned": false, "type": 0,
         "flags": 0, "components": [],
         "member": {"roles": ["20"], "joined_at": "2024-01-01T00:00:00.000000+00:00",
@@ -373,6 +378,8 @@ fn message_create_caches_the_authors_partial_member() {
     )));
     assert_eq!(cache.member_roles(G, 30), Some(vec![20]));
     assert_eq!(cache.highest_role_position(G, 30), Some(1));
+    // The mentioned member, with theirs.
+    assert_eq!(cache.member_roles(G, 31), Some(vec![20]));
 }
 
 #[test]
