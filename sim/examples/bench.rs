@@ -28,6 +28,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio_tungstenite::tungstenite::Message;
 
+/// The GUILD_CREATE the benchmark measures: a session with GUILD_PRESENCES (as the
+/// streaming phase identifies), so every member is listed, the heaviest payload.
+const BENCH_VIEW: kyuta_sim::frames::CreateView = kyuta_sim::frames::CreateView {
+    large_threshold: 50,
+    presences: true,
+};
+
 type Ws =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
@@ -98,7 +105,7 @@ fn generation(world: &kyuta_sim::world::World) {
         1,
         |i| {
             let g = world.generate(i % guilds);
-            let d = g.to_create_json(50).to_string();
+            let d = g.to_create_json(BENCH_VIEW).to_string();
             format!("{{\"op\":0,\"s\":{i},\"t\":\"GUILD_CREATE\",\"d\":{d}}}").len() as u64
         },
     );
@@ -108,12 +115,12 @@ fn generation(world: &kyuta_sim::world::World) {
         1,
         |i| {
             let g = world.generate(i % guilds);
-            let d = kyuta_sim::frames::guild_create(&g, 50);
+            let d = kyuta_sim::frames::guild_create(&g, BENCH_VIEW);
             kyuta_sim::frames::dispatch_frame(i, "GUILD_CREATE", &d).len() as u64
         },
     );
     let cached: Vec<String> = (0..guilds.min(64))
-        .map(|n| kyuta_sim::frames::guild_create(&world.generate(n), 50))
+        .map(|n| kyuta_sim::frames::guild_create(&world.generate(n), BENCH_VIEW))
         .collect();
     let hit = per_core(
         "GUILD_CREATE frame from cached bytes (sequence spliced)",
@@ -164,7 +171,7 @@ async fn connect(url: &str, retries: &AtomicU64) -> Ws {
 /// MESSAGE_CREATEs it receives into `messages`.
 async fn shard(mut ws: Ws, id: u32, total: u32, messages: Arc<AtomicU64>) -> (u64, u64) {
     let _hello = ws.next().await;
-    let identify = json!({"op": 2, "d": {"token": "T", "intents": 1 | 2 | 512, "shard": [id, total], "properties": {"os": "linux", "browser": "bench", "device": "bench"}}});
+    let identify = json!({"op": 2, "d": {"token": "T", "intents": 1 | 2 | 256 | 512, "shard": [id, total], "properties": {"os": "linux", "browser": "bench", "device": "bench"}}});
     ws.send(Message::Text(identify.to_string().into()))
         .await
         .unwrap();

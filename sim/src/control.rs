@@ -66,7 +66,10 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/guilds", get(guilds))
         .route("/guilds/{guild}", get(one_guild))
         .route("/guilds/{guild}/members", post(member_join))
-        .route("/guilds/{guild}/members/{user}", get(member))
+        .route(
+            "/guilds/{guild}/members/{user}",
+            get(member).delete(member_leave),
+        )
         .route("/guilds/{guild}/roles/{role}", patch(role_update))
         .route("/guilds/{guild}/bans", get(bans))
         .route("/guilds/{guild}/audit-log", get(audit_log))
@@ -275,6 +278,44 @@ async fn member(AxState(sh): S, Path(p): P) -> CR {
     Ok(Json(v).into_response())
 }
 
+/// A member leaves the guild on their own: GUILD_MEMBER_REMOVE (`guild_id`, `user`) and no
+/// audit-log entry, as on Discord. The owner cannot leave (Discord asks them to transfer the
+/// guild first); the bot leaves through `POST /_sim/guilds/{id}/bot`.
+async fn member_leave(AxState(sh): S, Path(p): P) -> CR {
+    let gid = id(&p, "guild")?;
+    let uid = id(&p, "user")?;
+    let mut st = sh.lock();
+    let g = st
+        .guild(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    let user = g
+        .members
+        .get(&uid)
+        .ok_or_else(|| not_found("not a member"))?
+        .user
+        .clone();
+    if uid == g.owner_id {
+        return Err(bad("the owner cannot leave the guild"));
+    }
+    if uid == sh.world.bot.id {
+        return Err(bad("the bot leaves through POST /_sim/guilds/{id}/bot"));
+    }
+    drop(g);
+    st.guild_mut(&sh.world, gid)
+        .expect("exists")
+        .members
+        .remove(&uid);
+    let ev = json!({"guild_id": gid.to_string(), "user": user.to_json()});
+    st.dispatch(
+        Some(gid),
+        "GUILD_MEMBER_REMOVE",
+        &ev,
+        intents::GUILD_MEMBERS,
+        false,
+    );
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
 async fn bans(AxState(sh): S, Path(p): P) -> CR {
     let gid = id(&p, "guild")?;
     let st = sh.lock();
@@ -335,22 +376,12 @@ async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
     };
     let mid = next_snowflake();
     let mut m = message_json(mid, cid, c.guild_id, &user, None, &content, &b, 0);
-    // Mentions <@id> in content.
-    let mut mentions = Vec::new();
-    for part in content.split("<@").skip(1) {
-        if let Some(end) = part.find('>')
-            && let Ok(uid) = part[..end].trim_start_matches('!').parse::<u64>()
-            && let Some(u) = st.user(&sh.world, uid)
-        {
-            mentions.push(u.to_json());
-        }
-    }
-    let mentions_bot = mentions
-        .iter()
-        .any(|u| u["id"].as_str() == Some(sh.world.bot.id.to_string().as_str()));
-    m["mentions"] = json!(mentions);
+    // A user's client sends no allowed_mentions: every mention they may make notifies.
+    let mentions = crate::mentions::record(&st, &sh.world, c.guild_id, cid, author, &mut m, None);
+    let mentions_bot = mentions.has_user(sh.world.bot.id);
     st.messages.entry(cid).or_default().push(m.clone());
     let mut ev = m.clone();
+    crate::mentions::with_members(&st, &sh.world, c.guild_id, &mut ev);
     if let Some(mm) = member {
         ev["member"] = mm;
     }

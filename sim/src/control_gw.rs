@@ -110,19 +110,19 @@ async fn firehose_stop(AxState(sh): S, Path(id): Path<String>) -> CR {
 /// Sends guild `gid`'s GUILD_CREATE to every ready session of its shard that has GUILDS.
 /// Returns the sessions reached.
 fn guild_create_to_shard(sh: &Shared, gid: u64) -> u64 {
-    let targets: Vec<(String, u64)> = {
+    let targets: Vec<(String, crate::frames::CreateView)> = {
         let st = sh.lock();
         st.sessions
             .values()
             .filter(|s| s.ready && s.intents & intents::GUILDS != 0)
             .filter(|s| shard_of(Some(gid), s.shard[1]) == s.shard[0])
-            .map(|s| (s.id.clone(), s.large_threshold))
+            .map(|s| (s.id.clone(), s.view))
             .collect()
     };
     let mut reached = 0;
-    for (sid, lt) in targets {
-        let pushed = crate::gateway::with_guild_create(sh, gid, lt, |st, d| {
-            st.guild_streamable(gid) && st.push_guild_create(&sid, gid, d, lt)
+    for (sid, view) in targets {
+        let pushed = crate::gateway::with_guild_create(sh, gid, view, |st, d| {
+            st.guild_streamable(gid) && st.push_guild_create(&sid, gid, d, view)
         });
         if pushed == Some(true) {
             reached += 1;

@@ -144,12 +144,84 @@ fn write_channel(out: &mut Vec<u8>, c: &Channel) {
     out.push(b'}');
 }
 
+/// What a session's GUILD_CREATEs carry, from its IDENTIFY: `large_threshold` and whether
+/// the session has the GUILD_PRESENCES intent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CreateView {
+    /// IDENTIFY's `large_threshold` (50–250).
+    pub large_threshold: u64,
+    /// Whether the session has GUILD_PRESENCES.
+    pub presences: bool,
+}
+
+impl Default for CreateView {
+    fn default() -> Self {
+        Self {
+            large_threshold: 50,
+            presences: false,
+        }
+    }
+}
+
+/// Which members a GUILD_CREATE lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MembersShown {
+    /// Every member: GUILD_PRESENCES and a guild within `large_threshold`.
+    All,
+    /// A large guild with GUILD_PRESENCES: the members Discord counts as online (the
+    /// simulator has no presences and shows the owner) and the bot.
+    OwnerAndBot,
+    /// Without GUILD_PRESENCES: the bot alone (and members in voice, of whom the simulator
+    /// has none), as on Discord.
+    BotOnly,
+}
+
+impl CreateView {
+    /// Whether a guild of `member_count` members is `large` for this view.
+    #[must_use]
+    pub fn large(self, member_count: u64) -> bool {
+        member_count > self.large_threshold
+    }
+
+    /// The members a GUILD_CREATE of a guild of `member_count` members lists.
+    #[must_use]
+    pub fn members(self, member_count: u64) -> MembersShown {
+        if !self.presences {
+            MembersShown::BotOnly
+        } else if self.large(member_count) {
+            MembersShown::OwnerAndBot
+        } else {
+            MembersShown::All
+        }
+    }
+}
+
+impl Guild {
+    /// The members a GUILD_CREATE for `view` lists, in id order.
+    pub(crate) fn shown_members(&self, view: CreateView) -> Vec<&Member> {
+        let bot = || self.members.values().find(|m| m.user.bot);
+        match view.members(self.members.len() as u64) {
+            MembersShown::All => self.members.values().collect(),
+            MembersShown::OwnerAndBot => {
+                let mut v: Vec<&Member> = [self.members.get(&self.owner_id), bot()]
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                v.dedup_by_key(|m| m.user.id);
+                v
+            }
+            MembersShown::BotOnly => bot().into_iter().collect(),
+        }
+    }
+}
+
 /// The GUILD_CREATE payload of `g`, byte for byte the JSON of [`Guild::to_create_json`]
 /// (keys in another order), written without building a value tree.
 #[must_use]
-pub fn guild_create(g: &Guild, large_threshold: u64) -> String {
-    let mut out = Vec::with_capacity(4096 + g.members.len() * 600);
-    let large = g.members.len() as u64 > large_threshold;
+pub fn guild_create(g: &Guild, view: CreateView) -> String {
+    let shown = g.shown_members(view);
+    let mut out = Vec::with_capacity(4096 + shown.len() * 600);
+    let large = view.large(g.members.len() as u64);
     out.extend_from_slice(b"{\"id\":");
     id(&mut out, g.id);
     out.extend_from_slice(b",\"name\":");
@@ -172,25 +244,11 @@ pub fn guild_create(g: &Guild, large_threshold: u64) -> String {
         ",\"large\":{large},\"unavailable\":false,\"member_count\":{},\"members\":[",
         g.members.len()
     );
-    let mut first = true;
-    let mut member = |out: &mut Vec<u8>, m: &Member| {
-        if !first {
+    for (i, m) in shown.iter().enumerate() {
+        if i > 0 {
             out.push(b',');
         }
-        first = false;
-        write_member(out, m);
-    };
-    if large {
-        if let Some(m) = g.members.get(&g.owner_id) {
-            member(&mut out, m);
-        }
-        if let Some(m) = g.members.values().find(|m| m.user.bot) {
-            member(&mut out, m);
-        }
-    } else {
-        for m in g.members.values() {
-            member(&mut out, m);
-        }
+        write_member(&mut out, m);
     }
     out.extend_from_slice(b"],\"channels\":[");
     for (i, c) in g.channels.iter().enumerate() {
@@ -217,8 +275,9 @@ pub fn dispatch_frame(seq: u64, event: &str, d: &str) -> String {
     s
 }
 
-/// GUILD_CREATE bytes of untouched guilds, keyed by guild index and whether the guild is
-/// `large` for the session (the only thing `large_threshold` changes), evicted oldest first
+/// GUILD_CREATE bytes of untouched guilds, keyed by guild index, whether the guild is
+/// `large` for the session and which members it lists (all a [`CreateView`] changes),
+/// evicted oldest first
 /// past a byte budget. A guild that something changed is never served from here: it is
 /// materialized in the state, and callers check that first.
 #[derive(Debug, Default)]
@@ -226,10 +285,13 @@ pub(crate) struct GuildCreateCache {
     inner: Mutex<CacheInner>,
 }
 
+/// Guild index, `large`, the members listed.
+type CacheKey = (u64, bool, MembersShown);
+
 #[derive(Debug, Default)]
 struct CacheInner {
-    map: HashMap<(u64, bool), Arc<str>>,
-    order: VecDeque<(u64, bool)>,
+    map: HashMap<CacheKey, Arc<str>>,
+    order: VecDeque<CacheKey>,
     bytes: usize,
     hits: u64,
     misses: u64,
@@ -242,10 +304,12 @@ impl GuildCreateCache {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// The cached payload of untouched guild `n`.
-    pub fn get(&self, n: u64, large: bool) -> Option<Arc<str>> {
+    /// The cached payload of untouched guild `n` as `view` shows a guild of
+    /// `member_count` members.
+    pub fn get(&self, n: u64, member_count: u64, view: CreateView) -> Option<Arc<str>> {
+        let key = Self::key(n, member_count, view);
         let mut c = self.lock();
-        let hit = c.map.get(&(n, large)).cloned();
+        let hit = c.map.get(&key).cloned();
         if hit.is_some() {
             c.hits += 1;
         } else {
@@ -254,14 +318,27 @@ impl GuildCreateCache {
         hit
     }
 
-    /// Keeps `payload` for untouched guild `n`, within `budget` bytes.
-    pub fn put(&self, n: u64, large: bool, payload: Arc<str>, budget: usize) {
+    fn key(n: u64, member_count: u64, view: CreateView) -> CacheKey {
+        (n, view.large(member_count), view.members(member_count))
+    }
+
+    /// Keeps `payload` for untouched guild `n` (of `member_count` members) as `view` shows
+    /// it, within `budget` bytes.
+    pub fn put(
+        &self,
+        n: u64,
+        member_count: u64,
+        view: CreateView,
+        payload: Arc<str>,
+        budget: usize,
+    ) {
         if payload.len() > budget {
             return;
         }
+        let key = Self::key(n, member_count, view);
         let mut c = self.lock();
-        if c.map.insert((n, large), payload.clone()).is_none() {
-            c.order.push_back((n, large));
+        if c.map.insert(key, payload.clone()).is_none() {
+            c.order.push_back(key);
             c.bytes += payload.len();
         }
         while c.bytes > budget {
@@ -332,8 +409,14 @@ mod tests {
         for n in [0, 1, 57, 99] {
             let mut g = w.generate(n);
             for threshold in [50, 10] {
-                let fast: Value = serde_json::from_str(&guild_create(&g, threshold)).unwrap();
-                assert_eq!(fast, g.to_create_json(threshold), "guild {n} / {threshold}");
+                for presences in [true, false] {
+                    let view = CreateView {
+                        large_threshold: threshold,
+                        presences,
+                    };
+                    let fast: Value = serde_json::from_str(&guild_create(&g, view)).unwrap();
+                    assert_eq!(fast, g.to_create_json(view), "guild {n} / {view:?}");
+                }
             }
             // Changed guilds: a nickname with quotes, a timeout, a new overwrite.
             let uid = *g.members.keys().next().unwrap();
@@ -346,8 +429,12 @@ mod tests {
                 allow: 1 << 11,
                 deny: 1 << 10,
             });
-            let fast: Value = serde_json::from_str(&guild_create(&g, 50)).unwrap();
-            assert_eq!(fast, g.to_create_json(50));
+            let view = CreateView {
+                presences: true,
+                ..CreateView::default()
+            };
+            let fast: Value = serde_json::from_str(&guild_create(&g, view)).unwrap();
+            assert_eq!(fast, g.to_create_json(view));
         }
     }
 
@@ -365,12 +452,23 @@ mod tests {
     fn cache_stays_within_its_budget() {
         let c = GuildCreateCache::default();
         for n in 0..100 {
-            c.put(n, false, Arc::from("x".repeat(100)), 1000);
+            c.put(
+                n,
+                21,
+                CreateView::default(),
+                Arc::from("x".repeat(100)),
+                1000,
+            );
         }
         let (entries, bytes, _, _) = c.figures();
         assert_eq!((entries, bytes), (10, 1000));
-        assert!(c.get(99, false).is_some());
-        assert!(c.get(0, false).is_none());
+        assert!(c.get(99, 21, CreateView::default()).is_some());
+        assert!(c.get(0, 21, CreateView::default()).is_none());
+        let presences = CreateView {
+            presences: true,
+            ..CreateView::default()
+        };
+        assert!(c.get(99, 21, presences).is_none(), "another member list");
     }
 
     #[test]

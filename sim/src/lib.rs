@@ -29,6 +29,7 @@ mod gwfaults;
 mod http;
 mod interactions;
 mod limits;
+mod mentions;
 mod ratelimit;
 mod rest;
 mod state;

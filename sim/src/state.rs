@@ -56,8 +56,8 @@ pub(crate) enum ConnCmd {
         seq: u64,
         /// Guild id.
         guild: u64,
-        /// The session's `large_threshold`.
-        large_threshold: u64,
+        /// What the session's GUILD_CREATEs carry.
+        view: crate::frames::CreateView,
     },
     /// Change how this connection delivers dispatches and heartbeat ACKs.
     Delivery(crate::gateway::Delivery),
@@ -72,8 +72,8 @@ pub(crate) enum Buffered {
     GuildCreate {
         /// Guild id.
         guild: u64,
-        /// The session's `large_threshold`.
-        large_threshold: u64,
+        /// What the session's GUILD_CREATEs carry.
+        view: crate::frames::CreateView,
     },
 }
 
@@ -109,8 +109,8 @@ pub(crate) struct Session {
     pub ready: bool,
     /// When the client last sent a heartbeat (op 1) on this session.
     pub last_heartbeat: Option<Instant>,
-    /// IDENTIFY's `large_threshold` (50–250).
-    pub large_threshold: u64,
+    /// What the session's GUILD_CREATEs carry (IDENTIFY's `large_threshold`, intents).
+    pub view: crate::frames::CreateView,
     /// GUILD_CREATEs not streamed yet while no connection is attached (sent after RESUME).
     pub pending_guilds: VecDeque<u64>,
 }
@@ -466,20 +466,15 @@ impl State {
         session_id: &str,
         guild: u64,
         d: &str,
-        large_threshold: u64,
+        view: crate::frames::CreateView,
     ) -> bool {
         let Some(s) = self.sessions.get_mut(session_id) else {
             return false;
         };
         s.seq += 1;
         let frame: Arc<str> = Arc::from(crate::frames::dispatch_frame(s.seq, "GUILD_CREATE", d));
-        s.buffer.push_back((
-            s.seq,
-            Buffered::GuildCreate {
-                guild,
-                large_threshold,
-            },
-        ));
+        s.buffer
+            .push_back((s.seq, Buffered::GuildCreate { guild, view }));
         while s.buffer.len() > self.replay_cap {
             s.buffer.pop_front();
         }

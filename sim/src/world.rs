@@ -775,24 +775,17 @@ impl Guild {
         })
     }
 
-    /// The GUILD_CREATE payload: the guild plus channels, members (all, or the bot and
-    /// owner when the guild is larger than `large_threshold`) and the gateway-only fields.
+    /// The GUILD_CREATE payload: the guild plus channels, the members `view` lists (see
+    /// [`crate::frames::CreateView::members`]) and the gateway-only fields.
     #[must_use]
-    pub fn to_create_json(&self, large_threshold: u64) -> Value {
+    pub fn to_create_json(&self, view: crate::frames::CreateView) -> Value {
         let mut v = self.to_json();
-        let large = self.members.len() as u64 > large_threshold;
-        let members: Vec<Value> = if large {
-            [
-                self.members.get(&self.owner_id),
-                self.members.values().find(|m| m.user.bot),
-            ]
+        let large = view.large(self.members.len() as u64);
+        let members: Vec<Value> = self
+            .shown_members(view)
             .into_iter()
-            .flatten()
             .map(Member::to_json)
-            .collect()
-        } else {
-            self.members.values().map(Member::to_json).collect()
-        };
+            .collect();
         let o = v.as_object_mut().expect("object");
         o.insert("joined_at".into(), json!(iso(self.bot_joined_ms)));
         o.insert("large".into(), json!(large));

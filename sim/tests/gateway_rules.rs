@@ -2,7 +2,7 @@
 
 mod common;
 
-use common::gw::{Gw, INTENTS, Next, identify};
+use common::gw::{GUILD_PRESENCES, Gw, INTENTS, Next, identify};
 use common::*;
 use kyuta_sim::SimConfig;
 use serde_json::json;
@@ -697,4 +697,47 @@ async fn a_public_url_that_is_not_a_url_is_refused_at_start() {
         matches!(err, kyuta_sim::SimError::Config(ref m) if m.contains("public URL")),
         "{err}"
     );
+}
+
+/// The members of the GUILD_CREATE of a 1-guild simulator for a session with `intents`.
+async fn guild_create_members(sim: &kyuta_sim::Sim, intents: u64) -> (Vec<serde_json::Value>, u64) {
+    // One identify per 200 ms window.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let (mut gw, _) = Gw::ready(sim, None, [0, 1], intents).await;
+    let g = gw.dispatch("GUILD_CREATE").await;
+    let members = g["d"]["members"].as_array().unwrap().clone();
+    (members, g["d"]["member_count"].as_u64().unwrap())
+}
+
+#[tokio::test]
+async fn guild_create_lists_only_the_bot_without_guild_presences() {
+    let sim = sim(1).await;
+    let bot = ctl(&sim, "GET", "/health", None).await.body["bot_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // Untouched guild (generated, cached bytes): the bot alone, the real count.
+    let (members, count) = guild_create_members(&sim, INTENTS).await;
+    assert_eq!(count, 21);
+    assert_eq!(members.len(), 1, "{members:?}");
+    assert_eq!(members[0]["user"]["id"], bot.as_str());
+    // With GUILD_PRESENCES, a guild within large_threshold lists everyone.
+    let (members, count) = guild_create_members(&sim, INTENTS | GUILD_PRESENCES).await;
+    assert_eq!((members.len(), count), (21, 21));
+    // A changed guild (serialized from the state) follows the same rule.
+    let g = common::world::guild0(&sim).await;
+    let joined = ctl(
+        &sim,
+        "POST",
+        &format!("/guilds/{}/members", common::world::gid(&g)),
+        Some(&json!({"username": "newbie"})),
+    )
+    .await;
+    assert!(joined.status < 300, "{:?}", joined.body);
+    let (members, count) = guild_create_members(&sim, INTENTS).await;
+    assert_eq!((members.len(), count), (1, 22));
+    assert_eq!(members[0]["user"]["id"], bot.as_str());
+    let (members, count) = guild_create_members(&sim, INTENTS | GUILD_PRESENCES).await;
+    assert_eq!((members.len(), count), (22, 22));
+    sim.shutdown().await;
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::gw::{Gw, INTENTS, Next};
+use common::gw::{GUILD_PRESENCES, Gw, INTENTS, Next};
 use common::world::guild0;
 use common::*;
 use kyuta_sim::SimConfig;
@@ -14,7 +14,9 @@ use std::time::Duration;
 #[tokio::test]
 async fn a_guild_changed_after_it_was_cached_streams_as_changed() {
     let sim = sim(2).await;
-    let (mut a, _) = Gw::ready(&sim, None, [0, 1], INTENTS).await;
+    // GUILD_PRESENCES: the GUILD_CREATEs list the members, so the newcomer shows.
+    let intents = INTENTS | GUILD_PRESENCES;
+    let (mut a, _) = Gw::ready(&sim, None, [0, 1], intents).await;
     let mut first = HashMap::new();
     for _ in 0..2 {
         let c = a.dispatch("GUILD_CREATE").await;
@@ -30,7 +32,7 @@ async fn a_guild_changed_after_it_was_cached_streams_as_changed() {
     .await;
     assert_eq!(joined.status, 201);
     tokio::time::sleep(Duration::from_millis(250)).await;
-    let (mut b, _) = Gw::ready(&sim, None, [0, 1], INTENTS).await;
+    let (mut b, _) = Gw::ready(&sim, None, [0, 1], intents).await;
     let mut by_id = HashMap::new();
     for _ in 0..2 {
         let c = b.dispatch("GUILD_CREATE").await;

@@ -197,6 +197,19 @@ async fn allowed_mentions_are_validated() {
         codes(&r, "allowed_mentions.replied_user"),
         ["BASE_TYPE_BOOLEAN"]
     );
+    // At most 100 ids per list.
+    let ids: Vec<String> = (0..101)
+        .map(|i| (1_000_000_000_000_000u64 + i).to_string())
+        .collect();
+    let r = post(
+        &sim,
+        &json!({"content": "hi", "allowed_mentions": {"roles": ids}}),
+    )
+    .await;
+    assert_eq!(
+        codes(&r, "allowed_mentions.roles"),
+        ["BASE_TYPE_MAX_LENGTH"]
+    );
     let r = post(
         &sim,
         &json!({"content": "hi", "allowed_mentions": {"parse": [], "users": [user], "replied_user": false}}),

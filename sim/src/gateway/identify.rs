@@ -64,11 +64,14 @@ impl Conn {
                 }
             },
         };
-        self.large_threshold = d
-            .get("large_threshold")
-            .and_then(Value::as_u64)
-            .unwrap_or(50)
-            .clamp(50, 250);
+        self.view = crate::frames::CreateView {
+            large_threshold: d
+                .get("large_threshold")
+                .and_then(Value::as_u64)
+                .unwrap_or(50)
+                .clamp(50, 250),
+            presences: intents_bits & intents::GUILD_PRESENCES != 0,
+        };
         let guilds = self.shared.guilds_on_shard(shard);
         // Identify concurrency, session starts, faults.
         enum Refusal {
@@ -159,7 +162,7 @@ impl Conn {
                         disconnected_at: None,
                         ready: ready_delay.is_none(),
                         last_heartbeat: None,
-                        large_threshold: self.large_threshold,
+                        view: self.view,
                         pending_guilds: VecDeque::new(),
                     },
                 );
@@ -308,19 +311,18 @@ impl Conn {
                     let handle = self.handle();
                     s.disconnected_at = None;
                     self.pending_guilds = std::mem::take(&mut s.pending_guilds);
-                    self.large_threshold = s.large_threshold;
+                    self.view = s.view;
                     for (n, entry) in &s.buffer {
                         if *n > seq {
                             handle.send_frame(match entry {
                                 Buffered::Frame(f) => ConnCmd::Frame(f.clone()),
-                                Buffered::GuildCreate {
-                                    guild,
-                                    large_threshold,
-                                } => ConnCmd::ReplayGuildCreate {
-                                    seq: *n,
-                                    guild: *guild,
-                                    large_threshold: *large_threshold,
-                                },
+                                Buffered::GuildCreate { guild, view } => {
+                                    ConnCmd::ReplayGuildCreate {
+                                        seq: *n,
+                                        guild: *guild,
+                                        view: *view,
+                                    }
+                                }
                             });
                         }
                     }

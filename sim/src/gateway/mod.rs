@@ -82,7 +82,8 @@ struct Conn {
     acks: bool,
     held: VecDeque<Message>,
     pending_guilds: VecDeque<u64>,
-    large_threshold: u64,
+    /// What this session's GUILD_CREATEs carry.
+    view: crate::frames::CreateView,
     /// `resume_gateway_url` announced in READY.
     resume_url: String,
     /// A command taken while draining frames, handled next turn.
@@ -136,7 +137,7 @@ impl Conn {
             acks: true,
             held: VecDeque::new(),
             pending_guilds: VecDeque::new(),
-            large_threshold: 50,
+            view: crate::frames::CreateView::default(),
             resume_url,
             deferred: None,
             delivery: Delivery::default(),
@@ -247,13 +248,9 @@ impl Conn {
                         self.deliver(f, &mut out);
                         self.drain_frames(&mut out);
                     }
-                    ConnCmd::ReplayGuildCreate {
-                        seq,
-                        guild,
-                        large_threshold,
-                    } => {
+                    ConnCmd::ReplayGuildCreate { seq, guild, view } => {
                         self.backlog.fetch_sub(1, Ordering::Relaxed);
-                        let f = self.replay_guild_create(seq, guild, large_threshold);
+                        let f = self.replay_guild_create(seq, guild, view);
                         self.deliver(Arc::from(f), &mut out);
                         self.drain_frames(&mut out);
                     }
@@ -327,13 +324,9 @@ impl Conn {
                     self.backlog.fetch_sub(1, Ordering::Relaxed);
                     self.deliver(f, out);
                 }
-                Ok(ConnCmd::ReplayGuildCreate {
-                    seq,
-                    guild,
-                    large_threshold,
-                }) => {
+                Ok(ConnCmd::ReplayGuildCreate { seq, guild, view }) => {
                     self.backlog.fetch_sub(1, Ordering::Relaxed);
-                    let f = self.replay_guild_create(seq, guild, large_threshold);
+                    let f = self.replay_guild_create(seq, guild, view);
                     self.deliver(Arc::from(f), out);
                 }
                 Ok(other) => {

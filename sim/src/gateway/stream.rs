@@ -3,7 +3,7 @@
 //! the guild recently.
 
 use super::Conn;
-use crate::frames;
+use crate::frames::{self, CreateView};
 use crate::state::Shared;
 use std::sync::Arc;
 
@@ -13,18 +13,21 @@ const BATCH: usize = 32;
 
 /// The GUILD_CREATE payload of an untouched guild `n` (from the cache, or generated and
 /// serialized without holding the state lock).
-fn untouched_payload(shared: &Shared, n: u64, large_threshold: u64) -> Arc<str> {
-    let large = u64::from(shared.world.members_per_guild) + 1 > large_threshold;
+fn untouched_payload(shared: &Shared, n: u64, view: CreateView) -> Arc<str> {
+    // An untouched guild has its generated members and the bot.
+    let member_count = u64::from(shared.world.members_per_guild) + 1;
     let budget = shared.cfg.guild_create_cache_bytes;
     if budget > 0
-        && let Some(p) = shared.guild_create_cache.get(n, large)
+        && let Some(p) = shared.guild_create_cache.get(n, member_count, view)
     {
         return p;
     }
     let g = shared.world.generate(n);
-    let p: Arc<str> = Arc::from(frames::guild_create(&g, large_threshold));
+    let p: Arc<str> = Arc::from(frames::guild_create(&g, view));
     if budget > 0 {
-        shared.guild_create_cache.put(n, large, p.clone(), budget);
+        shared
+            .guild_create_cache
+            .put(n, member_count, view, p.clone(), budget);
     }
     p
 }
@@ -35,7 +38,7 @@ fn untouched_payload(shared: &Shared, n: u64, large_threshold: u64) -> Arc<str> 
 pub(crate) fn with_guild_create<R>(
     shared: &Shared,
     gid: u64,
-    large_threshold: u64,
+    view: CreateView,
     f: impl FnOnce(&mut crate::state::State, &str) -> R,
 ) -> Option<R> {
     let n = shared.world.guild_index(gid)?;
@@ -43,11 +46,11 @@ pub(crate) fn with_guild_create<R>(
         let untouched = {
             let mut st = shared.lock();
             if let Some(g) = st.guilds.get(&n) {
-                let p = frames::guild_create(g, large_threshold);
+                let p = frames::guild_create(g, view);
                 return Some(f(&mut st, &p));
             }
             drop(st);
-            untouched_payload(shared, n, large_threshold)
+            untouched_payload(shared, n, view)
         };
         let mut st = shared.lock();
         // Changed while it was being serialized: serialize the changed guild instead.
@@ -69,12 +72,12 @@ impl Conn {
             let Some(gid) = self.pending_guilds.pop_front() else {
                 return;
             };
-            let lt = self.large_threshold;
-            let pushed = with_guild_create(&self.shared, gid, lt, |st, d| {
+            let view = self.view;
+            let pushed = with_guild_create(&self.shared, gid, view, |st, d| {
                 if !st.guild_streamable(gid) {
                     return true;
                 }
-                st.push_guild_create(&sid, gid, d, lt)
+                st.push_guild_create(&sid, gid, d, view)
             });
             if pushed == Some(false) {
                 // The session is gone (invalidated meanwhile).
@@ -85,8 +88,8 @@ impl Conn {
     }
 
     /// The frame of a GUILD_CREATE kept lazily in the replay buffer, rebuilt with `seq`.
-    pub(super) fn replay_guild_create(&self, seq: u64, gid: u64, large_threshold: u64) -> String {
-        with_guild_create(&self.shared, gid, large_threshold, |_, d| {
+    pub(super) fn replay_guild_create(&self, seq: u64, gid: u64, view: CreateView) -> String {
+        with_guild_create(&self.shared, gid, view, |_, d| {
             frames::dispatch_frame(seq, "GUILD_CREATE", d)
         })
         .unwrap_or_else(|| frames::dispatch_frame(seq, "GUILD_CREATE", "{}"))

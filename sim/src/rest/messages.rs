@@ -104,8 +104,19 @@ async fn create_message(AxState(sh): S, Path(p): P, body: Bytes) -> R {
         m["message_reference"] = r.clone();
         m["type"] = json!(19);
     }
+    let bot = sh.world.bot.id;
+    crate::mentions::record(
+        &st,
+        &sh.world,
+        c.guild_id,
+        cid,
+        bot,
+        &mut m,
+        b.get("allowed_mentions"),
+    );
     st.messages.entry(cid).or_default().push(m.clone());
     let mut ev = m.clone();
+    crate::mentions::with_members(&st, &sh.world, c.guild_id, &mut ev);
     if let Some(mm) = member {
         ev["member"] = mm;
     }

@@ -234,6 +234,8 @@ pub fn identify(token: &str, shard: [u32; 2], intents: u64) -> Value {
 
 /// GUILDS, GUILD_MEMBERS, GUILD_MODERATION, GUILD_MESSAGES, DIRECT_MESSAGES, MESSAGE_CONTENT.
 pub const INTENTS: u64 = 1 | 2 | 4 | (1 << 9) | (1 << 12) | (1 << 15);
+/// GUILD_PRESENCES: with it GUILD_CREATE lists the members (up to `large_threshold`).
+pub const GUILD_PRESENCES: u64 = 1 << 8;
 
 /// Panics unless twilight-model 0.18 deserializes the payload into the type its op/t name.
 pub fn twilight_parses(s: &str) {

@@ -1,6 +1,7 @@
 //! What the rules need to know about a guild: its owner, its roles, and the roles of the
-//! moderator, the bot and the target. Read from the guild cache when it knows the guild,
-//! otherwise from Discord's REST API (`GET /guilds/{id}`, `GET /guilds/{id}/members/{user}`).
+//! moderator, the bot and the target. Read from the guild cache when it knows the guild or
+//! the member, otherwise from Discord's REST API (`GET /guilds/{id}`,
+//! `GET /guilds/{id}/members/{user}`, whose answer is then cached).
 
 use std::collections::HashMap;
 
@@ -147,8 +148,11 @@ pub async fn guild(
     }
 }
 
-/// A member's role ids: from the cache when it has the member, else from Discord; `None`
-/// when the user is not a member.
+/// A member's role ids: from the cache when it has the member, else from Discord (and then
+/// kept in the cache, which member events keep current); `None` when the user is not a
+/// member. GUILD_CREATE lists only the bot's own member (no GUILD_PRESENCES), so a member
+/// who has not spoken, joined or used a command since the worker started is read over REST
+/// once.
 ///
 /// # Errors
 /// The REST error (other than "unknown member").
@@ -161,7 +165,11 @@ pub async fn member_roles(
     if let Some(roles) = cache.and_then(|c| c.member_roles(guild_id, user_id)) {
         return Ok(Some(roles));
     }
-    fetch_member_roles(rest, guild_id, user_id).await
+    let roles = fetch_member_roles(rest, guild_id, user_id).await?;
+    if let (Some(cache), Some(roles)) = (cache, &roles) {
+        cache.note_member(guild_id, user_id, roles);
+    }
+    Ok(roles)
 }
 
 /// Fetches the guild's facts from Discord.
