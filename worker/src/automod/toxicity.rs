@@ -8,12 +8,24 @@
 //! when it addresses someone. The score is the highest weight found plus half of the
 //! noisy-or of the others, so several terms raise it, with diminishing effect, and never
 //! past 1.
+//!
+//! The lexicon alone is blind to abuse without swear words (threats, harassment, self-harm
+//! incitement) and to most languages but English. The [`ModelScorer`] adds a trained
+//! [`model`] that reads the same normalised text and takes the lexicon's weights as
+//! features, and gives a probability per category ([`Class`]). The corpus it is trained and
+//! evaluated on is in [`corpus`]; [`train`] reproduces the shipped weights.
 
 use std::sync::LazyLock;
 
 use serde::Serialize;
 
 use super::text::{Normalized, TermMatcher, normalize};
+
+pub mod corpus;
+pub mod model;
+pub mod train;
+
+pub use model::{Class, ClassScores, Model, ModelError};
 
 /// The lexicon shipped with the worker.
 pub const BUILTIN_LEXICON: &str = include_str!("../../data/automod/lexicon.tsv");
@@ -96,6 +108,14 @@ pub struct Toxicity {
     pub targeted: bool,
     /// The terms found, highest weight first.
     pub hits: Vec<TermHit>,
+    /// The most likely harmful category, when the model scored the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub category: Option<Class>,
+    /// The model's probability per category, when it scored the message.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<ClassScores>,
+    /// The lexicon's own score (equal to `score` when the lexicon scored alone).
+    pub lexicon_score: f32,
 }
 
 /// How a message is scored: the raw text (used to see user mentions) and its normalised form
@@ -238,6 +258,9 @@ impl Lexicon {
                 score: 0.0,
                 targeted: false,
                 hits: Vec::new(),
+                category: None,
+                classes: None,
+                lexicon_score: 0.0,
             };
         }
         let targeted = is_targeted(content, &norm.words);
@@ -264,6 +287,9 @@ impl Lexicon {
             score,
             targeted,
             hits,
+            category: None,
+            classes: None,
+            lexicon_score: score,
         }
     }
 
@@ -309,6 +335,70 @@ impl Lexicon {
         }
         normalize(&out)
     }
+}
+
+/// The trained model shipped with the worker (`worker/data/automod/toxicity-model.bin`).
+pub const BUILTIN_MODEL: &[u8] = include_bytes!("../../data/automod/toxicity-model.bin");
+
+static BUILTIN_SCORER: LazyLock<ModelScorer> = LazyLock::new(|| ModelScorer {
+    lexicon: Lexicon::builtin(),
+    model: Model::from_bytes(BUILTIN_MODEL).expect("the shipped model is valid"),
+});
+
+/// The toxicity score the rules use: the model's probability that a message is abuse of a
+/// harmful category, with the lexicon read first (its weights are features of the model and
+/// its terms are the evidence shown to moderators).
+#[derive(Debug, Clone)]
+pub struct ModelScorer {
+    lexicon: &'static Lexicon,
+    model: Model,
+}
+
+impl ModelScorer {
+    /// The shipped lexicon and model (loaded once per process).
+    #[must_use]
+    pub fn builtin() -> &'static ModelScorer {
+        &BUILTIN_SCORER
+    }
+
+    /// A scorer with another model (for evaluation and tests).
+    #[must_use]
+    pub fn new(lexicon: &'static Lexicon, model: Model) -> Self {
+        Self { lexicon, model }
+    }
+
+    /// The lexicon in use.
+    #[must_use]
+    pub fn lexicon(&self) -> &'static Lexicon {
+        self.lexicon
+    }
+
+    /// Scores a raw message.
+    #[must_use]
+    pub fn score(&self, content: &str) -> Toxicity {
+        self.score_normalized(content, &normalize(content))
+    }
+
+    /// Scores a message already normalised with [`normalize`].
+    #[must_use]
+    pub fn score_normalized(&self, content: &str, norm: &Normalized) -> Toxicity {
+        let mut t = lexicon_reading(self.lexicon, content, norm);
+        let classes = self.model.scores(&norm.words, &model::dense_features(&t));
+        t.score = classes.harmful();
+        t.category = Some(classes.top_harmful().0);
+        t.classes = Some(classes);
+        t
+    }
+}
+
+/// The lexicon's score of a message, with `targeted` worked out even when no term is found
+/// (the model's dense features read both).
+fn lexicon_reading(lexicon: &Lexicon, content: &str, norm: &Normalized) -> Toxicity {
+    let mut t = lexicon.score_normalized(content, norm);
+    if t.hits.is_empty() {
+        t.targeted = is_targeted(content, &norm.words);
+    }
+    t
 }
 
 /// The labelled sample shipped with the worker (`worker/data/automod/toxicity-sample.tsv`).
