@@ -458,13 +458,21 @@ pub async fn test_reply(
         .iter()
         .map(|h| format!("{} ({:.2})", h.term, h.weight))
         .collect();
+    let category = match (d.toxicity.category, d.toxicity.classes) {
+        (Some(c), Some(p)) => format!(" — most likely {} ({:.2})", c.name(), p.get(c)),
+        _ => String::new(),
+    };
     let tox = format!(
-        "{:.2}{}{}",
+        "{:.2}{category}{}{}",
         d.toxicity.score,
         if terms.is_empty() {
             String::new()
         } else {
-            format!(" — {}", terms.join(", "))
+            format!(
+                "; lexicon {:.2}: {}",
+                d.toxicity.lexicon_score,
+                terms.join(", ")
+            )
         },
         if d.toxicity.targeted {
             "; read as aimed at someone"

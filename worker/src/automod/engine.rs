@@ -15,7 +15,7 @@ use super::context::{Evidence, MODERATOR_PERMISSIONS, MemberContext, MessageCont
 use super::counters::{CounterOp, Counters, LocalCounters, Subject};
 use super::rules::{Check, Finding, Hit, MessageInput, RuleInfo};
 use super::text::{Normalized, normalize};
-use super::toxicity::Lexicon;
+use super::toxicity::{Lexicon, ModelScorer};
 
 /// A rule that fired, with what to do and why.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -177,7 +177,7 @@ struct Pass<'r> {
 /// The automod engine: evaluates compiled rules against messages and joins.
 #[derive(Debug, Clone, Copy)]
 pub struct Engine {
-    lexicon: &'static Lexicon,
+    scorer: &'static ModelScorer,
 }
 
 impl Default for Engine {
@@ -196,18 +196,24 @@ pub struct DryRun {
 }
 
 impl Engine {
-    /// An engine with the shipped toxicity lexicon.
+    /// An engine with the shipped toxicity lexicon and model.
     #[must_use]
     pub fn new() -> Self {
         Self {
-            lexicon: Lexicon::builtin(),
+            scorer: ModelScorer::builtin(),
         }
     }
 
     /// The toxicity lexicon in use.
     #[must_use]
     pub fn lexicon(&self) -> &'static Lexicon {
-        self.lexicon
+        self.scorer.lexicon()
+    }
+
+    /// The toxicity scorer in use (model and lexicon).
+    #[must_use]
+    pub fn scorer(&self) -> &'static ModelScorer {
+        self.scorer
     }
 
     /// Evaluates a message: the rules that fire, in rule order. When the counters are
@@ -388,7 +394,7 @@ impl Engine {
         let msg = MessageContext::new(0, 0, 1 << 22, 0, content);
         DryRun {
             verdicts: self.evaluate(&probe, &msg, &counters).await,
-            toxicity: self.lexicon.score(content),
+            toxicity: self.scorer.score(content),
         }
     }
 

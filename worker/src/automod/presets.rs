@@ -16,7 +16,7 @@ pub enum Preset {
     /// Only clear abuse: floods, mass mentions, slurs and threats; few punishments.
     Relaxed,
     /// The default: spam, invites, IP-logger links, caps, emoji floods, raids and the
-    /// toxicity thresholds 0.4 warn / 0.6 timeout 1 h / 0.8 ban.
+    /// toxicity thresholds 0.4 warn / 0.6 timeout 1 h (no ban on the score alone).
     Standard,
     /// Tighter limits, an account-age gate and raid mode that kicks.
     Strict,
@@ -241,7 +241,7 @@ impl Preset {
                         warn_at: Some(0.4),
                         timeout_at: Some(0.6),
                         timeout_secs: 3600,
-                        ban_at: Some(0.8),
+                        ban_at: None,
                     }),
                     vec![DELETE],
                 ),
@@ -341,7 +341,7 @@ impl Preset {
                         warn_at: Some(0.3),
                         timeout_at: Some(0.5),
                         timeout_secs: 6 * 3600,
-                        ban_at: Some(0.75),
+                        ban_at: None,
                     }),
                     vec![DELETE],
                 ),

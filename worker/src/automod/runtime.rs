@@ -279,34 +279,43 @@ mod tests {
         let m = message("kill yourself, discord.gg/spam", id);
         let plan = automod.on_message(&stored, &m, None, 999).await;
         let actions: Vec<_> = plan.iter().map(|p| p.action).collect();
-        // invites asks delete + warn, toxicity delete + ban: one delete, the ban wins.
+        // invites asks delete + warn, toxicity (self-harm incitement) delete + timeout +
+        // alert: one delete, the timeout wins over the warning, no ban on the score alone.
         assert_eq!(
             actions,
             [
                 Action::Delete,
-                Action::Ban {
-                    delete_message_secs: 0
-                }
+                Action::Timeout { secs: 3600 },
+                Action::Alert { channel: None }
             ]
         );
         assert_eq!(plan[0].message, Some((20, id)));
         assert_eq!(plan[0].case.kind, CaseKind::AutomodDelete);
-        let ban = &plan[1].case;
+        let timeout = &plan[1].case;
         assert_eq!(
-            (ban.guild_id, ban.user_id, ban.moderator_id, ban.kind),
-            (10, 30, 999, CaseKind::Ban)
+            (
+                timeout.guild_id,
+                timeout.user_id,
+                timeout.moderator_id,
+                timeout.kind
+            ),
+            (10, 30, 999, CaseKind::Timeout)
         );
         assert_eq!(
-            ban.idempotency_key,
-            format!("automod:message:{id}:toxicity:ban")
+            timeout.idempotency_key,
+            format!("automod:message:{id}:toxicity:timeout")
         );
         assert!(
-            ban.reason
+            timeout
+                .reason
                 .as_deref()
                 .unwrap()
-                .starts_with("automod toxicity: toxicity 0.8")
+                .starts_with("automod toxicity: self_harm "),
+            "{:?}",
+            timeout.reason
         );
-        let ev = ban.evidence.as_ref().unwrap();
+        assert_eq!(plan[2].case.kind, CaseKind::AutomodAlert);
+        let ev = timeout.evidence.as_ref().unwrap();
         assert_eq!(ev["rule"], "toxicity");
         assert_eq!(ev["message_id"], id);
         // The same message again plans the same keys: the store returns the same cases.
@@ -330,11 +339,17 @@ mod tests {
     #[test]
     fn timeouts_carry_their_duration_and_alerts_come_last() {
         let rules = GuildRules::compile(&Preset::Standard.config()).unwrap();
-        let d = futures::executor::block_on(Engine::new().dry_run(&rules, "go fuck yourself"));
+        let d = futures::executor::block_on(
+            Engine::new().dry_run(&rules, "I will find where you live and hurt you"),
+        );
         let p = plan(&d.verdicts, 1, 2, 3, "message:5", Some((4, 5)), 0);
         assert_eq!(
             p.iter().map(|p| p.action).collect::<Vec<_>>(),
-            [Action::Delete, Action::Timeout { secs: 3600 }]
+            [
+                Action::Delete,
+                Action::Timeout { secs: 3600 },
+                Action::Alert { channel: None }
+            ]
         );
         assert_eq!(p[1].case.duration_secs, Some(3600));
     }

@@ -128,6 +128,13 @@ pub fn lexicon_score(content: &str, norm: &Normalized) -> Toxicity {
     BUILTIN.score_normalized(content, norm)
 }
 
+/// The [`Scorer`] of the shipped model (with the shipped lexicon): the one the `toxicity`
+/// rules use.
+#[must_use]
+pub fn model_score(content: &str, norm: &Normalized) -> Toxicity {
+    ModelScorer::builtin().score_normalized(content, norm)
+}
+
 static BUILTIN: LazyLock<Lexicon> =
     LazyLock::new(|| Lexicon::parse(BUILTIN_LEXICON).expect("the shipped lexicon is valid"));
 
@@ -575,6 +582,87 @@ mod tests {
             "false negatives: {:?}",
             r.false_negatives
         );
+    }
+
+    fn model_score(s: &str) -> Toxicity {
+        ModelScorer::builtin().score(s)
+    }
+
+    #[test]
+    fn the_shipped_model_is_what_the_trainer_writes() {
+        let rows = corpus::parse(corpus::CORPUS).unwrap();
+        let examples: Vec<train::Example> = rows
+            .iter()
+            .filter(|r| r.split != corpus::Split::Test)
+            .map(|r| train::Example::new(r.text, r.class, Lexicon::builtin(), train::SHIPPED.bits))
+            .collect();
+        let model = train::train(&examples, &train::SHIPPED);
+        assert!(
+            model.to_bytes() == BUILTIN_MODEL,
+            "run `cargo run --release -p kyuta-worker --example train-toxicity`"
+        );
+    }
+
+    #[test]
+    fn the_model_reads_the_abuse_the_lexicon_missed() {
+        for (s, class) in [
+            ("I will find where you live and hurt you", Class::Threat),
+            (
+                "i'm going to ddos your house and leak your address",
+                Class::Threat,
+            ),
+            (
+                "you should just disappear forever, the world would be better",
+                Class::Harassment,
+            ),
+            (
+                "nobody will miss you if you're gone, just end it",
+                Class::SelfHarm,
+            ),
+            ("t'es qu'un connard", Class::Insult),
+            ("eres un imbécil de mierda", Class::Insult),
+            ("du bist ein verdammter Idiot", Class::Insult),
+        ] {
+            let t = model_score(s);
+            assert!(t.score >= 0.4, "{s}: {t:?}");
+            assert_eq!(t.category, Some(class), "{s}: {t:?}");
+        }
+    }
+
+    #[test]
+    fn the_model_leaves_hard_clean_cases_and_untargeted_swearing_alone() {
+        for s in [
+            "can someone help me kill this boss?",
+            "someone called me a moron in my DMs, can you check?",
+            "I grew up in Scunthorpe",
+            "holy shit this level is so fucking hard",
+            "what time is the meeting tomorrow?",
+        ] {
+            let t = model_score(s);
+            assert!(t.score < 0.4, "{s}: {t:?}");
+        }
+    }
+
+    #[test]
+    fn the_model_stays_within_bounds_on_the_dev_split() {
+        let rows = corpus::parse(corpus::CORPUS).unwrap();
+        let dev: Vec<_> = rows
+            .iter()
+            .filter(|r| r.split == corpus::Split::Dev)
+            .collect();
+        let e = corpus::Evaluation::run(dev, corpus::standard_warn_at(), |t| {
+            corpus::Prediction::model(&model_score(t))
+        });
+        assert!(e.clean_fpr(None) <= 0.05, "{}", e.table());
+        assert!(e.recall(None, Class::Profanity) <= 0.05, "{}", e.table());
+        for c in [
+            Class::Insult,
+            Class::Harassment,
+            Class::Threat,
+            Class::SelfHarm,
+        ] {
+            assert!(e.recall(None, c) >= 0.85, "{c:?}\n{}", e.table());
+        }
     }
 
     #[test]

@@ -14,7 +14,8 @@ appears in training, only the vocabulary the templates share (insult words, grou
 game and place names). Obfuscated copies (leetspeak, spacing, look-alike letters,
 zero-width characters, repeated letters, self-censoring) inherit the split of the message
 they were made from, and are made for clean messages too, so obfuscation alone says nothing
-about the label.
+about the label. Short everyday messages (greetings, thanks) are in the clean templates
+because a message of a few words reads as addressed to someone.
 
 Columns: split, lang, category, template id, variant (`plain` or the obfuscation), text.
 """
@@ -190,6 +191,16 @@ TEMPLATES = {
             "the dog ate my sandwich again, unbelievable",
             "I could murder a pizza right now",
             "{M}shoot me a message when you're online",
+            "{M}hello there",
+            "good morning everyone",
+            "{M}thanks!",
+            "gg wp",
+            "{M}ok see you later",
+            "lol same",
+            "{M}nice one",
+            "brb",
+            "{M}you too",
+            "anyone here?",
         ],
         "profanity": [
             "{X}, the {T} crashed again",
@@ -303,6 +314,16 @@ TEMPLATES = {
             "der Hund hat schon wieder mein Brot gefressen",
             "für eine Pizza würde ich gerade morden",
             "{M}schreib mir, wenn du online bist",
+            "{M}hallo zusammen",
+            "guten Morgen alle",
+            "{M}danke!",
+            "gg wp",
+            "{M}ok bis später",
+            "lol same",
+            "{M}nice, gut gemacht",
+            "bin gleich wieder da",
+            "{M}dir auch",
+            "jemand da?",
         ],
         "profanity": [
             "{X}, der {T} ist schon wieder abgestürzt",
@@ -416,6 +437,16 @@ TEMPLATES = {
             "le chien a encore mangé mon sandwich",
             "je tuerais pour une pizza là",
             "{M}envoie-moi un message quand t'es co",
+            "{M}salut tout le monde",
+            "bonjour à tous",
+            "{M}merci !",
+            "gg wp",
+            "{M}ok à plus tard",
+            "mdr pareil",
+            "{M}bien joué",
+            "je reviens",
+            "{M}toi aussi",
+            "quelqu'un est là ?",
         ],
         "profanity": [
             "{X}, le {T} a encore planté",
@@ -529,6 +560,16 @@ TEMPLATES = {
             "el perro se comió mi bocadillo otra vez",
             "mataría por una pizza ahora mismo",
             "{M}escríbeme cuando estés conectado",
+            "{M}hola a todos",
+            "buenos días a todos",
+            "{M}¡gracias!",
+            "gg wp",
+            "{M}vale, hasta luego",
+            "jaja igual",
+            "{M}bien hecho",
+            "ahora vuelvo",
+            "{M}tú también",
+            "¿hay alguien?",
         ],
         "profanity": [
             "{X}, el {T} se ha vuelto a colgar",
@@ -642,6 +683,16 @@ TEMPLATES = {
             "o cachorro comeu meu sanduíche de novo",
             "eu mataria por uma pizza agora",
             "{M}me chama quando estiver online",
+            "{M}olá pessoal",
+            "bom dia galera",
+            "{M}valeu!",
+            "gg wp",
+            "{M}beleza, até mais",
+            "kkkk igual",
+            "{M}boa, mandou bem",
+            "já volto",
+            "{M}você também",
+            "tem alguém aí?",
         ],
         "profanity": [
             "{X}, o {T} travou de novo",

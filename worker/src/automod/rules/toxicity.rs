@@ -1,9 +1,10 @@
 //! `toxicity`: score tiers (at least one). The highest tier reached decides the punishment;
 //! the rule's own `actions` (e.g. `delete`, `alert`) are added at any tier.
 //!
-//! The score comes from a [`Scorer`], chosen when the rule compiles: today the shipped
-//! lexicon ([`lexicon_score`]). Another scorer (a model with per-category scores, say)
-//! plugs in here, in [`Toxicity::compile`], without touching the engine.
+//! The score comes from a [`Scorer`], chosen when the rule compiles: the shipped model
+//! ([`model_score`]), which also names the most likely category. A threat or self-harm
+//! incitement is never left at a warning: at any tier the member is timed out for
+//! `timeout_secs` and moderators are alerted.
 
 use std::sync::Arc;
 
@@ -13,7 +14,7 @@ use super::{Check, Family, Finding, MessageInput, RuleInfo, Setting, SettingKind
 use crate::automod::action::{Action, MAX_TIMEOUT_SECS};
 use crate::automod::context::Evidence;
 use crate::automod::error::ConfigError;
-use crate::automod::toxicity::{Scorer, lexicon_score};
+use crate::automod::toxicity::{Class, Scorer, model_score};
 
 /// Toxicity score tiers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,13 +118,16 @@ impl Family for Toxicity {
         }
         Ok(Arc::new(Compiled {
             tiers,
-            scorer: lexicon_score,
+            severe_timeout_secs: self.timeout_secs,
+            scorer: model_score,
         }))
     }
 }
 
 struct Compiled {
     tiers: Vec<(f32, Action)>,
+    /// Timeout for a threat or self-harm incitement at any tier.
+    severe_timeout_secs: u32,
     scorer: Scorer,
 }
 
@@ -131,6 +135,7 @@ impl std::fmt::Debug for Compiled {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Toxicity")
             .field("tiers", &self.tiers)
+            .field("severe_timeout_secs", &self.severe_timeout_secs)
             .finish_non_exhaustive()
     }
 }
@@ -149,14 +154,37 @@ impl Check for Compiled {
             return Finding::Clean;
         };
         let mut hit = rule.hit(Evidence::default());
-        if !hit.actions.contains(tier_action) {
-            hit.actions.push(*tier_action);
+        let category = tox.category.unwrap_or(Class::Insult);
+        // A threat or self-harm incitement is never left at a warning: the member is timed
+        // out and moderators are alerted at any tier.
+        let severe = matches!(category, Class::Threat | Class::SelfHarm);
+        let tier_action = match tier_action {
+            Action::Warn if severe => Action::Timeout {
+                secs: self.severe_timeout_secs,
+            },
+            a => *a,
+        };
+        if !hit.actions.contains(&tier_action) {
+            hit.actions.push(tier_action);
+        }
+        if severe
+            && !hit
+                .actions
+                .iter()
+                .any(|a| matches!(a, Action::Alert { .. }))
+        {
+            hit.actions.push(Action::Alert { channel: None });
         }
         let terms: Vec<&str> = tox.hits.iter().map(|h| h.term.as_str()).collect();
         hit.evidence.reason = format!(
-            "toxicity {:.2} ≥ {at:.2} ({}{})",
+            "{} {:.2} ≥ {at:.2}{}{}",
+            category.name(),
             tox.score,
-            terms.join(", "),
+            if terms.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", terms.join(", "))
+            },
             if tox.targeted {
                 "; aimed at someone"
             } else {
