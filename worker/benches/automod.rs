@@ -68,11 +68,19 @@ fn bench(c: &mut Criterion) {
             });
         },
     );
-    group.bench_function("toxicity score only", |b| {
+    group.bench_function("toxicity: lexicon only", |b| {
         b.iter(|| {
             corpus
                 .iter()
                 .map(|t| engine.lexicon().score(t).score)
+                .sum::<f32>()
+        });
+    });
+    group.bench_function("toxicity: model (lexicon as features)", |b| {
+        b.iter(|| {
+            corpus
+                .iter()
+                .map(|t| engine.scorer().score(t).score)
                 .sum::<f32>()
         });
     });

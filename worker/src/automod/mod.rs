@@ -11,7 +11,8 @@
 //! - [`Engine`]: evaluates a [`MessageContext`] or [`MemberContext`] by looping over the
 //!   compiled rules and returns [`Verdict`]s (rule, actions, evidence) without acting.
 //! - [`counters`]: sliding windows and the raid latch, in process or in Redis.
-//! - [`toxicity`]: the lexicon score; [`presets`]: `relaxed`, `standard`, `strict`.
+//! - [`toxicity`]: the lexicon and the trained model that score toxicity per category;
+//!   [`presets`]: `relaxed`, `standard`, `strict`.
 //! - [`runtime`]: gateway events → contexts → verdicts → planned actions with their cases.
 //! - [`act`]: carries planned actions out on Discord — punishments through the moderation
 //!   flow (hierarchy checks, DM, mod log, escalation), deletes and alerts as their own cases.
