@@ -870,6 +870,10 @@ mod tests {
             t.contains("invites") && t.contains("toxicity") && t.contains("nothing was done"),
             "{t}"
         );
+        assert!(
+            t.contains("most likely insult ("),
+            "the category and its score: {t}"
+        );
 
         let e = cmd
             .run_for_guild(
