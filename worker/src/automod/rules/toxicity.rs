@@ -1,8 +1,10 @@
 //! `toxicity`: score tiers (at least one). The highest tier reached decides the punishment;
 //! the rule's own `actions` (e.g. `delete`, `alert`) are added at any tier.
 //!
-//! The score comes from a [`Scorer`], chosen when the rule compiles: the shipped model
-//! ([`model_score`]), which also names the most likely category. A threat or self-harm
+//! The score comes from a [`Scorer`], chosen when the rule compiles: [`rule_score`], the
+//! shipped model with the lexicon as a second opinion (below
+//! [`crate::automod::toxicity::MODEL_ALONE_FROM`] the lexicon must find a term), which also
+//! names the most likely category. A threat or self-harm
 //! incitement is never left at a warning: at any tier the member is timed out for
 //! `timeout_secs` and moderators are alerted.
 
@@ -14,7 +16,7 @@ use super::{Check, Family, Finding, MessageInput, RuleInfo, Setting, SettingKind
 use crate::automod::action::{Action, MAX_TIMEOUT_SECS};
 use crate::automod::context::Evidence;
 use crate::automod::error::ConfigError;
-use crate::automod::toxicity::{Class, Scorer, model_score};
+use crate::automod::toxicity::{Class, Scorer, rule_score};
 
 /// Toxicity score tiers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -119,7 +121,7 @@ impl Family for Toxicity {
         Ok(Arc::new(Compiled {
             tiers,
             severe_timeout_secs: self.timeout_secs,
-            scorer: model_score,
+            scorer: rule_score,
         }))
     }
 }
