@@ -91,6 +91,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .route("/users/{user}/dms", post(user_dms))
         .route("/presences", get(presences))
         .route("/stats", get(stats))
+        .route("/application", post(application_settings))
         .route(
             "/faults",
             post(faults).delete(clear_faults).get(list_faults),
@@ -533,6 +534,20 @@ pub(crate) fn snapshot(sh: &Shared, st: &mut State) -> StatsSnapshot {
             as u64,
         guilds_materialized: st.guilds.len(),
     }
+}
+
+/// `POST /_sim/application {"privileged_intents": bool}`: switches the application's
+/// privileged intents in the Developer Portal. Sessions already connected keep running; the
+/// next IDENTIFY asking for them is closed with 4014, and `GET /applications/@me` shows the
+/// flags.
+async fn application_settings(AxState(sh): S, body: Bytes) -> CR {
+    let b = parse_body(&body)?;
+    let on = b
+        .get("privileged_intents")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| bad("privileged_intents (a bool) is required"))?;
+    sh.lock().privileged_intents = Some(on);
+    Ok(Json(json!({"privileged_intents": on})).into_response())
 }
 
 async fn stats(AxState(sh): S) -> Json<StatsSnapshot> {

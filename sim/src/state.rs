@@ -254,6 +254,9 @@ pub(crate) struct State {
     /// permissions), by guild and command name (`None`: every command of the application):
     /// `(role, user or channel id, type 1 role / 2 user, allowed)`.
     pub command_overwrites: HashMap<(u64, Option<String>), Vec<CommandOverwrite>>,
+    /// The privileged intents as switched in the Developer Portal at run time
+    /// (`POST /_sim/application`); `None`: as configured (`--no-privileged-intents`).
+    pub privileged_intents: Option<bool>,
 }
 
 /// Everything a handler needs.
@@ -308,6 +311,12 @@ impl Shared {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Whether the application has its privileged intents (members, presences, message
+    /// content) switched on now.
+    pub fn privileged_intents(&self, st: &State) -> bool {
+        st.privileged_intents.unwrap_or(self.cfg.privileged_intents)
     }
 
     /// Session starts left.

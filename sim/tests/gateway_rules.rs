@@ -104,6 +104,48 @@ async fn privileged_intents_not_enabled_close_4014() {
     sim.shutdown().await;
 }
 
+/// Switching the privileged intents off in the Developer Portal while the bot runs: the next
+/// IDENTIFY asking for them is closed with 4014, and the application's flags no longer list them; switched on again, it identifies.
+#[tokio::test]
+async fn privileged_intents_switched_off_at_run_time_close_the_next_identify_4014() {
+    let sim = sim(1).await;
+    let (_running, _) = ready(&sim, None, [0, 1]).await;
+    let flags = |r: &Resp| r.body["flags"].as_u64().unwrap_or(0);
+    assert_ne!(flags(&api(&sim, "GET", "/applications/@me", None).await), 0);
+    let r = ctl(
+        &sim,
+        "POST",
+        "/application",
+        Some(&json!({"privileged_intents": false})),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(flags(&api(&sim, "GET", "/applications/@me", None).await), 0);
+    let mut refused = Gw::identified(&sim, [0, 1], 1 << 15).await;
+    assert_eq!(refused.close_code().await, Some(4014));
+    let r = ctl(
+        &sim,
+        "POST",
+        "/application",
+        Some(&json!({"privileged_intents": true})),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    // Past the identify window of the first session's bucket.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (_again, ready) = Gw::ready(&sim, None, [0, 1], INTENTS | (1 << 15)).await;
+    assert!(ready["d"]["session_id"].is_string(), "{ready}");
+    let bad = ctl(
+        &sim,
+        "POST",
+        "/application",
+        Some(&json!({"privileged_intents": "no"})),
+    )
+    .await;
+    assert_eq!(bad.status, 400);
+    sim.shutdown().await;
+}
+
 #[tokio::test]
 async fn sending_before_identify_closes_4003() {
     let sim = sim(1).await;

@@ -48,7 +48,11 @@ impl Conn {
             self.close(sink, 4013, "Invalid intent(s).").await;
             return Flow::Stop;
         }
-        if !cfg.privileged_intents && intents_bits & intents::PRIVILEGED != 0 {
+        let privileged = {
+            let st = self.shared.lock();
+            self.shared.privileged_intents(&st)
+        };
+        if !privileged && intents_bits & intents::PRIVILEGED != 0 {
             self.close(sink, 4014, "Disallowed intent(s).").await;
             return Flow::Stop;
         }

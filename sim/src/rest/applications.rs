@@ -42,17 +42,18 @@ pub(super) fn router() -> Router<Arc<Shared>> {
 
 /// The application's flags with the privileged intents enabled: GATEWAY_PRESENCE_LIMITED,
 /// GATEWAY_GUILD_MEMBERS_LIMITED and GATEWAY_MESSAGE_CONTENT_LIMITED (a bot under 100 guilds
-/// with them switched on). With `--no-privileged-intents` none of them is set, as for an
-/// application whose intents are off.
+/// with them switched on). With `--no-privileged-intents` (or once they are switched off
+/// through `POST /_sim/application`) none of them is set, as for an application whose intents
+/// are off.
 const APP_FLAGS: u64 = (1 << 13) | (1 << 15) | (1 << 19);
 
 async fn application(AxState(sh): S) -> R {
     let w = &sh.world;
-    let flags = if sh.cfg.privileged_intents {
-        APP_FLAGS
-    } else {
-        0
+    let privileged = {
+        let st = sh.lock();
+        sh.privileged_intents(&st)
     };
+    let flags = if privileged { APP_FLAGS } else { 0 };
     ok(json!({
         "id": w.application_id.to_string(),
         "name": w.bot.username,
