@@ -167,8 +167,39 @@ pub async fn observe(kc: &KyutaCluster, ctx: &Context) -> Result<Observed> {
             }
         }
     }
-    // Shards Discord closed for good (bad token, intents, sharding) say why in Degraded.
-    if let Some((reason, message)) = crate::decide::gateway_closed(&load) {
+    // Shards Discord closed for good (bad token, intents, sharding) say why in Degraded: the
+    // active generation's, or else a generation starting beside it (a reshard that cannot
+    // become Ready because Discord refuses its identifies).
+    let mut closed = crate::decide::gateway_closed(&load).map(|c| (None, c));
+    if closed.is_none()
+        && !redis_failed
+        && let Some(con) = redis.as_mut()
+    {
+        for g in sets
+            .iter()
+            .filter_map(generation_of)
+            .filter(|g| g.generation != old.generation)
+        {
+            match state::read_load(con, &name, g.shard_total, Timestamp::now().as_second()).await {
+                Ok(l) => {
+                    if let Some(c) = crate::decide::gateway_closed(&l) {
+                        closed = Some((Some(g.generation), c));
+                        break;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(cluster = %key, error = %e, "cannot read shard load");
+                    redis_failed = true;
+                    break;
+                }
+            }
+        }
+    }
+    if let Some((generation, (reason, message))) = closed {
+        let message = match generation {
+            Some(g) => format!("generation {g}: {message}"),
+            None => message,
+        };
         degraded = Some(Degraded::new(Reason::Closed(reason), message));
     }
     if redis_failed {

@@ -16,7 +16,7 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kyuta_crds::KyutaCluster;
 use kyuta_crds::cluster::Phase;
-use kyuta_crds::contract::redis_keys;
+use kyuta_crds::contract::{load_fields, redis_keys};
 use kyuta_sim::{Sim, SimConfig};
 use kyuta_tests::{
     eventually, install_kyuta_crd, kube_client, kubeconfig, kubectl, redis_connection, redis_url,
@@ -711,6 +711,72 @@ async fn reshard_the_budget_cannot_pay_for_is_refused() {
     .await;
     w.api::<KyutaCluster>()
         .delete("tight", &DeleteParams::default())
+        .await
+        .unwrap();
+    w.stop().await;
+}
+
+/// A reshard whose new generation Discord refuses (its workers published close 4014 in their
+/// load): `Degraded` names generation 2, the reason and the fix, while generation 1 serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_generation_closed_for_good_is_degraded_with_its_reason() {
+    let w = World::start(1, None).await;
+    w.token_secret(TOKEN).await;
+    let mut redis = redis_connection().await;
+    w.apply_cluster(w.cluster_json("refused", json!(4), 2))
+        .await;
+    w.statefulset("refused-g1").await;
+    w.make_pods_ready("refused-g1", 2).await;
+    w.status_where("refused", "g1 Running", |s| s.phase == Phase::Running)
+        .await;
+    w.apply_cluster(w.cluster_json("refused", json!(8), 2))
+        .await;
+    w.statefulset("refused-g2").await;
+    // A pod of generation 2 published the close of its shard 3, as a worker does.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let _: () = redis::cmd("HSET")
+        .arg(redis_keys::shard_load("refused", 8, 3))
+        .arg(load_fields::GUILDS)
+        .arg(0)
+        .arg(load_fields::EVENTS_PER_MINUTE)
+        .arg(0)
+        .arg(load_fields::UPDATED_AT)
+        .arg(now)
+        .arg(load_fields::CLOSE_CODE)
+        .arg(4014)
+        .query_async(&mut redis)
+        .await
+        .unwrap();
+    // Any change makes the operator look again (a worker's pod becoming not Ready would).
+    w.apply_cluster({
+        let mut c = w.cluster_json("refused", json!(8), 2);
+        c["metadata"]["annotations"] = json!({"kyuta.test/poke": "1"});
+        c
+    })
+    .await;
+    let status = w
+        .status_where("refused", "Degraded by generation 2's close", |s| {
+            s.conditions.iter().any(|c| {
+                c.type_ == "Degraded" && c.status == "True" && c.reason == "DisallowedIntents"
+            })
+        })
+        .await;
+    let degraded = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Degraded")
+        .unwrap();
+    assert!(
+        degraded.message.contains("generation 2") && degraded.message.contains("4014"),
+        "{}",
+        degraded.message
+    );
+    assert_eq!(status.generation, 1, "generation 1 keeps serving");
+    w.api::<KyutaCluster>()
+        .delete("refused", &DeleteParams::default())
         .await
         .unwrap();
     w.stop().await;
