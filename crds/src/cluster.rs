@@ -26,7 +26,8 @@ pub const VERSION: &str = "v1alpha1";
     version = "v1alpha1",
     kind = "KyutaCluster",
     plural = "kyutaclusters",
-    shortname = "kc",
+    shortname = "kyc",
+    category = "kyuta",
     namespaced,
     status = "KyutaClusterStatus",
     doc = "A Discord bot run as a self-sizing fleet of Kyuta shard workers.",
@@ -37,7 +38,7 @@ pub const VERSION: &str = "v1alpha1";
         description = "Shard total of the active generation"
     ),
     printcolumn(
-        name = "Ready",
+        name = "Serving",
         type_ = "integer",
         json_path = ".status.readyShards",
         description = "Shards of the active generation whose pod is Ready"
@@ -53,6 +54,12 @@ pub const VERSION: &str = "v1alpha1";
         type_ = "string",
         json_path = ".status.phase",
         description = "What the cluster is doing"
+    ),
+    printcolumn(
+        name = "Ready",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status",
+        description = "Every shard of the active generation is Ready"
     ),
     printcolumn(
         name = "Age",
@@ -336,7 +343,8 @@ impl Default for AutoscalingSpec {
     validation = Rule::new("has(self.url) != has(self.secretRef)").message("set exactly one of url or secretRef"),
 )]
 pub struct ConnectionRef {
-    /// The URL itself, e.g. `redis://redis:6379`. Put URLs with passwords in a Secret.
+    /// The URL itself, e.g. `redis://redis:6379` or `mongodb://mongodb:27017/kyuta`. Put
+    /// URLs with passwords in a Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     pub url: Option<String>,
@@ -478,8 +486,9 @@ pub struct KyutaClusterStatus {
     /// The generation being brought up beside the active one, while resharding.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resharding: Option<ReshardStatus>,
-    /// `Ready`, `Resharding`, `Degraded`.
+    /// `Ready`, `Resharding`, `Degraded`: one of each type (a map list keyed by `type`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(extend("x-kubernetes-list-type" = "map", "x-kubernetes-list-map-keys" = ["type"]))]
     pub conditions: Vec<Condition>,
     /// What `GET /gateway/bot` said last.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -44,6 +44,10 @@ fn run(bin: &std::path::Path, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// The Kubernetes version `helm template` renders for (it has no cluster to ask): the test
+/// environment's kube-apiserver. The chart declares `kubeVersion`.
+const KUBE_VERSION: &str = "1.35.4";
+
 #[test]
 fn helm_lint_passes() {
     let out = run(&helm(), &["lint", "--strict", "charts/kyuta"], None);
@@ -54,7 +58,15 @@ fn helm_lint_passes() {
 fn values_schema_refuses_bad_values() {
     let out = run(
         &helm(),
-        &["template", "kyuta", "charts/kyuta", "--set", "replicas=0"],
+        &[
+            "template",
+            "kyuta",
+            "charts/kyuta",
+            "--kube-version",
+            KUBE_VERSION,
+            "--set",
+            "replicas=0",
+        ],
         None,
     );
     assert!(!out.status.success(), "replicas=0 must be refused");
@@ -114,8 +126,25 @@ async fn rendered_chart_is_accepted_by_the_api_server() {
             "--set",
             "replicas=2",
         ],
+        // A parent chart's globals are allowed; the security contexts come from values.
+        vec![
+            "--set",
+            "global.imageRegistry=registry.example",
+            "--set",
+            "podSecurityContext.runAsUser=1000",
+            "--set",
+            "securityContext.readOnlyRootFilesystem=true",
+        ],
     ] {
-        let mut args = vec!["template", "kyuta", "charts/kyuta", "--namespace", &ns];
+        let mut args = vec![
+            "template",
+            "kyuta",
+            "charts/kyuta",
+            "--kube-version",
+            KUBE_VERSION,
+            "--namespace",
+            &ns,
+        ];
         args.extend(extra.iter().copied());
         let rendered = check("helm template", &run(&helm(), &args, None));
         assert!(rendered.contains("kind: Deployment"), "{rendered}");

@@ -337,7 +337,7 @@ async fn recommended_six_with_two_per_pod_makes_three_pods() {
         .collect();
     assert_eq!(
         header,
-        ["NAME", "SHARDS", "READY", "PODS", "PHASE", "AGE"],
+        ["NAME", "SHARDS", "SERVING", "PODS", "PHASE", "READY", "AGE"],
         "{text}"
     );
     let row: Vec<&str> = lines
@@ -345,10 +345,24 @@ async fn recommended_six_with_two_per_pod_makes_three_pods() {
         .unwrap_or_default()
         .split_whitespace()
         .collect();
-    assert_eq!(&row[..5], ["six", "6", "6", "3", "Running"], "{text}");
-    // The short name works too.
+    assert_eq!(
+        &row[..6],
+        ["six", "6", "6", "3", "Running", "True"],
+        "{text}"
+    );
+    // The short name works too (not `kc`, which is Strimzi's KafkaConnect).
     let out = Command::new(kubectl())
-        .args(["get", "kc", "six", "-n", &w.ns, "-o", "name"])
+        .args(["get", "kyc", "six", "-n", &w.ns, "-o", "name"])
+        .env("KUBECONFIG", kubeconfig())
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "kyutacluster.kyuta.dev/six"
+    );
+    // And the category.
+    let out = Command::new(kubectl())
+        .args(["get", "kyuta", "-n", &w.ns, "-o", "name"])
         .env("KUBECONFIG", kubeconfig())
         .output()
         .unwrap();
