@@ -177,7 +177,7 @@ async fn operator_autoscales_down_and_up() {
     let fleet = KubeFleet::start(name, spec(8, 2)).await;
     let autoscaling = json!({
         "enabled": true,
-        "targetEventsPerSecondPerPod": 5,
+        "targetEventsPerSecondPerPod": 2,
         "cooldownSeconds": 0
     });
     fleet.apply_with(8, 2, autoscaling).await;
