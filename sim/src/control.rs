@@ -289,12 +289,9 @@ async fn member_leave(AxState(sh): S, Path(p): P) -> CR {
     let g = st
         .guild(&sh.world, gid)
         .ok_or_else(|| not_found("unknown guild"))?;
-    let user = g
-        .members
-        .get(&uid)
-        .ok_or_else(|| not_found("not a member"))?
-        .user
-        .clone();
+    if !g.members.contains_key(&uid) {
+        return Err(not_found("not a member"));
+    }
     if uid == g.owner_id {
         return Err(bad("the owner cannot leave the guild"));
     }
@@ -302,18 +299,7 @@ async fn member_leave(AxState(sh): S, Path(p): P) -> CR {
         return Err(bad("the bot leaves through POST /_sim/guilds/{id}/bot"));
     }
     drop(g);
-    st.guild_mut(&sh.world, gid)
-        .expect("exists")
-        .members
-        .remove(&uid);
-    let ev = json!({"guild_id": gid.to_string(), "user": user.to_json()});
-    st.dispatch(
-        Some(gid),
-        "GUILD_MEMBER_REMOVE",
-        &ev,
-        intents::GUILD_MEMBERS,
-        false,
-    );
+    st.remove_member(&sh.world, gid, uid);
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

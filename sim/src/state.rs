@@ -405,6 +405,26 @@ impl State {
         world.generate(n).members.get(&id).map(|m| m.user.clone())
     }
 
+    /// Removes `uid` from `gid`'s members (a leave, kick or ban) and, if they were one,
+    /// dispatches GUILD_MEMBER_REMOVE (`guild_id`, `user`). Returns whether they were.
+    pub fn remove_member(&mut self, world: &World, gid: u64, uid: u64) -> bool {
+        let Some(member) = self
+            .guild_mut(world, gid)
+            .and_then(|g| g.members.remove(&uid))
+        else {
+            return false;
+        };
+        let ev = json!({"guild_id": gid.to_string(), "user": member.user.to_json()});
+        self.dispatch(
+            Some(gid),
+            "GUILD_MEMBER_REMOVE",
+            &ev,
+            intents::GUILD_MEMBERS,
+            false,
+        );
+        true
+    }
+
     /// Pushes a dispatch to every session that should get it: the shard owning `guild_id`
     /// (shard 0 when none), with `intent` (0 = always). `strip_content` drops message
     /// content for sessions without MESSAGE_CONTENT.

@@ -110,27 +110,14 @@ fn apply_ban(
     let channels: Vec<u64> = g.channels.iter().map(|c| c.id).collect();
     drop(g);
     let user = st.user(&sh.world, uid).ok_or_else(e::unknown_user)?;
-    {
-        let guild = st.guild_mut(&sh.world, gid).expect("exists");
-        guild.members.remove(&uid);
-        guild.bans.insert(
-            uid,
-            crate::world::Ban {
-                user: user.clone(),
-                reason: why.map(str::to_owned),
-            },
-        );
-    }
-    if was_member {
-        let ev = json!({"guild_id": gid.to_string(), "user": user.to_json()});
-        st.dispatch(
-            Some(gid),
-            "GUILD_MEMBER_REMOVE",
-            &ev,
-            intents::GUILD_MEMBERS,
-            false,
-        );
-    }
+    st.remove_member(&sh.world, gid, uid);
+    st.guild_mut(&sh.world, gid).expect("exists").bans.insert(
+        uid,
+        crate::world::Ban {
+            user: user.clone(),
+            reason: why.map(str::to_owned),
+        },
+    );
     let ev = json!({"guild_id": gid.to_string(), "user": user.to_json()});
     st.dispatch(
         Some(gid),

@@ -288,23 +288,14 @@ async fn kick(AxState(sh): S, Path(p): P, h: HeaderMap) -> R {
     let bot = sh.world.bot.id;
     let mut st = sh.lock();
     let g = st.guild(&sh.world, gid).ok_or_else(e::unknown_guild)?;
-    let member = g.members.get(&uid).ok_or_else(e::unknown_member)?.clone();
+    if !g.members.contains_key(&uid) {
+        return Err(e::unknown_member());
+    }
     if g.base_permissions(bot) & perms::KICK_MEMBERS == 0 || (uid != bot && !g.outranks(bot, uid)) {
         return Err(e::missing_permissions());
     }
     drop(g);
-    st.guild_mut(&sh.world, gid)
-        .expect("exists")
-        .members
-        .remove(&uid);
-    let ev = json!({"guild_id": gid.to_string(), "user": member.user.to_json()});
-    st.dispatch(
-        Some(gid),
-        "GUILD_MEMBER_REMOVE",
-        &ev,
-        intents::GUILD_MEMBERS,
-        false,
-    );
+    st.remove_member(&sh.world, gid, uid);
     st.audit(gid, bot, Some(uid), 20, vec![], why.as_deref(), None);
     no_content()
 }
