@@ -72,7 +72,7 @@ pub async fn observe(kc: &KyutaCluster, ctx: &Context) -> Result<Observed> {
         })
         .filter(|s| s.metadata.deletion_timestamp.is_none())
         .collect();
-    let generations = sets.iter().filter_map(generation_of).collect();
+    let generations: Vec<GenerationState> = sets.iter().filter_map(generation_of).collect();
     let pods: Api<Pod> = Api::namespaced(ctx.client.clone(), &ns);
     let pods = pods.list(&selector).await?.items;
 
@@ -153,9 +153,8 @@ pub async fn observe(kc: &KyutaCluster, ctx: &Context) -> Result<Observed> {
         },
     };
     let mut load = Load::unknown();
-    let active_total = sets
+    let active_total = generations
         .iter()
-        .filter_map(generation_of)
         .find(|g| g.generation == old.generation)
         .map(|g| g.shard_total);
     if let (Some(con), Some(total), false) = (redis.as_mut(), active_total, redis_failed) {
@@ -175,9 +174,8 @@ pub async fn observe(kc: &KyutaCluster, ctx: &Context) -> Result<Observed> {
         && !redis_failed
         && let Some(con) = redis.as_mut()
     {
-        for g in sets
+        for g in generations
             .iter()
-            .filter_map(generation_of)
             .filter(|g| g.generation != old.generation)
         {
             match state::read_load(con, &name, g.shard_total, Timestamp::now().as_second()).await {

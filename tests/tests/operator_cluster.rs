@@ -350,26 +350,19 @@ async fn recommended_six_with_two_per_pod_makes_three_pods() {
         ["six", "6", "6", "3", "Running", "True"],
         "{text}"
     );
-    // The short name works too (not `kc`, which is Strimzi's KafkaConnect).
-    let out = Command::new(kubectl())
-        .args(["get", "kyc", "six", "-n", &w.ns, "-o", "name"])
-        .env("KUBECONFIG", kubeconfig())
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "kyutacluster.kyuta.dev/six"
-    );
-    // And the category.
-    let out = Command::new(kubectl())
-        .args(["get", "kyuta", "-n", &w.ns, "-o", "name"])
-        .env("KUBECONFIG", kubeconfig())
-        .output()
-        .unwrap();
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout).trim(),
-        "kyutacluster.kyuta.dev/six"
-    );
+    // The short name works too (not `kc`, which is Strimzi's KafkaConnect), and the category.
+    for name in ["kyc", "kyuta"] {
+        let out = Command::new(kubectl())
+            .args(["get", name, "-n", &w.ns, "-o", "name"])
+            .env("KUBECONFIG", kubeconfig())
+            .output()
+            .unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "kyutacluster.kyuta.dev/six",
+            "kubectl get {name}"
+        );
+    }
 
     // Events say what was decided.
     let events = w.api::<Event>();
