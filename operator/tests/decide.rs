@@ -437,7 +437,9 @@ fn eps(e: f64) -> Load {
 #[case::within_tolerance_below(2, 185.0, 2)]
 #[case::scale_up(2, 400.0, 4)]
 #[case::scale_up_uneven(2, 300.0, 3)] // 3 pods → 3 shards per pod → 3 pods
-#[case::scale_up_rounds_to_layout(2, 500.0, 4)] // 5 pods → 2 shards per pod → 4 pods
+#[case::scale_up_rounds_to_capacity(2, 500.0, 8)] // 5 pods wanted: 2 shards per pod give only 4 → 1 per pod
+#[case::six_wanted_of_eight_shards(4, 600.0, 8)] // never fewer pods than the load calls for
+#[case::three_wanted_keep_three(8, 300.0, 3)] // 3 shards per pod → 3 pods
 #[case::scale_down(4, 150.0, 2)]
 #[case::scale_down_to_one(4, 50.0, 1)]
 #[case::capped_at_one_shard_per_pod(2, 100_000.0, 8)]

@@ -52,11 +52,12 @@ pub(super) fn shards_per_pod(
         ));
     }
     let wanted = ((eps / target).ceil() as u32).clamp(min_pods, max_pods);
-    let spp = shard_total.div_ceil(wanted);
+    let spp = layout_for(shard_total, wanted, max_pods);
     let pods = shard_total.div_ceil(spp);
     if pods == now_pods {
         return keep(format!(
-            "{per_pod:.0} events/s per pod (target {target:.0}) but the pod count is at its bound"
+            "{per_pod:.0} events/s per pod (target {target:.0}) calls for {wanted} pods; \
+             {pods} pods is the layout of {shard_total} shards that gives them within the bounds"
         ));
     }
     if pods < now_pods && !load.complete() {
@@ -82,4 +83,22 @@ pub(super) fn shards_per_pod(
             "{eps:.0} events/s at {target:.0} per pod → {pods} pods"
         )),
     )
+}
+
+/// Shards per pod for at least `wanted` pods: pods own equal contiguous ranges, so only
+/// `⌈shard_total / k⌉` pods are possible. The largest `k` whose pod count reaches `wanted`
+/// (capacity for the load is never rounded away: 5 pods wanted of 8 shards gives 8 pods, not
+/// 4), unless that passes `max_pods`; then the fewest shards per pod within `max_pods`.
+pub(super) fn layout_for(shard_total: u32, wanted: u32, max_pods: u32) -> u32 {
+    let total = shard_total.max(1);
+    let wanted = wanted.clamp(1, total);
+    let spp = (1..=total.div_ceil(wanted))
+        .rev()
+        .find(|k| total.div_ceil(*k) >= wanted)
+        .unwrap_or(1);
+    if total.div_ceil(spp) > max_pods.max(1) {
+        total.div_ceil(max_pods.max(1))
+    } else {
+        spp
+    }
 }
