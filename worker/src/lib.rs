@@ -15,6 +15,7 @@ pub mod duration;
 pub mod gateway;
 pub mod hash;
 pub mod i18n;
+pub mod input;
 pub mod intents;
 pub mod invite;
 pub mod local;

@@ -153,11 +153,9 @@ fn parse_word(option: &OptionDef, word: &str) -> Result<ArgValue, ArgError> {
         }
         OptionKind::Duration => return Err(invalid()),
         OptionKind::Integer => ArgValue::Integer(word.parse().map_err(|_| invalid())?),
-        OptionKind::Boolean => match word.to_ascii_lowercase().as_str() {
-            "true" | "yes" | "on" | "y" | "1" => ArgValue::Boolean(true),
-            "false" | "no" | "off" | "n" | "0" => ArgValue::Boolean(false),
-            _ => return Err(invalid()),
-        },
+        OptionKind::Boolean => {
+            ArgValue::Boolean(crate::input::parse_bool(word).ok_or_else(invalid)?)
+        }
         OptionKind::User => {
             let mention = strip_mention(word, "<@!")
                 .or_else(|| strip_mention(word, "<@").filter(|r| !r.starts_with('&')));

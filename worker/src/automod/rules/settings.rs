@@ -53,11 +53,7 @@ pub fn is_none(v: &str) -> bool {
 
 /// Parses `on`/`off` and its synonyms.
 pub fn parse_bool(v: &str) -> Result<bool, String> {
-    match v.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Ok(true),
-        "false" | "no" | "off" | "0" => Ok(false),
-        _ => Err(format!("{v:?} is not on/off")),
-    }
+    crate::input::parse_bool(v).ok_or_else(|| format!("{v:?} is not on/off"))
 }
 
 /// Parses seconds, as a number or a duration (`1m30s`).
