@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use kyuta_tests::worker::{GuildCast, SimControl, shard_of, shown_text};
-use kyuta_worker::store::{CaseFilter, CaseKind, CaseOutcome, MongoOptions, MongoStore, Store};
+use kyuta_worker::store::{ActionKind, CaseFilter, CaseOutcome, MongoOptions, MongoStore, Store};
 use serde_json::{Value, json};
 
 use crate::checker::{Checker, Row};
@@ -33,7 +33,7 @@ const MEMBER_UPDATE: u64 = 24;
 struct Sent {
     guild: u64,
     target: u64,
-    kind: CaseKind,
+    kind: ActionKind,
     /// Sent while the store was down.
     during_outage: bool,
     /// Its final answer: how long after sending it came, the callbacks, the text shown.
@@ -116,10 +116,10 @@ async fn audit_count(control: &SimControl, guild: u64, target: u64, action: u64)
         .count()
 }
 
-fn action_type(kind: CaseKind) -> u64 {
+fn action_type(kind: ActionKind) -> u64 {
     match kind {
-        CaseKind::Ban | CaseKind::Tempban => MEMBER_BAN_ADD,
-        CaseKind::Unban => MEMBER_BAN_REMOVE,
+        ActionKind::Ban | ActionKind::Tempban => MEMBER_BAN_ADD,
+        ActionKind::Unban => MEMBER_BAN_REMOVE,
         _ => MEMBER_UPDATE,
     }
 }
@@ -179,20 +179,20 @@ impl Moderators {
         self.targets.iter().all(|t| t.len() >= 2)
     }
 
-    async fn send(&mut self, gi: usize, kind: CaseKind, options: Value, during_outage: bool) {
+    async fn send(&mut self, gi: usize, kind: ActionKind, options: Value, during_outage: bool) {
         let c = &self.casts[gi];
         let target = self.targets[gi].pop().expect("enough members to act on");
         let mut options = options;
         options["user"] = json!(target.to_string());
         let cmd = match kind {
-            CaseKind::Timeout => "timeout",
+            ActionKind::Timeout => "timeout",
             _ => "ban",
         };
         let id = self
             .control
             .slash(c.guild, c.general, c.owner, cmd, options)
             .await;
-        if kind == CaseKind::Tempban {
+        if kind == ActionKind::Tempban {
             self.tempbanned.push((c.guild, target));
         }
         self.sent.push(Sent {
@@ -207,7 +207,7 @@ impl Moderators {
     /// A tempban of `secs` in guild `gi`.
     async fn tempban(&mut self, gi: usize, secs: u64) {
         let options = json!({"duration": format!("{secs}s")});
-        self.send(gi, CaseKind::Tempban, options, false).await;
+        self.send(gi, ActionKind::Tempban, options, false).await;
     }
 
     /// The next action in turn: a ban or a 10-minute timeout, alternating guilds.
@@ -215,10 +215,11 @@ impl Moderators {
         let (i, gi) = (self.acts, self.acts % self.casts.len());
         self.acts += 1;
         if i % 2 == 0 {
-            self.send(gi, CaseKind::Ban, json!({}), during_outage).await;
+            self.send(gi, ActionKind::Ban, json!({}), during_outage)
+                .await;
         } else {
             let options = json!({"duration": "10m"});
-            self.send(gi, CaseKind::Timeout, options, during_outage)
+            self.send(gi, ActionKind::Timeout, options, during_outage)
                 .await;
         }
     }
@@ -249,7 +250,7 @@ impl Moderators {
         lifted_after: Option<Duration>,
     ) {
         for gi in 0..self.casts.len() {
-            self.send(gi, CaseKind::Ban, json!({}), false).await;
+            self.send(gi, ActionKind::Ban, json!({}), false).await;
         }
         tokio::time::sleep(Duration::from_secs(10)).await;
         let mut row = checker.finish(name, &fleet).await;
@@ -550,7 +551,7 @@ async fn judge(
         }
         let filter = CaseFilter {
             user_id: Some(*u),
-            kind: Some(CaseKind::Unban),
+            kind: Some(ActionKind::Unban),
             ..CaseFilter::default()
         };
         let cases = store

@@ -6,7 +6,7 @@ mod moderation_support;
 
 use std::time::Duration;
 
-use kyuta_worker::store::{CaseFilter, CaseKind, CaseOutcome};
+use kyuta_worker::store::{ActionKind, CaseFilter, CaseOutcome};
 use moderation_support::{Harness, StoreKind, http, wait_until};
 use serde_json::json;
 
@@ -61,13 +61,13 @@ async fn toxic_messages_and_a_join_burst_are_acted_on_once_with_cases() {
         .list_cases(c.guild, &CaseFilter::default(), 0, 50)
         .await
         .unwrap();
-    let kinds: Vec<CaseKind> = page.cases.iter().map(|c| c.kind).collect();
-    assert!(kinds.contains(&CaseKind::AutomodDelete), "{kinds:?}");
-    assert!(!kinds.contains(&CaseKind::Ban), "{kinds:?}");
+    let kinds: Vec<ActionKind> = page.cases.iter().map(|c| c.kind).collect();
+    assert!(kinds.contains(&ActionKind::AutomodDelete), "{kinds:?}");
+    assert!(!kinds.contains(&ActionKind::Ban), "{kinds:?}");
     let timeout = page
         .cases
         .iter()
-        .find(|x| x.kind == CaseKind::Timeout)
+        .find(|x| x.kind == ActionKind::Timeout)
         .expect("a timeout case");
     assert_eq!(timeout.user_id, c.member);
     assert_eq!(timeout.moderator_id, c.bot);
@@ -77,7 +77,7 @@ async fn toxic_messages_and_a_join_burst_are_acted_on_once_with_cases() {
     assert_eq!(
         page.cases
             .iter()
-            .filter(|x| x.kind == CaseKind::Timeout)
+            .filter(|x| x.kind == ActionKind::Timeout)
             .count(),
         1
     );

@@ -3,7 +3,7 @@
 
 mod moderation_support;
 
-use kyuta_worker::store::{CaseFilter, CaseKind, CaseOutcome, ScheduleKind, ScheduleState};
+use kyuta_worker::store::{ActionKind, CaseFilter, CaseOutcome, ScheduleKind, ScheduleState};
 use moderation_support::{Harness, StoreKind, text};
 use serde_json::json;
 
@@ -45,7 +45,7 @@ async fn ban_slash_and_prefix() {
         Some(format!("spam links (case #1, by {})", c.moderator).as_str())
     );
     let one = case(&h, 1).await;
-    assert_eq!(one.kind, CaseKind::Ban);
+    assert_eq!(one.kind, ActionKind::Ban);
     assert_eq!(one.user_id, c.member);
     assert_eq!(one.moderator_id, c.moderator);
     assert_eq!(one.reason.as_deref(), Some("spam links"));
@@ -62,7 +62,7 @@ async fn ban_slash_and_prefix() {
     assert!(text(&reply).contains("case #2"), "{}", text(&reply));
     assert!(h.is_banned(c.member2));
     let two = case(&h, 2).await;
-    assert_eq!(two.kind, CaseKind::Ban);
+    assert_eq!(two.kind, ActionKind::Ban);
     assert_eq!(two.reason.as_deref(), Some("posting scams again"));
     assert_eq!(two.duration_secs, None);
     h.shutdown().await;
@@ -89,7 +89,7 @@ async fn tempban_slash_and_prefix_write_schedules() {
     assert!(text(&reply).contains("for 1d"), "{}", text(&reply));
     for (n, user, secs) in [(1, c.member, 7200), (2, c.member2, 86_400)] {
         let k = case(&h, n).await;
-        assert_eq!(k.kind, CaseKind::Tempban);
+        assert_eq!(k.kind, ActionKind::Tempban);
         assert_eq!(k.duration_secs, Some(secs));
         assert!(h.is_banned(user));
         let s = h
@@ -121,14 +121,17 @@ async fn prefix_ban_reads_optional_words() {
     let k = case(&h, 1).await;
     assert_eq!(
         (k.kind, k.reason.as_deref()),
-        (CaseKind::Ban, Some("spam bot"))
+        (ActionKind::Ban, Some("spam bot"))
     );
     // A delete_messages choice without a duration.
     h.prefix(c.moderator, &format!("ban <@!{}> week raid", c.member2))
         .await
         .expect("ban with deletion");
     let k = case(&h, 2).await;
-    assert_eq!((k.kind, k.reason.as_deref()), (CaseKind::Ban, Some("raid")));
+    assert_eq!(
+        (k.kind, k.reason.as_deref()),
+        (ActionKind::Ban, Some("raid"))
+    );
     // A bad duration that starts with a digit is an error, not a reason.
     let e = h
         .prefix(c.moderator, &format!("ban {} 5y spam", c.plain))
@@ -177,7 +180,7 @@ async fn unban_slash_and_prefix_cancel_expiry() {
     assert!(!h.is_banned(c.member2));
     assert_eq!(h.audit_of(BAN_REMOVE, c.member2).await.len(), 1);
     let k = case(&h, 4).await;
-    assert_eq!(k.kind, CaseKind::Unban);
+    assert_eq!(k.kind, ActionKind::Unban);
     assert_eq!(k.reason.as_deref(), Some("appeal accepted"));
     // Unbanning someone who is not banned: Discord says 10026, the case says so.
     let e = h
@@ -214,7 +217,7 @@ async fn softban_slash_and_prefix() {
         assert_eq!(h.audit_of(BAN_ADD, user).await.len(), 1);
         assert_eq!(h.audit_of(BAN_REMOVE, user).await.len(), 1);
     }
-    assert_eq!(case(&h, 1).await.kind, CaseKind::Softban);
+    assert_eq!(case(&h, 1).await.kind, ActionKind::Softban);
     assert_eq!(case(&h, 2).await.reason.as_deref(), Some("flood"));
     h.shutdown().await;
 }
@@ -240,7 +243,7 @@ async fn kick_slash_and_prefix() {
         assert!(!h.is_banned(user));
         assert_eq!(h.audit_of(KICK, user).await.len(), 1);
     }
-    assert_eq!(case(&h, 2).await.kind, CaseKind::Kick);
+    assert_eq!(case(&h, 2).await.kind, ActionKind::Kick);
     assert_eq!(case(&h, 2).await.reason, None);
     h.shutdown().await;
 }
@@ -316,7 +319,7 @@ async fn timeout_and_untimeout_slash_and_prefix() {
         .unwrap();
     assert!(matches!(s.state, ScheduleState::Cancelled { .. }));
     assert_eq!(h.audit_of(MEMBER_UPDATE, c.member2).await.len(), 2);
-    assert_eq!(case(&h, 4).await.kind, CaseKind::Untimeout);
+    assert_eq!(case(&h, 4).await.kind, ActionKind::Untimeout);
 
     // A bad duration is refused before anything happens.
     let e = h
@@ -371,7 +374,7 @@ async fn warn_case_cases_and_reason() {
             &CaseFilter {
                 user_id: Some(c.member),
                 moderator_id: None,
-                kind: Some(CaseKind::Warn),
+                kind: Some(ActionKind::Warn),
             },
             0,
             10,
@@ -504,7 +507,7 @@ async fn a_duration_may_span_words_and_small_numbers_are_not_users() {
         .await
         .expect("timeout");
     let k = case(&h, 1).await;
-    assert_eq!(k.kind, CaseKind::Timeout);
+    assert_eq!(k.kind, ActionKind::Timeout);
     assert_eq!(k.duration_secs, Some(90 * 60));
     assert_eq!(k.reason.as_deref(), Some("spam"));
     assert!(text(&r).contains("1h 30m"), "{}", text(&r));

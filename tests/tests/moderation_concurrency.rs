@@ -6,7 +6,7 @@ mod moderation_support;
 
 use std::collections::BTreeSet;
 
-use kyuta_worker::store::{CaseFilter, CaseKind};
+use kyuta_worker::store::{ActionKind, CaseFilter};
 use moderation_support::{Harness, StoreKind};
 use serde_json::json;
 
@@ -56,7 +56,7 @@ async fn concurrent_bans_from_two_workers_get_distinct_numbers() {
     assert_eq!(numbers.len(), targets.len(), "numbers are distinct");
     let users: BTreeSet<u64> = page.cases.iter().map(|k| k.user_id).collect();
     assert_eq!(users.len(), targets.len(), "one case per target");
-    assert!(page.cases.iter().all(|k| k.kind == CaseKind::Ban));
+    assert!(page.cases.iter().all(|k| k.kind == ActionKind::Ban));
     for t in &targets {
         assert!(h.is_banned(*t));
     }

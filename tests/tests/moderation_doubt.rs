@@ -5,7 +5,7 @@
 
 mod moderation_support;
 
-use kyuta_worker::store::{CaseKind, CaseOutcome};
+use kyuta_worker::store::{ActionKind, CaseOutcome};
 use moderation_support::{Harness, StoreKind, text};
 use serde_json::json;
 
@@ -55,7 +55,7 @@ async fn a_kick_whose_first_attempt_applied_is_applied_once() {
     assert_eq!(h.audit_of(KICK, c.member).await.len(), 1);
     faults_used(&h).await;
     let case = last_case(&h).await;
-    assert_eq!(case.kind, CaseKind::Kick);
+    assert_eq!(case.kind, ActionKind::Kick);
     assert_eq!(case.outcome, CaseOutcome::Applied);
     h.shutdown().await;
 }
@@ -81,7 +81,7 @@ async fn an_unban_whose_first_attempt_applied_is_applied_once() {
     assert_eq!(h.audit_of(BAN_REMOVE, c.member).await.len(), 1);
     faults_used(&h).await;
     let case = last_case(&h).await;
-    assert_eq!(case.kind, CaseKind::Unban);
+    assert_eq!(case.kind, ActionKind::Unban);
     assert_eq!(case.outcome, CaseOutcome::Applied);
     h.shutdown().await;
 }
@@ -101,7 +101,7 @@ async fn a_ban_that_applied_but_never_got_a_good_answer_is_applied() {
     assert!(h.is_banned(c.member));
     faults_used(&h).await;
     let case = last_case(&h).await;
-    assert_eq!(case.kind, CaseKind::Ban);
+    assert_eq!(case.kind, ActionKind::Ban);
     assert_eq!(case.outcome, CaseOutcome::Applied);
     assert!(!h.audit_of(BAN_ADD, c.member).await.is_empty());
     h.shutdown().await;

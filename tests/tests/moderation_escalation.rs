@@ -3,7 +3,7 @@
 
 mod moderation_support;
 
-use kyuta_worker::store::{CaseKind, CaseOutcome};
+use kyuta_worker::store::{ActionKind, CaseOutcome};
 use moderation_support::{Harness, StoreKind, text};
 use serde_json::json;
 
@@ -56,7 +56,7 @@ async fn three_warns_within_a_day_time_out() {
     );
 
     let esc = h.worker.store.get_case(c.guild, 4).await.unwrap().unwrap();
-    assert_eq!(esc.kind, CaseKind::Timeout);
+    assert_eq!(esc.kind, ActionKind::Timeout);
     assert_eq!(esc.moderator_id, c.bot);
     assert_eq!(esc.references, vec![1, 2, 3]);
     assert_eq!(esc.duration_secs, Some(3600));
@@ -110,7 +110,7 @@ async fn two_warns_kick_and_a_refused_escalation_is_reported() {
     let esc = h.worker.store.get_case(c.guild, 3).await.unwrap().unwrap();
     assert_eq!(
         (esc.kind, esc.references.clone()),
-        (CaseKind::Kick, vec![1, 2])
+        (ActionKind::Kick, vec![1, 2])
     );
 
     // The owner warns an Admin twice: the bot is below the Admin role, so the escalation is

@@ -9,7 +9,7 @@ mod moderation_support;
 use std::time::{Duration, Instant};
 
 use kyuta_worker::moderation::scheduler;
-use kyuta_worker::store::{CaseKind, CaseOutcome, ScheduleKind, ScheduleOutcome, ScheduleState};
+use kyuta_worker::store::{ActionKind, CaseOutcome, ScheduleKind, ScheduleOutcome, ScheduleState};
 use moderation_support::{Harness, StoreKind, Worker, text, wait_until};
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
@@ -100,7 +100,7 @@ async fn five_second_tempban(store: StoreKind, restart: bool) {
         .await
         .unwrap()
         .expect("case #2");
-    assert_eq!(unban.kind, CaseKind::Unban);
+    assert_eq!(unban.kind, ActionKind::Unban);
     assert_eq!(unban.outcome, CaseOutcome::Applied);
     assert_eq!(unban.moderator_id, c.bot);
     assert_eq!(unban.references, vec![1]);
@@ -220,7 +220,7 @@ async fn a_permanent_ban_cancels_the_pending_expiry() {
             .unwrap()
             .unwrap()
             .kind,
-        CaseKind::Ban
+        ActionKind::Ban
     );
     h.shutdown().await;
 }

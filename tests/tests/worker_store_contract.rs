@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kyuta_worker::store::{
-    CaseFilter, CaseKind, CaseOutcome, DueScope, EmbeddedStore, EscalationAction, EscalationRule,
+    ActionKind, CaseFilter, CaseOutcome, DueScope, EmbeddedStore, EscalationAction, EscalationRule,
     GuildConfig, MongoOptions, MongoStore, NewCase, NewSchedule, ScheduleId, ScheduleKind,
     ScheduleOutcome, ScheduleState, Store, StoreErrorKind, Timestamp,
 };
@@ -138,7 +138,7 @@ fn user(n: u64) -> u64 {
     200_000_000_000_000_000 + n
 }
 
-fn new_case(guild: u64, key: &str, kind: CaseKind, u: u64) -> NewCase {
+fn new_case(guild: u64, key: &str, kind: ActionKind, u: u64) -> NewCase {
     NewCase::new(guild, key, kind, u, MOD)
 }
 
@@ -151,7 +151,7 @@ async fn case_numbers_start_at_one_per_guild(env: &Env) {
     for i in 1..=3u64 {
         let c = env
             .a
-            .create_case(new_case(G1, &format!("g1-{i}"), CaseKind::Warn, user(1)))
+            .create_case(new_case(G1, &format!("g1-{i}"), ActionKind::Warn, user(1)))
             .await
             .unwrap();
         assert_eq!(c.number, i);
@@ -159,20 +159,20 @@ async fn case_numbers_start_at_one_per_guild(env: &Env) {
     }
     let c = env
         .a
-        .create_case(new_case(G2, "g2-1", CaseKind::Ban, user(1)))
+        .create_case(new_case(G2, "g2-1", ActionKind::Ban, user(1)))
         .await
         .unwrap();
     assert_eq!(c.number, 1, "another guild counts from 1");
     let c = env
         .b
-        .create_case(new_case(G1, "g1-4", CaseKind::Kick, user(2)))
+        .create_case(new_case(G1, "g1-4", ActionKind::Kick, user(2)))
         .await
         .unwrap();
     assert_eq!(c.number, 4);
     let stored = env.a.get_case(G1, 4).await.unwrap().expect("case 4 stored");
     assert_eq!(stored, c);
     assert_eq!(stored.outcome, CaseOutcome::Pending);
-    assert_eq!(stored.kind, CaseKind::Kick);
+    assert_eq!(stored.kind, ActionKind::Kick);
     assert_eq!(stored.moderator_id, MOD);
 }
 
@@ -191,7 +191,7 @@ async fn concurrent_writers_get_distinct_gap_free_numbers(env: &Env) {
                     new_case(
                         G1,
                         &format!("concurrent-{i}"),
-                        CaseKind::Ban,
+                        ActionKind::Ban,
                         user(i as u64),
                     )
                     .reason(format!("task {i}")),
@@ -218,24 +218,24 @@ async fn concurrent_writers_get_distinct_gap_free_numbers(env: &Env) {
 async fn idempotency_key_returns_the_same_case(env: &Env) {
     let first = env
         .a
-        .create_case(new_case(G1, "interaction-1", CaseKind::Ban, user(1)).reason("spam"))
+        .create_case(new_case(G1, "interaction-1", ActionKind::Ban, user(1)).reason("spam"))
         .await
         .unwrap();
     let again = env
         .b
-        .create_case(new_case(G1, "interaction-1", CaseKind::Ban, user(1)).reason("other"))
+        .create_case(new_case(G1, "interaction-1", ActionKind::Ban, user(1)).reason("other"))
         .await
         .unwrap();
     assert_eq!(first, again, "same key → the existing case, unchanged");
     let other_guild = env
         .a
-        .create_case(new_case(G2, "interaction-1", CaseKind::Ban, user(1)))
+        .create_case(new_case(G2, "interaction-1", ActionKind::Ban, user(1)))
         .await
         .unwrap();
     assert_eq!(other_guild.guild_id, G2, "keys are per guild");
     let next = env
         .a
-        .create_case(new_case(G1, "interaction-2", CaseKind::Ban, user(1)))
+        .create_case(new_case(G1, "interaction-2", ActionKind::Ban, user(1)))
         .await
         .unwrap();
     assert_eq!(next.number, 2);
@@ -253,7 +253,7 @@ async fn concurrent_same_key_creates_one_case(env: &Env) {
             env.b.clone()
         };
         // Same key and same creation time: only the store can tell who created it.
-        let new = new_case(G1, "retried", CaseKind::Timeout, user(7))
+        let new = new_case(G1, "retried", ActionKind::Timeout, user(7))
             .created_at(Timestamp::from_unix_millis(1_700_000_000_000));
         handles.push(tokio::spawn(async move { store.insert_case(new).await }));
     }
@@ -280,7 +280,7 @@ async fn concurrent_same_key_creates_one_case(env: &Env) {
 async fn outcome_update(env: &Env) {
     let c = env
         .a
-        .create_case(new_case(G1, "k", CaseKind::Ban, user(1)))
+        .create_case(new_case(G1, "k", ActionKind::Ban, user(1)))
         .await
         .unwrap();
     let failed = CaseOutcome::Failed {
@@ -308,7 +308,7 @@ async fn outcome_update(env: &Env) {
 async fn reason_edit_keeps_history(env: &Env) {
     let c = env
         .a
-        .create_case(new_case(G1, "k", CaseKind::Warn, user(1)).reason("first"))
+        .create_case(new_case(G1, "k", ActionKind::Warn, user(1)).reason("first"))
         .await
         .unwrap();
     let e1 = env
@@ -388,9 +388,9 @@ async fn list_filter_and_paging(env: &Env) {
     // multiples of 3.
     for i in 1..=12u64 {
         let (kind, u) = if i % 2 == 1 {
-            (CaseKind::Warn, user(1))
+            (ActionKind::Warn, user(1))
         } else {
-            (CaseKind::Ban, user(2))
+            (ActionKind::Ban, user(2))
         };
         let moderator = if i % 3 == 0 { BOT } else { MOD };
         env.a
@@ -399,7 +399,7 @@ async fn list_filter_and_paging(env: &Env) {
             .unwrap();
     }
     env.a
-        .create_case(new_case(G2, "other", CaseKind::Warn, user(1)))
+        .create_case(new_case(G2, "other", ActionKind::Warn, user(1)))
         .await
         .unwrap();
 
@@ -448,7 +448,7 @@ async fn list_filter_and_paging(env: &Env) {
 
     let bans_by_bot = CaseFilter {
         moderator_id: Some(BOT),
-        kind: Some(CaseKind::Ban),
+        kind: Some(ActionKind::Ban),
         user_id: Some(user(2)),
     };
     let p = env.a.list_cases(G1, &bans_by_bot, 0, 10).await.unwrap();
@@ -479,7 +479,7 @@ async fn invalid_requests_are_refused(env: &Env) {
     assert_eq!(e.kind(), StoreErrorKind::Invalid);
     let e = env
         .a
-        .create_case(new_case(G1, "", CaseKind::Warn, user(1)))
+        .create_case(new_case(G1, "", ActionKind::Warn, user(1)))
         .await
         .unwrap_err();
     assert_eq!(e.kind(), StoreErrorKind::Invalid);
@@ -498,7 +498,7 @@ async fn invalid_requests_are_refused(env: &Env) {
     assert_eq!(p.total, 0);
     let c = env
         .a
-        .create_case(new_case(G1, "ok", CaseKind::Warn, user(1)))
+        .create_case(new_case(G1, "ok", ActionKind::Warn, user(1)))
         .await
         .unwrap();
     assert_eq!(c.number, 1, "a refused create takes no number");
@@ -516,23 +516,23 @@ async fn warn_count_since(env: &Env) {
     ];
     for (i, t) in times.iter().enumerate() {
         env.a
-            .create_case(new_case(G1, &format!("w{i}"), CaseKind::Warn, user(1)).created_at(*t))
+            .create_case(new_case(G1, &format!("w{i}"), ActionKind::Warn, user(1)).created_at(*t))
             .await
             .unwrap();
     }
     env.a
-        .create_case(new_case(G1, "b", CaseKind::Ban, user(1)).created_at(now))
+        .create_case(new_case(G1, "b", ActionKind::Ban, user(1)).created_at(now))
         .await
         .unwrap();
     env.a
-        .create_case(new_case(G1, "w-other", CaseKind::Warn, user(2)).created_at(now))
+        .create_case(new_case(G1, "w-other", ActionKind::Warn, user(2)).created_at(now))
         .await
         .unwrap();
     env.a
-        .create_case(new_case(G2, "w-g2", CaseKind::Warn, user(1)).created_at(now))
+        .create_case(new_case(G2, "w-g2", ActionKind::Warn, user(1)).created_at(now))
         .await
         .unwrap();
-    let count = |since| env.b.count_cases(G1, user(1), CaseKind::Warn, since);
+    let count = |since| env.b.count_cases(G1, user(1), ActionKind::Warn, since);
     assert_eq!(count(now.minus(hour * 4)).await.unwrap(), 4);
     assert_eq!(
         count(now.minus(hour * 2)).await.unwrap(),
@@ -543,14 +543,14 @@ async fn warn_count_since(env: &Env) {
     assert_eq!(count(now.plus(Duration::from_millis(1))).await.unwrap(), 0);
     assert_eq!(
         env.a
-            .count_cases(G1, user(1), CaseKind::Ban, now.minus(hour))
+            .count_cases(G1, user(1), ActionKind::Ban, now.minus(hour))
             .await
             .unwrap(),
         1
     );
     assert_eq!(
         env.a
-            .count_cases(G1, user(3), CaseKind::Warn, now.minus(hour * 4))
+            .count_cases(G1, user(3), ActionKind::Warn, now.minus(hour * 4))
             .await
             .unwrap(),
         0
@@ -1199,7 +1199,7 @@ async fn mongodb_lost_server_is_unavailable_and_writes_nothing() {
         .await
         .expect("connect through proxy");
     let c = store
-        .create_case(new_case(G1, "before", CaseKind::Ban, user(1)))
+        .create_case(new_case(G1, "before", ActionKind::Ban, user(1)))
         .await
         .unwrap();
     assert_eq!(c.number, 1);
@@ -1208,7 +1208,7 @@ async fn mongodb_lost_server_is_unavailable_and_writes_nothing() {
 
     let start = std::time::Instant::now();
     let err = store
-        .create_case(new_case(G1, "during", CaseKind::Ban, user(1)))
+        .create_case(new_case(G1, "during", ActionKind::Ban, user(1)))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), StoreErrorKind::Unavailable, "{err}");
@@ -1246,14 +1246,14 @@ async fn embedded_file_in_use_is_unavailable() {
     // Once closed, data persists across reopen.
     let store = EmbeddedStore::open(&path).await.unwrap();
     let c = store
-        .create_case(new_case(G1, "a", CaseKind::Warn, user(1)))
+        .create_case(new_case(G1, "a", ActionKind::Warn, user(1)))
         .await
         .unwrap();
     drop(store);
     let store = EmbeddedStore::open(&path).await.unwrap();
     assert_eq!(store.get_case(G1, c.number).await.unwrap(), Some(c));
     let next = store
-        .create_case(new_case(G1, "b", CaseKind::Warn, user(1)))
+        .create_case(new_case(G1, "b", ActionKind::Warn, user(1)))
         .await
         .unwrap();
     assert_eq!(next.number, 2, "the counter survives a restart");
@@ -1325,7 +1325,7 @@ async fn outcome_and_reason_edit_race(env: &Env) {
         let c = env
             .a
             .create_case(
-                new_case(G1, &format!("race-{round}"), CaseKind::Ban, user(round)).reason("r0"),
+                new_case(G1, &format!("race-{round}"), ActionKind::Ban, user(round)).reason("r0"),
             )
             .await
             .unwrap();

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kyuta_worker::store::{
-    CaseFilter, CaseKind, EmbeddedStore, MongoOptions, MongoStore, NewCase, Store, Timestamp,
+    ActionKind, CaseFilter, EmbeddedStore, MongoOptions, MongoStore, NewCase, Store, Timestamp,
 };
 
 const GUILD: u64 = 100_000_000_000_000_001;
@@ -18,7 +18,7 @@ const TASKS: u64 = 8;
 const PER_TASK: u64 = 250;
 
 fn case(n: u64, user: u64) -> NewCase {
-    NewCase::new(GUILD, format!("bench-{n}"), CaseKind::Warn, user, 42).reason("benchmark")
+    NewCase::new(GUILD, format!("bench-{n}"), ActionKind::Warn, user, 42).reason("benchmark")
 }
 
 async fn run(name: &str, store: Arc<dyn Store>) {
@@ -62,7 +62,7 @@ async fn run(name: &str, store: Arc<dyn Store>) {
     let reps = 50;
     for _ in 0..reps {
         store
-            .count_cases(GUILD, 7, CaseKind::Warn, Timestamp::from_unix_millis(0))
+            .count_cases(GUILD, 7, ActionKind::Warn, Timestamp::from_unix_millis(0))
             .await
             .expect("count");
     }

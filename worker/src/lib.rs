@@ -2,8 +2,10 @@
 //!
 //! Modules by concern: [`config`] (every setting), [`gateway`] (shards, identify queue,
 //! sessions, readiness), [`rest`] (the REST client with the fleet-wide budget), [`commands`]
-//! (registry, parsing, checks, the general commands), [`telemetry`] (metrics, health).
+//! (registry, parsing, checks, the general commands), [`telemetry`] (metrics, health),
+//! [`moderation`] and [`automod`] over [`action`] (the kind of every action on a member).
 
+pub mod action;
 pub mod analytics;
 pub mod automod;
 pub mod backends;

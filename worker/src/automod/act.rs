@@ -19,12 +19,13 @@ use twilight_model::id::Id;
 
 use super::config::Action;
 use super::runtime::{Automod, PlannedAction};
+use crate::action::ActionKind;
 use crate::analytics::{Analytics, Metric};
 use crate::moderation::discord;
 use crate::moderation::engine::{self, ActionError, ActionRequest, Deps};
 use crate::moderation::options::{DeleteMessages, Reason};
 use crate::services::Services;
-use crate::store::{Case, CaseKind, CaseOutcome, GuildConfig};
+use crate::store::{Case, CaseOutcome, GuildConfig};
 
 /// Discord's "Unknown Message": the message is already gone.
 const UNKNOWN_MESSAGE: u64 = 10_008;
@@ -43,15 +44,11 @@ impl std::fmt::Debug for AutomodRunner {
     }
 }
 
-/// The moderation flow's case kind for a punishment.
-fn punishment_kind(action: &Action) -> Option<CaseKind> {
-    Some(match action {
-        Action::Warn => CaseKind::Warn,
-        Action::Timeout { .. } => CaseKind::Timeout,
-        Action::Kick => CaseKind::Kick,
-        Action::Ban { .. } => CaseKind::Ban,
-        Action::Delete | Action::Alert { .. } => return None,
-    })
+/// The moderation flow's kind for a punishment; `None` for a delete or an alert, which automod
+/// records itself.
+fn punishment_kind(action: &Action) -> Option<ActionKind> {
+    let kind = action.kind();
+    kind.is_punishment().then_some(kind)
 }
 
 /// Automod's `delete_message_secs` as one of the moderation choices: nothing, the last day,
@@ -152,7 +149,7 @@ impl AutomodRunner {
         }
     }
 
-    async fn punish(&self, kind: CaseKind, p: &PlannedAction) -> &'static str {
+    async fn punish(&self, kind: ActionKind, p: &PlannedAction) -> &'static str {
         let case = &p.case;
         let (duration, delete_messages) = match p.action {
             Action::Timeout { secs } => (
@@ -319,8 +316,8 @@ mod tests {
 
     #[test]
     fn only_punishments_go_through_the_moderation_flow() {
-        assert_eq!(punishment_kind(&Action::Warn), Some(CaseKind::Warn));
-        assert_eq!(punishment_kind(&Action::Kick), Some(CaseKind::Kick));
+        assert_eq!(punishment_kind(&Action::Warn), Some(ActionKind::Warn));
+        assert_eq!(punishment_kind(&Action::Kick), Some(ActionKind::Kick));
         assert_eq!(punishment_kind(&Action::Delete), None);
         assert_eq!(punishment_kind(&Action::Alert { channel: None }), None);
     }

@@ -2,6 +2,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::action::ActionKind;
+
 /// Discord's longest timeout (28 days), in seconds.
 pub const MAX_TIMEOUT_SECS: u32 = 28 * 86_400;
 
@@ -35,18 +37,31 @@ pub enum Action {
 }
 
 impl Action {
+    /// The kind of the action, and of the case that records it: a punishment is the
+    /// moderation action of the same name, a delete is [`ActionKind::AutomodDelete`] and an
+    /// alert [`ActionKind::AutomodAlert`].
+    #[must_use]
+    pub const fn kind(&self) -> ActionKind {
+        match self {
+            Self::Delete => ActionKind::AutomodDelete,
+            Self::Warn => ActionKind::Warn,
+            Self::Timeout { .. } => ActionKind::Timeout,
+            Self::Kick => ActionKind::Kick,
+            Self::Ban { .. } => ActionKind::Ban,
+            Self::Alert { .. } => ActionKind::AutomodAlert,
+        }
+    }
+
     /// Whether the action punishes the member (warn, timeout, kick, ban): such actions are
     /// applied once per rule and member within the rule's window, however many messages
     /// fire it.
     #[must_use]
-    pub fn is_punishment(&self) -> bool {
-        matches!(
-            self,
-            Self::Warn | Self::Timeout { .. } | Self::Kick | Self::Ban { .. }
-        )
+    pub const fn is_punishment(&self) -> bool {
+        self.kind().is_punishment()
     }
 
-    /// Short name (`delete`, `warn`, `timeout`, `kick`, `ban`, `alert`).
+    /// Short name (`delete`, `warn`, `timeout`, `kick`, `ban`, `alert`): the serde tag, also
+    /// part of a case's idempotency key.
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self {

@@ -15,7 +15,8 @@ use super::config::Action;
 use super::context::{MemberContext, MessageContext, snowflake_ms};
 use super::counters::Counters;
 use super::engine::{Engine, RulesCache, Verdict};
-use crate::store::{CaseKind, NewCase, Timestamp};
+use crate::action::ActionKind;
+use crate::store::{NewCase, Timestamp};
 
 /// Longest case reason (Discord's audit-log reason limit).
 pub const MAX_REASON: usize = 512;
@@ -31,19 +32,6 @@ pub struct PlannedAction {
     pub message: Option<(u64, u64)>,
     /// The case that records it (created before the Discord call, outcome set after).
     pub case: NewCase,
-}
-
-/// The case kind that records an automod action.
-#[must_use]
-pub fn case_kind(action: &Action) -> CaseKind {
-    match action {
-        Action::Delete => CaseKind::AutomodDelete,
-        Action::Warn => CaseKind::Warn,
-        Action::Timeout { .. } => CaseKind::Timeout,
-        Action::Kick => CaseKind::Kick,
-        Action::Ban { .. } => CaseKind::Ban,
-        Action::Alert { .. } => CaseKind::AutomodAlert,
-    }
 }
 
 fn reason(v: &Verdict) -> String {
@@ -83,7 +71,7 @@ pub fn plan(
             let mut case = NewCase::new(
                 guild,
                 format!("automod:{event}:{}:{}", v.rule, a.name()),
-                case_kind(a),
+                a.kind(),
                 user,
                 bot,
             )
@@ -103,13 +91,14 @@ pub fn plan(
     }
     // Punishments, most severe first, then the rest: a ban makes a timeout of the same
     // member pointless, and the alert should describe what was done.
-    out.sort_by_key(|p| match p.action {
-        Action::Delete => 0,
-        Action::Ban { .. } => 1,
-        Action::Kick => 2,
-        Action::Timeout { .. } => 3,
-        Action::Warn => 4,
-        Action::Alert { .. } => 5,
+    out.sort_by_key(|p| {
+        let kind = p.action.kind();
+        let group = match kind {
+            ActionKind::AutomodDelete => 0,
+            ActionKind::AutomodAlert => 2,
+            _ => 1,
+        };
+        (group, std::cmp::Reverse(kind.severity()))
     });
     let strongest = out
         .iter()
@@ -290,7 +279,7 @@ mod tests {
             ]
         );
         assert_eq!(plan[0].message, Some((20, id)));
-        assert_eq!(plan[0].case.kind, CaseKind::AutomodDelete);
+        assert_eq!(plan[0].case.kind, ActionKind::AutomodDelete);
         let timeout = &plan[1].case;
         assert_eq!(
             (
@@ -299,7 +288,7 @@ mod tests {
                 timeout.moderator_id,
                 timeout.kind
             ),
-            (10, 30, 999, CaseKind::Timeout)
+            (10, 30, 999, ActionKind::Timeout)
         );
         assert_eq!(
             timeout.idempotency_key,
@@ -314,7 +303,7 @@ mod tests {
             "{:?}",
             timeout.reason
         );
-        assert_eq!(plan[2].case.kind, CaseKind::AutomodAlert);
+        assert_eq!(plan[2].case.kind, ActionKind::AutomodAlert);
         let ev = timeout.evidence.as_ref().unwrap();
         assert_eq!(ev["rule"], "toxicity");
         assert_eq!(ev["message_id"], id);

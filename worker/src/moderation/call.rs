@@ -4,8 +4,9 @@
 use crate::rest::{Rest, RestError};
 use std::time::Duration;
 
+use crate::action::ActionKind;
 use crate::duration::format_duration;
-use crate::store::{Case, CaseKind};
+use crate::store::Case;
 
 use super::discord;
 use super::engine::{ActionRequest, Deps, DmStatus};
@@ -23,14 +24,14 @@ pub(super) async fn read_back(
 ) -> Result<(), String> {
     use discord::Expect;
     let expect = match req.kind {
-        CaseKind::Ban | CaseKind::Tempban => Expect::Banned,
-        CaseKind::Unban => Expect::NotBanned,
-        CaseKind::Kick => Expect::NotMember,
-        CaseKind::Timeout => match until {
+        ActionKind::Ban | ActionKind::Tempban => Expect::Banned,
+        ActionKind::Unban => Expect::NotBanned,
+        ActionKind::Kick => Expect::NotMember,
+        ActionKind::Timeout => match until {
             Some(t) => Expect::TimedOutUntil(t),
             None => return Err(discord::describe(error)),
         },
-        CaseKind::Untimeout => Expect::NotTimedOut,
+        ActionKind::Untimeout => Expect::NotTimedOut,
         _ => return Err(discord::describe(error)),
     };
     match discord::confirm(&deps.rest, req.guild_id, req.user_id, expect).await {
@@ -74,16 +75,8 @@ pub(super) async fn softban(
     }
 }
 
-fn dm_text(kind: CaseKind, guild: &str, reason: Option<&str>, duration: Option<u64>) -> String {
-    let what = match kind {
-        CaseKind::Ban => "banned from",
-        CaseKind::Tempban => "temporarily banned from",
-        CaseKind::Softban => "softbanned (removed, with recent messages deleted) from",
-        CaseKind::Kick => "kicked from",
-        CaseKind::Timeout => "timed out in",
-        CaseKind::Warn => "warned in",
-        _ => "moderated in",
-    };
+fn dm_text(kind: ActionKind, guild: &str, reason: Option<&str>, duration: Option<u64>) -> String {
+    let what = kind.dm_phrase().unwrap_or("moderated in");
     let mut text = format!("You have been {what} **{guild}**");
     if let Some(d) = duration {
         text.push_str(&format!(" for {}", format_duration(Duration::from_secs(d))));
@@ -102,15 +95,7 @@ pub(super) async fn send_dm(
     case: &Case,
     guild: Option<&str>,
 ) -> DmStatus {
-    if !matches!(
-        req.kind,
-        CaseKind::Ban
-            | CaseKind::Tempban
-            | CaseKind::Softban
-            | CaseKind::Kick
-            | CaseKind::Timeout
-            | CaseKind::Warn
-    ) {
+    if req.kind.dm_phrase().is_none() {
         return DmStatus::NotSent;
     }
     let text = dm_text(
@@ -136,11 +121,11 @@ mod tests {
     #[test]
     fn dm_texts() {
         assert_eq!(
-            dm_text(CaseKind::Tempban, "Cats", Some("spam"), Some(86_400)),
+            dm_text(ActionKind::Tempban, "Cats", Some("spam"), Some(86_400)),
             "You have been temporarily banned from **Cats** for 1d.\nReason: spam"
         );
         assert_eq!(
-            dm_text(CaseKind::Warn, "Cats", None, None),
+            dm_text(ActionKind::Warn, "Cats", None, None),
             "You have been warned in **Cats**.\nReason: No reason given"
         );
     }

@@ -7,13 +7,12 @@ use std::time::Duration;
 
 use twilight_model::guild::Permissions;
 
+use crate::action::ActionKind;
 use crate::commands::{
     Args, CommandContext, CommandDef, CommandError, CommandHandler, OptionDef, OptionKind,
     Registry, RegistryError, Reply, SubcommandDef,
 };
-use crate::store::{
-    Case, CaseFilter, CaseKind, CaseOutcome, EscalationAction, EscalationRule, Store,
-};
+use crate::store::{Case, CaseFilter, CaseOutcome, EscalationAction, EscalationRule, Store};
 
 use super::engine::{self, ActionError, ActionReport, ActionRequest, Deps, DmStatus};
 use super::modlog::{self, build_embed};
@@ -48,29 +47,24 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
             |o, c| o.choice(c.label(), c.value()),
         )
     };
-    let moderation = |name: &str, description: &str, kind: Kind, perms: Permissions| {
-        CommandDef::new(name, description, Action(kind, st.clone()))
-            .permissions(perms)
+    let moderation = |name: &str, description: &str, kind: ActionKind| {
+        CommandDef::new(name, description, ActionCommand(kind, st.clone()))
+            .permissions(kind.permission())
             .category(CATEGORY)
     };
     registry.register(
-        moderation(
-            "ban",
-            "Ban a user, optionally for a time",
-            Kind::Ban,
-            Permissions::BAN_MEMBERS,
-        )
-        .option(user("Who to ban"))
-        .option(OptionDef::new(
-            "duration",
-            "Lift the ban after this long (e.g. 1d, 2h30m); permanent when empty",
-            OptionKind::Duration,
-        ))
-        .option(delete())
-        .option(reason()),
+        moderation("ban", "Ban a user, optionally for a time", ActionKind::Ban)
+            .option(user("Who to ban"))
+            .option(OptionDef::new(
+                "duration",
+                "Lift the ban after this long (e.g. 1d, 2h30m); permanent when empty",
+                OptionKind::Duration,
+            ))
+            .option(delete())
+            .option(reason()),
     )?;
     registry.register(
-        moderation("unban", "Lift a ban", Kind::Unban, Permissions::BAN_MEMBERS)
+        moderation("unban", "Lift a ban", ActionKind::Unban)
             .option(user("Who to unban"))
             .option(reason()),
     )?;
@@ -78,29 +72,22 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
         moderation(
             "softban",
             "Ban and unban at once to delete a user's recent messages",
-            Kind::Softban,
-            Permissions::BAN_MEMBERS,
+            ActionKind::Softban,
         )
         .option(user("Who to softban"))
         .option(delete())
         .option(reason()),
     )?;
     registry.register(
-        moderation(
-            "kick",
-            "Remove a member from the server",
-            Kind::Kick,
-            Permissions::KICK_MEMBERS,
-        )
-        .option(user("Who to kick"))
-        .option(reason()),
+        moderation("kick", "Remove a member from the server", ActionKind::Kick)
+            .option(user("Who to kick"))
+            .option(reason()),
     )?;
     registry.register(
         moderation(
             "timeout",
             "Time a member out (longer than 28 days is renewed until it ends)",
-            Kind::Timeout,
-            Permissions::MODERATE_MEMBERS,
+            ActionKind::Timeout,
         )
         .option(user("Who to time out"))
         .option(
@@ -117,8 +104,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
         moderation(
             "untimeout",
             "Lift a member's timeout",
-            Kind::Untimeout,
-            Permissions::MODERATE_MEMBERS,
+            ActionKind::Untimeout,
         )
         .option(user("Whose timeout to lift"))
         .option(reason()),
@@ -127,8 +113,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
         moderation(
             "warn",
             "Warn a member (recorded as a case)",
-            Kind::Warn,
-            Permissions::MODERATE_MEMBERS,
+            ActionKind::Warn,
         )
         .option(user("Who to warn"))
         .option(reason().required()),
@@ -274,18 +259,8 @@ fn store_error(e: crate::store::StoreError) -> CommandError {
     CommandError::StoreUnavailable(Box::new(e))
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Ban,
-    Unban,
-    Softban,
-    Kick,
-    Timeout,
-    Untimeout,
-    Warn,
-}
-
-struct Action(Kind, Shared);
+/// A moderation command: carries out its [`ActionKind`] (a ban with a duration is a tempban).
+struct ActionCommand(ActionKind, Shared);
 
 fn bad_duration(option: &str, e: &DurationError) -> CommandError {
     CommandError::user(format!("`{option}`: {e}"))
@@ -331,7 +306,7 @@ fn read_options(ctx: &CommandContext, args: &Args) -> Result<BanOptions, Command
 }
 
 #[async_trait::async_trait]
-impl CommandHandler for Action {
+impl CommandHandler for ActionCommand {
     async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
         let guild_id = ctx.require_guild()?.get();
         let user_id = args
@@ -339,8 +314,8 @@ impl CommandHandler for Action {
             .ok_or_else(|| CommandError::user("`user` is missing"))?
             .get();
         let (duration, delete, reason_text) = match self.0 {
-            Kind::Ban | Kind::Softban => read_options(ctx, args)?,
-            Kind::Timeout => {
+            ActionKind::Ban | ActionKind::Softban => read_options(ctx, args)?,
+            ActionKind::Timeout => {
                 let word = args.string("duration").unwrap_or_default();
                 let d = parse_duration(word).map_err(|e| bad_duration("duration", &e))?;
                 (Some(d), None, args.string("reason").map(str::to_owned))
@@ -349,22 +324,16 @@ impl CommandHandler for Action {
         };
         let reason = Reason::parse_optional(reason_text.as_deref())
             .map_err(|e| CommandError::user(e.to_string()))?;
-        if self.0 == Kind::Warn && reason.is_none() {
+        if self.0 == ActionKind::Warn && reason.is_none() {
             return Err(CommandError::user("a warn needs a reason"));
         }
         let kind = match self.0 {
-            Kind::Ban if duration.is_some() => CaseKind::Tempban,
-            Kind::Ban => CaseKind::Ban,
-            Kind::Unban => CaseKind::Unban,
-            Kind::Softban => CaseKind::Softban,
-            Kind::Kick => CaseKind::Kick,
-            Kind::Timeout => CaseKind::Timeout,
-            Kind::Untimeout => CaseKind::Untimeout,
-            Kind::Warn => CaseKind::Warn,
+            ActionKind::Ban if duration.is_some() => ActionKind::Tempban,
+            kind => kind,
         };
         let delete_messages = match (self.0, delete) {
             (_, Some(d)) => d,
-            (Kind::Softban, None) => DeleteMessages::Day,
+            (ActionKind::Softban, None) => DeleteMessages::Day,
             _ => DeleteMessages::None,
         };
         let req = ActionRequest {
@@ -387,32 +356,6 @@ impl CommandHandler for Action {
     }
 }
 
-fn verb(kind: CaseKind) -> &'static str {
-    match kind {
-        CaseKind::Ban | CaseKind::Tempban => "Banned",
-        CaseKind::Softban => "Softbanned",
-        CaseKind::Unban => "Unbanned",
-        CaseKind::Kick => "Kicked",
-        CaseKind::Timeout => "Timed out",
-        CaseKind::Untimeout => "Lifted the timeout of",
-        CaseKind::Warn => "Warned",
-        _ => "Recorded a case for",
-    }
-}
-
-fn infinitive(kind: CaseKind) -> &'static str {
-    match kind {
-        CaseKind::Ban | CaseKind::Tempban => "ban",
-        CaseKind::Softban => "softban",
-        CaseKind::Unban => "unban",
-        CaseKind::Kick => "kick",
-        CaseKind::Timeout => "time out",
-        CaseKind::Untimeout => "lift the timeout of",
-        CaseKind::Warn => "warn",
-        _ => "act on",
-    }
-}
-
 /// One line describing what a report did.
 fn summary(report: &ActionReport) -> Result<String, String> {
     let case = &report.case;
@@ -420,7 +363,7 @@ fn summary(report: &ActionReport) -> Result<String, String> {
     match &case.outcome {
         CaseOutcome::Failed { error } => Err(format!(
             "Could not {} {who}: {error}. Case #{} records the failure.",
-            infinitive(case.kind),
+            case.kind.attempted(),
             case.number
         )),
         CaseOutcome::Pending => Err(format!(
@@ -428,7 +371,7 @@ fn summary(report: &ActionReport) -> Result<String, String> {
             case.number, case.number
         )),
         CaseOutcome::Applied => {
-            let mut line = format!("{} {who}", verb(case.kind));
+            let mut line = format!("{} {who}", case.kind.done());
             if let Some(secs) = case.duration_secs {
                 let ends = case.created_at.unix_secs() + i64::try_from(secs).unwrap_or(i64::MAX);
                 line.push_str(&format!(
@@ -561,7 +504,7 @@ fn case_line(case: &Case) -> String {
     format!(
         "**#{}** {}{duration}{outcome} · <@{}> by <@{}> · <t:{}:R> · {}",
         case.number,
-        engine::entry_kind(case.kind).label(),
+        case.kind.label(),
         case.user_id,
         case.moderator_id,
         case.created_at.unix_secs(),

@@ -20,21 +20,22 @@ use std::time::Duration;
 
 use twilight_model::guild::Permissions;
 
+use crate::action::ActionKind;
 use crate::clock::Clock;
 use crate::rest::{Rest, RestError};
 use crate::store::{
-    Case, CaseFilter, CaseKind, CaseOutcome, EscalationAction as StoredAction, NewCase,
-    NewSchedule, Schedule, ScheduleKind, ScheduleState, Store, StoreError, Timestamp,
+    Case, CaseFilter, CaseOutcome, NewCase, NewSchedule, Schedule, ScheduleKind, ScheduleState,
+    Store, StoreError, Timestamp,
 };
 
 use super::call::{read_back, send_dm, softban};
 use super::discord;
-use super::escalation::{self, EscalationAction, Threshold, WarnRecord};
+use super::escalation::{self, WarnRecord};
 use super::facts::{self, GuildFacts};
-use super::modlog::{self, EntryKind, ModlogEntry};
+use super::modlog::{self, ModlogEntry};
 use super::options::{DeleteMessages, MAX_REASON_CHARS, Reason};
 use super::record::{self, Recorded};
-use super::rules::{self, Action, Refusal, Subject};
+use super::rules::{self, Refusal, Subject};
 use super::timeout;
 use crate::duration::format_duration;
 
@@ -92,8 +93,8 @@ impl Deps {
 pub struct ActionRequest {
     /// Guild.
     pub guild_id: u64,
-    /// Ban, Tempban, Softban, Unban, Kick, Timeout, Untimeout or Warn.
-    pub kind: CaseKind,
+    /// One of the kinds the flow carries out ([`ActionKind::is_manual`]).
+    pub kind: ActionKind,
     /// Target user.
     pub user_id: u64,
     /// Who asks (the bot's id for automatic actions).
@@ -164,43 +165,12 @@ pub struct ActionReport {
     pub recorded_later: bool,
 }
 
-fn action_of(kind: CaseKind) -> Option<Action> {
-    Some(match kind {
-        CaseKind::Ban | CaseKind::Tempban => Action::Ban,
-        CaseKind::Softban => Action::Softban,
-        CaseKind::Unban => Action::Unban,
-        CaseKind::Kick => Action::Kick,
-        CaseKind::Timeout => Action::Timeout,
-        CaseKind::Untimeout => Action::Untimeout,
-        CaseKind::Warn => Action::Warn,
-        _ => return None,
-    })
-}
-
-/// The mod-log kind of a case kind.
-#[must_use]
-pub fn entry_kind(kind: CaseKind) -> EntryKind {
-    match kind {
-        CaseKind::Ban => EntryKind::Ban,
-        CaseKind::Tempban => EntryKind::Tempban,
-        CaseKind::Softban => EntryKind::Softban,
-        CaseKind::Unban => EntryKind::Unban,
-        CaseKind::Kick => EntryKind::Kick,
-        CaseKind::Timeout => EntryKind::Timeout,
-        CaseKind::Untimeout => EntryKind::Untimeout,
-        CaseKind::Warn => EntryKind::Warn,
-        CaseKind::AutomodDelete => EntryKind::Other("Automod delete"),
-        CaseKind::AutomodAlert => EntryKind::Other("Automod alert"),
-        CaseKind::Note => EntryKind::Other("Note"),
-    }
-}
-
 /// The mod-log entry of a case.
 #[must_use]
 pub fn modlog_entry(case: &Case) -> ModlogEntry {
     ModlogEntry {
         number: case.number,
-        kind: entry_kind(case.kind),
+        kind: case.kind,
         user_id: case.user_id,
         moderator_id: case.moderator_id,
         reason: case.reason.clone(),
@@ -234,8 +204,12 @@ pub fn audit_reason(reason: Option<&str>, case_number: u64, moderator_id: u64) -
 /// [`ActionError`] when nothing was done; an action that reached Discord and failed is an
 /// `Ok` report whose case outcome is `Failed`.
 pub async fn perform(deps: &Deps, req: ActionRequest) -> Result<ActionReport, ActionError> {
-    let action = action_of(req.kind)
-        .ok_or_else(|| ActionError::Invalid(format!("{} is not a manual action", req.kind)))?;
+    if !req.kind.is_manual() {
+        return Err(ActionError::Invalid(format!(
+            "{} is not a manual action",
+            req.kind
+        )));
+    }
     // 1. A case under this key already?
     if let Some(existing) = deps
         .store
@@ -245,7 +219,7 @@ pub async fn perform(deps: &Deps, req: ActionRequest) -> Result<ActionReport, Ac
         return replay(deps, &req, existing).await;
     }
     // 2. Rules.
-    let facts = check_rules(deps, &req, action).await?;
+    let facts = check_rules(deps, &req).await?;
     // 3. The case.
     let now = deps.now();
     let mut new = NewCase::new(
@@ -266,7 +240,7 @@ pub async fn perform(deps: &Deps, req: ActionRequest) -> Result<ActionReport, Ac
     if let Some(e) = &req.evidence {
         new = new.evidence(e.clone());
     }
-    if req.kind == CaseKind::Warn {
+    if req.kind == ActionKind::Warn {
         new = new.outcome(CaseOutcome::Applied);
     }
     let (case, created) = deps.store.insert_case(new).await?;
@@ -287,7 +261,7 @@ pub async fn perform(deps: &Deps, req: ActionRequest) -> Result<ActionReport, Ac
     }
     let recorded_later = matches!(recorded, Recorded::Later(_));
     let case = recorded.case().clone();
-    let escalation = if req.kind == CaseKind::Warn {
+    let escalation = if req.kind == ActionKind::Warn {
         escalate(deps, &req, &case, &config.escalation).await
     } else {
         None
@@ -346,9 +320,9 @@ async fn replay(deps: &Deps, req: &ActionRequest, case: Case) -> Result<ActionRe
     })
 }
 
-fn renewals_for(kind: CaseKind, duration_secs: Option<u64>) -> usize {
+fn renewals_for(kind: ActionKind, duration_secs: Option<u64>) -> usize {
     match (kind, duration_secs) {
-        (CaseKind::Timeout, Some(s)) => timeout::renewals_needed(Duration::from_secs(s)),
+        (ActionKind::Timeout, Some(s)) => timeout::renewals_needed(Duration::from_secs(s)),
         _ => 0,
     }
 }
@@ -360,11 +334,7 @@ struct CheckedFacts {
     target_is_member: bool,
 }
 
-async fn check_rules(
-    deps: &Deps,
-    req: &ActionRequest,
-    action: Action,
-) -> Result<CheckedFacts, ActionError> {
+async fn check_rules(deps: &Deps, req: &ActionRequest) -> Result<CheckedFacts, ActionError> {
     let cache = deps.cache.as_deref();
     let facts = facts::guild(cache, &deps.rest, req.guild_id)
         .await
@@ -396,7 +366,6 @@ async fn check_rules(
     let subject = subject(
         &facts,
         req,
-        action,
         deps.bot_id,
         moderator_roles.as_deref(),
         &bot_roles,
@@ -414,7 +383,6 @@ async fn check_rules(
 fn subject(
     facts: &GuildFacts,
     req: &ActionRequest,
-    action: Action,
     bot_id: u64,
     moderator_roles: Option<&[u64]>,
     bot_roles: &[u64],
@@ -423,7 +391,7 @@ fn subject(
     let bot = facts.member(bot_id, bot_roles);
     let moderator = moderator_roles.map_or(bot, |r| facts.member(req.moderator_id, r));
     Subject {
-        action,
+        action: req.kind,
         owner_id: facts.owner_id,
         moderator_id: req.moderator_id,
         moderator_permissions: moderator.permissions,
@@ -450,15 +418,15 @@ fn schedule_change(
         case_number: Some(case.number),
     };
     match req.kind {
-        CaseKind::Tempban => {
+        ActionKind::Tempban => {
             let d = req.duration.unwrap_or_default();
             Some((
                 ScheduleKind::Unban,
                 Some(slot(ScheduleKind::Unban, now.plus(d))),
             ))
         }
-        CaseKind::Ban | CaseKind::Unban => Some((ScheduleKind::Unban, None)),
-        CaseKind::Timeout => {
+        ActionKind::Ban | ActionKind::Unban => Some((ScheduleKind::Unban, None)),
+        ActionKind::Timeout => {
             let end = now.unix_secs() + secs_i64(req.duration.unwrap_or_default());
             let next = timeout::next_step(now.unix_secs(), end)
                 .and_then(|s| s.next_renewal_at)
@@ -470,7 +438,7 @@ fn schedule_change(
                 });
             Some((ScheduleKind::RenewTimeout, next))
         }
-        CaseKind::Untimeout => Some((ScheduleKind::RenewTimeout, None)),
+        ActionKind::Untimeout => Some((ScheduleKind::RenewTimeout, None)),
         _ => None,
     }
 }
@@ -526,7 +494,7 @@ async fn execute(
     req: &ActionRequest,
     case: Case,
 ) -> Result<(Recorded, usize), ActionError> {
-    if req.kind == CaseKind::Warn {
+    if req.kind == ActionKind::Warn {
         let case = if case.outcome == CaseOutcome::Pending {
             deps.store
                 .set_case_outcome(req.guild_id, case.number, CaseOutcome::Applied)
@@ -546,10 +514,10 @@ async fn execute(
     let mut renewals = 0;
     let mut until = None;
     let call: Result<(), RestError> = match req.kind {
-        CaseKind::Ban | CaseKind::Tempban => {
+        ActionKind::Ban | ActionKind::Tempban => {
             discord::ban(rest, g, u, req.delete_messages.seconds(), &reason).await
         }
-        CaseKind::Softban => {
+        ActionKind::Softban => {
             return finish(
                 deps,
                 req,
@@ -561,9 +529,9 @@ async fn execute(
             )
             .await;
         }
-        CaseKind::Unban => discord::unban(rest, g, u, &reason).await,
-        CaseKind::Kick => discord::kick(rest, g, u, &reason).await,
-        CaseKind::Timeout => {
+        ActionKind::Unban => discord::unban(rest, g, u, &reason).await,
+        ActionKind::Kick => discord::kick(rest, g, u, &reason).await,
+        ActionKind::Timeout => {
             let total = req.duration.unwrap_or_default();
             renewals = timeout::renewals_needed(total);
             let end = start.unix_secs() + secs_i64(total);
@@ -578,7 +546,7 @@ async fn execute(
                 }
             }
         }
-        CaseKind::Untimeout => discord::set_timeout(rest, g, u, None, &reason).await,
+        ActionKind::Untimeout => discord::set_timeout(rest, g, u, None, &reason).await,
         other => {
             let error = format!("{other} is not a manual action");
             return finish(deps, req, case, restore, start, Err(error), 0).await;
@@ -665,18 +633,6 @@ pub async fn post_modlog(deps: &Deps, channel: Option<u64>, case: &Case) {
     }
 }
 
-fn threshold(rule: &crate::store::EscalationRule) -> Threshold {
-    Threshold {
-        warns: rule.warns,
-        within_secs: rule.within_secs,
-        action: match rule.action {
-            StoredAction::Timeout { secs } => EscalationAction::Timeout(Duration::from_secs(secs)),
-            StoredAction::Kick => EscalationAction::Kick,
-            StoredAction::Ban => EscalationAction::Ban,
-        },
-    }
-}
-
 /// Step 9: after a warn, applies the escalation it triggers, as its own case.
 async fn escalate(
     deps: &Deps,
@@ -687,11 +643,10 @@ async fn escalate(
     if rules.is_empty() || warn.outcome != CaseOutcome::Applied {
         return None;
     }
-    let thresholds: Vec<Threshold> = rules.iter().map(threshold).collect();
     let filter = CaseFilter {
         user_id: Some(req.user_id),
         moderator_id: None,
-        kind: Some(CaseKind::Warn),
+        kind: Some(ActionKind::Warn),
     };
     let page = match deps
         .store
@@ -731,13 +686,8 @@ async fn escalate(
         .filter(|c| !matches!(c.outcome, CaseOutcome::Failed { .. }))
         .flat_map(|c| escalation::consumed_by(c.evidence.as_ref(), &c.references))
         .collect();
-    let found = escalation::evaluate(&thresholds, &warns, &consumed, warn.created_at.unix_secs())?;
+    let found = escalation::evaluate(rules, &warns, &consumed, warn.created_at.unix_secs())?;
     let t = found.threshold;
-    let (kind, duration) = match t.action {
-        EscalationAction::Timeout(d) => (CaseKind::Timeout, Some(d)),
-        EscalationAction::Kick => (CaseKind::Kick, None),
-        EscalationAction::Ban => (CaseKind::Ban, None),
-    };
     let reason = format!(
         "Escalation: {} warns within {}",
         t.warns,
@@ -745,12 +695,12 @@ async fn escalate(
     );
     let esc = ActionRequest {
         guild_id: req.guild_id,
-        kind,
+        kind: t.action.kind(),
         user_id: req.user_id,
         moderator_id: deps.bot_id,
         moderator_roles: None,
         reason: Reason::parse_optional(Some(&reason)).ok().flatten(),
-        duration,
+        duration: t.action.duration(),
         delete_messages: DeleteMessages::None,
         idempotency_key: format!("{}:escalation", req.idempotency_key),
         references: found.references,

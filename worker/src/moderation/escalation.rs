@@ -10,42 +10,12 @@
 //! severe wins (ban > kick > the longest timeout; the first listed on a tie). The escalation
 //! becomes its own case that references the warns that caused it and records the rules that
 //! fired ([`evidence`]).
+//!
+//! The rules are the guild's stored [`EscalationRule`]s as they are; what an action does and
+//! how severe it is come from [`crate::store::EscalationAction`] and its
+//! [`kind`](crate::store::EscalationAction::kind).
 
-use std::time::Duration;
-
-/// What an escalation rule does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum EscalationAction {
-    /// Time the member out for this long.
-    Timeout(Duration),
-    /// Kick the member.
-    Kick,
-    /// Ban the member permanently.
-    Ban,
-}
-
-impl EscalationAction {
-    /// Orders actions by severity: timeouts by length, then kick, then ban.
-    #[must_use]
-    pub fn severity(self) -> (u8, u64) {
-        match self {
-            Self::Timeout(d) => (0, d.as_secs()),
-            Self::Kick => (1, 0),
-            Self::Ban => (2, 0),
-        }
-    }
-}
-
-/// One threshold.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Threshold {
-    /// How many warns.
-    pub warns: u32,
-    /// Within how long (seconds), counting back from now.
-    pub within_secs: u64,
-    /// What happens when reached.
-    pub action: EscalationAction,
-}
+use crate::store::EscalationRule;
 
 /// A warn case, as far as escalation is concerned.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -62,11 +32,11 @@ pub struct Escalation {
     /// The index of the rule in the guild's list.
     pub rule: usize,
     /// The rule.
-    pub threshold: Threshold,
+    pub threshold: EscalationRule,
     /// The unconsumed warn case numbers inside the rule's window, oldest first.
     pub references: Vec<u64>,
     /// Every rule that fired with it (itself included): the warns are consumed for each.
-    pub fired: Vec<Threshold>,
+    pub fired: Vec<EscalationRule>,
 }
 
 /// Warns an earlier escalation consumed for a rule. A rule is known by its count and window
@@ -84,7 +54,7 @@ pub struct Consumed {
 /// What an escalation case keeps in its evidence: the rules that fired, so later warns know
 /// which warns it consumed.
 #[must_use]
-pub fn evidence(fired: &[Threshold]) -> serde_json::Value {
+pub fn evidence(fired: &[EscalationRule]) -> serde_json::Value {
     let rules: Vec<serde_json::Value> = fired
         .iter()
         .map(|t| serde_json::json!({"warns": t.warns, "within_secs": t.within_secs}))
@@ -120,7 +90,7 @@ pub fn consumed_by(evidence: Option<&serde_json::Value>, references: &[u64]) -> 
 /// are the warns earlier escalations consumed.
 #[must_use]
 pub fn evaluate(
-    rules: &[Threshold],
+    rules: &[EscalationRule],
     warns: &[WarnRecord],
     consumed: &[Consumed],
     now: i64,
@@ -163,6 +133,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::EscalationAction;
     use rstest::rstest;
 
     const H: i64 = 3600;
@@ -178,14 +149,14 @@ mod tests {
             .collect()
     }
 
-    fn rules() -> Vec<Threshold> {
+    fn rules() -> Vec<EscalationRule> {
         vec![
-            Threshold {
+            EscalationRule {
                 warns: 3,
                 within_secs: 24 * 3600,
-                action: EscalationAction::Timeout(Duration::from_secs(3600)),
+                action: EscalationAction::Timeout { secs: 3600 },
             },
-            Threshold {
+            EscalationRule {
                 warns: 5,
                 within_secs: 7 * 24 * 3600,
                 action: EscalationAction::Ban,
@@ -207,7 +178,7 @@ mod tests {
         assert_eq!(got.map(|e| (e.rule, e.references)), want);
     }
 
-    fn consumed(rule: &Threshold, numbers: &[u64]) -> Consumed {
+    fn consumed(rule: &EscalationRule, numbers: &[u64]) -> Consumed {
         Consumed {
             warns: rule.warns,
             within_secs: rule.within_secs,
@@ -258,20 +229,20 @@ mod tests {
     #[test]
     fn most_severe_wins() {
         let rules = vec![
-            Threshold {
+            EscalationRule {
                 warns: 2,
                 within_secs: 3600,
-                action: EscalationAction::Timeout(Duration::from_secs(60)),
+                action: EscalationAction::Timeout { secs: 60 },
             },
-            Threshold {
+            EscalationRule {
                 warns: 2,
                 within_secs: 3600,
                 action: EscalationAction::Kick,
             },
-            Threshold {
+            EscalationRule {
                 warns: 2,
                 within_secs: 3600,
-                action: EscalationAction::Timeout(Duration::from_secs(600)),
+                action: EscalationAction::Timeout { secs: 600 },
             },
         ];
         let got = evaluate(&rules, &warns(&[10, 20]), &[], 30).unwrap();
@@ -281,13 +252,13 @@ mod tests {
 
     #[test]
     fn future_warns_and_zero_rules_are_ignored() {
-        let rules = vec![Threshold {
+        let rules = vec![EscalationRule {
             warns: 0,
             within_secs: 3600,
             action: EscalationAction::Ban,
         }];
         assert_eq!(evaluate(&rules, &warns(&[]), &[], 30), None);
-        let one = vec![Threshold {
+        let one = vec![EscalationRule {
             warns: 1,
             within_secs: 3600,
             action: EscalationAction::Kick,

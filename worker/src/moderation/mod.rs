@@ -4,8 +4,10 @@
 //! The pure parts live in their own modules and are tested without Discord or a store:
 //! [`duration`] (the duration grammar), [`timeout`] (renewals past Discord's 28-day cap),
 //! [`rules`] (permission and hierarchy checks), [`options`] (reason and `delete_messages`),
-//! [`escalation`] (warn thresholds) and [`modlog`] (mod-log embeds). See
-//! `docs/moderation.md` for the commands and what happens on failure.
+//! [`escalation`] (warn thresholds) and [`modlog`] (mod-log embeds). What an action is —
+//! its permission, its words, its mod-log label and colour — is its
+//! [`ActionKind`](crate::action::ActionKind). See `docs/moderation.md` for the commands and
+//! what happens on failure.
 
 mod call;
 pub mod commands;

@@ -9,71 +9,17 @@ use std::time::Duration;
 use twilight_model::channel::message::embed::{Embed, EmbedField, EmbedFooter};
 use twilight_model::util::Timestamp;
 
+use crate::action::ActionKind;
 use crate::duration::format_duration;
-
-/// The kind of a case, as shown in the mod log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum EntryKind {
-    /// Permanent ban.
-    Ban,
-    /// Ban with an expiry.
-    Tempban,
-    /// Ban + message deletion + unban.
-    Softban,
-    /// Ban lifted.
-    Unban,
-    /// Kick.
-    Kick,
-    /// Timeout.
-    Timeout,
-    /// Timeout lifted.
-    Untimeout,
-    /// Warning.
-    Warn,
-    /// Any other kind (automod…), with its label.
-    Other(&'static str),
-}
-
-impl EntryKind {
-    /// The label shown in the title.
-    #[must_use]
-    pub const fn label(self) -> &'static str {
-        match self {
-            Self::Ban => "Ban",
-            Self::Tempban => "Tempban",
-            Self::Softban => "Softban",
-            Self::Unban => "Unban",
-            Self::Kick => "Kick",
-            Self::Timeout => "Timeout",
-            Self::Untimeout => "Untimeout",
-            Self::Warn => "Warn",
-            Self::Other(label) => label,
-        }
-    }
-
-    /// The embed colour (`0xRRGGBB`).
-    #[must_use]
-    pub const fn colour(self) -> u32 {
-        match self {
-            Self::Ban => 0xE7_4C_3C,
-            Self::Tempban => 0xE6_7E_22,
-            Self::Softban => 0xD3_54_00,
-            Self::Kick => 0xF1_C4_0F,
-            Self::Timeout => 0x9B_59_B6,
-            Self::Unban | Self::Untimeout => 0x2E_CC_71,
-            Self::Warn => 0xF3_9C_12,
-            Self::Other(_) => 0x34_98_DB,
-        }
-    }
-}
 
 /// Everything a mod-log embed shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ModlogEntry {
     /// The per-guild case number.
     pub number: u64,
-    /// The kind.
-    pub kind: EntryKind,
+    /// The kind: its [`label`](ActionKind::label) is in the title, its
+    /// [`colour`](ActionKind::colour) is the embed's.
+    pub kind: ActionKind,
     /// The target user's id.
     pub user_id: u64,
     /// The moderator's id (the bot's id for automatic actions).
@@ -178,7 +124,7 @@ mod tests {
     fn entry() -> ModlogEntry {
         ModlogEntry {
             number: 7,
-            kind: EntryKind::Tempban,
+            kind: ActionKind::Tempban,
             user_id: 42,
             moderator_id: 9,
             reason: Some("spam".into()),
@@ -218,7 +164,7 @@ mod tests {
     #[test]
     fn warn_escalation_and_failure() {
         let mut x = entry();
-        x.kind = EntryKind::Kick;
+        x.kind = ActionKind::Kick;
         x.reason = None;
         x.duration = None;
         x.references = vec![3, 4, 5];
@@ -237,20 +183,20 @@ mod tests {
     #[test]
     fn colours_differ_by_action() {
         let kinds = [
-            EntryKind::Ban,
-            EntryKind::Tempban,
-            EntryKind::Softban,
-            EntryKind::Unban,
-            EntryKind::Kick,
-            EntryKind::Timeout,
-            EntryKind::Warn,
-            EntryKind::Other("Automod"),
+            ActionKind::Ban,
+            ActionKind::Tempban,
+            ActionKind::Softban,
+            ActionKind::Unban,
+            ActionKind::Kick,
+            ActionKind::Timeout,
+            ActionKind::Warn,
+            ActionKind::AutomodDelete,
         ];
         let mut colours: Vec<u32> = kinds.iter().map(|k| k.colour()).collect();
         colours.sort_unstable();
         colours.dedup();
         assert_eq!(colours.len(), kinds.len());
-        assert_eq!(EntryKind::Untimeout.colour(), EntryKind::Unban.colour());
+        assert_eq!(ActionKind::Untimeout.colour(), ActionKind::Unban.colour());
     }
 
     #[test]

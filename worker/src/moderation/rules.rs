@@ -7,9 +7,9 @@
 //! 1. nobody moderates themselves (except `/unban`, which cannot target a member anyway);
 //! 2. the bot itself is immune;
 //! 3. the guild owner is immune;
-//! 4. the moderator holds the action's permission (`BAN_MEMBERS` for ban/unban/softban,
-//!    `KICK_MEMBERS` for kick, `MODERATE_MEMBERS` for timeout/untimeout/warn); the owner and
-//!    `ADMINISTRATOR` holders hold every permission;
+//! 4. the moderator holds the action's permission ([`ActionKind::permission`]: `BAN_MEMBERS`
+//!    for ban/tempban/unban/softban, `KICK_MEMBERS` for kick, `MODERATE_MEMBERS` for
+//!    timeout/untimeout/warn); the owner and `ADMINISTRATOR` holders hold every permission;
 //! 5. the bot holds the same permission (Discord would refuse with 50013 otherwise);
 //! 6. kick/timeout/untimeout need the target to be a member of the guild;
 //! 7. members with `ADMINISTRATOR` cannot be timed out (Discord refuses it);
@@ -21,81 +21,28 @@
 //! Rules 8 and 9 only apply when the target is a member; a user who is not in the guild can
 //! still be banned (and unbanned). For automatic actions (escalations) the bot is the
 //! moderator: rules 1, 4 and 8 are skipped and rules 5 and 9 apply to every action.
+//!
+//! The action is an [`ActionKind`] the moderation flow carries out
+//! ([`ActionKind::is_manual`]); a tempban answers to the same rules as a ban.
 
 use std::fmt;
 
 use twilight_model::guild::Permissions;
 
-/// A moderation action, as far as the rules are concerned.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Action {
-    /// Permanent or temporary ban.
-    Ban,
-    /// Lift a ban.
-    Unban,
-    /// Ban, delete recent messages, unban.
-    Softban,
-    /// Remove from the guild.
-    Kick,
-    /// Communication timeout.
-    Timeout,
-    /// Lift a timeout.
-    Untimeout,
-    /// Recorded warning.
-    Warn,
+use crate::action::ActionKind;
+
+/// Kick, timeout and warn act on a member (a warn is a message to them, and counts towards
+/// escalation in this server); a ban may name anyone.
+const fn needs_membership(action: ActionKind) -> bool {
+    matches!(
+        action,
+        ActionKind::Kick | ActionKind::Timeout | ActionKind::Untimeout | ActionKind::Warn
+    )
 }
 
-impl Action {
-    /// The permission a moderator (and the bot) needs for this action.
-    #[must_use]
-    pub const fn required_permission(self) -> Permissions {
-        match self {
-            Self::Ban | Self::Unban | Self::Softban => Permissions::BAN_MEMBERS,
-            Self::Kick => Permissions::KICK_MEMBERS,
-            Self::Timeout | Self::Untimeout | Self::Warn => Permissions::MODERATE_MEMBERS,
-        }
-    }
-
-    /// The verb used in refusals ("ban", "time out", …).
-    #[must_use]
-    pub const fn verb(self) -> &'static str {
-        match self {
-            Self::Ban => "ban",
-            Self::Unban => "unban",
-            Self::Softban => "softban",
-            Self::Kick => "kick",
-            Self::Timeout => "time out",
-            Self::Untimeout => "remove the timeout of",
-            Self::Warn => "warn",
-        }
-    }
-
-    /// The verb with its object ("ban them", "time them out", …).
-    #[must_use]
-    pub const fn act_on(self) -> &'static str {
-        match self {
-            Self::Ban => "ban them",
-            Self::Unban => "unban them",
-            Self::Softban => "softban them",
-            Self::Kick => "kick them",
-            Self::Timeout => "time them out",
-            Self::Untimeout => "lift their timeout",
-            Self::Warn => "warn them",
-        }
-    }
-
-    /// Kick, timeout and warn act on a member (a warn is a message to them, and counts
-    /// towards escalation in this server); a ban may name anyone.
-    const fn needs_membership(self) -> bool {
-        matches!(
-            self,
-            Self::Kick | Self::Timeout | Self::Untimeout | Self::Warn
-        )
-    }
-
-    const fn calls_discord(self) -> bool {
-        !matches!(self, Self::Warn)
-    }
+/// Every action but a warn is a Discord call.
+const fn calls_discord(action: ActionKind) -> bool {
+    !matches!(action, ActionKind::Warn)
 }
 
 /// Who acts on whom. A "position" here is the rank of the member's highest role in Discord's
@@ -105,7 +52,7 @@ impl Action {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Subject {
     /// The action.
-    pub action: Action,
+    pub action: ActionKind,
     /// The guild owner's user id.
     pub owner_id: u64,
     /// The moderator's user id.
@@ -149,13 +96,13 @@ pub enum Party {
 pub enum Refusal {
     /// Rule 1.
     #[error("you cannot {} yourself", .0.verb())]
-    SelfAction(Action),
+    SelfAction(ActionKind),
     /// Rule 2.
     #[error("I will not {} myself", .0.verb())]
-    TargetIsBot(Action),
+    TargetIsBot(ActionKind),
     /// Rule 3.
     #[error("the server owner cannot be moderated")]
-    TargetIsOwner(Action),
+    TargetIsOwner(ActionKind),
     /// Rules 4 and 5.
     #[error("{} the {} permission needed to {}", party_has(*.party), permission_name(*.permission), .action.verb())]
     MissingPermission {
@@ -164,20 +111,20 @@ pub enum Refusal {
         /// The missing permission.
         permission: Permissions,
         /// The action.
-        action: Action,
+        action: ActionKind,
     },
     /// Rule 6.
     #[error("that user is not a member of this server, so I cannot {}", .0.act_on())]
-    NotAMember(Action),
+    NotAMember(ActionKind),
     /// Rule 7.
     #[error("members with the Administrator permission cannot be timed out")]
     TargetIsAdministrator,
     /// Rule 8.
     #[error("your highest role must be above the target's highest role to {}", .0.act_on())]
-    ModeratorNotAbove(Action),
+    ModeratorNotAbove(ActionKind),
     /// Rule 9.
     #[error("my highest role must be above the target's highest role to {}; move my role up", .0.act_on())]
-    BotNotAbove(Action),
+    BotNotAbove(ActionKind),
 }
 
 fn party_has(party: Party) -> &'static str {
@@ -222,7 +169,7 @@ pub fn check(s: &Subject) -> Result<(), Refusal> {
     let action = s.action;
     // Automatic actions (escalations) have the bot as moderator: only the bot's rules apply.
     let automatic = s.moderator_id == s.bot_id;
-    if s.target_id == s.moderator_id && action != Action::Unban && !automatic {
+    if s.target_id == s.moderator_id && action != ActionKind::Unban && !automatic {
         return Err(Refusal::SelfAction(action));
     }
     if s.target_id == s.bot_id {
@@ -231,7 +178,7 @@ pub fn check(s: &Subject) -> Result<(), Refusal> {
     if s.target_id == s.owner_id {
         return Err(Refusal::TargetIsOwner(action));
     }
-    let needed = action.required_permission();
+    let needed = action.permission();
     let moderator_is_owner = s.moderator_id == s.owner_id || automatic;
     if !moderator_is_owner && !has(s.moderator_permissions, needed) {
         return Err(Refusal::MissingPermission {
@@ -240,7 +187,7 @@ pub fn check(s: &Subject) -> Result<(), Refusal> {
             action,
         });
     }
-    if (action.calls_discord() || automatic) && !has(s.bot_permissions, needed) {
+    if (calls_discord(action) || automatic) && !has(s.bot_permissions, needed) {
         return Err(Refusal::MissingPermission {
             party: Party::Bot,
             permission: needed,
@@ -248,18 +195,18 @@ pub fn check(s: &Subject) -> Result<(), Refusal> {
         });
     }
     let Some(target) = s.target_member else {
-        if action.needs_membership() {
+        if needs_membership(action) {
             return Err(Refusal::NotAMember(action));
         }
         return Ok(());
     };
-    if action == Action::Timeout && target.permissions.contains(Permissions::ADMINISTRATOR) {
+    if action == ActionKind::Timeout && target.permissions.contains(Permissions::ADMINISTRATOR) {
         return Err(Refusal::TargetIsAdministrator);
     }
     if !moderator_is_owner && s.moderator_position <= target.position {
         return Err(Refusal::ModeratorNotAbove(action));
     }
-    if (action.calls_discord() || automatic) && s.bot_position <= target.position {
+    if (calls_discord(action) || automatic) && s.bot_position <= target.position {
         return Err(Refusal::BotNotAbove(action));
     }
     Ok(())
@@ -275,7 +222,7 @@ mod tests {
     const BOT: u64 = 3;
     const TARGET: u64 = 4;
 
-    fn base(action: Action) -> Subject {
+    fn base(action: ActionKind) -> Subject {
         Subject {
             action,
             owner_id: OWNER,
@@ -297,23 +244,20 @@ mod tests {
         }
     }
 
-    const ALL: [Action; 7] = [
-        Action::Ban,
-        Action::Unban,
-        Action::Softban,
-        Action::Kick,
-        Action::Timeout,
-        Action::Untimeout,
-        Action::Warn,
+    const ALL: [ActionKind; 7] = [
+        ActionKind::Ban,
+        ActionKind::Unban,
+        ActionKind::Softban,
+        ActionKind::Kick,
+        ActionKind::Timeout,
+        ActionKind::Untimeout,
+        ActionKind::Warn,
     ];
 
     #[test]
     fn the_invite_grants_every_permission_an_action_needs() {
         for a in ALL {
-            assert!(
-                crate::invite::PERMISSIONS.contains(a.required_permission()),
-                "{a:?}"
-            );
+            assert!(crate::invite::PERMISSIONS.contains(a.permission()), "{a:?}");
         }
     }
 
@@ -325,36 +269,36 @@ mod tests {
     }
 
     #[rstest]
-    #[case(Action::Ban)]
-    #[case(Action::Softban)]
-    #[case(Action::Kick)]
-    #[case(Action::Timeout)]
-    #[case(Action::Untimeout)]
-    #[case(Action::Warn)]
-    fn self_action(#[case] a: Action) {
+    #[case(ActionKind::Ban)]
+    #[case(ActionKind::Softban)]
+    #[case(ActionKind::Kick)]
+    #[case(ActionKind::Timeout)]
+    #[case(ActionKind::Untimeout)]
+    #[case(ActionKind::Warn)]
+    fn self_action(#[case] a: ActionKind) {
         let mut s = base(a);
         s.target_id = MODERATOR;
         assert_eq!(check(&s), Err(Refusal::SelfAction(a)));
     }
 
     #[rstest]
-    #[case(Action::Ban)]
-    #[case(Action::Kick)]
-    #[case(Action::Timeout)]
-    #[case(Action::Warn)]
-    fn bot_immune(#[case] a: Action) {
+    #[case(ActionKind::Ban)]
+    #[case(ActionKind::Kick)]
+    #[case(ActionKind::Timeout)]
+    #[case(ActionKind::Warn)]
+    fn bot_immune(#[case] a: ActionKind) {
         let mut s = base(a);
         s.target_id = BOT;
         assert_eq!(check(&s), Err(Refusal::TargetIsBot(a)));
     }
 
     #[rstest]
-    #[case(Action::Ban)]
-    #[case(Action::Kick)]
-    #[case(Action::Timeout)]
-    #[case(Action::Warn)]
-    #[case(Action::Softban)]
-    fn owner_immune(#[case] a: Action) {
+    #[case(ActionKind::Ban)]
+    #[case(ActionKind::Kick)]
+    #[case(ActionKind::Timeout)]
+    #[case(ActionKind::Warn)]
+    #[case(ActionKind::Softban)]
+    fn owner_immune(#[case] a: ActionKind) {
         let mut s = base(a);
         s.target_id = OWNER;
         s.moderator_permissions = Permissions::ADMINISTRATOR;
@@ -363,14 +307,14 @@ mod tests {
     }
 
     #[rstest]
-    #[case(Action::Ban, Permissions::BAN_MEMBERS)]
-    #[case(Action::Unban, Permissions::BAN_MEMBERS)]
-    #[case(Action::Softban, Permissions::BAN_MEMBERS)]
-    #[case(Action::Kick, Permissions::KICK_MEMBERS)]
-    #[case(Action::Timeout, Permissions::MODERATE_MEMBERS)]
-    #[case(Action::Untimeout, Permissions::MODERATE_MEMBERS)]
-    #[case(Action::Warn, Permissions::MODERATE_MEMBERS)]
-    fn moderator_missing_permission(#[case] a: Action, #[case] p: Permissions) {
+    #[case(ActionKind::Ban, Permissions::BAN_MEMBERS)]
+    #[case(ActionKind::Unban, Permissions::BAN_MEMBERS)]
+    #[case(ActionKind::Softban, Permissions::BAN_MEMBERS)]
+    #[case(ActionKind::Kick, Permissions::KICK_MEMBERS)]
+    #[case(ActionKind::Timeout, Permissions::MODERATE_MEMBERS)]
+    #[case(ActionKind::Untimeout, Permissions::MODERATE_MEMBERS)]
+    #[case(ActionKind::Warn, Permissions::MODERATE_MEMBERS)]
+    fn moderator_missing_permission(#[case] a: ActionKind, #[case] p: Permissions) {
         let mut s = base(a);
         s.moderator_permissions = Permissions::all() - p - Permissions::ADMINISTRATOR;
         assert_eq!(
@@ -384,10 +328,10 @@ mod tests {
     }
 
     #[rstest]
-    #[case(Action::Ban, Permissions::BAN_MEMBERS)]
-    #[case(Action::Kick, Permissions::KICK_MEMBERS)]
-    #[case(Action::Timeout, Permissions::MODERATE_MEMBERS)]
-    fn bot_missing_permission(#[case] a: Action, #[case] p: Permissions) {
+    #[case(ActionKind::Ban, Permissions::BAN_MEMBERS)]
+    #[case(ActionKind::Kick, Permissions::KICK_MEMBERS)]
+    #[case(ActionKind::Timeout, Permissions::MODERATE_MEMBERS)]
+    fn bot_missing_permission(#[case] a: ActionKind, #[case] p: Permissions) {
         let mut s = base(a);
         s.bot_permissions = Permissions::all() - p - Permissions::ADMINISTRATOR;
         assert_eq!(
@@ -402,20 +346,20 @@ mod tests {
 
     #[test]
     fn warn_needs_no_bot_permission_or_position() {
-        let mut s = base(Action::Warn);
+        let mut s = base(ActionKind::Warn);
         s.bot_permissions = Permissions::empty();
         s.bot_position = 0;
         assert_eq!(check(&s), Ok(()));
     }
 
     #[rstest]
-    #[case(Action::Ban, 5)]
-    #[case(Action::Ban, 6)]
-    #[case(Action::Kick, 5)]
-    #[case(Action::Timeout, 9)]
-    #[case(Action::Warn, 5)]
-    #[case(Action::Softban, 5)]
-    fn moderator_not_strictly_above(#[case] a: Action, #[case] target_position: i64) {
+    #[case(ActionKind::Ban, 5)]
+    #[case(ActionKind::Ban, 6)]
+    #[case(ActionKind::Kick, 5)]
+    #[case(ActionKind::Timeout, 9)]
+    #[case(ActionKind::Warn, 5)]
+    #[case(ActionKind::Softban, 5)]
+    fn moderator_not_strictly_above(#[case] a: ActionKind, #[case] target_position: i64) {
         let mut s = base(a);
         s.target_member = Some(TargetMember {
             position: target_position,
@@ -425,11 +369,11 @@ mod tests {
     }
 
     #[rstest]
-    #[case(Action::Ban, 10)]
-    #[case(Action::Kick, 11)]
-    #[case(Action::Timeout, 10)]
-    #[case(Action::Untimeout, 10)]
-    fn bot_not_strictly_above(#[case] a: Action, #[case] target_position: i64) {
+    #[case(ActionKind::Ban, 10)]
+    #[case(ActionKind::Kick, 11)]
+    #[case(ActionKind::Timeout, 10)]
+    #[case(ActionKind::Untimeout, 10)]
+    fn bot_not_strictly_above(#[case] a: ActionKind, #[case] target_position: i64) {
         let mut s = base(a);
         s.moderator_position = 50;
         s.target_member = Some(TargetMember {
@@ -441,7 +385,7 @@ mod tests {
 
     #[test]
     fn owner_moderator_bypasses_own_hierarchy_but_not_the_bots() {
-        let mut s = base(Action::Ban);
+        let mut s = base(ActionKind::Ban);
         s.moderator_id = OWNER;
         s.moderator_permissions = Permissions::empty();
         s.moderator_position = 0;
@@ -450,12 +394,12 @@ mod tests {
             position: 20,
             permissions: Permissions::empty(),
         });
-        assert_eq!(check(&s), Err(Refusal::BotNotAbove(Action::Ban)));
+        assert_eq!(check(&s), Err(Refusal::BotNotAbove(ActionKind::Ban)));
     }
 
     #[test]
     fn automatic_actions_answer_to_the_bots_rules_only() {
-        let mut s = base(Action::Kick);
+        let mut s = base(ActionKind::Kick);
         s.moderator_id = BOT;
         s.moderator_permissions = s.bot_permissions;
         s.moderator_position = s.bot_position;
@@ -464,28 +408,28 @@ mod tests {
             position: 10,
             permissions: Permissions::empty(),
         });
-        assert_eq!(check(&s), Err(Refusal::BotNotAbove(Action::Kick)));
+        assert_eq!(check(&s), Err(Refusal::BotNotAbove(ActionKind::Kick)));
         s.target_id = BOT;
-        assert_eq!(check(&s), Err(Refusal::TargetIsBot(Action::Kick)));
+        assert_eq!(check(&s), Err(Refusal::TargetIsBot(ActionKind::Kick)));
     }
 
     #[test]
     fn administrator_counts_as_every_permission() {
-        let mut s = base(Action::Kick);
+        let mut s = base(ActionKind::Kick);
         s.moderator_permissions = Permissions::ADMINISTRATOR;
         s.bot_permissions = Permissions::ADMINISTRATOR;
         assert_eq!(check(&s), Ok(()));
     }
 
     #[rstest]
-    #[case(Action::Ban, Ok(()))]
-    #[case(Action::Unban, Ok(()))]
-    #[case(Action::Softban, Ok(()))]
-    #[case(Action::Warn, Err(Refusal::NotAMember(Action::Warn)))]
-    #[case(Action::Kick, Err(Refusal::NotAMember(Action::Kick)))]
-    #[case(Action::Timeout, Err(Refusal::NotAMember(Action::Timeout)))]
-    #[case(Action::Untimeout, Err(Refusal::NotAMember(Action::Untimeout)))]
-    fn non_members(#[case] a: Action, #[case] want: Result<(), Refusal>) {
+    #[case(ActionKind::Ban, Ok(()))]
+    #[case(ActionKind::Unban, Ok(()))]
+    #[case(ActionKind::Softban, Ok(()))]
+    #[case(ActionKind::Warn, Err(Refusal::NotAMember(ActionKind::Warn)))]
+    #[case(ActionKind::Kick, Err(Refusal::NotAMember(ActionKind::Kick)))]
+    #[case(ActionKind::Timeout, Err(Refusal::NotAMember(ActionKind::Timeout)))]
+    #[case(ActionKind::Untimeout, Err(Refusal::NotAMember(ActionKind::Untimeout)))]
+    fn non_members(#[case] a: ActionKind, #[case] want: Result<(), Refusal>) {
         let mut s = base(a);
         s.target_member = None;
         s.moderator_position = 0;
@@ -495,37 +439,37 @@ mod tests {
 
     #[test]
     fn administrators_cannot_be_timed_out() {
-        let mut s = base(Action::Timeout);
+        let mut s = base(ActionKind::Timeout);
         s.target_member = Some(TargetMember {
             position: 1,
             permissions: Permissions::ADMINISTRATOR,
         });
         assert_eq!(check(&s), Err(Refusal::TargetIsAdministrator));
-        s.action = Action::Kick;
+        s.action = ActionKind::Kick;
         assert_eq!(check(&s), Ok(()));
     }
 
     #[rstest]
-    #[case(Refusal::SelfAction(Action::Ban), "you cannot ban yourself")]
-    #[case(Refusal::TargetIsBot(Action::Kick), "I will not kick myself")]
+    #[case(Refusal::SelfAction(ActionKind::Ban), "you cannot ban yourself")]
+    #[case(Refusal::TargetIsBot(ActionKind::Kick), "I will not kick myself")]
     #[case(
-        Refusal::TargetIsOwner(Action::Timeout),
+        Refusal::TargetIsOwner(ActionKind::Timeout),
         "the server owner cannot be moderated"
     )]
     #[case(
-        Refusal::MissingPermission { party: Party::Moderator, permission: Permissions::BAN_MEMBERS, action: Action::Ban },
+        Refusal::MissingPermission { party: Party::Moderator, permission: Permissions::BAN_MEMBERS, action: ActionKind::Ban },
         "you do not have the Ban Members permission needed to ban"
     )]
     #[case(
-        Refusal::MissingPermission { party: Party::Bot, permission: Permissions::MODERATE_MEMBERS, action: Action::Timeout },
+        Refusal::MissingPermission { party: Party::Bot, permission: Permissions::MODERATE_MEMBERS, action: ActionKind::Timeout },
         "I do not have the Timeout Members permission needed to time out"
     )]
     #[case(
-        Refusal::ModeratorNotAbove(Action::Kick),
+        Refusal::ModeratorNotAbove(ActionKind::Kick),
         "your highest role must be above the target's highest role to kick them"
     )]
     #[case(
-        Refusal::BotNotAbove(Action::Ban),
+        Refusal::BotNotAbove(ActionKind::Ban),
         "my highest role must be above the target's highest role to ban them; move my role up"
     )]
     fn refusal_text(#[case] r: Refusal, #[case] text: &str) {

@@ -19,8 +19,8 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::store::{
-    CaseKind, CaseOutcome, DueScope, NewCase, NewSchedule, Schedule, ScheduleKind, ScheduleOutcome,
-    StoreError, Timestamp,
+    ActionKind, CaseOutcome, DueScope, NewCase, NewSchedule, Schedule, ScheduleKind,
+    ScheduleOutcome, StoreError, Timestamp,
 };
 
 use super::discord;
@@ -143,7 +143,7 @@ async fn expire_tempban(deps: &Deps, schedule: &Schedule) -> Result<Handled, Sto
         Some(n) => format!("Tempban expired (case #{n})"),
         None => "Tempban expired".to_owned(),
     };
-    let mut new = NewCase::new(guild, key, CaseKind::Unban, user, deps.bot_id)
+    let mut new = NewCase::new(guild, key, ActionKind::Unban, user, deps.bot_id)
         .created_at(deps.now())
         .reason(reason);
     if let Some(n) = schedule.case_number {

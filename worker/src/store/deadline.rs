@@ -19,7 +19,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    Case, CaseFilter, CaseKind, CaseOutcome, CasePage, CounterBucket, DueScope, GuildConfig,
+    ActionKind, Case, CaseFilter, CaseOutcome, CasePage, CounterBucket, DueScope, GuildConfig,
     GuildField, NewCase, NewSchedule, Schedule, ScheduleId, ScheduleKind, ScheduleOutcome, Store,
     StoreError, Timestamp,
 };
@@ -158,7 +158,7 @@ impl Store for Deadline {
         &self,
         guild_id: u64,
         user_id: u64,
-        kind: CaseKind,
+        kind: ActionKind,
         since: Timestamp,
     ) -> Result<u64, StoreError> {
         self.run(
@@ -336,7 +336,7 @@ mod tests {
             &self,
             _: u64,
             _: u64,
-            _: CaseKind,
+            _: ActionKind,
             _: Timestamp,
         ) -> Result<u64, StoreError> {
             std::future::pending().await

@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{
-    Case, CaseFilter, CaseKind, CaseOutcome, CasePage, CounterBucket, DueScope, GuildConfig,
+    ActionKind, Case, CaseFilter, CaseOutcome, CasePage, CounterBucket, DueScope, GuildConfig,
     GuildField, NewCase, NewSchedule, ReasonEdit, Schedule, ScheduleId, ScheduleKind,
     ScheduleOutcome, ScheduleRecord, ScheduleState, Store, StoreError, StoreErrorKind, Timestamp,
     page_bounds, slot_key, validate_metric,
@@ -440,7 +440,7 @@ impl Store for EmbeddedStore {
         &self,
         guild_id: u64,
         user_id: u64,
-        kind: CaseKind,
+        kind: ActionKind,
         since: Timestamp,
     ) -> Result<u64, StoreError> {
         self.run(move |db| {

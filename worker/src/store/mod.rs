@@ -162,7 +162,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         guild_id: u64,
         user_id: u64,
-        kind: CaseKind,
+        kind: ActionKind,
         since: Timestamp,
     ) -> Result<u64, StoreError>;
 

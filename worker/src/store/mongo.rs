@@ -10,7 +10,7 @@ use mongodb::options::{ClientOptions, IndexOptions, ReturnDocument};
 use mongodb::{Client, Collection, Database, IndexModel};
 
 use super::{
-    Case, CaseFilter, CaseKind, CaseOutcome, CasePage, CounterBucket, DueScope, GuildConfig,
+    ActionKind, Case, CaseFilter, CaseOutcome, CasePage, CounterBucket, DueScope, GuildConfig,
     GuildField, NewCase, NewSchedule, ReasonEdit, Schedule, ScheduleId, ScheduleKind,
     ScheduleOutcome, ScheduleState, Store, StoreError, StoreErrorKind, Timestamp, page_bounds,
     slot_key, validate_metric,
@@ -1003,7 +1003,7 @@ impl Store for MongoStore {
         &self,
         guild_id: u64,
         user_id: u64,
-        kind: CaseKind,
+        kind: ActionKind,
         since: Timestamp,
     ) -> Result<u64, StoreError> {
         self.cases

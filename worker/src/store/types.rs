@@ -202,7 +202,7 @@ impl GuildField {
 }
 
 /// "`warns` warnings within `within_secs` seconds → `action`".
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EscalationRule {
     /// Number of warn cases that triggers the rule.
     pub warns: u32,
@@ -227,78 +227,44 @@ pub enum EscalationAction {
     Ban,
 }
 
+impl EscalationAction {
+    /// The kind of the case the escalation creates.
+    #[must_use]
+    pub const fn kind(self) -> ActionKind {
+        match self {
+            Self::Timeout { .. } => ActionKind::Timeout,
+            Self::Kick => ActionKind::Kick,
+            Self::Ban => ActionKind::Ban,
+        }
+    }
+
+    /// How long the action lasts: the timeout's length; `None` for a kick or a ban.
+    #[must_use]
+    pub const fn duration(self) -> Option<Duration> {
+        match self {
+            Self::Timeout { secs } => Some(Duration::from_secs(secs)),
+            Self::Kick | Self::Ban => None,
+        }
+    }
+
+    /// Orders actions by severity: by [`ActionKind::severity`] (ban > kick > timeout), then
+    /// timeouts by length.
+    #[must_use]
+    pub const fn severity(self) -> (u8, u64) {
+        let secs = match self.duration() {
+            Some(d) => d.as_secs(),
+            None => 0,
+        };
+        (self.kind().severity(), secs)
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Cases
 // ---------------------------------------------------------------------------------------------
 
-/// What kind of moderation action a case records.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CaseKind {
-    /// Permanent ban.
-    Ban,
-    /// Ban that is lifted by a schedule.
-    Tempban,
-    /// Ban + message deletion + immediate unban.
-    Softban,
-    /// Ban lifted (manually or by a tempban expiry).
-    Unban,
-    /// Member kicked.
-    Kick,
-    /// Member timed out (communication disabled).
-    Timeout,
-    /// Timeout removed.
-    Untimeout,
-    /// Warning.
-    Warn,
-    /// Message deleted by automod.
-    AutomodDelete,
-    /// Automod alert without action.
-    AutomodAlert,
-    /// A note on a user; no action.
-    Note,
-}
-
-impl CaseKind {
-    /// Every kind, in declaration order.
-    pub const ALL: [CaseKind; 11] = [
-        CaseKind::Ban,
-        CaseKind::Tempban,
-        CaseKind::Softban,
-        CaseKind::Unban,
-        CaseKind::Kick,
-        CaseKind::Timeout,
-        CaseKind::Untimeout,
-        CaseKind::Warn,
-        CaseKind::AutomodDelete,
-        CaseKind::AutomodAlert,
-        CaseKind::Note,
-    ];
-
-    /// The stable lowercase name used in storage (`ban`, `automod_delete`, …).
-    #[must_use]
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            CaseKind::Ban => "ban",
-            CaseKind::Tempban => "tempban",
-            CaseKind::Softban => "softban",
-            CaseKind::Unban => "unban",
-            CaseKind::Kick => "kick",
-            CaseKind::Timeout => "timeout",
-            CaseKind::Untimeout => "untimeout",
-            CaseKind::Warn => "warn",
-            CaseKind::AutomodDelete => "automod_delete",
-            CaseKind::AutomodAlert => "automod_alert",
-            CaseKind::Note => "note",
-        }
-    }
-}
-
-impl fmt::Display for CaseKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+/// What a case records: the action's kind, stored under its [`ActionKind::as_str`] name.
+pub use crate::action::ActionKind;
 
 /// Whether the action a case records has been carried out.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -325,7 +291,7 @@ pub struct NewCase {
     /// from the schedule/escalation that caused the case).
     pub idempotency_key: String,
     /// What happened.
-    pub kind: CaseKind,
+    pub kind: ActionKind,
     /// The member acted upon.
     pub user_id: u64,
     /// The moderator (the bot's own id for automatic actions).
@@ -350,7 +316,7 @@ impl NewCase {
     pub fn new(
         guild_id: u64,
         idempotency_key: impl Into<String>,
-        kind: CaseKind,
+        kind: ActionKind,
         user_id: u64,
         moderator_id: u64,
     ) -> Self {
@@ -465,7 +431,7 @@ pub struct Case {
     /// The key that made the creation idempotent.
     pub idempotency_key: String,
     /// What happened.
-    pub kind: CaseKind,
+    pub kind: ActionKind,
     /// The member acted upon.
     pub user_id: u64,
     /// The moderator (the bot's own id for automatic actions).
@@ -497,7 +463,7 @@ pub struct CaseFilter {
     /// Only cases by this moderator.
     pub moderator_id: Option<u64>,
     /// Only cases of this kind.
-    pub kind: Option<CaseKind>,
+    pub kind: Option<ActionKind>,
 }
 
 impl CaseFilter {
