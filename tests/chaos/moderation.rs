@@ -16,7 +16,9 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use kyuta_tests::worker::{GuildCast, SimControl, shard_of, shown_text};
-use kyuta_worker::store::{ActionKind, CaseFilter, CaseOutcome, MongoOptions, MongoStore, Store};
+use kyuta_worker::store::{
+    ActionKind, CaseFilter, CaseOutcome, CaseStore, MongoOptions, MongoStore,
+};
 use serde_json::{Value, json};
 
 use crate::checker::{Checker, Row};

@@ -7,9 +7,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kyuta_worker::store::{
-    ActionKind, CaseFilter, CaseOutcome, DueScope, EmbeddedStore, EscalationAction, EscalationRule,
-    GuildConfig, MongoOptions, MongoStore, NewCase, NewSchedule, ScheduleId, ScheduleKind,
-    ScheduleOutcome, ScheduleState, Store, StoreErrorKind, Timestamp,
+    ActionKind, CaseFilter, CaseOutcome, CaseStore, DueScope, EmbeddedStore, EscalationAction,
+    EscalationRule, GuildConfig, MongoOptions, MongoStore, NewCase, NewSchedule, ScheduleId,
+    ScheduleKind, ScheduleOutcome, ScheduleState, Store, StoreBackend, StoreErrorKind, Timestamp,
 };
 
 /// Two handles on the same data: for MongoDB two independent clients (as two pods would

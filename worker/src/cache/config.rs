@@ -60,9 +60,10 @@ impl GuildConfigs {
 
     /// Changes the guild's settings: reads them from `store` (not from the cache), lets `edit`
     /// change them, writes back only the settings `edit` changed
-    /// ([`Store::put_guild_fields`], so a concurrent edit of another setting, here or on another
-    /// pod, is kept) and forgets the cached copy, so this pod sees the change at once. When
-    /// `edit` refuses (`Err`), nothing is written.
+    /// ([`ConfigStore::put_guild_fields`](crate::store::ConfigStore::put_guild_fields), so a
+    /// concurrent edit of another setting, here or on another pod, is kept) and forgets the
+    /// cached copy, so this pod sees the change at once. When `edit` refuses (`Err`), nothing
+    /// is written.
     ///
     /// # Errors
     /// The outer error is the store's; the inner one is `edit`'s refusal.
@@ -107,7 +108,7 @@ impl GuildConfigs {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::EmbeddedStore;
+    use crate::store::{ConfigStore, EmbeddedStore};
 
     #[tokio::test]
     async fn reads_once_and_forgets_on_invalidate() {

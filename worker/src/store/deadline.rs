@@ -19,9 +19,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    ActionKind, Case, CaseFilter, CaseOutcome, CasePage, CounterBucket, DueScope, GuildConfig,
-    GuildField, NewCase, NewSchedule, Schedule, ScheduleId, ScheduleKind, ScheduleOutcome, Store,
-    StoreError, Timestamp,
+    ActionKind, AnalyticsStore, Case, CaseFilter, CaseOutcome, CasePage, CaseStore, ConfigStore,
+    CounterBucket, DueScope, GuildConfig, GuildField, NewCase, NewSchedule, Schedule, ScheduleId,
+    ScheduleKind, ScheduleOutcome, ScheduleStore, Store, StoreBackend, StoreError, Timestamp,
 };
 
 /// The deadline of one operation when none is configured: long enough for an operation of
@@ -58,8 +58,25 @@ impl Deadline {
     }
 }
 
+/// Implements a store trait for [`Deadline`]: each listed operation is passed to the inner
+/// store under the deadline, named by its label in the error ("did not answer <label>").
+macro_rules! with_deadline {
+    ($trait:ident {
+        $( fn $name:ident(&self $(, $arg:ident: $ty:ty)*) -> $ok:ty => $what:literal; )*
+    }) => {
+        #[async_trait]
+        impl $trait for Deadline {
+            $(
+                async fn $name(&self $(, $arg: $ty)*) -> Result<$ok, StoreError> {
+                    self.run($what, self.inner.$name($($arg),*)).await
+                }
+            )*
+        }
+    };
+}
+
 #[async_trait]
-impl Store for Deadline {
+impl StoreBackend for Deadline {
     fn backend(&self) -> &'static str {
         self.inner.backend()
     }
@@ -67,205 +84,51 @@ impl Store for Deadline {
     async fn ping(&self) -> Result<Duration, StoreError> {
         self.run("a ping", self.inner.ping()).await
     }
-
-    async fn guild_config(&self, guild_id: u64) -> Result<GuildConfig, StoreError> {
-        self.run("a settings read", self.inner.guild_config(guild_id))
-            .await
-    }
-
-    async fn put_guild_config(&self, config: &GuildConfig) -> Result<(), StoreError> {
-        self.run("a settings write", self.inner.put_guild_config(config))
-            .await
-    }
-
-    async fn put_guild_fields(
-        &self,
-        config: &GuildConfig,
-        fields: &[GuildField],
-    ) -> Result<(), StoreError> {
-        self.run(
-            "a settings write",
-            self.inner.put_guild_fields(config, fields),
-        )
-        .await
-    }
-
-    async fn insert_case(&self, case: NewCase) -> Result<(Case, bool), StoreError> {
-        self.run("a case insert", self.inner.insert_case(case))
-            .await
-    }
-
-    async fn get_case(&self, guild_id: u64, number: u64) -> Result<Option<Case>, StoreError> {
-        self.run("a case read", self.inner.get_case(guild_id, number))
-            .await
-    }
-
-    async fn case_by_key(
-        &self,
-        guild_id: u64,
-        idempotency_key: &str,
-    ) -> Result<Option<Case>, StoreError> {
-        self.run(
-            "a case lookup",
-            self.inner.case_by_key(guild_id, idempotency_key),
-        )
-        .await
-    }
-
-    async fn set_case_outcome(
-        &self,
-        guild_id: u64,
-        number: u64,
-        outcome: CaseOutcome,
-    ) -> Result<Case, StoreError> {
-        self.run(
-            "an outcome write",
-            self.inner.set_case_outcome(guild_id, number, outcome),
-        )
-        .await
-    }
-
-    async fn edit_case_reason(
-        &self,
-        guild_id: u64,
-        number: u64,
-        reason: Option<String>,
-        editor_id: u64,
-    ) -> Result<Case, StoreError> {
-        self.run(
-            "a reason edit",
-            self.inner
-                .edit_case_reason(guild_id, number, reason, editor_id),
-        )
-        .await
-    }
-
-    async fn list_cases(
-        &self,
-        guild_id: u64,
-        filter: &CaseFilter,
-        page: u32,
-        per_page: u32,
-    ) -> Result<CasePage, StoreError> {
-        self.run(
-            "a case list",
-            self.inner.list_cases(guild_id, filter, page, per_page),
-        )
-        .await
-    }
-
-    async fn count_cases(
-        &self,
-        guild_id: u64,
-        user_id: u64,
-        kind: ActionKind,
-        since: Timestamp,
-    ) -> Result<u64, StoreError> {
-        self.run(
-            "a case count",
-            self.inner.count_cases(guild_id, user_id, kind, since),
-        )
-        .await
-    }
-
-    async fn put_schedule(&self, schedule: NewSchedule) -> Result<Schedule, StoreError> {
-        self.run("a schedule write", self.inner.put_schedule(schedule))
-            .await
-    }
-
-    async fn get_schedule(
-        &self,
-        guild_id: u64,
-        user_id: u64,
-        kind: ScheduleKind,
-    ) -> Result<Option<Schedule>, StoreError> {
-        self.run(
-            "a schedule read",
-            self.inner.get_schedule(guild_id, user_id, kind),
-        )
-        .await
-    }
-
-    async fn cancel_schedules(
-        &self,
-        guild_id: u64,
-        user_id: u64,
-        kind: ScheduleKind,
-    ) -> Result<u64, StoreError> {
-        self.run(
-            "a schedule cancel",
-            self.inner.cancel_schedules(guild_id, user_id, kind),
-        )
-        .await
-    }
-
-    async fn due_schedules(
-        &self,
-        now: Timestamp,
-        scope: &DueScope,
-        limit: usize,
-    ) -> Result<Vec<Schedule>, StoreError> {
-        self.run(
-            "a due-schedule query",
-            self.inner.due_schedules(now, scope, limit),
-        )
-        .await
-    }
-
-    async fn claim_schedule(
-        &self,
-        id: &ScheduleId,
-        owner: &str,
-        lease: Duration,
-    ) -> Result<bool, StoreError> {
-        self.run(
-            "a schedule claim",
-            self.inner.claim_schedule(id, owner, lease),
-        )
-        .await
-    }
-
-    async fn complete_schedule(
-        &self,
-        id: &ScheduleId,
-        owner: &str,
-        outcome: ScheduleOutcome,
-    ) -> Result<bool, StoreError> {
-        self.run(
-            "a schedule completion",
-            self.inner.complete_schedule(id, owner, outcome),
-        )
-        .await
-    }
-
-    async fn incr_counter(
-        &self,
-        guild_id: u64,
-        metric: &str,
-        hour: u64,
-        by: u64,
-    ) -> Result<u64, StoreError> {
-        self.run(
-            "a counter write",
-            self.inner.incr_counter(guild_id, metric, hour, by),
-        )
-        .await
-    }
-
-    async fn counters(
-        &self,
-        guild_id: u64,
-        metric: &str,
-        from_hour: u64,
-        to_hour: u64,
-    ) -> Result<Vec<CounterBucket>, StoreError> {
-        self.run(
-            "a counter read",
-            self.inner.counters(guild_id, metric, from_hour, to_hour),
-        )
-        .await
-    }
 }
+
+with_deadline!(ConfigStore {
+    fn guild_config(&self, guild_id: u64) -> GuildConfig => "a settings read";
+    fn put_guild_config(&self, config: &GuildConfig) -> () => "a settings write";
+    fn put_guild_fields(&self, config: &GuildConfig, fields: &[GuildField]) -> ()
+        => "a settings write";
+});
+
+// `create_case` is left to its default, which calls `insert_case` (under the deadline).
+with_deadline!(CaseStore {
+    fn insert_case(&self, case: NewCase) -> (Case, bool) => "a case insert";
+    fn get_case(&self, guild_id: u64, number: u64) -> Option<Case> => "a case read";
+    fn case_by_key(&self, guild_id: u64, idempotency_key: &str) -> Option<Case>
+        => "a case lookup";
+    fn set_case_outcome(&self, guild_id: u64, number: u64, outcome: CaseOutcome) -> Case
+        => "an outcome write";
+    fn edit_case_reason(&self, guild_id: u64, number: u64, reason: Option<String>, editor_id: u64)
+        -> Case => "a reason edit";
+    fn list_cases(&self, guild_id: u64, filter: &CaseFilter, page: u32, per_page: u32)
+        -> CasePage => "a case list";
+    fn count_cases(&self, guild_id: u64, user_id: u64, kind: ActionKind, since: Timestamp)
+        -> u64 => "a case count";
+});
+
+with_deadline!(ScheduleStore {
+    fn put_schedule(&self, schedule: NewSchedule) -> Schedule => "a schedule write";
+    fn get_schedule(&self, guild_id: u64, user_id: u64, kind: ScheduleKind)
+        -> Option<Schedule> => "a schedule read";
+    fn cancel_schedules(&self, guild_id: u64, user_id: u64, kind: ScheduleKind) -> u64
+        => "a schedule cancel";
+    fn due_schedules(&self, now: Timestamp, scope: &DueScope, limit: usize) -> Vec<Schedule>
+        => "a due-schedule query";
+    fn claim_schedule(&self, id: &ScheduleId, owner: &str, lease: Duration) -> bool
+        => "a schedule claim";
+    fn complete_schedule(&self, id: &ScheduleId, owner: &str, outcome: ScheduleOutcome)
+        -> bool => "a schedule completion";
+});
+
+with_deadline!(AnalyticsStore {
+    fn incr_counter(&self, guild_id: u64, metric: &str, hour: u64, by: u64) -> u64
+        => "a counter write";
+    fn counters(&self, guild_id: u64, metric: &str, from_hour: u64, to_hour: u64)
+        -> Vec<CounterBucket> => "a counter read";
+});
 
 #[cfg(test)]
 mod tests {
@@ -277,13 +140,17 @@ mod tests {
     struct Stalled;
 
     #[async_trait]
-    impl Store for Stalled {
+    impl StoreBackend for Stalled {
         fn backend(&self) -> &'static str {
             "stalled"
         }
         async fn ping(&self) -> Result<Duration, StoreError> {
             std::future::pending().await
         }
+    }
+
+    #[async_trait]
+    impl ConfigStore for Stalled {
         async fn guild_config(&self, _: u64) -> Result<GuildConfig, StoreError> {
             std::future::pending().await
         }
@@ -297,6 +164,10 @@ mod tests {
         ) -> Result<(), StoreError> {
             std::future::pending().await
         }
+    }
+
+    #[async_trait]
+    impl CaseStore for Stalled {
         async fn insert_case(&self, _: NewCase) -> Result<(Case, bool), StoreError> {
             std::future::pending().await
         }
@@ -341,6 +212,10 @@ mod tests {
         ) -> Result<u64, StoreError> {
             std::future::pending().await
         }
+    }
+
+    #[async_trait]
+    impl ScheduleStore for Stalled {
         async fn put_schedule(&self, _: NewSchedule) -> Result<Schedule, StoreError> {
             std::future::pending().await
         }
@@ -384,6 +259,10 @@ mod tests {
         ) -> Result<bool, StoreError> {
             std::future::pending().await
         }
+    }
+
+    #[async_trait]
+    impl AnalyticsStore for Stalled {
         async fn incr_counter(&self, _: u64, _: &str, _: u64, _: u64) -> Result<u64, StoreError> {
             std::future::pending().await
         }

@@ -1,6 +1,8 @@
 //! Persistent storage: guild configuration, moderation cases, schedules and analytics.
 //!
-//! Everything goes through the object-safe [`Store`] trait, used as `Arc<dyn Store>`. Two
+//! Everything goes through the object-safe [`Store`] trait, used as `Arc<dyn Store>`. It is
+//! made of one trait per concern ([`StoreBackend`], [`ConfigStore`], [`CaseStore`],
+//! [`ScheduleStore`], [`AnalyticsStore`]; see [`Store`] for where each lives). Two
 //! implementations keep the same contract (checked by one test suite that runs against both):
 //!
 //! - [`EmbeddedStore`]: a single [redb](https://docs.rs/redb) file, no server. Every write is
@@ -47,7 +49,7 @@ pub use types::*;
 /// directory).
 pub const DEFAULT_EMBEDDED_PATH: &str = "kyuta.redb";
 
-/// Which schedules [`Store::due_schedules`] returns.
+/// Which schedules [`ScheduleStore::due_schedules`] returns.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub enum DueScope {
     /// Every guild.
@@ -77,18 +79,49 @@ impl DueScope {
     }
 }
 
-/// The storage contract. Every method is atomic on its own; see the module docs for the
+/// The storage contract: every concern's trait at once, implemented for every type that
+/// implements them all. Every method is atomic on its own; see the module docs for the
 /// guarantees.
+///
+/// Callers hold an `Arc<dyn Store>` and call any method on it; code that needs only one
+/// concern can take that concern's trait instead.
+///
+/// | Concern | Trait | Embedded (redb) | MongoDB |
+/// |---|---|---|---|
+/// | backend name, ping | [`StoreBackend`] | `embedded/mod.rs` | `mongo/mod.rs` |
+/// | guild settings | [`ConfigStore`] | `embedded/configs.rs` | `mongo/configs.rs` |
+/// | moderation cases | [`CaseStore`] | `embedded/cases.rs` | `mongo/cases.rs` |
+/// | tempban / timeout schedules | [`ScheduleStore`] | `embedded/schedules.rs` | `mongo/schedules.rs` |
+/// | hourly analytics counters | [`AnalyticsStore`] | `embedded/counters.rs` | `mongo/counters.rs` |
+pub trait Store:
+    StoreBackend + ConfigStore + CaseStore + ScheduleStore + AnalyticsStore + std::fmt::Debug
+{
+}
+
+impl<T> Store for T where
+    T: StoreBackend
+        + ConfigStore
+        + CaseStore
+        + ScheduleStore
+        + AnalyticsStore
+        + std::fmt::Debug
+        + ?Sized
+{
+}
+
+/// Which store this is and whether it answers.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug {
+pub trait StoreBackend: Send + Sync {
     /// A short name of the implementation (`embedded` or `mongodb`), for logs and metrics.
     fn backend(&self) -> &'static str;
 
     /// Round-trips to the store and returns how long it took.
     async fn ping(&self) -> Result<Duration, StoreError>;
+}
 
-    // --- guild config -------------------------------------------------------------------------
-
+/// Guild settings ([`GuildConfig`]).
+#[async_trait]
+pub trait ConfigStore: Send + Sync {
     /// The guild's settings, or [`GuildConfig::new`]'s defaults when it has none stored.
     async fn guild_config(&self, guild_id: u64) -> Result<GuildConfig, StoreError>;
 
@@ -103,17 +136,20 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         config: &GuildConfig,
         fields: &[GuildField],
     ) -> Result<(), StoreError>;
+}
 
-    // --- cases --------------------------------------------------------------------------------
-
+/// Moderation cases ([`Case`]): numbering, idempotent creation, outcomes, reason edits and
+/// queries.
+#[async_trait]
+pub trait CaseStore: Send + Sync {
     /// Creates a case with the guild's next number. If a case with the same
     /// `(guild_id, idempotency_key)` exists, returns that case unchanged instead.
     async fn create_case(&self, case: NewCase) -> Result<Case, StoreError> {
         self.insert_case(case).await.map(|(case, _)| case)
     }
 
-    /// [`Store::create_case`], also saying whether this call created the case (`true`) or
-    /// found one under the key (`false`, including when another process won a race for
+    /// [`CaseStore::create_case`], also saying whether this call created the case (`true`)
+    /// or found one under the key (`false`, including when another process won a race for
     /// it). Whoever gets `true` is the one to carry the action out.
     async fn insert_case(&self, case: NewCase) -> Result<(Case, bool), StoreError>;
 
@@ -165,9 +201,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         kind: ActionKind,
         since: Timestamp,
     ) -> Result<u64, StoreError>;
+}
 
-    // --- schedules ----------------------------------------------------------------------------
-
+/// Schedules ([`Schedule`]): one per (guild, user, kind) slot, claimed under a lease and
+/// completed at most once (tempban expiry, timeout renewal).
+#[async_trait]
+pub trait ScheduleStore: Send + Sync {
     /// Stores a pending schedule in its (guild, user, kind) slot, replacing whatever the slot
     /// held (a pending or running schedule there is superseded: its id can no longer claim or
     /// complete). Returns the new schedule with its id.
@@ -219,9 +258,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         owner: &str,
         outcome: ScheduleOutcome,
     ) -> Result<bool, StoreError>;
+}
 
-    // --- analytics ----------------------------------------------------------------------------
-
+/// Per-guild analytics: one counter per (guild, metric, hour).
+#[async_trait]
+pub trait AnalyticsStore: Send + Sync {
     /// Adds `by` to the guild's `metric` counter for `hour` (hours since the epoch,
     /// [`Timestamp::hour`]) and returns the new value.
     async fn incr_counter(

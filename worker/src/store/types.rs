@@ -455,7 +455,7 @@ pub struct Case {
     pub evidence: Option<serde_json::Value>,
 }
 
-/// Which cases [`list_cases`](super::Store::list_cases) returns; `None` fields match all.
+/// Which cases [`list_cases`](super::CaseStore::list_cases) returns; `None` fields match all.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CaseFilter {
     /// Only cases against this user.
@@ -485,7 +485,7 @@ pub struct CasePage {
     pub total: u64,
 }
 
-/// Largest page size [`list_cases`](super::Store::list_cases) accepts.
+/// Largest page size [`list_cases`](super::CaseStore::list_cases) accepts.
 pub const MAX_PER_PAGE: u32 = 100;
 
 // ---------------------------------------------------------------------------------------------
@@ -539,7 +539,7 @@ pub struct NewSchedule {
 
 /// Identifies one schedule: its (guild, user, kind) slot and the generation of that slot.
 ///
-/// Every [`put_schedule`](super::Store::put_schedule) on a slot bumps the generation, so an id
+/// Every [`put_schedule`](super::ScheduleStore::put_schedule) on a slot bumps the generation, so an id
 /// obtained before a replacement can never claim or complete the replacement. Displays as
 /// `guild:user:kind#generation` and parses back with [`FromStr`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
