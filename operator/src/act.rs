@@ -10,7 +10,7 @@ use kube::api::{Api, DeleteParams, EvictParams, Patch, PatchParams};
 use kube::runtime::events::EventType;
 use kyuta_crds::KyutaCluster;
 
-use crate::controller::{Context, FIELD_MANAGER};
+use crate::context::{Context, FIELD_MANAGER};
 use crate::decide::{Desired, GenerationPlan, Refusal, after_store_write};
 use crate::error::{Error, Result};
 use crate::observe::{Observed, roll_input};

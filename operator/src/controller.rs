@@ -10,68 +10,20 @@ use k8s_openapi::api::apps::v1::StatefulSet;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::controller::{Action as Requeue, Controller};
-use kube::runtime::events::{EventType, Recorder, Reporter};
+use kube::runtime::events::EventType;
 use kube::runtime::finalizer::{Event as Finalizer, finalizer};
 use kube::runtime::watcher;
-use kube::{Client, Resource, ResourceExt};
+use kube::{Resource, ResourceExt};
 use kyuta_crds::KyutaCluster;
 use kyuta_crds::cluster::{FINALIZER, Phase};
 use kyuta_crds::contract::labels;
 
+pub use crate::context::{Context, FIELD_MANAGER};
 use crate::decide::desired_state;
 use crate::error::{Error, Result};
-use crate::gateway::GatewayCache;
-use crate::metrics::{KindLabel, Metrics};
+use crate::metrics::KindLabel;
 use crate::status::{StatusInput, degraded_reason, status};
 use crate::{act, observe, render, report, state};
-
-/// Field manager of every server-side apply the operator makes.
-pub const FIELD_MANAGER: &str = "kyuta-operator";
-
-/// What every reconcile shares.
-pub struct Context {
-    /// Kubernetes client.
-    pub client: Client,
-    /// Publishes Events.
-    pub recorder: Recorder,
-    /// Gateway info per cluster.
-    pub gateway: GatewayCache,
-    /// Metrics.
-    pub metrics: Metrics,
-    /// The fixed part of a new generation's deadline (seconds).
-    pub reshard_deadline_base: i64,
-    /// Redis connections, kept across reconciles.
-    pub redis: state::Connections,
-}
-
-impl Context {
-    /// A context for `client`, reporting Events as `instance`.
-    #[must_use]
-    pub fn new(client: Client, instance: &str, gateway: GatewayCache, metrics: Metrics) -> Self {
-        let recorder = Recorder::new(
-            client.clone(),
-            Reporter {
-                controller: FIELD_MANAGER.into(),
-                instance: Some(instance.to_owned()),
-            },
-        );
-        Self {
-            client,
-            recorder,
-            gateway,
-            metrics,
-            reshard_deadline_base: crate::decide::RESHARD_DEADLINE_BASE_SECS,
-            redis: state::Connections::default(),
-        }
-    }
-
-    /// The same context with another fixed part of a new generation's deadline.
-    #[must_use]
-    pub fn with_reshard_deadline(mut self, base: Duration) -> Self {
-        self.reshard_deadline_base = i64::try_from(base.as_secs()).unwrap_or(i64::MAX);
-        self
-    }
-}
 
 /// Runs the controller until `shutdown` resolves. Watches KyutaClusters (in `namespace`, or
 /// everywhere) and the StatefulSets they own.

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod act;
+pub mod context;
 pub mod controller;
 pub mod decide;
 pub mod error;

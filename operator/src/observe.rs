@@ -14,7 +14,7 @@ use kyuta_crds::cluster::{ConnectionRef, GatewayInfo, KyutaClusterStatus, redact
 use kyuta_crds::contract::{ShardLayout, env, labels, ordinal_from_pod_name};
 use redis::aio::MultiplexedConnection;
 
-use crate::controller::Context;
+use crate::context::Context;
 use crate::decide::{
     Current, FailedReshard, GenerationPlan, GenerationState, Load, ShrinkWanted, StoreActive,
 };

@@ -6,7 +6,7 @@ use kube::{Resource, ResourceExt};
 use kyuta_crds::KyutaCluster;
 use kyuta_crds::cluster::{KyutaClusterStatus, conditions};
 
-use crate::controller::Context;
+use crate::context::Context;
 use crate::decide::{Action, Desired};
 use crate::metrics::{ActionLabel, ClusterLabels};
 use crate::status::Reason;

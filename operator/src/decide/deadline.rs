@@ -3,7 +3,7 @@
 use kyuta_crds::cluster::{KyutaClusterSpec, Phase};
 use kyuta_crds::contract::IDENTIFY_WINDOW_MS;
 
-use super::generation::join;
+use super::join;
 use super::pods::shards_per_pod;
 use super::{Action, Current, Desired, GenerationPlan, GenerationState, Load, ShrinkWanted};
 

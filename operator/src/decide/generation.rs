@@ -8,7 +8,7 @@ use super::pods::shards_per_pod;
 use super::shards::{settle_total, shard_total, too_few_shards};
 use super::{
     Action, Current, Desired, FailedReshard, GenerationPlan, GenerationState, Load,
-    RESHARD_DEADLINE_BASE_SECS, Refusal, StoreActive, reshard_deadline_from,
+    RESHARD_DEADLINE_BASE_SECS, Refusal, StoreActive, join, plan_of, reshard_deadline_from,
 };
 
 /// The generation that serves now: the one the status names, else (none named, or it is gone)
@@ -26,15 +26,6 @@ pub(super) fn serving(current: &Current) -> Option<GenerationState> {
                 .or_else(|| current.generations.iter().max_by_key(|g| g.generation))
         })
         .copied()
-}
-
-pub(super) fn plan_of(g: &GenerationState) -> GenerationPlan {
-    GenerationPlan {
-        generation: g.generation,
-        shard_total: g.shard_total,
-        shards_per_pod: g.shards_per_pod,
-        replicas: g.replicas,
-    }
 }
 
 /// Refuses more than one pod without Redis: pods without Redis cannot share Discord's
@@ -488,11 +479,4 @@ pub(super) fn budget_message(total: u32, gw: &GatewayInfo, what: &str) -> String
         l.total,
         l.reset_after_ms.div_ceil(1000)
     )
-}
-
-pub(super) fn join(head: String, note: Option<String>) -> String {
-    match note {
-        Some(n) => format!("{head}; {n}"),
-        None => head,
-    }
 }

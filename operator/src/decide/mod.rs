@@ -323,3 +323,21 @@ pub fn after_store_write(mut desired: Desired, write: Result<(), &str>) -> Desir
         }
     }
 }
+
+/// The plan that keeps a generation as it is.
+fn plan_of(g: &GenerationState) -> GenerationPlan {
+    GenerationPlan {
+        generation: g.generation,
+        shard_total: g.shard_total,
+        shards_per_pod: g.shards_per_pod,
+        replicas: g.replicas,
+    }
+}
+
+/// `head; note`, or `head` alone.
+fn join(head: String, note: Option<String>) -> String {
+    match note {
+        Some(n) => format!("{head}; {n}"),
+        None => head,
+    }
+}

@@ -4,7 +4,7 @@
 use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase, ShardCount};
 use kyuta_crds::contract::MAX_GUILDS_PER_SHARD;
 
-use super::{Action, Current, Desired, GenerationState, Load, Refusal, generation::plan_of};
+use super::{Action, Current, Desired, GenerationState, Load, Refusal, plan_of};
 
 /// How much below the serving shard total the guild count must fall before a smaller total is
 /// considered: the smaller total must still fit the guilds plus this fraction (hysteresis of

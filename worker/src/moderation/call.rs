@@ -9,9 +9,9 @@ use crate::duration::format_duration;
 use crate::store::Case;
 
 use super::discord;
-use super::engine::{ActionRequest, Deps, DmStatus};
 use super::modlog;
 use super::options::DeleteMessages;
+use super::request::{ActionRequest, Deps, DmStatus};
 
 /// A call that got a 5xx or no answer may have been acted on before it failed, and a retry
 /// after it may be refused because the first attempt did act (no member left to kick, no ban

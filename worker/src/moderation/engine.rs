@@ -15,174 +15,34 @@
 //! 8. the mod-log embed is posted (a failure to post is logged, not fatal);
 //! 9. for warns, escalation thresholds are evaluated and may apply their own case.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use twilight_model::guild::Permissions;
 
 use crate::action::ActionKind;
-use crate::clock::Clock;
-use crate::rest::{Rest, RestError};
+use crate::rest::RestError;
 use crate::store::{
     Case, CaseFilter, CaseOutcome, NewCase, NewSchedule, Schedule, ScheduleKind, ScheduleState,
-    Store, StoreError, Timestamp,
+    StoreError, Timestamp,
 };
+
+pub use super::publish::{modlog_entry, post_modlog};
+pub use super::request::{ActionError, ActionReport, ActionRequest, Deps, DmStatus};
 
 use super::call::{read_back, send_dm, softban};
 use super::discord;
 use super::escalation::{self, WarnRecord};
 use super::facts::{self, GuildFacts};
-use super::modlog::{self, ModlogEntry};
+use super::modlog;
 use super::options::{DeleteMessages, MAX_REASON_CHARS, Reason};
 use super::record::{self, Recorded};
-use super::rules::{self, Refusal, Subject};
+use super::rules::{self, Subject};
 use super::timeout;
 use crate::duration::format_duration;
 
 /// A case left `Pending` for longer than this is considered abandoned (the process that
 /// created it died) and a retry with the same key finishes it.
 pub const PENDING_TAKEOVER: Duration = Duration::from_secs(30);
-
-/// Everything the moderation flow uses.
-#[derive(Clone)]
-pub struct Deps {
-    /// Cases, schedules, guild settings.
-    pub store: Arc<dyn Store>,
-    /// Discord REST.
-    pub rest: Rest,
-    /// The bot's user id.
-    pub bot_id: u64,
-    /// Time source.
-    pub clock: Arc<dyn Clock>,
-    /// The gateway-fed guild cache: guild, role and member facts are read from it when it
-    /// has them, from Discord otherwise.
-    pub cache: Option<Arc<crate::cache::GuildCache>>,
-}
-
-impl std::fmt::Debug for Deps {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deps")
-            .field("store", &self.store.backend())
-            .field("bot_id", &self.bot_id)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Deps {
-    /// The flow's services from the worker's, with the store.
-    #[must_use]
-    pub fn from_services(services: &crate::services::Services, store: Arc<dyn Store>) -> Self {
-        Self {
-            store,
-            rest: services.rest.clone(),
-            bot_id: services.bot_user_id.get(),
-            clock: services.clock.clone(),
-            cache: Some(Arc::clone(&services.guild_cache)),
-        }
-    }
-
-    /// Now, as a store timestamp.
-    #[must_use]
-    pub fn now(&self) -> Timestamp {
-        Timestamp::from_unix_millis(i64::try_from(self.clock.unix_millis()).unwrap_or(i64::MAX))
-    }
-}
-
-/// One moderation action to perform.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ActionRequest {
-    /// Guild.
-    pub guild_id: u64,
-    /// One of the kinds the flow carries out ([`ActionKind::is_manual`]).
-    pub kind: ActionKind,
-    /// Target user.
-    pub user_id: u64,
-    /// Who asks (the bot's id for automatic actions).
-    pub moderator_id: u64,
-    /// The moderator's role ids when the invocation carries them (slash commands and guild
-    /// messages do); fetched from Discord when `None`.
-    pub moderator_roles: Option<Vec<u64>>,
-    /// Reason.
-    pub reason: Option<Reason>,
-    /// Tempban or timeout length.
-    pub duration: Option<Duration>,
-    /// Message deletion for bans and softbans.
-    pub delete_messages: DeleteMessages,
-    /// The invocation's idempotency key.
-    pub idempotency_key: String,
-    /// Cases this one answers.
-    pub references: Vec<u64>,
-    /// What triggered an automatic action (automod's rule and evidence), kept on the case.
-    pub evidence: Option<serde_json::Value>,
-}
-
-/// Why an action was not performed. Nothing was changed on Discord.
-#[derive(Debug, thiserror::Error)]
-pub enum ActionError {
-    /// A rule stopped it.
-    #[error("{0}")]
-    Refused(#[from] Refusal),
-    /// An input is wrong.
-    #[error("{0}")]
-    Invalid(String),
-    /// The same invocation is being handled right now.
-    #[error("this action is already being carried out (case #{0})")]
-    InProgress(u64),
-    /// The store failed.
-    #[error("storage failed: {0}")]
-    Store(#[from] StoreError),
-    /// Reading the guild or a member from Discord failed.
-    #[error("could not read the server from Discord: {}", discord::describe(.0))]
-    Facts(#[source] RestError),
-}
-
-/// What happened with the optional DM.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DmStatus {
-    /// Not sent (setting off, or an action without DM).
-    NotSent,
-    /// Delivered.
-    Sent,
-    /// Discord refused or failed; the action went on.
-    Failed(String),
-}
-
-/// The result of an action that got as far as a case.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ActionReport {
-    /// The case, with its final outcome.
-    pub case: Case,
-    /// True when the key already had a finished case: nothing was done again.
-    pub replayed: bool,
-    /// The DM.
-    pub dm: DmStatus,
-    /// For timeouts past Discord's cap: how many renewals are planned.
-    pub renewals: usize,
-    /// The escalation a warn triggered: its report, or why it could not run.
-    pub escalation: Option<Result<Box<ActionReport>, String>>,
-    /// The action reached Discord but storage was unavailable: the case's outcome (and its
-    /// mod-log entry) will be written when it is back (see [`super::record`]).
-    pub recorded_later: bool,
-}
-
-/// The mod-log entry of a case.
-#[must_use]
-pub fn modlog_entry(case: &Case) -> ModlogEntry {
-    ModlogEntry {
-        number: case.number,
-        kind: case.kind,
-        user_id: case.user_id,
-        moderator_id: case.moderator_id,
-        reason: case.reason.clone(),
-        duration: case.duration_secs.map(Duration::from_secs),
-        created_at: case.created_at.unix_secs(),
-        references: case.references.clone(),
-        failure: match &case.outcome {
-            CaseOutcome::Failed { error } => Some(error.clone()),
-            _ => None,
-        },
-    }
-}
 
 /// The `X-Audit-Log-Reason` for a case: `reason (case #N, by <moderator id>)`, cut so the
 /// whole fits Discord's 512 characters.
@@ -589,48 +449,6 @@ async fn finish(
         }
     };
     Ok((record::outcome(deps, case, outcome).await?, renewals))
-}
-
-/// Posts the case's embed in the mod-log channel, if one is set. Failures are logged.
-pub async fn post_modlog(deps: &Deps, channel: Option<u64>, case: &Case) {
-    let Some(channel) = channel else { return };
-    // A setting stored before ids were checked could name another server's channel.
-    if let Some(cache) = &deps.cache {
-        match crate::services::channel_in_guild(&deps.rest, cache, case.guild_id, channel).await {
-            Ok(true) => {}
-            Ok(false) => {
-                tracing::warn!(
-                    guild = case.guild_id,
-                    channel,
-                    "the mod-log channel is not a channel of this server; nothing posted (set it again with /modlog)"
-                );
-                return;
-            }
-            Err(e) => {
-                tracing::warn!(guild = case.guild_id, channel, error = %e, "could not check the mod-log channel; nothing posted");
-                return;
-            }
-        }
-    }
-    let embed = modlog::build_embed(&modlog_entry(case));
-    // One post per version of the case: a re-post after /reason changes the reason and is a
-    // new message (Discord would answer a repeated nonce with the first post).
-    let once = format!(
-        "modlog:{}:{}:{}:{}",
-        case.guild_id,
-        case.number,
-        channel,
-        case.reason_history.len()
-    );
-    if let Err(e) = discord::post_embed(&deps.rest, channel, &embed, &once).await {
-        tracing::warn!(
-            guild = case.guild_id,
-            case = case.number,
-            channel,
-            error = %e,
-            "could not post to the mod-log channel"
-        );
-    }
 }
 
 /// Step 9: after a warn, applies the escalation it triggers, as its own case.

@@ -18,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use crate::store::{Case, CaseOutcome, StoreError, StoreErrorKind};
 
-use super::engine::{Deps, post_modlog};
+use super::publish::post_modlog;
+use super::request::Deps;
 
 /// How long an action keeps trying before it answers and leaves the write to the background.
 pub const INLINE_RETRY: Duration = Duration::from_secs(3);

@@ -1,0 +1,70 @@
+//! A case in the guild's mod-log channel: its entry and the post.
+
+use std::time::Duration;
+
+use crate::store::{Case, CaseOutcome};
+
+use super::discord;
+use super::modlog::{self, ModlogEntry};
+use super::request::Deps;
+
+/// The mod-log entry of a case.
+#[must_use]
+pub fn modlog_entry(case: &Case) -> ModlogEntry {
+    ModlogEntry {
+        number: case.number,
+        kind: case.kind,
+        user_id: case.user_id,
+        moderator_id: case.moderator_id,
+        reason: case.reason.clone(),
+        duration: case.duration_secs.map(Duration::from_secs),
+        created_at: case.created_at.unix_secs(),
+        references: case.references.clone(),
+        failure: match &case.outcome {
+            CaseOutcome::Failed { error } => Some(error.clone()),
+            _ => None,
+        },
+    }
+}
+
+/// Posts the case's embed in the mod-log channel, if one is set. Failures are logged.
+pub async fn post_modlog(deps: &Deps, channel: Option<u64>, case: &Case) {
+    let Some(channel) = channel else { return };
+    // A setting stored before ids were checked could name another server's channel.
+    if let Some(cache) = &deps.cache {
+        match crate::services::channel_in_guild(&deps.rest, cache, case.guild_id, channel).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(
+                    guild = case.guild_id,
+                    channel,
+                    "the mod-log channel is not a channel of this server; nothing posted (set it again with /modlog)"
+                );
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(guild = case.guild_id, channel, error = %e, "could not check the mod-log channel; nothing posted");
+                return;
+            }
+        }
+    }
+    let embed = modlog::build_embed(&modlog_entry(case));
+    // One post per version of the case: a re-post after /reason changes the reason and is a
+    // new message (Discord would answer a repeated nonce with the first post).
+    let once = format!(
+        "modlog:{}:{}:{}:{}",
+        case.guild_id,
+        case.number,
+        channel,
+        case.reason_history.len()
+    );
+    if let Err(e) = discord::post_embed(&deps.rest, channel, &embed, &once).await {
+        tracing::warn!(
+            guild = case.guild_id,
+            case = case.number,
+            channel,
+            error = %e,
+            "could not post to the mod-log channel"
+        );
+    }
+}
