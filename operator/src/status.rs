@@ -329,17 +329,10 @@ mod tests {
         Desired {
             phase,
             active: Some(plan(1, 4, 2)),
-            next: None,
-            retire: vec![],
             target_shards: Some(4),
             action,
             message: "holding".into(),
-            scaled: false,
-            refusal: None,
-            switch_from: None,
-            shrink: None,
-            stopped: None,
-            failed: None,
+            ..Desired::default()
         }
     }
 

@@ -82,7 +82,6 @@ pub(super) fn hold_after_give_up(
     Desired {
         phase: Phase::Degraded,
         active: Some(plan),
-        next: None,
         retire,
         target_shards: target_known.then_some(total),
         action: if changed {
@@ -92,10 +91,9 @@ pub(super) fn hold_after_give_up(
         },
         message: join(format!("{}; {why}", failed.message), note),
         scaled: scaled && changed,
-        refusal: None,
-        switch_from: None,
         shrink,
         stopped,
         failed: Some(failed.clone()),
+        ..Desired::default()
     }
 }

@@ -57,20 +57,16 @@ pub(super) fn refuse_without_redis(
     Desired {
         phase: Phase::Degraded,
         active: running.as_ref().map(plan_of),
-        next: None,
-        retire: vec![],
         target_shards: d.target_shards,
         action: Action::RefuseSpec,
         message: format!(
             "refused: {pods} pods without Redis (spec.redis is not set) cannot share Discord's identify budget; \
              set spec.redis, or run every shard in one pod (shardsPerPod ≥ the shard total, autoscaling off); {keep}"
         ),
-        scaled: false,
         refusal: Some(Refusal::NoRedis { pods }),
-        switch_from: None,
         shrink: current.shrink,
-        stopped: None,
         failed: current.failed.clone(),
+        ..Desired::default()
     }
 }
 
@@ -111,18 +107,11 @@ pub(super) fn decide(
         if gw.session_start_limit.remaining < total {
             return Desired {
                 phase: Phase::Degraded,
-                active: None,
-                next: None,
-                retire: vec![],
                 target_shards: Some(total),
                 action: Action::Refuse,
                 message: budget_message(total, gw, "start"),
-                scaled: false,
                 refusal: Some(Refusal::IdentifyBudget),
-                switch_from: None,
-                shrink: None,
-                stopped: None,
-                failed: None,
+                ..Desired::default()
             };
         }
         let (spp, _, note) = shards_per_pod(spec, total, load, None, current);
@@ -130,8 +119,6 @@ pub(super) fn decide(
         return Desired {
             phase: Phase::Starting,
             active: Some(plan),
-            next: None,
-            retire: vec![],
             target_shards: Some(total),
             action: Action::Start,
             message: join(
@@ -141,12 +128,7 @@ pub(super) fn decide(
                 ),
                 note,
             ),
-            scaled: false,
-            refusal: None,
-            switch_from: None,
-            shrink: None,
-            stopped: None,
-            failed: None,
+            ..Desired::default()
         };
     };
 
@@ -239,17 +221,13 @@ pub(super) fn decide(
         return Desired {
             phase,
             active: Some(plan),
-            next: None,
             retire,
             target_shards: target_known.then_some(total),
             action,
             message,
             scaled: scaled && changed,
-            refusal: None,
-            switch_from: None,
             shrink,
-            stopped: None,
-            failed: None,
+            ..Desired::default()
         };
     }
 
@@ -279,12 +257,8 @@ pub(super) fn decide(
                     "{why}; generation {} ({} shards) is Ready, but Redis cannot be read: the switch waits and generation {} keeps answering",
                     next.generation, total, active.generation
                 ),
-                scaled: false,
-                refusal: None,
-                switch_from: None,
                 shrink,
-                stopped: None,
-                failed: None,
+                ..Desired::default()
             };
         }
         let max_concurrency = gateway.map_or(1, |g| g.session_start_limit.max_concurrency);
@@ -322,20 +296,17 @@ pub(super) fn decide(
             return Desired {
                 phase: Phase::Degraded,
                 active: Some(active_plan),
-                next: None,
                 retire,
                 target_shards: Some(total),
                 action: Action::ReshardTimedOut,
                 message: format!("{why}; {}", failed.message),
-                scaled: false,
-                refusal: None,
-                switch_from: None,
                 shrink,
                 stopped: Some(GenerationPlan {
                     replicas: 0,
                     ..next_plan
                 }),
                 failed: Some(failed),
+                ..Desired::default()
             };
         }
         if next.all_ready() {
@@ -344,7 +315,6 @@ pub(super) fn decide(
             return Desired {
                 phase: Phase::Running,
                 active: Some(next_plan),
-                next: None,
                 retire,
                 target_shards: Some(total),
                 action: Action::Switch,
@@ -352,12 +322,9 @@ pub(super) fn decide(
                     "{why}; generation {} ({} shards) is Ready: it now answers interactions; generation {} ({} shards) is retired once Redis names generation {}",
                     next.generation, total, active.generation, active.shard_total, next.generation
                 ),
-                scaled: false,
-                refusal: None,
                 switch_from: Some(active_plan),
                 shrink,
-                stopped: None,
-                failed: None,
+                ..Desired::default()
             };
         }
         return Desired {
@@ -376,29 +343,21 @@ pub(super) fn decide(
                 next.replicas,
                 active.generation
             ),
-            scaled: false,
-            refusal: None,
-            switch_from: None,
             shrink,
-            stopped: None,
-            failed: None,
+            ..Desired::default()
         };
     }
 
     let hold = |phase: Phase, action: Action, message: String, refused: bool| Desired {
         phase,
         active: Some(active_plan),
-        next: None,
         retire: retire.clone(),
         target_shards: Some(total),
         action,
         message,
-        scaled: false,
         refusal: refused.then_some(Refusal::IdentifyBudget),
-        switch_from: None,
         shrink,
-        stopped: None,
-        failed: None,
+        ..Desired::default()
     };
     let Some(gw) = gateway else {
         return hold(
@@ -443,30 +402,17 @@ pub(super) fn decide(
             ),
             note,
         ),
-        scaled: false,
-        refusal: None,
-        switch_from: None,
         shrink,
-        stopped: None,
-        failed: None,
+        ..Desired::default()
     }
 }
 
 pub(super) fn wait(why: String) -> Desired {
     Desired {
         phase: Phase::Pending,
-        active: None,
-        next: None,
-        retire: vec![],
-        target_shards: None,
         action: Action::Wait,
         message: why,
-        scaled: false,
-        refusal: None,
-        switch_from: None,
-        shrink: None,
-        stopped: None,
-        failed: None,
+        ..Desired::default()
     }
 }
 

@@ -249,6 +249,28 @@ pub struct Desired {
     pub failed: Option<FailedReshard>,
 }
 
+/// Nothing decided yet ([`Action::Wait`], `Pending`): no generation, nothing retired, no
+/// refusal, no hysteresis state. Each decision fills in the fields it decides.
+impl Default for Desired {
+    fn default() -> Self {
+        Self {
+            phase: Phase::Pending,
+            active: None,
+            next: None,
+            retire: Vec::new(),
+            target_shards: None,
+            action: Action::Wait,
+            message: String::new(),
+            scaled: false,
+            refusal: None,
+            switch_from: None,
+            shrink: None,
+            stopped: None,
+            failed: None,
+        }
+    }
+}
+
 /// What the fleet should be.
 ///
 /// - Shard total per [`shard_total`]; pods = `⌈total / shards_per_pod⌉`, with autoscaling of
@@ -298,19 +320,15 @@ pub fn after_store_write(mut desired: Desired, write: Result<(), &str>) -> Desir
             phase: Phase::Resharding,
             active: Some(from),
             next: Some(to),
-            retire: vec![],
             target_shards: desired.target_shards,
             action: Action::Reshard,
             message: format!(
                 "generation {} ({} shards) is Ready, but naming it active in Redis failed ({e}): generation {} keeps answering and the switch is retried",
                 to.generation, to.shard_total, from.generation
             ),
-            scaled: false,
-            refusal: None,
-            switch_from: None,
             shrink: desired.shrink,
-            stopped: None,
             failed: desired.failed,
+            ..Desired::default()
         },
         (_, _, active) => {
             if let Some(a) = active {

@@ -265,8 +265,6 @@ pub(super) fn too_few_shards(
     Some(Desired {
         phase: Phase::Degraded,
         active: active.map(plan_of),
-        next: None,
-        retire: vec![],
         target_shards: Some(total),
         action: Action::RefuseSpec,
         message: format!(
@@ -274,11 +272,9 @@ pub(super) fn too_few_shards(
              (Discord allows {MAX_GUILDS_PER_SHARD} guilds per shard and closes an overfull one \
              with 4011); raise it to {needed} or more; {keep}"
         ),
-        scaled: false,
         refusal: Some(Refusal::TooFewShards { total, needed }),
-        switch_from: None,
         shrink: current.shrink,
-        stopped: None,
         failed: current.failed.clone(),
+        ..Desired::default()
     })
 }
