@@ -18,6 +18,7 @@ pub mod facts;
 pub mod modlog;
 pub mod options;
 pub mod publish;
+pub mod purge;
 pub mod record;
 pub mod request;
 pub mod rules;
