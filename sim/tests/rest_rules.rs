@@ -1278,3 +1278,75 @@ async fn the_application_carries_every_field_the_spec_requires() {
     assert_eq!(r.body["flags_new"], r.body["flags"].to_string());
     sim.shutdown().await;
 }
+
+/// Posts `n` messages of a plain member in #general; their ids, oldest first.
+async fn posted(sim: &kyuta_sim::Sim, g: &Value, n: usize) -> Vec<u64> {
+    let author = plain_member(sim, g).await;
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let m = ctl(
+            sim,
+            "POST",
+            &format!("/channels/{}/messages", channel_id(g, "general")),
+            Some(&json!({"author_id": author, "content": format!("m{i}")})),
+        )
+        .await;
+        assert_eq!(m.status, 201);
+        ids.push(m.body["id"].as_str().unwrap().parse().unwrap());
+    }
+    ids
+}
+
+fn ids_of(v: &Value) -> Vec<u64> {
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn message_list_anchors_are_exclusive_snowflakes_and_after_starts_at_the_anchor() {
+    let sim = roomy(1).await;
+    let g = guild0(&sim).await;
+    let ids = posted(&sim, &g, 10).await;
+    let path = format!("/channels/{}/messages", channel_id(&g, "general"));
+    let r = api(
+        &sim,
+        "GET",
+        &format!("{path}?before={}&after={}", ids[9], ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["code"], 50035);
+    let r = api(&sim, "GET", &format!("{path}?before=abc"), None).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["code"], 50035);
+    // `after` gives the messages right after the anchor, newest first.
+    let r = api(
+        &sim,
+        "GET",
+        &format!("{path}?after={}&limit=3", ids[0]),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(ids_of(&r.body), vec![ids[3], ids[2], ids[1]]);
+    // `around` centres on the anchor.
+    let r = api(
+        &sim,
+        "GET",
+        &format!("{path}?around={}&limit=4", ids[5]),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(ids_of(&r.body), vec![ids[7], ids[6], ids[5], ids[4]]);
+    // Default 50, newest first; `before` pages backwards.
+    let r = api(&sim, "GET", &format!("{path}?before={}", ids[5]), None).await;
+    let got = ids_of(&r.body);
+    assert!(got.starts_with(&[ids[4], ids[3], ids[2], ids[1], ids[0]]));
+    assert!(got.windows(2).all(|w| w[0] > w[1]));
+    sim.shutdown().await;
+}

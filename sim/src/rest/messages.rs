@@ -155,8 +155,35 @@ async fn get_message(AxState(sh): S, Path(p): P) -> R {
 async fn list_messages(AxState(sh): S, Path(p): P, Query(q): Q) -> R {
     let cid = snow(&p, "channel")?;
     let limit = crate::http::limit_param(&q, 100, 50)?;
-    let before: Option<u64> = q.get("before").and_then(|s| s.parse().ok());
-    let after: Option<u64> = q.get("after").and_then(|s| s.parse().ok());
+    let anchor = |name: &str| -> Result<Option<u64>, ApiError> {
+        q.get(name)
+            .map(|s| {
+                s.parse::<u64>().map_err(|_| {
+                    ApiError::form(
+                        name,
+                        "NUMBER_TYPE_COERCE",
+                        &format!("Value \"{s}\" is not snowflake."),
+                    )
+                })
+            })
+            .transpose()
+    };
+    let before = anchor("before")?;
+    let after = anchor("after")?;
+    let around = anchor("around")?;
+    // Discord: before, after and around are mutually exclusive.
+    if [before, after, around]
+        .iter()
+        .filter(|a| a.is_some())
+        .count()
+        > 1
+    {
+        return Err(ApiError::form(
+            "around",
+            "LIST_ITEM_VALUE_EXCLUSIVE",
+            "Only one of before, after and around may be given.",
+        ));
+    }
     let st = sh.lock();
     let (_, perm) = channel_and_perms(&sh, &st, cid)?;
     if perm & perms::READ_MESSAGE_HISTORY == 0 {
@@ -181,6 +208,18 @@ async fn list_messages(AxState(sh): S, Path(p): P, Query(q): Q) -> R {
         })
         .unwrap_or_default();
     out.reverse();
+    if let Some(a) = around {
+        // Newest first: up to limit/2 newer than `around`, then it (if present) and older ones.
+        let newer_than = out.partition_point(|m| id_of(m) > a);
+        let start = newer_than - newer_than.min(limit / 2);
+        out = out.into_iter().skip(start).take(limit).collect();
+        return ok(json!(out));
+    }
+    if after.is_some() {
+        // Discord gives the messages right after `after` (the oldest of them), newest first.
+        let len = out.len();
+        out.drain(..len.saturating_sub(limit));
+    }
     out.truncate(limit);
     ok(json!(out))
 }
