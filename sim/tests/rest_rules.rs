@@ -1350,3 +1350,47 @@ async fn message_list_anchors_are_exclusive_snowflakes_and_after_starts_at_the_a
     assert!(got.windows(2).all(|w| w[0] > w[1]));
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn bulk_delete_ids_are_distinct_snowflakes() {
+    let sim = roomy(1).await;
+    let g = guild0(&sim).await;
+    let ids = posted(&sim, &g, 3).await;
+    let path = format!(
+        "/channels/{}/messages/bulk-delete",
+        channel_id(&g, "general")
+    );
+    let s = |i: usize| ids[i].to_string();
+    let r = api(
+        &sim,
+        "POST",
+        &path,
+        Some(&json!({"messages": ["abc", s(0), s(1)]})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["code"], 50035);
+    let r = api(
+        &sim,
+        "POST",
+        &path,
+        Some(&json!({"messages": [s(0), s(0), s(1)]})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["code"], 50035);
+    // Nothing was deleted; a valid request deletes, ignoring an unknown id.
+    let list = format!("/channels/{}/messages", channel_id(&g, "general"));
+    assert!(ids_of(&api(&sim, "GET", &list, None).await.body).contains(&ids[0]));
+    let r = api(
+        &sim,
+        "POST",
+        &path,
+        Some(&json!({"messages": [s(0), s(1), (ids[2] + 1).to_string()]})),
+    )
+    .await;
+    assert_eq!(r.status, 204);
+    let left = ids_of(&api(&sim, "GET", &list, None).await.body);
+    assert!(left.contains(&ids[2]) && !left.contains(&ids[0]) && !left.contains(&ids[1]));
+    sim.shutdown().await;
+}

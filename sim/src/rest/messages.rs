@@ -291,17 +291,25 @@ async fn bulk_delete(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R
     let cid = snow(&p, "channel")?;
     let why = reason(&h)?;
     let b = body_json(&body)?;
-    let ids: Vec<u64> = b
-        .get("messages")
-        .and_then(Value::as_array)
-        .ok_or_else(|| ApiError::form("messages", "BASE_TYPE_REQUIRED", "This field is required"))?
-        .iter()
-        .filter_map(|v| {
-            v.as_str()
-                .and_then(|s| s.parse().ok())
-                .or_else(|| v.as_u64())
-        })
-        .collect();
+    let raw = b.get("messages").and_then(Value::as_array).ok_or_else(|| {
+        ApiError::form("messages", "BASE_TYPE_REQUIRED", "This field is required")
+    })?;
+    let mut ids: Vec<u64> = Vec::with_capacity(raw.len());
+    for (i, v) in raw.iter().enumerate() {
+        // Every entry is a snowflake; unknown ones are ignored but count towards 2..=100.
+        let Some(id) = v
+            .as_str()
+            .and_then(|s| s.parse().ok())
+            .or_else(|| v.as_u64())
+        else {
+            return Err(ApiError::form(
+                &format!("messages.{i}"),
+                "NUMBER_TYPE_COERCE",
+                &format!("Value \"{v}\" is not snowflake."),
+            ));
+        };
+        ids.push(id);
+    }
     if ids.len() < 2 {
         return Err(ApiError::form(
             "messages",
@@ -314,6 +322,15 @@ async fn bulk_delete(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R
             "messages",
             "BASE_TYPE_MAX_LENGTH",
             "Must be 100 or fewer in length.",
+        ));
+    }
+    // Discord fails the whole request on a duplicate id.
+    let distinct: std::collections::HashSet<u64> = ids.iter().copied().collect();
+    if distinct.len() != ids.len() {
+        return Err(ApiError::form(
+            "messages",
+            "BASE_TYPE_BAD_REQUEST",
+            "Duplicate message ids are not allowed.",
         ));
     }
     let cutoff = now_ms().saturating_sub(14 * 86_400_000);
