@@ -30,6 +30,7 @@ mod http;
 mod interactions;
 mod limits;
 mod mentions;
+mod moderation;
 mod ratelimit;
 mod rest;
 mod state;

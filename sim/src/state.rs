@@ -516,10 +516,13 @@ impl State {
         true
     }
 
-    /// Appends an audit-log entry and raises GUILD_AUDIT_LOG_ENTRY_CREATE.
+    /// Appends an audit-log entry and raises GUILD_AUDIT_LOG_ENTRY_CREATE, which Discord
+    /// sends only to sessions with GUILD_MODERATION and only while the bot holds
+    /// VIEW_AUDIT_LOG in the guild.
     #[allow(clippy::too_many_arguments)]
     pub fn audit(
         &mut self,
+        world: &World,
         guild_id: u64,
         actor: u64,
         target: Option<u64>,
@@ -542,6 +545,12 @@ impl State {
             entry["options"] = o;
         }
         self.audit.entry(guild_id).or_default().push(entry.clone());
+        let sees = self.guild(world, guild_id).is_some_and(|g| {
+            g.base_permissions(world.bot.id) & crate::world::perms::VIEW_AUDIT_LOG != 0
+        });
+        if !sees {
+            return entry;
+        }
         let mut ev = entry.clone();
         ev["guild_id"] = json!(guild_id.to_string());
         self.dispatch(

@@ -2,8 +2,7 @@
 
 use crate::error::{ApiError, e};
 use crate::http::{P, Q, R, S, body_json, no_content, ok, reason, snow};
-use crate::state::{Shared, State, intents};
-use crate::util::{now_ms, snowflake_ms};
+use crate::state::Shared;
 use crate::world::perms;
 use axum::Router;
 use axum::body::Bytes;
@@ -82,80 +81,16 @@ async fn ban(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R {
         return Err(e::missing_permissions());
     }
     drop(g);
-    apply_ban(&sh, &mut st, gid, uid, why.as_deref(), delete_secs)?;
-    no_content()
-}
-
-/// Bans `uid` from `gid` as the bot (whose BAN_MEMBERS the caller checked): hierarchy,
-/// GUILD_MEMBER_REMOVE, GUILD_BAN_ADD, deletion of the user's recent messages, audit entry.
-fn apply_ban(
-    sh: &Shared,
-    st: &mut State,
-    gid: u64,
-    uid: u64,
-    why: Option<&str>,
-    delete_secs: u64,
-) -> Result<(), ApiError> {
-    let bot = sh.world.bot.id;
-    let g = st.guild(&sh.world, gid).ok_or_else(e::unknown_guild)?;
-    if g.bans.contains_key(&uid) {
-        // Already banned (a retried request): Discord answers 204 and changes nothing, so
-        // no event, no audit-log entry, and the first ban's reason stays.
-        return Ok(());
-    }
-    let was_member = g.members.contains_key(&uid);
-    if was_member && (uid == bot || !g.outranks(bot, uid)) {
-        return Err(e::missing_permissions());
-    }
-    let channels: Vec<u64> = g.channels.iter().map(|c| c.id).collect();
-    drop(g);
-    let user = st.user(&sh.world, uid).ok_or_else(e::unknown_user)?;
-    st.remove_member(&sh.world, gid, uid);
-    st.guild_mut(&sh.world, gid).expect("exists").bans.insert(
+    crate::moderation::ban(
+        &sh.world,
+        &mut st,
+        gid,
+        bot,
         uid,
-        crate::world::Ban {
-            user: user.clone(),
-            reason: why.map(str::to_owned),
-        },
-    );
-    let ev = json!({"guild_id": gid.to_string(), "user": user.to_json()});
-    st.dispatch(
-        Some(gid),
-        "GUILD_BAN_ADD",
-        &ev,
-        intents::GUILD_MODERATION,
-        false,
-    );
-    if delete_secs > 0 {
-        let cutoff = now_ms().saturating_sub(delete_secs * 1000);
-        let uid_s = uid.to_string();
-        for cid in channels {
-            let mut removed = Vec::new();
-            if let Some(v) = st.messages.get_mut(&cid) {
-                v.retain(|m| {
-                    let mine = m["author"]["id"].as_str() == Some(uid_s.as_str());
-                    let id: u64 = m["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-                    let hit = mine && snowflake_ms(id) >= cutoff;
-                    if hit {
-                        removed.push(id.to_string());
-                    }
-                    !hit
-                });
-            }
-            if !removed.is_empty() {
-                let ev = json!({"ids": removed, "channel_id": cid.to_string(), "guild_id": gid.to_string()});
-                st.dispatch(
-                    Some(gid),
-                    "MESSAGE_DELETE_BULK",
-                    &ev,
-                    intents::GUILD_MESSAGES,
-                    false,
-                );
-            }
-        }
-    }
-    st.audit(gid, bot, Some(uid), 22, vec![], why, None);
-    Ok(())
+        why.as_deref(),
+        delete_secs,
+    )?;
+    no_content()
 }
 
 /// Most users one bulk ban may name.
@@ -230,7 +165,17 @@ async fn bulk_ban(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R {
     for uid in &users {
         if already.contains(uid) {
             failed.push(uid.to_string());
-        } else if apply_ban(&sh, &mut st, gid, *uid, why.as_deref(), delete_secs).is_ok() {
+        } else if crate::moderation::ban(
+            &sh.world,
+            &mut st,
+            gid,
+            bot,
+            *uid,
+            why.as_deref(),
+            delete_secs,
+        )
+        .is_ok()
+        {
             banned.push(uid.to_string());
         } else {
             failed.push(uid.to_string());
@@ -252,21 +197,8 @@ async fn unban(AxState(sh): S, Path(p): P, h: HeaderMap) -> R {
     if g.base_permissions(bot) & perms::BAN_MEMBERS == 0 {
         return Err(e::missing_permissions());
     }
-    let b = g.bans.get(&uid).ok_or_else(e::unknown_ban)?.clone();
     drop(g);
-    st.guild_mut(&sh.world, gid)
-        .expect("exists")
-        .bans
-        .remove(&uid);
-    let ev = json!({"guild_id": gid.to_string(), "user": b.user.to_json()});
-    st.dispatch(
-        Some(gid),
-        "GUILD_BAN_REMOVE",
-        &ev,
-        intents::GUILD_MODERATION,
-        false,
-    );
-    st.audit(gid, bot, Some(uid), 23, vec![], why.as_deref(), None);
+    crate::moderation::unban(&sh.world, &mut st, gid, bot, uid, why.as_deref())?;
     no_content()
 }
 

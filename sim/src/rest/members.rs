@@ -3,7 +3,7 @@
 use crate::error::{ApiError, e};
 use crate::http::{P, Q, R, S, body_json, no_content, ok, reason, snow};
 use crate::state::{Shared, intents};
-use crate::util::{iso, now_ms, parse_iso};
+use crate::util::{now_ms, parse_iso};
 use crate::world::{Guild, perms};
 use axum::Router;
 use axum::body::Bytes;
@@ -115,9 +115,10 @@ async fn modify_member(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) ->
         let until = until.filter(|t| *t > now_ms());
         // Discord logs changes only: the same timeout set again (a retried request) adds no
         // audit-log entry.
-        if member.communication_disabled_until != until {
-            changes_update.push(json!({"key": "communication_disabled_until", "old_value": member.communication_disabled_until.map(iso), "new_value": until.map(iso)}));
-        }
+        changes_update.extend(crate::moderation::timeout_change(
+            member.communication_disabled_until,
+            until,
+        ));
         new_member.communication_disabled_until = until;
     }
     if let Some(v) = b.get("nick") {
@@ -188,27 +189,15 @@ async fn modify_member(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) ->
         new_member.roles = after.into_iter().collect();
     }
     drop(g);
-    let guild = st.guild_mut(&sh.world, gid).expect("exists");
-    guild.members.insert(uid, new_member);
-    let ev = member_event(guild, uid);
-    st.dispatch(
-        Some(gid),
-        "GUILD_MEMBER_UPDATE",
-        &ev,
-        intents::GUILD_MEMBERS,
-        false,
+    let ev = crate::moderation::update_member(
+        &sh.world,
+        &mut st,
+        gid,
+        bot,
+        new_member,
+        changes_update,
+        why.as_deref(),
     );
-    if !changes_update.is_empty() {
-        st.audit(
-            gid,
-            bot,
-            Some(uid),
-            24,
-            changes_update,
-            why.as_deref(),
-            None,
-        );
-    }
     if !role_add.is_empty() || !role_remove.is_empty() {
         let mut ch = Vec::new();
         if !role_add.is_empty() {
@@ -217,7 +206,7 @@ async fn modify_member(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) ->
         if !role_remove.is_empty() {
             ch.push(json!({"key": "$remove", "new_value": role_remove}));
         }
-        st.audit(gid, bot, Some(uid), 25, ch, why.as_deref(), None);
+        st.audit(&sh.world, gid, bot, Some(uid), 25, ch, why.as_deref(), None);
     }
     let mut out = ev;
     out.as_object_mut().map(|o| o.remove("guild_id"));
@@ -262,6 +251,7 @@ async fn role_change(sh: Arc<Shared>, p: HashMap<String, String>, h: HeaderMap, 
     );
     let key = if add { "$add" } else { "$remove" };
     st.audit(
+        &sh.world,
         gid,
         bot,
         Some(uid),
@@ -295,7 +285,6 @@ async fn kick(AxState(sh): S, Path(p): P, h: HeaderMap) -> R {
         return Err(e::missing_permissions());
     }
     drop(g);
-    st.remove_member(&sh.world, gid, uid);
-    st.audit(gid, bot, Some(uid), 20, vec![], why.as_deref(), None);
+    crate::moderation::kick(&sh.world, &mut st, gid, bot, uid, why.as_deref())?;
     no_content()
 }

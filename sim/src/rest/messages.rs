@@ -275,6 +275,7 @@ async fn delete_message(AxState(sh): S, Path(p): P, h: HeaderMap) -> R {
     st.dispatch(c.guild_id, "MESSAGE_DELETE", &ev, intent, false);
     if !own && let Some(g) = c.guild_id {
         st.audit(
+            &sh.world,
             g,
             sh.world.bot.id,
             Some(author),
@@ -358,6 +359,7 @@ async fn bulk_delete(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R
         false,
     );
     st.audit(
+        &sh.world,
         g,
         sh.world.bot.id,
         Some(cid),
