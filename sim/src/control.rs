@@ -75,6 +75,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/guilds/{guild}/bans/{user}",
             post(moderator_ban).delete(moderator_unban),
         )
+        .route("/guilds/{guild}/members/{user}/nick", post(member_nick))
         .route("/guilds/{guild}/roles/{role}", patch(role_update))
         .route("/guilds/{guild}/bans", get(bans))
         .route("/guilds/{guild}/audit-log", get(audit_log))
@@ -90,9 +91,14 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
             "/channels/{channel}/messages",
             get(messages).post(user_message),
         )
+        .route(
+            "/channels/{channel}/messages/{message}",
+            patch(user_edit).delete(user_delete),
+        )
         .route("/interactions", post(interaction))
         .route("/interactions/component", post(component_interaction))
         .route("/interactions/{id}", get(interaction_result))
+        .route("/users/{user}", patch(user_update))
         .route("/users/{user}/dms", post(user_dms))
         .route("/presences", get(presences))
         .route("/stats", get(stats))
@@ -309,6 +315,115 @@ async fn member_leave(AxState(sh): S, Path(p): P) -> CR {
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// A member changes their own nickname: `{"nick": "name" | null}` (empty or null clears it;
+/// at most 32 characters; the member needs CHANGE_NICKNAME unless they own the guild) →
+/// GUILD_MEMBER_UPDATE (GUILD_MEMBERS) and, when it changed, an audit entry (24,
+/// MEMBER_UPDATE) by the member with the `nick` change.
+async fn member_nick(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    let gid = id(&p, "guild")?;
+    let uid = id(&p, "user")?;
+    let b = parse_body(&body)?;
+    let nick = match b.get("nick") {
+        None => return Err(bad("nick (string or null) is required")),
+        Some(Value::Null) => None,
+        Some(Value::String(s)) if s.is_empty() => None,
+        Some(Value::String(s)) if s.chars().count() > 32 => {
+            return Err(bad("nick must be 32 or fewer in length"));
+        }
+        Some(Value::String(s)) => Some(s.clone()),
+        Some(_) => return Err(bad("nick must be a string or null")),
+    };
+    let mut st = sh.lock();
+    let g = st
+        .guild_mut(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    if !g.members.contains_key(&uid) {
+        return Err(not_found("unknown member"));
+    }
+    if uid != g.owner_id && g.base_permissions(uid) & crate::world::perms::CHANGE_NICKNAME == 0 {
+        return Err(Ctl(
+            StatusCode::FORBIDDEN,
+            "the member lacks CHANGE_NICKNAME".into(),
+        ));
+    }
+    let m = g.members.get_mut(&uid).expect("checked");
+    let old = std::mem::replace(&mut m.nick, nick.clone());
+    let ev = crate::rest::members::member_event(g, uid);
+    st.dispatch(
+        Some(gid),
+        "GUILD_MEMBER_UPDATE",
+        &ev,
+        intents::GUILD_MEMBERS,
+        false,
+    );
+    if old != nick {
+        st.audit(
+            gid,
+            uid,
+            Some(uid),
+            24,
+            vec![json!({"key": "nick", "old_value": old, "new_value": nick})],
+            None,
+            None,
+        );
+    }
+    Ok(Json(ev).into_response())
+}
+
+/// A user changes their account: `{"username"?, "global_name"?}` (`global_name` null clears
+/// it) → GUILD_MEMBER_UPDATE (GUILD_MEMBERS) in every guild they share with the bot, as
+/// Discord sends user changes of members (bots get no USER_UPDATE for other users).
+async fn user_update(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    let uid = id(&p, "user")?;
+    let b = parse_body(&body)?;
+    let mut st = sh.lock();
+    let mut user = st
+        .user(&sh.world, uid)
+        .ok_or_else(|| not_found("unknown user"))?;
+    if user.bot {
+        return Err(bad("bot accounts are not changed here"));
+    }
+    match b.get("username") {
+        None => {}
+        Some(Value::String(s)) if (2..=32).contains(&s.chars().count()) => {
+            user.username = s.clone();
+        }
+        Some(_) => return Err(bad("username must be a string of 2 to 32 characters")),
+    }
+    match b.get("global_name") {
+        None => {}
+        Some(Value::Null) => user.global_name = None,
+        Some(Value::String(s)) if (1..=32).contains(&s.chars().count()) => {
+            user.global_name = Some(s.clone());
+        }
+        Some(_) => return Err(bad("global_name must be null or 1 to 32 characters")),
+    }
+    st.users.insert(uid, user.clone());
+    // The guild the world generated the user in, and every guild already in memory.
+    if let Some(n) = sh.world.owner_index(uid) {
+        st.guild_mut(&sh.world, sh.world.guild_id(n));
+    }
+    let mut events = Vec::new();
+    for g in st.guilds.values_mut() {
+        if let Some(m) = g.members.get_mut(&uid) {
+            m.user = user.clone();
+            events.push((g.id, crate::rest::members::member_event(g, uid)));
+        }
+    }
+    events.sort_by_key(|(g, _)| *g);
+    let guilds: Vec<String> = events.iter().map(|(g, _)| g.to_string()).collect();
+    for (g, ev) in events {
+        st.dispatch(
+            Some(g),
+            "GUILD_MEMBER_UPDATE",
+            &ev,
+            intents::GUILD_MEMBERS,
+            false,
+        );
+    }
+    Ok(Json(json!({"user": user.to_json(), "guilds": guilds})).into_response())
+}
+
 async fn bans(AxState(sh): S, Path(p): P) -> CR {
     let gid = id(&p, "guild")?;
     let st = sh.lock();
@@ -335,16 +450,15 @@ async fn messages(AxState(sh): S, Path(p): P) -> CR {
     Ok(Json(json!(st.messages.get(&cid).cloned().unwrap_or_default())).into_response())
 }
 
-async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
-    let cid = id(&p, "channel")?;
-    let b = parse_body(&body)?;
-    let author = val_id(b.get("author_id")).ok_or_else(|| bad("author_id is required"))?;
-    let content = b
-        .get("content")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_owned();
-    let mut st = sh.lock();
+/// The channel's guild, the author and their partial `member` (in a guild) for a user acting
+/// in channel `cid`: the author must exist and be a member of the channel's guild, and, as on
+/// Discord, a member in a timeout cannot post or edit.
+fn acting_author(
+    sh: &Shared,
+    st: &State,
+    cid: u64,
+    author: u64,
+) -> Result<(Option<u64>, User, Option<Value>), Ctl> {
     let c = st
         .channel(&sh.world, cid)
         .ok_or_else(|| not_found("unknown channel"))?;
@@ -357,7 +471,6 @@ async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
             let Some(m) = g.members.get(&author) else {
                 return Err(bad("author is not a member of the channel's guild"));
             };
-            // As on Discord, a member in a timeout cannot post.
             if m.communication_disabled_until
                 .is_some_and(|t| t > crate::util::now_ms())
             {
@@ -367,30 +480,146 @@ async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
         }
         None => None,
     };
-    let mid = next_snowflake();
-    let mut m = message_json(mid, cid, c.guild_id, &user, None, &content, &b, 0);
-    // A user's client sends no allowed_mentions: every mention they may make notifies.
-    let mentions = crate::mentions::record(&st, &sh.world, c.guild_id, cid, author, &mut m, None);
-    let mentions_bot = mentions.has_user(sh.world.bot.id);
-    st.messages.entry(cid).or_default().push(m.clone());
+    Ok((c.guild_id, user, member))
+}
+
+/// Dispatches a user's message `m` (created or edited) as Discord does: mentioned members
+/// carry their partial `member`, the author's too; content is blanked without
+/// MESSAGE_CONTENT unless the bot is mentioned.
+fn publish_user_message(
+    sh: &Shared,
+    st: &mut State,
+    guild: Option<u64>,
+    event: &str,
+    m: &Value,
+    member: Option<Value>,
+    mentions_bot: bool,
+) {
     let mut ev = m.clone();
-    crate::mentions::with_members(&st, &sh.world, c.guild_id, &mut ev);
+    crate::mentions::with_members(st, &sh.world, guild, &mut ev);
     if let Some(mm) = member {
         ev["member"] = mm;
     }
-    let intent = if c.guild_id.is_some() {
+    let intent = if guild.is_some() {
         intents::GUILD_MESSAGES
     } else {
         intents::DIRECT_MESSAGES
     };
-    st.dispatch(
-        c.guild_id,
+    st.dispatch(guild, event, &ev, intent, !mentions_bot && guild.is_some());
+}
+
+async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    let cid = id(&p, "channel")?;
+    let b = parse_body(&body)?;
+    let author = val_id(b.get("author_id")).ok_or_else(|| bad("author_id is required"))?;
+    let content = b
+        .get("content")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let mut st = sh.lock();
+    let (guild, user, member) = acting_author(&sh, &st, cid, author)?;
+    let mid = next_snowflake();
+    let mut m = message_json(mid, cid, guild, &user, None, &content, &b, 0);
+    // A user's client sends no allowed_mentions: every mention they may make notifies.
+    let mentions = crate::mentions::record(&st, &sh.world, guild, cid, author, &mut m, None);
+    let mentions_bot = mentions.has_user(sh.world.bot.id);
+    st.messages.entry(cid).or_default().push(m.clone());
+    publish_user_message(
+        &sh,
+        &mut st,
+        guild,
         "MESSAGE_CREATE",
-        &ev,
-        intent,
-        !mentions_bot && c.guild_id.is_some(),
+        &m,
+        member,
+        mentions_bot,
     );
     Ok((StatusCode::CREATED, Json(m)).into_response())
+}
+
+/// The index and stored copy of message `mid` of channel `cid`, which `author` must have
+/// written (Discord lets users edit and delete only their own messages this way).
+fn own_message(st: &State, cid: u64, mid: u64, author: u64) -> Result<(usize, Value), Ctl> {
+    let (i, m) = crate::rest::messages::find_message(st, cid, mid)
+        .ok_or_else(|| not_found("unknown message"))?;
+    if m["author"]["id"].as_str() != Some(author.to_string().as_str()) {
+        return Err(Ctl(
+            StatusCode::FORBIDDEN,
+            "author_id is not the message's author".into(),
+        ));
+    }
+    Ok((i, m))
+}
+
+/// A user edits their own message: `{"author_id", "content"?, "embeds"?}` → the stored
+/// message gets the new fields and `edited_timestamp`, and MESSAGE_UPDATE carries the full
+/// message (with `guild_id` and the author's `member` in a guild). With `"unfurl": true` it
+/// is Discord resolving the links instead: only `embeds` change, `edited_timestamp` stays.
+async fn user_edit(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    let cid = id(&p, "channel")?;
+    let mid = id(&p, "message")?;
+    let b = parse_body(&body)?;
+    let author = val_id(b.get("author_id")).ok_or_else(|| bad("author_id is required"))?;
+    let unfurl = b.get("unfurl").and_then(Value::as_bool).unwrap_or(false);
+    if b.get("content").is_some_and(|c| !c.is_string()) {
+        return Err(bad("content must be a string"));
+    }
+    if unfurl && b.get("content").is_some() {
+        return Err(bad("an unfurl changes embeds only"));
+    }
+    let mut st = sh.lock();
+    let (guild, _, member) = acting_author(&sh, &st, cid, author)?;
+    let (i, mut m) = own_message(&st, cid, mid, author)?;
+    let mut edit = json!({});
+    for k in ["content", "embeds"] {
+        if let Some(v) = b.get(k) {
+            edit[k] = v.clone();
+        }
+    }
+    crate::state::apply_edit(&mut m, &edit);
+    if !unfurl {
+        m["edited_timestamp"] = json!(crate::util::iso(now_ms()));
+    }
+    let mentions = crate::mentions::record(&st, &sh.world, guild, cid, author, &mut m, None);
+    let mentions_bot = mentions.has_user(sh.world.bot.id);
+    st.messages.get_mut(&cid).expect("exists")[i] = m.clone();
+    publish_user_message(
+        &sh,
+        &mut st,
+        guild,
+        "MESSAGE_UPDATE",
+        &m,
+        member,
+        mentions_bot,
+    );
+    Ok(Json(m).into_response())
+}
+
+/// A user deletes their own message: `{"author_id"}` → MESSAGE_DELETE with `id`,
+/// `channel_id` and `guild_id` (no audit entry: Discord logs only deletions by others).
+async fn user_delete(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    let cid = id(&p, "channel")?;
+    let mid = id(&p, "message")?;
+    let b = parse_body(&body)?;
+    let author = val_id(b.get("author_id")).ok_or_else(|| bad("author_id is required"))?;
+    let mut st = sh.lock();
+    let guild = st
+        .channel(&sh.world, cid)
+        .ok_or_else(|| not_found("unknown channel"))?
+        .guild_id;
+    let (i, _) = own_message(&st, cid, mid, author)?;
+    st.messages.get_mut(&cid).expect("exists").remove(i);
+    let mut ev = json!({"id": mid.to_string(), "channel_id": cid.to_string()});
+    if let Some(g) = guild {
+        ev["guild_id"] = json!(g.to_string());
+    }
+    let intent = if guild.is_some() {
+        intents::GUILD_MESSAGES
+    } else {
+        intents::DIRECT_MESSAGES
+    };
+    st.dispatch(guild, "MESSAGE_DELETE", &ev, intent, false);
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn interaction(AxState(sh): S, body: Bytes) -> CR {

@@ -1,5 +1,6 @@
 //! Where each gateway event goes: every event feeds the guild cache; interactions and prefix
-//! commands go to the command dispatcher; guild messages and member joins go to automod.
+//! commands go to the command dispatcher; guild messages, their edits, member joins and
+//! member updates (name changes) go to automod.
 //!
 //! Handlers run as tasks the router tracks (the dispatcher tracks the commands it runs), so
 //! shutdown waits for both. Automod work is bounded: at most [`MAX_CONCURRENT_AUTOMOD`]
@@ -150,6 +151,14 @@ impl Router {
                 if self.prefix_commands {
                     self.dispatcher.on_message(shard, m);
                 }
+            }
+            Event::MessageUpdate(m) if m.guild_id.is_some() && !m.author.bot => {
+                let automod = Arc::clone(&self.automod);
+                self.spawn_automod(async move { automod.on_message_edit(&m).await });
+            }
+            Event::MemberUpdate(m) => {
+                let automod = Arc::clone(&self.automod);
+                self.spawn_automod(async move { automod.on_member_update(&m).await });
             }
             Event::MemberAdd(m) => {
                 let automod = Arc::clone(&self.automod);

@@ -51,7 +51,7 @@ async fn get_member(AxState(sh): S, Path(p): P) -> R {
     ok(g.members.get(&uid).ok_or_else(e::unknown_member)?.to_json())
 }
 
-fn member_event(g: &Guild, uid: u64) -> Value {
+pub(crate) fn member_event(g: &Guild, uid: u64) -> Value {
     let mut v = g
         .members
         .get(&uid)

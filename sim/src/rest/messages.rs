@@ -129,7 +129,8 @@ async fn create_message(AxState(sh): S, Path(p): P, body: Bytes) -> R {
     ok(m)
 }
 
-fn find_message(st: &State, cid: u64, mid: u64) -> Option<(usize, Value)> {
+/// The index and a copy of message `mid` of channel `cid`, if stored.
+pub(crate) fn find_message(st: &State, cid: u64, mid: u64) -> Option<(usize, Value)> {
     st.messages
         .get(&cid)?
         .iter()

@@ -6,8 +6,8 @@ mod audit;
 mod bans;
 mod gateway;
 mod guilds;
-mod members;
-mod messages;
+pub(crate) mod members;
+pub(crate) mod messages;
 mod users;
 
 use crate::error::{ApiError, e};

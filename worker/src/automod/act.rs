@@ -117,6 +117,55 @@ impl AutomodRunner {
         self.carry_out(&config, planned).await;
     }
 
+    /// Evaluates an edited guild message (MESSAGE_UPDATE) and carries out what the guild's
+    /// content rules ask; updates that are no edit by the author (an embed resolved) are left
+    /// alone.
+    pub async fn on_message_edit(&self, msg: &Message) {
+        let Some(guild) = msg.guild_id.map(|g| g.get()) else {
+            return;
+        };
+        if msg.edited_timestamp.is_none()
+            || msg.author.bot
+            || msg.author.id == self.services.bot_user_id
+        {
+            return;
+        }
+        let Some(config) = self.automod_config(guild).await else {
+            return;
+        };
+        let roles = super::runtime::message_roles(msg);
+        let permissions = self
+            .services
+            .author_permissions(guild, msg.author.id.get(), &roles)
+            .await;
+        let planned = self
+            .automod
+            .on_message_edit(&config.automod, msg, permissions, self.deps.bot_id)
+            .await;
+        self.carry_out(&config, planned).await;
+    }
+
+    /// Evaluates a member whose names may have changed (GUILD_MEMBER_UPDATE) against the
+    /// guild's name rules and carries out what they ask.
+    pub async fn on_member_update(
+        &self,
+        update: &twilight_model::gateway::payload::incoming::MemberUpdate,
+    ) {
+        if update.user.bot {
+            return;
+        }
+        let ctx = super::runtime::updated_member_context(update);
+        let Some(config) = self.automod_config(ctx.guild_id).await else {
+            return;
+        };
+        let now_ms = crate::store::Timestamp::now().unix_millis() as u64;
+        let planned = self
+            .automod
+            .on_member_update(&config.automod, &ctx, now_ms, self.deps.bot_id)
+            .await;
+        self.carry_out(&config, planned).await;
+    }
+
     /// Evaluates a member who joined and carries out what the guild's rules ask (raid mode,
     /// account age, names).
     pub async fn on_member_add(&self, guild: u64, member: &Member) {

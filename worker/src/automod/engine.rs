@@ -224,6 +224,30 @@ impl Engine {
         msg: &MessageContext<'_>,
         counters: &dyn Counters,
     ) -> Vec<Verdict> {
+        self.evaluate_message(rules, msg, counters, false).await
+    }
+
+    /// Evaluates the new content of an edited message: the same rules and exemptions as
+    /// [`Engine::evaluate`], but an edit is not a new message, so nothing is counted over
+    /// time (message rate, duplicates, mentions, attachments or emoji over time); what one
+    /// message holds (words, links, invites, caps, regexes, toxicity, mentions, attachments
+    /// or emoji per message) is checked again.
+    pub async fn evaluate_edit(
+        &self,
+        rules: &GuildRules,
+        msg: &MessageContext<'_>,
+        counters: &dyn Counters,
+    ) -> Vec<Verdict> {
+        self.evaluate_message(rules, msg, counters, true).await
+    }
+
+    async fn evaluate_message(
+        &self,
+        rules: &GuildRules,
+        msg: &MessageContext<'_>,
+        counters: &dyn Counters,
+        edit: bool,
+    ) -> Vec<Verdict> {
         if !rules.enabled || rules.message_rules.is_empty() || self.globally_exempt(rules, msg) {
             return Vec::new();
         }
@@ -244,9 +268,11 @@ impl Engine {
                 &pass,
                 |rule| {
                     if rule.exempt(msg.author_roles, msg.channel_id) {
-                        Finding::Clean
-                    } else {
-                        rule.check.message(&input, &rule.info)
+                        return Finding::Clean;
+                    }
+                    match rule.check.message(&input, &rule.info) {
+                        Finding::Count(_) if edit => Finding::Clean,
+                        f => f,
                     }
                 },
                 counters,
@@ -279,6 +305,33 @@ impl Engine {
         };
         self.run(&pass, |rule| rule.check.join(member, &rule.info), counters)
             .await
+    }
+
+    /// Evaluates a member whose username, global name or nickname changed: the rules about
+    /// names only (raid mode and account age are about joining), with the same exemption of
+    /// bots as for joins.
+    pub async fn evaluate_rename(
+        &self,
+        rules: &GuildRules,
+        member: &MemberContext<'_>,
+        counters: &dyn Counters,
+    ) -> Vec<Verdict> {
+        if !rules.enabled || rules.member_rules.is_empty() || (rules.exempt_bots && member.is_bot) {
+            return Vec::new();
+        }
+        let pass = Pass {
+            rules: &rules.member_rules,
+            guild: member.guild_id,
+            user: member.user_id,
+            now_ms: member.joined_at_ms,
+            unavailable: "automod counters unavailable",
+        };
+        self.run(
+            &pass,
+            |rule| rule.check.renamed(member, &rule.info),
+            counters,
+        )
+        .await
     }
 
     /// The loop: every rule's finding, the counters all rules asked for in one call, then

@@ -164,6 +164,48 @@ pub fn member_context(guild: u64, member: &Member) -> MemberContext<'_> {
     }
 }
 
+/// The event name of an edit: the message and when it was edited.
+#[must_use]
+pub fn edit_event(message_id: u64, edited_ms: u64) -> String {
+    format!("edit:{message_id}:{edited_ms}")
+}
+
+/// The event name of a member's names: the member and a hash of their username, global
+/// name and nickname, so the same names are acted on once.
+#[must_use]
+pub fn rename_event(ctx: &MemberContext<'_>) -> String {
+    let names = format!(
+        "{}\u{0}{}\u{0}{}",
+        ctx.username,
+        ctx.global_name.unwrap_or(""),
+        ctx.nick.unwrap_or("")
+    );
+    format!(
+        "rename:{}:{:016x}",
+        ctx.user_id,
+        crate::hash::fnv1a64(names.as_bytes())
+    )
+}
+
+/// Builds the engine's view of a member from a GUILD_MEMBER_UPDATE.
+#[must_use]
+pub fn updated_member_context(
+    update: &twilight_model::gateway::payload::incoming::MemberUpdate,
+) -> MemberContext<'_> {
+    MemberContext {
+        guild_id: update.guild_id.get(),
+        user_id: update.user.id.get(),
+        is_bot: update.user.bot,
+        username: &update.user.name,
+        global_name: update.user.global_name.as_deref(),
+        nick: update.nick.as_deref(),
+        joined_at_ms: update
+            .joined_at
+            .map(|t| (t.as_micros() / 1000) as u64)
+            .unwrap_or_else(|| snowflake_ms(update.user.id.get())),
+    }
+}
+
 /// Automod for one worker: the engine, the compiled-rules cache and the counters.
 pub struct Automod {
     engine: Engine,
@@ -210,6 +252,68 @@ impl Automod {
             &format!("message:{}", ctx.message_id),
             Some((ctx.channel_id, ctx.message_id)),
             ctx.timestamp_ms,
+        )
+    }
+
+    /// Plans the actions for an edited guild message: its new content through the content
+    /// rules ([`Engine::evaluate_edit`]). Only an edit by its author counts (the message has
+    /// an `edited_timestamp`); the idempotency keys name the edit, so a later update that
+    /// leaves the text alone (Discord resolving a link's embed) replays and never acts twice.
+    pub async fn on_message_edit(
+        &self,
+        stored: &serde_json::Value,
+        msg: &Message,
+        permissions: Option<Permissions>,
+        bot: u64,
+    ) -> Vec<PlannedAction> {
+        let Some(edited) = msg.edited_timestamp else {
+            return Vec::new();
+        };
+        let roles = message_roles(msg);
+        let Some(ctx) = message_context(msg, &roles, permissions) else {
+            return Vec::new();
+        };
+        let rules = self.cache.get(ctx.guild_id, stored);
+        let verdicts = self
+            .engine
+            .evaluate_edit(&rules, &ctx, &*self.counters)
+            .await;
+        let edited_ms = (edited.as_micros() / 1000) as u64;
+        plan(
+            &verdicts,
+            ctx.guild_id,
+            ctx.author_id,
+            bot,
+            &edit_event(ctx.message_id, edited_ms),
+            Some((ctx.channel_id, ctx.message_id)),
+            edited_ms,
+        )
+    }
+
+    /// Plans the actions for a member of `guild` whose names may have changed (a
+    /// GUILD_MEMBER_UPDATE): the name rules ([`Engine::evaluate_rename`]). The keys name the
+    /// names, so an update that changes something else (roles, a timeout) replays instead of
+    /// acting again.
+    pub async fn on_member_update(
+        &self,
+        stored: &serde_json::Value,
+        ctx: &MemberContext<'_>,
+        now_ms: u64,
+        bot: u64,
+    ) -> Vec<PlannedAction> {
+        let rules = self.cache.get(ctx.guild_id, stored);
+        let verdicts = self
+            .engine
+            .evaluate_rename(&rules, ctx, &*self.counters)
+            .await;
+        plan(
+            &verdicts,
+            ctx.guild_id,
+            ctx.user_id,
+            bot,
+            &rename_event(ctx),
+            None,
+            now_ms,
         )
     }
 
@@ -323,6 +427,52 @@ mod tests {
             .on_message(&stored, &m, Some(Permissions::MANAGE_MESSAGES), 999)
             .await;
         assert!(none.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_edit_is_planned_under_its_own_keys_and_an_unedited_update_is_not() {
+        let stored = Preset::Standard.config().to_json();
+        let automod = Automod::new(
+            Arc::new(RulesCache::default()),
+            Arc::new(LocalCounters::new()),
+        );
+        let id = (1u64 << 40) | 9;
+        let mut m = message("join discord.gg/spam now", id);
+        assert!(
+            automod
+                .on_message_edit(&stored, &m, None, 999)
+                .await
+                .is_empty(),
+            "no edited_timestamp: not an edit by the author"
+        );
+        m.edited_timestamp =
+            Some(twilight_model::util::Timestamp::from_secs(1_717_200_060).unwrap());
+        let plan = automod.on_message_edit(&stored, &m, None, 999).await;
+        assert_eq!(
+            plan.iter().map(|p| p.action).collect::<Vec<_>>(),
+            [Action::Delete, Action::Warn]
+        );
+        assert_eq!(
+            plan[0].case.idempotency_key,
+            format!("automod:edit:{id}:1717200060000:invites:delete")
+        );
+        assert_eq!(plan[0].message, Some((20, id)));
+    }
+
+    #[test]
+    fn the_same_names_make_the_same_rename_event() {
+        let ctx = |nick| MemberContext {
+            guild_id: 1,
+            user_id: 2,
+            is_bot: false,
+            username: "someone",
+            global_name: None,
+            nick,
+            joined_at_ms: 0,
+        };
+        assert_eq!(rename_event(&ctx(Some("a"))), rename_event(&ctx(Some("a"))));
+        assert_ne!(rename_event(&ctx(Some("a"))), rename_event(&ctx(None)));
+        assert!(rename_event(&ctx(None)).starts_with("rename:2:"));
     }
 
     #[test]

@@ -616,3 +616,58 @@ fn unavailable_counters_skip_windowed_rules_but_not_the_others() {
     ));
     assert_eq!(names(&with), ["rate", "inv"]);
 }
+
+#[test]
+fn an_edit_is_checked_for_content_but_not_counted_as_a_message() {
+    let r = rules(json!([
+        {"name": "rate", "kind": {"type": "message_rate", "count": 2, "within_secs": 5}, "actions": delete()},
+        {"name": "dup", "kind": {"type": "duplicates", "count": 2, "within_secs": 30}, "actions": delete()},
+        {"name": "ment", "kind": {"type": "mention_spam", "per_message": 3, "over_time": {"count": 4, "within_secs": 30}}, "actions": delete()},
+        {"name": "inv", "kind": {"type": "invites"}, "actions": delete()}
+    ]));
+    let c = LocalCounters::new();
+    let e = Engine::new();
+    let rt = rt();
+    // One message, then many edits of it: no rate, duplicate or mentions-over-time hit.
+    assert!(eval(&r, &msg("hello there", 0, 1), &c).is_empty());
+    let mut edit = msg("hello there", 0, 1);
+    edit.user_mentions = 2;
+    for _ in 0..5 {
+        assert!(rt.block_on(e.evaluate_edit(&r, &edit, &c)).is_empty());
+    }
+    // What the edited text holds is checked as in a new message.
+    let spam = msg("join discord.gg/spam", 0, 1);
+    assert_eq!(names(&rt.block_on(e.evaluate_edit(&r, &spam, &c))), ["inv"]);
+    edit.user_mentions = 3;
+    assert_eq!(
+        names(&rt.block_on(e.evaluate_edit(&r, &edit, &c))),
+        ["ment"]
+    );
+    // The edits did not count: the next real message is only the second.
+    assert_eq!(names(&eval(&r, &msg("another", 1000, 2), &c)), ["rate"]);
+}
+
+#[test]
+fn a_rename_is_checked_by_the_name_rules_only() {
+    let r = rules(json!([
+        {"name": "age", "kind": {"type": "account_age", "min_age_secs": 86400}, "actions": [{"type": "kick"}]},
+        {"name": "raid", "kind": {"type": "join_rate", "count": 2, "within_secs": 10}, "actions": [{"type": "alert"}]},
+        {"name": "names", "kind": {"type": "names", "words": ["discord staff"]}, "actions": [{"type": "kick"}]}
+    ]));
+    let c = LocalCounters::new();
+    let e = Engine::new();
+    let rt = rt();
+    let user = id_at(0, 1);
+    let mut m = join(user, BASE_MS + 1000, "newbie");
+    assert!(
+        rt.block_on(e.evaluate_rename(&r, &m, &c)).is_empty(),
+        "a young account renaming is not a join"
+    );
+    m.nick = Some("Discord Staff");
+    assert_eq!(
+        names(&rt.block_on(e.evaluate_rename(&r, &m, &c))),
+        ["names"]
+    );
+    m.is_bot = true;
+    assert!(rt.block_on(e.evaluate_rename(&r, &m, &c)).is_empty());
+}

@@ -144,6 +144,12 @@ pub trait Check: fmt::Debug + Send + Sync {
         Finding::Clean
     }
 
+    /// Looks at a member whose names (username, global name or nickname) changed. Only
+    /// rules about names look again: raid mode and account age are about joining.
+    fn renamed(&self, _member: &MemberContext<'_>, _rule: &RuleInfo) -> Finding {
+        Finding::Clean
+    }
+
     /// The value of the counter operation this check asked for.
     fn counted(&self, _value: CounterValue, _rule: &RuleInfo) -> Option<Hit> {
         None

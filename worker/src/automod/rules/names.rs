@@ -1,5 +1,6 @@
-//! `names`: a joining member's username, global name or nickname containing one of these
-//! terms (term syntax as for [`super::words`]).
+//! `names`: a member's username, global name or nickname containing one of these terms
+//! (term syntax as for [`super::words`]), when they join and whenever one of their names
+//! changes.
 
 use std::sync::Arc;
 
@@ -59,5 +60,9 @@ impl Check for Compiled {
             })),
             None => Finding::Clean,
         }
+    }
+
+    fn renamed(&self, member: &MemberContext<'_>, rule: &RuleInfo) -> Finding {
+        self.join(member, rule)
     }
 }
