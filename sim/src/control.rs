@@ -358,6 +358,7 @@ async fn member_nick(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
     );
     if old != nick {
         st.audit(
+            &sh.world,
             gid,
             uid,
             Some(uid),
