@@ -95,6 +95,20 @@ impl AutomodRunner {
 
     /// Evaluates a guild message and carries out what the guild's rules ask.
     pub async fn on_message(&self, msg: &Message) {
+        self.on_guild_message(msg, false).await;
+    }
+
+    /// Evaluates an edited guild message (MESSAGE_UPDATE) and carries out what the guild's
+    /// content rules ask; updates that are no edit by the author (an embed resolved) are left
+    /// alone.
+    pub async fn on_message_edit(&self, msg: &Message) {
+        if msg.edited_timestamp.is_some() {
+            self.on_guild_message(msg, true).await;
+        }
+    }
+
+    /// A new message, or (`edit`) the new content of an edited one, through the guild's rules.
+    async fn on_guild_message(&self, msg: &Message, edit: bool) {
         let Some(guild) = msg.guild_id.map(|g| g.get()) else {
             return;
         };
@@ -110,38 +124,15 @@ impl AutomodRunner {
             .services
             .author_permissions(guild, msg.author.id.get(), &roles)
             .await;
-        let planned = self
-            .automod
-            .on_message(&config.automod, msg, permissions, self.deps.bot_id)
-            .await;
-        self.carry_out(&config, planned).await;
-    }
-
-    /// Evaluates an edited guild message (MESSAGE_UPDATE) and carries out what the guild's
-    /// content rules ask; updates that are no edit by the author (an embed resolved) are left
-    /// alone.
-    pub async fn on_message_edit(&self, msg: &Message) {
-        let Some(guild) = msg.guild_id.map(|g| g.get()) else {
-            return;
+        let planned = if edit {
+            self.automod
+                .on_message_edit(&config.automod, msg, permissions, self.deps.bot_id)
+                .await
+        } else {
+            self.automod
+                .on_message(&config.automod, msg, permissions, self.deps.bot_id)
+                .await
         };
-        if msg.edited_timestamp.is_none()
-            || msg.author.bot
-            || msg.author.id == self.services.bot_user_id
-        {
-            return;
-        }
-        let Some(config) = self.automod_config(guild).await else {
-            return;
-        };
-        let roles = super::runtime::message_roles(msg);
-        let permissions = self
-            .services
-            .author_permissions(guild, msg.author.id.get(), &roles)
-            .await;
-        let planned = self
-            .automod
-            .on_message_edit(&config.automod, msg, permissions, self.deps.bot_id)
-            .await;
         self.carry_out(&config, planned).await;
     }
 

@@ -307,13 +307,14 @@ impl Engine {
             .await
     }
 
-    /// Evaluates a member whose username, global name or nickname changed: the rules about
-    /// names only (raid mode and account age are about joining), with the same exemption of
-    /// bots as for joins.
+    /// Evaluates a member whose username, global name or nickname changed at `now_ms`: the
+    /// rules about names only (raid mode and account age are about joining), with the same
+    /// exemption of bots as for joins.
     pub async fn evaluate_rename(
         &self,
         rules: &GuildRules,
         member: &MemberContext<'_>,
+        now_ms: u64,
         counters: &dyn Counters,
     ) -> Vec<Verdict> {
         if !rules.enabled || rules.member_rules.is_empty() || (rules.exempt_bots && member.is_bot) {
@@ -323,7 +324,7 @@ impl Engine {
             rules: &rules.member_rules,
             guild: member.guild_id,
             user: member.user_id,
-            now_ms: member.joined_at_ms,
+            now_ms,
             unavailable: "automod counters unavailable",
         };
         self.run(

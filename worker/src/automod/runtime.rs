@@ -304,7 +304,7 @@ impl Automod {
         let rules = self.cache.get(ctx.guild_id, stored);
         let verdicts = self
             .engine
-            .evaluate_rename(&rules, ctx, &*self.counters)
+            .evaluate_rename(&rules, ctx, now_ms, &*self.counters)
             .await;
         plan(
             &verdicts,

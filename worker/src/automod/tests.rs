@@ -660,14 +660,18 @@ fn a_rename_is_checked_by_the_name_rules_only() {
     let user = id_at(0, 1);
     let mut m = join(user, BASE_MS + 1000, "newbie");
     assert!(
-        rt.block_on(e.evaluate_rename(&r, &m, &c)).is_empty(),
+        rt.block_on(e.evaluate_rename(&r, &m, m.joined_at_ms, &c))
+            .is_empty(),
         "a young account renaming is not a join"
     );
     m.nick = Some("Discord Staff");
     assert_eq!(
-        names(&rt.block_on(e.evaluate_rename(&r, &m, &c))),
+        names(&rt.block_on(e.evaluate_rename(&r, &m, m.joined_at_ms, &c))),
         ["names"]
     );
     m.is_bot = true;
-    assert!(rt.block_on(e.evaluate_rename(&r, &m, &c)).is_empty());
+    assert!(
+        rt.block_on(e.evaluate_rename(&r, &m, m.joined_at_ms, &c))
+            .is_empty()
+    );
 }
