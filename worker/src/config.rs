@@ -184,19 +184,6 @@ impl FromStr for Features {
     }
 }
 
-fn parse_prefix(s: &str) -> Result<String, String> {
-    if s.is_empty() {
-        return Err("the prefix is empty".into());
-    }
-    if s.chars().count() > 16 {
-        return Err("the prefix is longer than 16 characters".into());
-    }
-    if s.chars().any(char::is_whitespace) {
-        return Err("the prefix contains whitespace".into());
-    }
-    Ok(s.to_owned())
-}
-
 fn parse_http_origin(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('/');
     let ok = s.starts_with("http://") || s.starts_with("https://");
@@ -278,7 +265,7 @@ pub struct Config {
     pub guild_id: Option<u64>,
 
     /// Prefix of text commands; guilds can override it in their configuration.
-    #[arg(long, env = contract::env::PREFIX, default_value = "k!", value_parser = parse_prefix)]
+    #[arg(long, env = contract::env::PREFIX, default_value = "k!", value_parser = crate::input::parse_prefix)]
     pub prefix: String,
 
     /// MongoDB URI; absent → the embedded store in a single file (see --store-path).

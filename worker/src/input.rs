@@ -13,9 +13,55 @@ pub fn parse_bool(word: &str) -> Option<bool> {
     }
 }
 
+/// Longest command prefix, in characters.
+pub const MAX_PREFIX_CHARS: usize = 16;
+
+/// Checks a command prefix (the `--prefix` setting and `/prefix`): 1 to
+/// [`MAX_PREFIX_CHARS`] characters, no whitespace or control characters, and not a mention or
+/// a slash, which Discord gives other meanings.
+///
+/// # Errors
+/// What is wrong with it, as a sentence fragment (`the prefix is empty`).
+pub fn parse_prefix(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err("the prefix is empty".into());
+    }
+    if s.chars().count() > MAX_PREFIX_CHARS {
+        return Err(format!(
+            "the prefix is longer than {MAX_PREFIX_CHARS} characters"
+        ));
+    }
+    if s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err("the prefix contains whitespace".into());
+    }
+    if s.starts_with('/') || s.starts_with("<@") || s.starts_with("<#") {
+        return Err("the prefix cannot start with `/`, `<@` or `<#`".into());
+    }
+    Ok(s.to_owned())
+}
+
 #[cfg(test)]
 mod tests {
-    use super::parse_bool;
+    use super::{parse_bool, parse_prefix};
+
+    #[test]
+    fn prefixes() {
+        for ok in ["k!", "!", "?", "kyuta.", "ñ>", "0123456789abcdef"] {
+            assert_eq!(parse_prefix(ok).as_deref(), Ok(ok), "{ok:?}");
+        }
+        for bad in [
+            "",
+            "k !",
+            "a\tb",
+            "/",
+            "<@1>",
+            "<#1>",
+            "0123456789abcdefg",
+            "\u{7}",
+        ] {
+            assert!(parse_prefix(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn yes_and_no_words_in_any_case() {

@@ -63,7 +63,8 @@ pub fn build_registry(
     crate::analytics::register(&mut registry, analytics)?;
     moderation::register(&mut registry, Arc::clone(&store))?;
     automod::commands::register(&mut registry, Arc::clone(&store), rules)?;
-    crate::commands::language::register(&mut registry, store)?;
+    crate::commands::language::register(&mut registry, Arc::clone(&store))?;
+    crate::commands::prefix::register(&mut registry, store)?;
     Ok(registry)
 }
 

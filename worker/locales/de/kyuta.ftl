@@ -47,6 +47,8 @@ cmd-kick = Ein Mitglied vom Server entfernen
     .reason = Grund (im Audit-Log sichtbar)
 cmd-language = Die Sprache des Bots auf diesem Server festlegen
     .locale = Sprache
+cmd-prefix = Das Präfix für Präfix-Befehle auf diesem Server anzeigen oder festlegen
+    .prefix = Das neue Präfix (bis zu 16 Zeichen, ohne Leerzeichen); das Standardpräfix setzt es zurück
 cmd-moddm = Ob Nutzer vor Bann, Kick, Timeout oder Verwarnung eine DM erhalten
     .enabled = DM senden
 cmd-modlog = Den Kanal festlegen, in dem Fälle gepostet werden
@@ -89,3 +91,6 @@ error-shutting-down = der Bot startet neu; versuche es in ein paar Sekunden noch
 error-internal = bei uns ist etwas schiefgelaufen; es wurde protokolliert
 
 language-set = Die Sprache dieses Servers ist jetzt { $language }: Präfix-Befehle antworten darin, Slash-Befehle antworten in der Discord-Sprache des Mitglieds, wenn ich sie spreche.
+prefix-set = Präfix-Befehle beginnen auf diesem Server jetzt mit `{ $prefix }`, zum Beispiel `{ $prefix }help`.
+prefix-reset = Präfix-Befehle verwenden auf diesem Server wieder das Standardpräfix `{ $prefix }`.
+prefix-current = Präfix-Befehle beginnen auf diesem Server mit `{ $prefix }`. Ein anderes setzt du mit `/prefix` und dem neuen (bis zu 16 Zeichen, ohne Leerzeichen).

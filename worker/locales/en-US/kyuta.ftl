@@ -13,3 +13,6 @@ error-shutting-down = the bot is restarting; try again in a few seconds
 error-internal = something went wrong on our side; it has been logged
 
 language-set = This server's language is now { $language }: prefix commands answer in it, and slash commands answer members in their Discord language when I speak it.
+prefix-set = Prefix commands in this server now start with `{ $prefix }`, for example `{ $prefix }help`.
+prefix-reset = Prefix commands in this server use the default prefix `{ $prefix }` again.
+prefix-current = Prefix commands in this server start with `{ $prefix }`. Set another with `/prefix` followed by the new one (up to 16 characters, no spaces).

@@ -47,6 +47,8 @@ cmd-kick = Expulsar a un miembro del servidor
     .reason = Motivo (visible en el registro de auditoría)
 cmd-language = Elegir el idioma del bot en este servidor
     .locale = Idioma
+cmd-prefix = Ver o elegir el prefijo de los comandos con prefijo en este servidor
+    .prefix = El nuevo prefijo (hasta 16 caracteres, sin espacios); el predeterminado lo restablece
 cmd-moddm = Si los usuarios reciben un MD antes de un baneo, expulsión, aislamiento o advertencia
     .enabled = Enviar el MD
 cmd-modlog = Elegir el canal donde se publican los casos
@@ -89,3 +91,6 @@ error-shutting-down = el bot se está reiniciando; inténtalo de nuevo en unos s
 error-internal = algo falló de nuestro lado; quedó registrado
 
 language-set = El idioma de este servidor ahora es { $language }: los comandos con prefijo responden en él, y los comandos de barra responden a cada miembro en su idioma de Discord cuando lo hablo.
+prefix-set = Los comandos con prefijo de este servidor ahora empiezan por `{ $prefix }`, por ejemplo `{ $prefix }help`.
+prefix-reset = Los comandos con prefijo de este servidor vuelven a usar el prefijo predeterminado `{ $prefix }`.
+prefix-current = Los comandos con prefijo de este servidor empiezan por `{ $prefix }`. Para cambiarlo: `/prefix` seguido del nuevo (hasta 16 caracteres, sin espacios).

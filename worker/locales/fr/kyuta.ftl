@@ -47,6 +47,8 @@ cmd-kick = Expulser un membre du serveur
     .reason = Raison (visible dans le journal d'audit)
 cmd-language = Choisir la langue du bot sur ce serveur
     .locale = Langue
+cmd-prefix = Afficher ou choisir le préfixe des commandes à préfixe sur ce serveur
+    .prefix = Le nouveau préfixe (16 caractères au plus, sans espace) ; celui par défaut le réinitialise
 cmd-moddm = Envoyer ou non un MP avant un bannissement, une expulsion, une exclusion ou un avertissement
     .enabled = Envoyer le MP
 cmd-modlog = Choisir le salon où les dossiers sont publiés
@@ -89,3 +91,6 @@ error-shutting-down = le bot redémarre ; réessayez dans quelques secondes
 error-internal = un problème est survenu de notre côté ; il a été journalisé
 
 language-set = La langue de ce serveur est maintenant { $language } : les commandes à préfixe y répondent, et les commandes slash répondent aux membres dans leur langue Discord quand je la parle.
+prefix-set = Les commandes à préfixe de ce serveur commencent maintenant par `{ $prefix }`, par exemple `{ $prefix }help`.
+prefix-reset = Les commandes à préfixe de ce serveur utilisent de nouveau le préfixe par défaut `{ $prefix }`.
+prefix-current = Les commandes à préfixe de ce serveur commencent par `{ $prefix }`. Pour en choisir un autre : `/prefix` suivi du nouveau (16 caractères au plus, sans espace).

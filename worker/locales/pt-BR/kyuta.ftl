@@ -47,6 +47,8 @@ cmd-kick = Remover um membro do servidor
     .reason = Motivo (aparece no registro de auditoria)
 cmd-language = Definir o idioma do bot neste servidor
     .locale = Idioma
+cmd-prefix = Ver ou definir o prefixo dos comandos com prefixo neste servidor
+    .prefix = O novo prefixo (até 16 caracteres, sem espaços); o padrão o redefine
 cmd-moddm = Se os usuários recebem uma DM antes de banimento, expulsão, castigo ou advertência
     .enabled = Enviar a DM
 cmd-modlog = Definir o canal onde os casos são publicados
@@ -89,3 +91,6 @@ error-shutting-down = o bot está reiniciando; tente de novo em alguns segundos
 error-internal = algo deu errado do nosso lado; foi registrado
 
 language-set = O idioma deste servidor agora é { $language }: comandos com prefixo respondem nele, e comandos de barra respondem a cada membro no idioma do Discord dele quando eu o falo.
+prefix-set = Os comandos com prefixo deste servidor agora começam com `{ $prefix }`, por exemplo `{ $prefix }help`.
+prefix-reset = Os comandos com prefixo deste servidor voltaram a usar o prefixo padrão `{ $prefix }`.
+prefix-current = Os comandos com prefixo deste servidor começam com `{ $prefix }`. Para trocar: `/prefix` seguido do novo (até 16 caracteres, sem espaços).

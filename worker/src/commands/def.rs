@@ -253,6 +253,10 @@ pub struct CommandDef {
     /// Permissions a member needs (Discord hides the command from others; checked again at
     /// run time for both slash and prefix).
     pub default_member_permissions: Option<Permissions>,
+    /// When set, a member needs any one of these at run time instead of every permission of
+    /// [`CommandDef::default_member_permissions`] (Discord can only hide a command from members
+    /// who lack some of one set; see [`CommandDef::visible_to_any`]).
+    pub run_with_any: Option<Permissions>,
     /// Per-user cooldown.
     pub cooldown: Option<Duration>,
     /// Whether replies are ephemeral unless the reply says otherwise.
@@ -275,6 +279,7 @@ impl fmt::Debug for CommandDef {
                 "default_member_permissions",
                 &self.default_member_permissions,
             )
+            .field("run_with_any", &self.run_with_any)
             .field("cooldown", &self.cooldown)
             .field("ephemeral", &self.ephemeral)
             .field("guild_only", &self.guild_only)
@@ -296,6 +301,7 @@ impl CommandDef {
             options: Vec::new(),
             subcommands: Vec::new(),
             default_member_permissions: None,
+            run_with_any: None,
             cooldown: None,
             ephemeral: false,
             guild_only: true,
@@ -322,6 +328,16 @@ impl CommandDef {
     #[must_use]
     pub fn permissions(mut self, permissions: Permissions) -> Self {
         self.default_member_permissions = Some(permissions);
+        self
+    }
+
+    /// Shown by Discord to members with every permission of `shown_to` (a server can widen
+    /// that in its Integrations settings), and run for anyone holding any one of `any` (which
+    /// should contain `shown_to`): for commands every kind of moderator uses, such as `/cases`.
+    #[must_use]
+    pub fn visible_to_any(mut self, shown_to: Permissions, any: Permissions) -> Self {
+        self.default_member_permissions = Some(shown_to);
+        self.run_with_any = Some(any | shown_to);
         self
     }
 

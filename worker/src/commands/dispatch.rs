@@ -371,7 +371,9 @@ impl Dispatcher {
         if def.guild_only && ctx.guild_id.is_none() {
             return Err(CommandError::GuildOnly);
         }
-        if let Some(needed) = def.default_member_permissions {
+        if let Some(any) = def.run_with_any {
+            check_any_permission(any, ctx.invoker.permissions)?;
+        } else if let Some(needed) = def.default_member_permissions {
             check_permissions(needed, ctx.invoker.permissions)?;
         }
         if let Some(guild) = ctx.guild_id {
@@ -594,6 +596,34 @@ pub fn check_permissions(
     })
 }
 
+/// Refuses when `have` holds none of `any` (administrators have every permission). Unknown
+/// permissions are refused.
+pub fn check_any_permission(
+    any: Permissions,
+    have: Option<Permissions>,
+) -> Result<(), CommandError> {
+    let Some(have) = have else {
+        return check_permissions(any, None);
+    };
+    if have.contains(Permissions::ADMINISTRATOR) || have.intersects(any) {
+        return Ok(());
+    }
+    Err(CommandError::MissingPermissions {
+        missing: any_permission_names(any),
+    })
+}
+
+/// `a, b or c`: the names of the permissions in `p`, of which one is enough.
+#[must_use]
+pub fn any_permission_names(p: Permissions) -> String {
+    let names: Vec<String> = p.iter().map(permission_names).collect();
+    match names.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    }
+}
+
 fn outcome_label(result: &Result<Reply, CommandError>) -> &'static str {
     match result {
         Ok(_) => "ok",
@@ -626,6 +656,17 @@ mod tests {
             "you need the ban members permission to use this command"
         );
         assert!(check_permissions(ban, None).is_err());
+        let any =
+            Permissions::BAN_MEMBERS | Permissions::KICK_MEMBERS | Permissions::MODERATE_MEMBERS;
+        assert!(check_any_permission(any, Some(Permissions::KICK_MEMBERS)).is_ok());
+        assert!(check_any_permission(any, Some(Permissions::ADMINISTRATOR)).is_ok());
+        assert!(check_any_permission(any, None).is_err());
+        assert_eq!(
+            check_any_permission(any, Some(Permissions::SEND_MESSAGES))
+                .unwrap_err()
+                .to_string(),
+            "you need the kick members, ban members or timeout members permission to use this command"
+        );
         assert_eq!(
             permission_names(Permissions::MANAGE_GUILD | Permissions::MODERATE_MEMBERS),
             "manage server, timeout members"

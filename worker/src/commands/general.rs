@@ -125,7 +125,9 @@ impl CommandHandler for Help {
             if !options.is_empty() {
                 b = b.field("Options", options.join("\n"), false);
             }
-            if let Some(p) = def.default_member_permissions {
+            if let Some(p) = def.run_with_any {
+                b = b.field("Needs", super::dispatch::any_permission_names(p), true);
+            } else if let Some(p) = def.default_member_permissions {
                 b = b.field("Needs", super::dispatch::permission_names(p), true);
             }
             if let Some(c) = def.cooldown {

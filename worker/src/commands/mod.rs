@@ -42,6 +42,7 @@ pub mod error;
 pub mod general;
 pub mod language;
 pub mod parse;
+pub mod prefix;
 pub mod registry;
 pub mod reply;
 pub mod scope;

@@ -121,6 +121,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
     registry.register(
         CommandDef::new("case", "Show a case", ShowCase(st.clone()))
             .ephemeral()
+            .visible_to_any(Permissions::MODERATE_MEMBERS, engine::MODERATOR_PERMISSIONS)
             .option(
                 OptionDef::new("number", "Case number", OptionKind::Integer)
                     .required()
@@ -131,6 +132,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
     registry.register(
         CommandDef::new("cases", "List cases, newest first", ListCases(st.clone()))
             .ephemeral()
+            .visible_to_any(Permissions::MODERATE_MEMBERS, engine::MODERATOR_PERMISSIONS)
             .option(OptionDef::new(
                 "user",
                 "Only cases about this user",
@@ -151,6 +153,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
             EditReason(st.clone()),
         )
         .ephemeral()
+        .visible_to_any(Permissions::MODERATE_MEMBERS, engine::MODERATOR_PERMISSIONS)
         .option(
             OptionDef::new("case", "Case number", OptionKind::Integer)
                 .required()
@@ -729,6 +732,31 @@ impl CommandHandler for Escalation {
                     .collect();
                 Ok(Reply::text(lines.join("\n")).ephemeral())
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::commands::Registry;
+
+    #[tokio::test]
+    async fn every_moderation_command_is_hidden_from_members() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::open(&crate::store::StoreConfig::Embedded {
+            path: dir.path().join("kyuta.redb"),
+        })
+        .await
+        .unwrap();
+        let mut registry = Registry::new();
+        super::register(&mut registry, store).unwrap();
+        for def in registry.iter() {
+            assert!(
+                def.default_member_permissions
+                    .is_some_and(|p| !p.is_empty()),
+                "/{} is shown to every member",
+                def.name
+            );
         }
     }
 }

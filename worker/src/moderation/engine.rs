@@ -535,13 +535,14 @@ async fn escalate(
 /// Whether the moderator may use moderation commands at all (any of the three permissions).
 #[must_use]
 pub fn is_moderator(perms: Permissions) -> bool {
-    perms.intersects(
-        Permissions::ADMINISTRATOR
-            | Permissions::BAN_MEMBERS
-            | Permissions::KICK_MEMBERS
-            | Permissions::MODERATE_MEMBERS,
-    )
+    perms.intersects(Permissions::ADMINISTRATOR | MODERATOR_PERMISSIONS)
 }
+
+/// The permissions of which any one makes a member a moderator: Ban Members, Kick Members,
+/// Timeout Members.
+pub const MODERATOR_PERMISSIONS: Permissions = Permissions::BAN_MEMBERS
+    .union(Permissions::KICK_MEMBERS)
+    .union(Permissions::MODERATE_MEMBERS);
 
 #[cfg(test)]
 mod tests {
