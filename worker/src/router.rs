@@ -1,6 +1,7 @@
 //! Where each gateway event goes: every event feeds the guild cache; interactions and prefix
 //! commands go to the command dispatcher; guild messages, their edits, member joins and
-//! member updates (name changes) go to automod.
+//! member updates (name changes) go to automod; audit-log entries of moderation done outside
+//! Kyuta become cases ([`crate::moderation::external`]).
 //!
 //! Handlers run as tasks the router tracks (the dispatcher tracks the commands it runs), so
 //! shutdown waits for both. Automod work is bounded: at most [`MAX_CONCURRENT_AUTOMOD`]
@@ -159,6 +160,17 @@ impl Router {
             Event::MemberUpdate(m) => {
                 let automod = Arc::clone(&self.automod);
                 self.spawn_automod(async move { automod.on_member_update(&m).await });
+            }
+            Event::GuildAuditLogEntryCreate(e) => {
+                let Some(guild) = e.0.guild_id else { return };
+                let services = self.dispatcher.services();
+                let deps = crate::moderation::request::Deps::from_services(
+                    services,
+                    Arc::clone(&services.store),
+                );
+                self.spawn(async move {
+                    crate::moderation::external::record(&deps, guild.get(), &e.0).await;
+                });
             }
             Event::MemberAdd(m) => {
                 let automod = Arc::clone(&self.automod);

@@ -14,6 +14,7 @@ pub mod commands;
 pub mod discord;
 pub mod engine;
 pub mod escalation;
+pub mod external;
 pub mod facts;
 pub mod modlog;
 pub mod options;

@@ -1,0 +1,155 @@
+//! Cases for moderation done outside Kyuta, through the running worker: a human moderator
+//! bans, kicks, times out and unbans in Discord's client (the simulator's control API); each
+//! becomes one case naming that moderator, posted once in the mod log, while Kyuta's own
+//! actions keep their single case.
+
+mod moderation_support;
+
+use std::time::Duration;
+
+use kyuta_worker::store::{ActionKind, Case, CaseFilter, CaseOutcome};
+use moderation_support::{Harness, StoreKind, http, wait_until};
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ban_in_discords_client_becomes_a_case_naming_the_moderator() {
+    let h = Harness::start(&StoreKind::embedded()).await;
+    let c = h.cast;
+    let store = StoreKind::mongo();
+    let worker = h.start_live(&store).await;
+    let cases = store.open().await;
+    let id = h
+        .send_slash(c.admin, "modlog", json!({"channel": c.mod_log.to_string()}))
+        .await;
+    h.answer(id).await;
+
+    let g = c.guild;
+    let by_moderator =
+        |reason: &str| json!({"moderator_id": c.moderator.to_string(), "reason": reason});
+    let (s, b) = http(
+        &h.sim,
+        "POST",
+        &format!("/_sim/guilds/{g}/bans/{}", c.member),
+        Some(by_moderator("raid account")),
+    )
+    .await;
+    assert!(s < 300, "ban: {s} {b}");
+    let (s, b) = http(
+        &h.sim,
+        "POST",
+        &format!("/_sim/guilds/{g}/members/{}/kick", c.member2),
+        Some(by_moderator("")),
+    )
+    .await;
+    assert!(s < 300, "kick: {s} {b}");
+    let until = twilight_model::util::Timestamp::from_secs(
+        i64::try_from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs(),
+        )
+        .unwrap()
+            + 3600,
+    )
+    .unwrap()
+    .iso_8601()
+    .to_string();
+    let (s, b) = http(
+        &h.sim,
+        "PATCH",
+        &format!("/_sim/guilds/{g}/members/{}", c.plain),
+        Some(
+            json!({"moderator_id": c.moderator.to_string(), "communication_disabled_until": until}),
+        ),
+    )
+    .await;
+    assert!(s < 300, "timeout: {s} {b}");
+    // And one action through Kyuta, which has its own case already: its audit entry (by the
+    // bot) is not a second one.
+    h.post(c.moderator, &format!("k!kick <@{}> be nice", c.plain))
+        .await;
+
+    let mut all: Vec<Case> = Vec::new();
+    let done = wait_until(Duration::from_secs(15), async || {
+        all = cases
+            .list_cases(g, &CaseFilter::default(), 0, 50)
+            .await
+            .unwrap()
+            .cases;
+        all.len() >= 4
+    })
+    .await;
+    assert!(done, "cases: {all:?}");
+    // Let a late duplicate show up if there were one.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let all = cases
+        .list_cases(g, &CaseFilter::default(), 0, 50)
+        .await
+        .unwrap()
+        .cases;
+    let find = |kind: ActionKind, user: u64| -> Vec<&Case> {
+        all.iter()
+            .filter(|x| x.kind == kind && x.user_id == user)
+            .collect()
+    };
+    let ban = find(ActionKind::Ban, c.member);
+    assert_eq!(ban.len(), 1, "{all:?}");
+    assert_eq!(ban[0].moderator_id, c.moderator, "the moderator is named");
+    assert_eq!(ban[0].reason.as_deref(), Some("raid account"));
+    assert_eq!(ban[0].outcome, CaseOutcome::Applied);
+    let kick = find(ActionKind::Kick, c.member2);
+    assert_eq!(kick.len(), 1, "{all:?}");
+    assert_eq!(kick[0].moderator_id, c.moderator);
+    let timeout = find(ActionKind::Timeout, c.plain);
+    assert_eq!(timeout.len(), 1, "{all:?}");
+    let secs = timeout[0].duration_secs.expect("a timeout's length");
+    assert!((3590..=3600).contains(&secs), "{secs}");
+    let own = find(ActionKind::Kick, c.plain);
+    assert_eq!(own.len(), 1, "Kyuta's own kick is one case: {all:?}");
+    assert_eq!(own[0].reason.as_deref(), Some("be nice"));
+    assert_eq!(all.len(), 4, "{all:?}");
+
+    // Each case was posted once in the mod log.
+    let bot = c.bot.to_string();
+    let mut posts = Vec::new();
+    wait_until(Duration::from_secs(10), async || {
+        posts = h
+            .messages(c.mod_log)
+            .await
+            .into_iter()
+            .filter(|m| m["author"]["id"].as_str() == Some(bot.as_str()))
+            .collect();
+        posts.len() >= 4
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let posts = h.messages(c.mod_log).await;
+    let titles: Vec<String> = posts
+        .iter()
+        .filter_map(|m| m["embeds"][0]["title"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(titles.len(), 4, "{titles:?}");
+    for (kind, n) in [("Ban", 1), ("Kick", 2), ("Timeout", 1)] {
+        assert_eq!(
+            titles.iter().filter(|t| t.ends_with(kind)).count(),
+            n,
+            "{kind}: {titles:?}"
+        );
+    }
+    let ban_post = posts
+        .iter()
+        .find(|m| {
+            m["embeds"][0]["title"]
+                .as_str()
+                .is_some_and(|t| t.ends_with("Ban"))
+        })
+        .unwrap();
+    assert!(
+        ban_post.to_string().contains(&c.moderator.to_string()),
+        "the post names the moderator: {ban_post}"
+    );
+
+    worker.shutdown().await;
+    h.shutdown().await;
+}

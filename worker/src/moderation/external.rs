@@ -1,0 +1,189 @@
+//! Cases for actions taken outside Kyuta: a ban, unban, kick or timeout made in Discord's own
+//! interface or by another bot becomes a case naming the moderator, so a member's history is
+//! complete.
+//!
+//! The source is GUILD_AUDIT_LOG_ENTRY_CREATE (Discord sends it to sessions with the
+//! GUILD_MODERATION intent while the bot holds View Audit Log): entries 22 (ban), 23 (unban),
+//! 20 (kick) and 24 (member update) when it changes `communication_disabled_until` (timeout
+//! set or lifted). Entries made by Kyuta itself are skipped: its commands record their own
+//! cases. A case is keyed `audit:{entry id}`, so the same entry seen twice (a resumed session
+//! replaying it, two generations during a roll) is one case with one mod-log post.
+//!
+//! [`case_of`] is the pure part, table-tested; [`record`] writes the case and posts it.
+
+use std::time::Duration;
+
+use twilight_model::guild::audit_log::{AuditLogChange, AuditLogEntry, AuditLogEventType};
+
+use crate::action::ActionKind;
+use crate::store::{CaseOutcome, NewCase, Timestamp};
+
+use super::publish::post_modlog;
+use super::purge::snowflake_ms;
+use super::request::Deps;
+
+/// Attempts to write a case while the store does not answer (1, 2, 4, 8, 16 s apart): an audit
+/// entry is sent once, so it is not dropped on the first failure.
+pub const STORE_ATTEMPTS: u32 = 6;
+
+/// The idempotency key of the case of audit entry `entry_id`.
+#[must_use]
+pub fn case_key(entry_id: u64) -> String {
+    format!("audit:{entry_id}")
+}
+
+/// The case an audit entry calls for, or `None` (another kind of entry, one of Kyuta's own,
+/// a member update that is not a timeout, or an entry without a moderator or a target).
+#[must_use]
+pub fn case_of(entry: &AuditLogEntry, guild_id: u64, bot_id: u64) -> Option<NewCase> {
+    let moderator = entry.user_id?.get();
+    let target = entry.target_id?.get();
+    if moderator == bot_id {
+        return None;
+    }
+    let at_ms = snowflake_ms(entry.id.get());
+    let mut duration = None;
+    let kind = match entry.action_type {
+        AuditLogEventType::MemberBanAdd => ActionKind::Ban,
+        AuditLogEventType::MemberBanRemove => ActionKind::Unban,
+        AuditLogEventType::MemberKick => ActionKind::Kick,
+        AuditLogEventType::MemberUpdate => {
+            let until = entry.changes.iter().find_map(|c| match c {
+                AuditLogChange::CommunicationDisabledUntil { new, .. } => Some(*new),
+                _ => None,
+            })?;
+            match until {
+                Some(t) => {
+                    let until_ms = u64::try_from(t.as_micros() / 1000).unwrap_or(0);
+                    duration = Some(until_ms.saturating_sub(at_ms).div_ceil(1000));
+                    ActionKind::Timeout
+                }
+                None => ActionKind::Untimeout,
+            }
+        }
+        _ => return None,
+    };
+    let mut case = NewCase::new(guild_id, case_key(entry.id.get()), kind, target, moderator)
+        .outcome(CaseOutcome::Applied);
+    case.created_at = Timestamp::from_unix_millis(i64::try_from(at_ms).unwrap_or(i64::MAX));
+    case.duration_secs = duration.filter(|d| *d > 0);
+    if let Some(r) = entry
+        .reason
+        .as_deref()
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+    {
+        case = case.reason(super::modlog::truncate(r, super::options::MAX_REASON_CHARS));
+    }
+    Some(case)
+}
+
+/// Records the case of `entry` (of guild `guild_id`), if it calls for one, and posts it in the
+/// mod log when this call created it. Store failures are retried ([`STORE_ATTEMPTS`]), then
+/// logged.
+pub async fn record(deps: &Deps, guild_id: u64, entry: &AuditLogEntry) {
+    let Some(new) = case_of(entry, guild_id, deps.bot_id) else {
+        return;
+    };
+    let mut delay = Duration::from_secs(1);
+    for attempt in 1..=STORE_ATTEMPTS {
+        match deps.store.insert_case(new.clone()).await {
+            Ok((case, true)) => {
+                let channel = match deps.store.guild_config(guild_id).await {
+                    Ok(c) => c.mod_log_channel,
+                    Err(e) => {
+                        tracing::warn!(guild = guild_id, case = case.number, error = %e, "settings unavailable; the case of an outside action is not posted");
+                        None
+                    }
+                };
+                post_modlog(deps, channel, &case).await;
+                return;
+            }
+            // Already recorded (the entry seen again): posted by whoever created it.
+            Ok((_, false)) => return,
+            Err(e) if attempt < STORE_ATTEMPTS => {
+                tracing::warn!(guild = guild_id, entry = %entry.id, attempt, error = %e, "could not record the case of an outside action; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                tracing::error!(guild = guild_id, entry = %entry.id, error = %e, "the case of an outside action could not be recorded");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const BOT: u64 = 900_000_000_000_000_001;
+    const MODERATOR: u64 = 800_000_000_000_000_002;
+    const TARGET: u64 = 700_000_000_000_000_003;
+
+    /// An entry made at Unix millisecond `ms`.
+    fn entry(kind: u64, by: u64, ms: u64, changes: serde_json::Value) -> AuditLogEntry {
+        let id = (ms - crate::moderation::purge::DISCORD_EPOCH_MS) << 22;
+        serde_json::from_value(json!({
+            "id": id.to_string(),
+            "action_type": kind,
+            "user_id": by.to_string(),
+            "target_id": TARGET.to_string(),
+            "changes": changes,
+            "reason": " raid ",
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn bans_unbans_kicks_and_timeouts_by_others_are_cases() {
+        let t = 1_800_000_000_000;
+        let cases = [
+            (22, ActionKind::Ban),
+            (23, ActionKind::Unban),
+            (20, ActionKind::Kick),
+        ];
+        for (code, kind) in cases {
+            let e = entry(code, MODERATOR, t, json!([]));
+            let c = case_of(&e, 1, BOT).unwrap_or_else(|| panic!("{code}"));
+            assert_eq!(
+                (c.kind, c.user_id, c.moderator_id),
+                (kind, TARGET, MODERATOR)
+            );
+            assert_eq!(c.idempotency_key, format!("audit:{}", e.id));
+            assert_eq!(c.reason.as_deref(), Some("raid"));
+            assert_eq!(c.outcome, CaseOutcome::Applied);
+            assert_eq!(c.created_at.unix_millis(), 1_800_000_000_000);
+        }
+        // A day after the entry (1_800_000_000 s is 2027-01-15T08:00:00Z).
+        let until = "2027-01-16T08:00:00+00:00";
+        let e = entry(
+            24,
+            MODERATOR,
+            t,
+            json!([{"key": "communication_disabled_until", "new_value": until}]),
+        );
+        let c = case_of(&e, 1, BOT).unwrap();
+        assert_eq!(c.kind, ActionKind::Timeout);
+        assert_eq!(c.duration_secs, Some(86_400));
+        let e = entry(
+            24,
+            MODERATOR,
+            t,
+            json!([{"key": "communication_disabled_until", "old_value": until}]),
+        );
+        assert_eq!(case_of(&e, 1, BOT).unwrap().kind, ActionKind::Untimeout);
+    }
+
+    #[test]
+    fn kyutas_own_and_other_entries_are_not() {
+        let t = 1_800_000_000_000;
+        assert!(case_of(&entry(22, BOT, t, json!([])), 1, BOT).is_none());
+        // A nickname change, a role change: no case.
+        let nick = json!([{"key": "nick", "new_value": "x"}]);
+        assert!(case_of(&entry(24, MODERATOR, t, nick), 1, BOT).is_none());
+        // A channel created.
+        assert!(case_of(&entry(10, MODERATOR, t, json!([])), 1, BOT).is_none());
+    }
+}
