@@ -8,7 +8,9 @@ use twilight_model::guild::Permissions;
 ///   (a reply references the message), the mod log, automod notices (embeds);
 /// - Manage Messages: automod deletes messages;
 /// - Kick Members, Ban Members, Timeout Members (`MODERATE_MEMBERS`): the moderation
-///   actions (softban is a ban and an unban; warn needs Timeout Members of the moderator).
+///   actions (softban is a ban and an unban; warn needs Timeout Members of the moderator);
+/// - View Audit Log: Discord sends audit-log events only then, and those make cases of the
+///   bans, kicks and timeouts done outside Kyuta ([`crate::moderation::external`]).
 ///
 /// Slash-command answers and DMs need none.
 pub const PERMISSIONS: Permissions = Permissions::VIEW_CHANNEL
@@ -18,7 +20,8 @@ pub const PERMISSIONS: Permissions = Permissions::VIEW_CHANNEL
     .union(Permissions::MANAGE_MESSAGES)
     .union(Permissions::KICK_MEMBERS)
     .union(Permissions::BAN_MEMBERS)
-    .union(Permissions::MODERATE_MEMBERS);
+    .union(Permissions::MODERATE_MEMBERS)
+    .union(Permissions::VIEW_AUDIT_LOG);
 
 /// The OAuth2 URL that adds the bot of `application_id` to a server, with the scopes `bot`
 /// and `applications.commands` and [`PERMISSIONS`].
@@ -37,11 +40,11 @@ mod tests {
     #[test]
     fn the_invite_asks_for_exactly_what_is_used() {
         // 2 + 4 + 1024 + 2048 + 8192 + 16384 + 65536 + 2^40, the figure in the setup guide.
-        assert_eq!(PERMISSIONS.bits(), 1_099_511_720_966);
+        assert_eq!(PERMISSIONS.bits(), 1_099_511_721_094);
         assert!(!PERMISSIONS.contains(Permissions::ADMINISTRATOR));
         assert_eq!(
             url(42),
-            "https://discord.com/oauth2/authorize?client_id=42&scope=bot+applications.commands&permissions=1099511720966"
+            "https://discord.com/oauth2/authorize?client_id=42&scope=bot+applications.commands&permissions=1099511721094"
         );
     }
 }
