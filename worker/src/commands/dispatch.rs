@@ -149,8 +149,7 @@ impl Dispatcher {
             None | Some(Some(_)) => {
                 let prefix = cached
                     .flatten()
-                    .and_then(|c| c.prefix.clone().filter(|p| !p.is_empty()))
-                    .unwrap_or_else(|| default.clone());
+                    .map_or_else(|| default.clone(), |c| c.prefix_or(default).to_owned());
                 if super::parse::split_prefix(&message.content, &prefix).is_none() {
                     return;
                 }
@@ -201,11 +200,7 @@ impl Dispatcher {
             .get(&*self.services.store, guild.get())
             .await
         {
-            Ok(cfg) => cfg
-                .prefix
-                .clone()
-                .filter(|p| !p.is_empty())
-                .unwrap_or(default),
+            Ok(cfg) => cfg.prefix_or(&default).to_owned(),
             Err(e) => {
                 tracing::debug!(error = %e, %guild, "guild prefix unavailable; using the default");
                 default

@@ -26,15 +26,10 @@ impl CommandHandler for SetPrefix {
         let default = ctx.config().prefix.clone();
         let Some(given) = args.string("prefix") else {
             let config = ctx.services.guild_configs.get(&*self.0, guild).await?;
-            let current = config
-                .prefix
-                .clone()
-                .filter(|p| !p.is_empty())
-                .unwrap_or(default);
             return Ok(Reply::text(text(
                 ctx.locale,
                 "prefix-current",
-                &[("prefix", FluentValue::from(current))],
+                &[("prefix", FluentValue::from(config.prefix_or(&default)))],
             ))
             .ephemeral());
         };

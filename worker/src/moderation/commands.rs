@@ -427,15 +427,13 @@ fn report_reply(report: &ActionReport) -> Result<Reply, CommandError> {
     Ok(Reply::text(text).public())
 }
 
+/// The dispatcher's check of these commands (`visible_to_any`), again for callers that run a
+/// handler directly.
 fn require_moderator(ctx: &CommandContext) -> Result<(), CommandError> {
-    let perms = ctx.invoker.permissions.unwrap_or_else(Permissions::empty);
-    if engine::is_moderator(perms) {
-        Ok(())
-    } else {
-        Err(CommandError::MissingPermissions {
-            missing: "Ban Members, Kick Members or Timeout Members".into(),
-        })
-    }
+    crate::commands::dispatch::check_any_permission(
+        engine::MODERATOR_PERMISSIONS,
+        ctx.invoker.permissions,
+    )
 }
 
 struct ShowCase(Shared);

@@ -532,14 +532,8 @@ async fn escalate(
     )
 }
 
-/// Whether the moderator may use moderation commands at all (any of the three permissions).
-#[must_use]
-pub fn is_moderator(perms: Permissions) -> bool {
-    perms.intersects(Permissions::ADMINISTRATOR | MODERATOR_PERMISSIONS)
-}
-
-/// The permissions of which any one makes a member a moderator: Ban Members, Kick Members,
-/// Timeout Members.
+/// The permissions of which any one makes a member a moderator and lets them use the case
+/// commands (administrators too): Ban Members, Kick Members, Timeout Members.
 pub const MODERATOR_PERMISSIONS: Permissions = Permissions::BAN_MEMBERS
     .union(Permissions::KICK_MEMBERS)
     .union(Permissions::MODERATE_MEMBERS);

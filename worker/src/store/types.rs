@@ -111,6 +111,15 @@ const fn default_true() -> bool {
 }
 
 impl GuildConfig {
+    /// The prefix in use: the guild's own, else `default` (an empty stored prefix is none).
+    #[must_use]
+    pub fn prefix_or<'a>(&'a self, default: &'a str) -> &'a str {
+        self.prefix
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            .unwrap_or(default)
+    }
+
     /// The defaults for a guild that has not configured anything: no custom prefix, no mod
     /// log, locale `en-US`, DMs on action enabled, no escalation, automod `null`.
     #[must_use]
