@@ -14,13 +14,9 @@ use serde_json::json;
 async fn a_message_edited_into_abuse_is_caught_once() {
     let h = Harness::start(&StoreKind::embedded()).await;
     let c = h.cast;
-    let store = StoreKind::mongo();
-    let worker = h.start_live(&store).await;
-    let cases = store.open().await;
-    let id = h
-        .send_slash(c.owner, "automod preset", json!({"name": "standard"}))
+    let (worker, cases) = h.start_live_on_mongo().await;
+    h.slash_answer(c.owner, "automod preset", json!({"name": "standard"}))
         .await;
-    h.answer(id).await;
 
     let clean = h.post(c.member, "hello everyone, how is it going").await;
     let other = h.post(c.member2, "see https://example.com").await;

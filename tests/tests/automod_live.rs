@@ -14,9 +14,7 @@ use serde_json::json;
 async fn toxic_messages_and_a_join_burst_are_acted_on_once_with_cases() {
     let h = Harness::start(&StoreKind::embedded()).await;
     let c = h.cast;
-    let store = StoreKind::mongo();
-    let worker = h.start_live(&store).await;
-    let cases = store.open().await;
+    let (worker, cases) = h.start_live_on_mongo().await;
 
     let id = h
         .send_slash(c.admin, "modlog", json!({"channel": c.mod_log.to_string()}))

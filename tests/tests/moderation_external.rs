@@ -15,13 +15,9 @@ use serde_json::json;
 async fn a_ban_in_discords_client_becomes_a_case_naming_the_moderator() {
     let h = Harness::start(&StoreKind::embedded()).await;
     let c = h.cast;
-    let store = StoreKind::mongo();
-    let worker = h.start_live(&store).await;
-    let cases = store.open().await;
-    let id = h
-        .send_slash(c.admin, "modlog", json!({"channel": c.mod_log.to_string()}))
+    let (worker, cases) = h.start_live_on_mongo().await;
+    h.slash_answer(c.admin, "modlog", json!({"channel": c.mod_log.to_string()}))
         .await;
-    h.answer(id).await;
 
     let g = c.guild;
     let by_moderator =

@@ -58,15 +58,10 @@ async fn a_server_sets_its_prefix_and_the_old_one_stops_answering() {
     );
 
     // /prefix without a value shows it; with the default it resets.
-    let a = h
-        .answer(h.send_slash(c.admin, "prefix", json!({})).await)
-        .await;
+    let a = h.slash_answer(c.admin, "prefix", json!({})).await;
     assert!(reply_text(&a).contains("start with `?`"), "{a}");
     let a = h
-        .answer(
-            h.send_slash(c.admin, "prefix", json!({"prefix": "k!"}))
-                .await,
-        )
+        .slash_answer(c.admin, "prefix", json!({"prefix": "k!"}))
         .await;
     assert!(reply_text(&a).contains("default prefix `k!`"), "{a}");
     let stored = h.worker.store.guild_config(c.guild).await.unwrap();
@@ -129,9 +124,7 @@ async fn case_commands_are_for_moderators_only() {
         "{texts:?}"
     );
     // A moderator still runs them.
-    let a = h
-        .answer(h.send_slash(c.moderator, "cases", json!({})).await)
-        .await;
+    let a = h.slash_answer(c.moderator, "cases", json!({})).await;
     assert!(
         reply_text(&a).contains("0 total") || reply_text(&a).contains("No cases"),
         "{a}"

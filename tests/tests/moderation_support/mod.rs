@@ -543,6 +543,20 @@ impl Harness {
         handle
     }
 
+    /// Starts the real worker runtime on a fresh MongoDB (FerretDB) database and opens a
+    /// second handle on that database, to read what the worker wrote.
+    pub async fn start_live_on_mongo(&self) -> (kyuta_worker::WorkerHandle, Arc<dyn Store>) {
+        let store = StoreKind::mongo();
+        let worker = self.start_live(&store).await;
+        (worker, store.open().await)
+    }
+
+    /// A user runs a slash command through the gateway; returns the answer ([`Self::answer`]).
+    pub async fn slash_answer(&self, user: u64, name: &str, options: Value) -> Value {
+        let id = self.send_slash(user, name, options).await;
+        self.answer(id).await
+    }
+
     /// A user runs a slash command through the gateway: the simulator sends
     /// INTERACTION_CREATE to the running worker. Returns the interaction id.
     pub async fn send_slash(&self, user: u64, name: &str, options: Value) -> u64 {
