@@ -2,7 +2,7 @@
 //! inject faults, read statistics.
 
 use crate::state::{ConnCmd, RouteFault, Shared, State, intents, message_json};
-use crate::util::{next_snowflake, now_ms, parse_iso, snowflake_at};
+use crate::util::{next_snowflake, now_ms, parse_iso, snowflake_at, snowflake_at_unique};
 use crate::world::{Guild, Member, User};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
@@ -509,6 +509,104 @@ fn publish_user_message(
     st.dispatch(guild, event, &ev, intent, !mentions_bot && guild.is_some());
 }
 
+/// How far in the future a backdated message's `created_at_ms` may be (clock skew).
+const CREATED_AT_SKEW_MS: u64 = 5_000;
+
+/// The Unix-millisecond time a user's message was sent at: `created_at_ms` (a backdated
+/// message, Discord's epoch 2015-01-01 to a few seconds from now) or now.
+fn message_time(b: &Value) -> Result<u64, Ctl> {
+    let now = now_ms();
+    match b.get("created_at_ms") {
+        None | Some(Value::Null) => Ok(now),
+        Some(v) => {
+            let ms = v.as_u64().ok_or_else(|| {
+                bad("created_at_ms must be Unix milliseconds (a non-negative integer)")
+            })?;
+            if ms < crate::util::DISCORD_EPOCH_MS {
+                return Err(bad(
+                    "created_at_ms is before Discord's epoch (2015-01-01T00:00:00Z)",
+                ));
+            }
+            if ms > now + CREATED_AT_SKEW_MS {
+                return Err(bad("created_at_ms is in the future"));
+            }
+            Ok(ms)
+        }
+    }
+}
+
+/// Characters percent-encoded in an attachment's URL (all but RFC 3986's unreserved ones).
+const URL_NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+
+/// The attachment objects of a user's message in channel `cid`, from the body's
+/// `attachments`: at most 10 of `{"filename" (1..=255 characters), "size"? (bytes, default
+/// 1024), "content_type"?}`. Each gets a fresh id of time `ms` and Discord's CDN and media
+/// proxy URLs.
+fn user_attachments(cid: u64, ms: u64, b: &Value) -> Result<Vec<Value>, Ctl> {
+    let list = match b.get("attachments") {
+        None | Some(Value::Null) => return Ok(Vec::new()),
+        Some(Value::Array(list)) => list,
+        Some(_) => return Err(bad("attachments must be an array")),
+    };
+    if list.len() > 10 {
+        return Err(bad("at most 10 attachments"));
+    }
+    list.iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let filename = a
+                .get("filename")
+                .and_then(Value::as_str)
+                .filter(|f| (1..=255).contains(&f.chars().count()))
+                .ok_or_else(|| {
+                    bad(format!(
+                        "attachments[{i}].filename must be a string of 1 to 255 characters"
+                    ))
+                })?;
+            let size = match a.get("size") {
+                None | Some(Value::Null) => 1024,
+                Some(v) => v
+                    .as_u64()
+                    .filter(|s| i32::try_from(*s).is_ok())
+                    .ok_or_else(|| {
+                        bad(format!(
+                            "attachments[{i}].size must be bytes (an integer, 0 to 2147483647)"
+                        ))
+                    })?,
+            };
+            let content_type = match a.get("content_type") {
+                None | Some(Value::Null) => None,
+                Some(Value::String(s)) => Some(s),
+                Some(_) => {
+                    return Err(bad(format!(
+                        "attachments[{i}].content_type must be a string"
+                    )));
+                }
+            };
+            let id = snowflake_at_unique(ms);
+            let name = percent_encoding::utf8_percent_encode(filename, URL_NAME);
+            let mut att = json!({
+                "id": id.to_string(),
+                "filename": filename,
+                "size": size,
+                "url": format!("https://cdn.discordapp.com/attachments/{cid}/{id}/{name}"),
+                "proxy_url": format!("https://media.discordapp.net/attachments/{cid}/{id}/{name}"),
+            });
+            if let Some(t) = content_type {
+                att["content_type"] = json!(t);
+            }
+            Ok(att)
+        })
+        .collect()
+}
+
+/// A user posts: `{"author_id", "content"?, "embeds"?, "created_at_ms"?, "attachments"?}`.
+/// A backdated message (`created_at_ms`) gets an id of that time and is stored at its place
+/// among the channel's messages; it is dispatched now all the same.
 async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
     let cid = id(&p, "channel")?;
     let b = parse_body(&body)?;
@@ -518,14 +616,20 @@ async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
         .and_then(Value::as_str)
         .unwrap_or("")
         .to_owned();
+    let at = message_time(&b)?;
+    let attachments = user_attachments(cid, at, &b)?;
     let mut st = sh.lock();
     let (guild, user, member) = acting_author(&sh, &st, cid, author)?;
-    let mid = next_snowflake();
+    let mut mid = snowflake_at_unique(at);
+    while st.has_message(cid, mid) {
+        mid = snowflake_at_unique(at);
+    }
     let mut m = message_json(mid, cid, guild, &user, None, &content, &b, 0);
+    m["attachments"] = json!(attachments);
     // A user's client sends no allowed_mentions: every mention they may make notifies.
     let mentions = crate::mentions::record(&st, &sh.world, guild, cid, author, &mut m, None);
     let mentions_bot = mentions.has_user(sh.world.bot.id);
-    st.messages.entry(cid).or_default().push(m.clone());
+    st.store_message(cid, m.clone());
     publish_user_message(
         &sh,
         &mut st,

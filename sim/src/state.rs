@@ -568,6 +568,29 @@ impl State {
         self.stats.invalid_requests += 1;
         self.invalid_window.push_back(Instant::now());
     }
+
+    /// Whether channel `cid` stores a message with id `id`.
+    pub(crate) fn has_message(&self, cid: u64, id: u64) -> bool {
+        self.messages.get(&cid).is_some_and(|v| {
+            let at = v.partition_point(|m| message_id(m) < id);
+            v.get(at).is_some_and(|m| message_id(m) == id)
+        })
+    }
+
+    /// Stores message `m` in channel `cid` at its id's place. A channel's messages are kept
+    /// in id (creation) order, which listing them (newest first, `before` / `after` /
+    /// `around`) relies on, also when a backdated message arrives after newer ones.
+    pub(crate) fn store_message(&mut self, cid: u64, m: Value) {
+        let v = self.messages.entry(cid).or_default();
+        let id = message_id(&m);
+        let at = v.partition_point(|x| message_id(x) <= id);
+        v.insert(at, m);
+    }
+}
+
+/// The id of a stored message (0 if it has none).
+pub(crate) fn message_id(m: &Value) -> u64 {
+    m["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0)
 }
 
 /// A message object.

@@ -32,10 +32,19 @@ static COUNTER: AtomicU64 = AtomicU64::new(0);
 /// A fresh snowflake for something created now. Unique within the process.
 #[must_use]
 pub fn next_snowflake() -> u64 {
-    // Low 22 bits: 0x3F0000 | counter (never a generated guild index below 0x3F0000).
+    snowflake_at_unique(now_ms())
+}
+
+/// A fresh snowflake for something created at Unix time `ms` (now, or a backdated message).
+/// The low 22 bits are 0x3F0000 | a process-wide counter (never a generated guild index below
+/// 0x3F0000); every 65,536 ids the counter's overflow moves the time on by a millisecond, so
+/// ids made for the same `ms` never repeat. An id for a past time can in principle equal one
+/// made 65,536 or more ids earlier for a slightly later time: callers that need an id unused
+/// in some collection check it there.
+#[must_use]
+pub(crate) fn snowflake_at_unique(ms: u64) -> u64 {
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    let ms = now_ms() + (n >> 16);
-    snowflake_at(ms, 0x3F_0000 | (n & 0xFFFF))
+    snowflake_at(ms + (n >> 16), 0x3F_0000 | (n & 0xFFFF))
 }
 
 /// Formats Unix milliseconds as Discord does: `2021-01-01T01:01:01.010000+00:00`.
@@ -115,5 +124,18 @@ mod tests {
         assert_eq!(snowflake_ms(id), 1_609_462_861_010);
         assert_eq!(id & 0x3F_FFFF, 5);
         assert_ne!(next_snowflake(), next_snowflake());
+    }
+
+    #[test]
+    fn backdated_snowflakes_are_unique_and_of_their_time() {
+        let ms = 1_609_462_861_010;
+        let (a, b) = (snowflake_at_unique(ms), snowflake_at_unique(ms));
+        assert_ne!(a, b);
+        // Exact until this process has made 65,536 ids, then a millisecond later per 65,536.
+        let drift = COUNTER.load(Ordering::Relaxed) >> 16;
+        for id in [a, b] {
+            assert!((ms..=ms + drift).contains(&snowflake_ms(id)), "{id}");
+            assert_eq!(id & 0x3F_0000, 0x3F_0000);
+        }
     }
 }

@@ -118,7 +118,7 @@ fn publish(
         return;
     }
     if event == "MESSAGE_CREATE" {
-        st.messages.entry(channel).or_default().push(m.clone());
+        st.store_message(channel, m.clone());
     } else if let Some(v) = st.messages.get_mut(&channel)
         && let Some(slot) = v.iter_mut().find(|x| x["id"] == m["id"])
     {

@@ -114,7 +114,7 @@ async fn create_message(AxState(sh): S, Path(p): P, body: Bytes) -> R {
         &mut m,
         b.get("allowed_mentions"),
     );
-    st.messages.entry(cid).or_default().push(m.clone());
+    st.store_message(cid, m.clone());
     let mut ev = m.clone();
     crate::mentions::with_members(&st, &sh.world, c.guild_id, &mut ev);
     if let Some(mm) = member {
