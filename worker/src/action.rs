@@ -45,11 +45,14 @@ pub enum ActionKind {
     AutomodAlert,
     /// A note on a user; no action.
     Note,
+    /// Messages deleted by `/purge` (one case per purge; the user is the one filtered on, or
+    /// 0 when the purge took anyone's messages).
+    Purge,
 }
 
 impl ActionKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ActionKind; 11] = [
+    pub const ALL: [ActionKind; 12] = [
         Self::Ban,
         Self::Tempban,
         Self::Softban,
@@ -61,6 +64,7 @@ impl ActionKind {
         Self::AutomodDelete,
         Self::AutomodAlert,
         Self::Note,
+        Self::Purge,
     ];
 
     /// The stable lowercase name used in storage (`ban`, `automod_delete`, …).
@@ -78,6 +82,7 @@ impl ActionKind {
             Self::AutomodDelete => "automod_delete",
             Self::AutomodAlert => "automod_alert",
             Self::Note => "note",
+            Self::Purge => "purge",
         }
     }
 
@@ -87,7 +92,10 @@ impl ActionKind {
     /// by whoever makes them.
     #[must_use]
     pub const fn is_manual(self) -> bool {
-        !matches!(self, Self::AutomodDelete | Self::AutomodAlert | Self::Note)
+        !matches!(
+            self,
+            Self::AutomodDelete | Self::AutomodAlert | Self::Note | Self::Purge
+        )
     }
 
     /// Whether it punishes the member (warn, timeout, kick and the bans; not lifting a ban or
@@ -111,7 +119,8 @@ impl ActionKind {
             | Self::Untimeout
             | Self::AutomodDelete
             | Self::AutomodAlert
-            | Self::Note => 0,
+            | Self::Note
+            | Self::Purge => 0,
         }
     }
 
@@ -125,7 +134,7 @@ impl ActionKind {
             Self::Ban | Self::Tempban | Self::Softban | Self::Unban => Permissions::BAN_MEMBERS,
             Self::Kick => Permissions::KICK_MEMBERS,
             Self::Timeout | Self::Untimeout | Self::Warn => Permissions::MODERATE_MEMBERS,
-            Self::AutomodDelete => Permissions::MANAGE_MESSAGES,
+            Self::AutomodDelete | Self::Purge => Permissions::MANAGE_MESSAGES,
             Self::AutomodAlert => Permissions::SEND_MESSAGES,
             Self::Note => Permissions::empty(),
         }
@@ -142,7 +151,7 @@ impl ActionKind {
             Self::Timeout => "time out",
             Self::Untimeout => "remove the timeout of",
             Self::Warn => "warn",
-            Self::AutomodDelete | Self::AutomodAlert | Self::Note => "act on",
+            Self::AutomodDelete | Self::AutomodAlert | Self::Note | Self::Purge => "act on",
         }
     }
 
@@ -157,7 +166,7 @@ impl ActionKind {
             Self::Timeout => "time them out",
             Self::Untimeout => "lift their timeout",
             Self::Warn => "warn them",
-            Self::AutomodDelete | Self::AutomodAlert | Self::Note => "act on them",
+            Self::AutomodDelete | Self::AutomodAlert | Self::Note | Self::Purge => "act on them",
         }
     }
 
@@ -173,6 +182,7 @@ impl ActionKind {
             Self::Untimeout => "Lifted the timeout of",
             Self::Warn => "Warned",
             Self::AutomodDelete | Self::AutomodAlert | Self::Note => "Recorded a case for",
+            Self::Purge => "Deleted messages of",
         }
     }
 
@@ -188,6 +198,7 @@ impl ActionKind {
             Self::Untimeout => "lift the timeout of",
             Self::Warn => "warn",
             Self::AutomodDelete | Self::AutomodAlert | Self::Note => "act on",
+            Self::Purge => "delete the messages of",
         }
     }
 
@@ -206,7 +217,8 @@ impl ActionKind {
             | Self::Untimeout
             | Self::AutomodDelete
             | Self::AutomodAlert
-            | Self::Note => None,
+            | Self::Note
+            | Self::Purge => None,
         }
     }
 
@@ -225,6 +237,7 @@ impl ActionKind {
             Self::AutomodDelete => "Automod delete",
             Self::AutomodAlert => "Automod alert",
             Self::Note => "Note",
+            Self::Purge => "Purge",
         }
     }
 
@@ -241,6 +254,7 @@ impl ActionKind {
             Self::Unban | Self::Untimeout => 0x2E_CC_71,
             Self::Warn => 0xF3_9C_12,
             Self::AutomodDelete | Self::AutomodAlert | Self::Note => 0x34_98_DB,
+            Self::Purge => 0x95_A5_A6,
         }
     }
 }

@@ -358,6 +358,7 @@ impl Harness {
             locale: kyuta_worker::i18n::Locale::EnUs,
             services: worker.services.clone(),
             registry: worker.registry.clone(),
+            progress: kyuta_worker::commands::Progress::default(),
         };
         def.handler.run(&ctx, &args).await
     }
@@ -399,6 +400,7 @@ impl Harness {
             locale: kyuta_worker::i18n::Locale::EnUs,
             services: worker.services.clone(),
             registry: worker.registry.clone(),
+            progress: kyuta_worker::commands::Progress::default(),
         };
         def.handler.run(&ctx, &args).await
     }

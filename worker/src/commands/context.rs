@@ -2,6 +2,8 @@
 
 use std::{fmt, sync::Arc};
 
+use tokio::sync::watch;
+
 use twilight_model::{
     guild::Permissions,
     id::{
@@ -62,6 +64,40 @@ impl fmt::Debug for Source {
     }
 }
 
+/// A running command's progress: each [`Progress::report`] replaces the text the invoker
+/// sees until the answer comes (the dispatcher defers the interaction, or posts a reply to
+/// the prefix command, and edits it at most every
+/// [`PROGRESS_EVERY`](super::dispatch::PROGRESS_EVERY)). A handler run outside the
+/// dispatcher gets one that shows nothing.
+#[derive(Clone, Default)]
+pub struct Progress(Option<Arc<watch::Sender<Option<String>>>>);
+
+impl Progress {
+    /// A handle and the receiving end that the dispatcher shows.
+    #[must_use]
+    pub fn channel() -> (Self, watch::Receiver<Option<String>>) {
+        let (tx, rx) = watch::channel(None);
+        (Self(Some(Arc::new(tx))), rx)
+    }
+
+    /// Shows `text` as the command's progress (the latest report wins).
+    pub fn report(&self, text: impl Into<String>) {
+        if let Some(tx) = &self.0 {
+            tx.send_replace(Some(text.into()));
+        }
+    }
+}
+
+impl fmt::Debug for Progress {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Progress"
+        } else {
+            "Progress(none)"
+        })
+    }
+}
+
 /// Everything a handler needs for one invocation.
 #[derive(Debug, Clone)]
 pub struct CommandContext {
@@ -83,6 +119,8 @@ pub struct CommandContext {
     pub services: Arc<Services>,
     /// Every command of the bot (`/help` lists them).
     pub registry: Arc<Registry>,
+    /// Where a long command reports how far it is.
+    pub progress: Progress,
 }
 
 impl CommandContext {

@@ -102,6 +102,9 @@ pub struct OptionDef {
     pub max: Option<i64>,
     /// Longest allowed text, in characters.
     pub max_length: Option<u16>,
+    /// In the prefix form, given only as `name:value`, never by position (a filter such as
+    /// `/purge`'s `contains` would otherwise take the first word of the reason).
+    pub named_only: bool,
 }
 
 impl OptionDef {
@@ -117,6 +120,7 @@ impl OptionDef {
             min: None,
             max: None,
             max_length: None,
+            named_only: false,
         }
     }
 
@@ -152,6 +156,13 @@ impl OptionDef {
     pub fn range(mut self, min: i64, max: i64) -> Self {
         self.min = Some(min);
         self.max = Some(max);
+        self
+    }
+
+    /// In the prefix form, takes the option only as `name:value` ([`OptionDef::named_only`]).
+    #[must_use]
+    pub fn named_only(mut self) -> Self {
+        self.named_only = true;
         self
     }
 
@@ -201,7 +212,9 @@ impl OptionDef {
     /// How the option appears in usage lines: `<user>` or `[reason]`.
     #[must_use]
     pub fn usage(&self) -> String {
-        if self.required {
+        if self.named_only {
+            format!("[{}:…]", self.name)
+        } else if self.required {
             format!("<{}>", self.name)
         } else {
             format!("[{}]", self.name)

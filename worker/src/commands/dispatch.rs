@@ -6,7 +6,7 @@ use std::{
     time::{Duration, Instant},
 };
 
-use tokio::sync::Semaphore;
+use tokio::sync::{Semaphore, watch};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use twilight_model::{
     application::interaction::{Interaction, InteractionData, InteractionType},
@@ -14,7 +14,10 @@ use twilight_model::{
     gateway::payload::incoming::{InteractionCreate, MessageCreate},
     guild::Permissions,
     http::interaction::{InteractionResponse, InteractionResponseData, InteractionResponseType},
-    id::{Id, marker::GuildMarker},
+    id::{
+        Id,
+        marker::{ChannelMarker, GuildMarker, InteractionMarker, MessageMarker},
+    },
 };
 
 use crate::cache::{CooldownStore as _, InProcessCooldowns};
@@ -24,7 +27,7 @@ use crate::i18n::Locale;
 use crate::services::Services;
 
 use super::{
-    Args, CommandContext, CommandDef, CommandError, Invoker, Registry, Reply, Source,
+    Args, CommandContext, CommandDef, CommandError, Invoker, Progress, Registry, Reply, Source,
     parse::ArgError,
 };
 
@@ -51,6 +54,37 @@ pub struct Dispatcher {
 
 fn no_mentions() -> AllowedMentions {
     AllowedMentions::default()
+}
+
+/// Least time between two progress edits of one answer (an edit is a REST request; a
+/// moderator reads no faster).
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+/// Where a command's answer goes, and how far it got.
+#[derive(Debug)]
+enum Answer {
+    /// An interaction: answered directly, or deferred and then edited.
+    Interaction {
+        id: Id<InteractionMarker>,
+        token: String,
+        /// The command's default visibility, which a defer keeps.
+        ephemeral: bool,
+        /// `None` until a defer was tried; then whether it succeeded.
+        deferred: Option<bool>,
+    },
+    /// A prefix command: a reply message, posted once and then edited.
+    Message {
+        channel: Id<ChannelMarker>,
+        reply_to: Id<MessageMarker>,
+        /// The reply posted for progress, which the answer replaces.
+        posted: Option<Id<MessageMarker>>,
+    },
+}
+
+impl Answer {
+    fn needs_defer(&self) -> bool {
+        matches!(self, Self::Interaction { deferred: None, .. })
+    }
 }
 
 /// Names of the permissions in `p`, for messages, as Discord's permission settings call
@@ -248,31 +282,20 @@ impl Dispatcher {
                 .map_or(Locale::EnUs, |c| Locale::from_setting(&c.locale)),
             services: Arc::clone(&self.services),
             registry: Arc::clone(&self.registry),
+            progress: Progress::default(),
         };
-        let result = self.execute(&ctx, def, args).await;
+        let (progress, updates) = Progress::channel();
+        let ctx = CommandContext { progress, ..ctx };
+        let mut answer = Answer::Message {
+            channel: message.channel_id,
+            reply_to: message.id,
+            posted: None,
+        };
+        let work = self.execute(&ctx, def, args);
+        let result = self.with_progress(work, updates, &mut answer, None).await;
         let outcome = outcome_label(&result);
         let reply = self.reply_for(&ctx, def, result);
-        let channel = message.channel_id;
-        let content = reply.content.clone().unwrap_or_default();
-        let embeds = reply.embeds.clone();
-        let mentions = no_mentions();
-        let sent = self
-            .services
-            .rest
-            .call("create_message", |c| {
-                let mut req = c
-                    .create_message(channel)
-                    .reply(message.id)
-                    .fail_if_not_exists(false)
-                    .allowed_mentions(Some(&mentions))
-                    .embeds(&embeds);
-                if !content.is_empty() {
-                    req = req.content(&content);
-                }
-                req.into_future()
-            })
-            .await;
-        if let Err(e) = sent {
+        if let Err(e) = self.post_reply(&answer, &reply).await {
             tracing::warn!(command = %ctx.command, error = %e, "could not send the reply");
         }
         self.services
@@ -320,19 +343,34 @@ impl Dispatcher {
             locale: self.interaction_locale(&interaction).await,
             services: Arc::clone(&self.services),
             registry: Arc::clone(&self.registry),
+            progress: Progress::default(),
         };
+        let (progress, updates) = Progress::channel();
+        let ctx = CommandContext { progress, ..ctx };
 
-        let work = self.execute(&ctx, def, args);
-        tokio::pin!(work);
-        let defer_after = self.services.config.defer_after();
-        let deadline = tokio::time::sleep(defer_after.saturating_sub(start.elapsed()));
-        let (result, deferred) = tokio::select! {
-            r = &mut work => (r, false),
-            () = deadline => {
-                let ok = self.defer(interaction.id, &token, def.ephemeral).await;
-                (work.await, ok)
-            }
+        let mut answer = Answer::Interaction {
+            id: interaction.id,
+            token: token.clone(),
+            ephemeral: def.ephemeral,
+            deferred: None,
         };
+        let defer_after = self.services.config.defer_after();
+        let work = self.execute(&ctx, def, args);
+        let result = self
+            .with_progress(
+                work,
+                updates,
+                &mut answer,
+                Some(defer_after.saturating_sub(start.elapsed())),
+            )
+            .await;
+        let deferred = matches!(
+            answer,
+            Answer::Interaction {
+                deferred: Some(true),
+                ..
+            }
+        );
         let outcome = outcome_label(&result);
         let failed = result.is_err();
         let reply = self.reply_for(&ctx, def, result);
@@ -460,6 +498,155 @@ impl Dispatcher {
                 Reply::error(e.localized(ctx.locale))
             }
         }
+    }
+
+    /// Runs `work` and, while it runs, answers for it: an interaction is deferred after
+    /// `defer_after` (or when progress is first shown), and progress reports edit the
+    /// deferred answer or the reply posted to a prefix command: first once the command has
+    /// run for [`PROGRESS_EVERY`], then at most every [`PROGRESS_EVERY`], always the latest.
+    async fn with_progress<F>(
+        &self,
+        work: F,
+        mut updates: watch::Receiver<Option<String>>,
+        answer: &mut Answer,
+        defer_after: Option<Duration>,
+    ) -> Result<Reply, CommandError>
+    where
+        F: std::future::Future<Output = Result<Reply, CommandError>>,
+    {
+        tokio::pin!(work);
+        // Without a defer (prefix commands) the deadline is never armed.
+        let deadline = tokio::time::sleep(defer_after.unwrap_or(Duration::from_secs(3600)));
+        tokio::pin!(deadline);
+        let mut open = true;
+        let mut pending = false;
+        // A command done within PROGRESS_EVERY answers once, without progress.
+        let mut last_shown = tokio::time::Instant::now();
+        loop {
+            let next_show = last_shown + PROGRESS_EVERY;
+            tokio::select! {
+                biased;
+                r = &mut work => return r,
+                () = &mut deadline, if defer_after.is_some() && answer.needs_defer() => {
+                    self.start_answer(answer).await;
+                }
+                changed = updates.changed(), if open => {
+                    if changed.is_err() {
+                        open = false;
+                    } else {
+                        pending = true;
+                    }
+                }
+                () = tokio::time::sleep_until(next_show), if pending => {
+                    pending = false;
+                    let text = updates.borrow_and_update().clone();
+                    if let Some(text) = text {
+                        if answer.needs_defer() {
+                            self.start_answer(answer).await;
+                        }
+                        self.show_progress(answer, &text).await;
+                        last_shown = tokio::time::Instant::now();
+                    }
+                }
+            }
+        }
+    }
+
+    /// Defers an interaction answer that is not deferred yet.
+    async fn start_answer(&self, answer: &mut Answer) {
+        if let Answer::Interaction {
+            id,
+            token,
+            ephemeral,
+            deferred,
+        } = answer
+            && deferred.is_none()
+        {
+            *deferred = Some(self.defer(*id, token, *ephemeral).await);
+        }
+    }
+
+    /// Shows `text` as the progress: edits the deferred interaction answer, or posts (then
+    /// edits) a reply to the prefix command. Failures are logged: progress is best effort.
+    async fn show_progress(&self, answer: &mut Answer, text: &str) {
+        let reply = Reply::text(text);
+        match answer {
+            Answer::Interaction {
+                token,
+                ephemeral,
+                deferred: Some(true),
+                ..
+            } => {
+                let token = token.clone();
+                let ephemeral = *ephemeral;
+                self.edit_deferred(&token, &reply, ephemeral, false).await;
+            }
+            Answer::Interaction { .. } => {}
+            Answer::Message { posted: None, .. } => match self.post_reply(answer, &reply).await {
+                Ok(id) => {
+                    if let Answer::Message { posted, .. } = answer {
+                        *posted = id;
+                    }
+                }
+                Err(e) => tracing::debug!(error = %e, "could not post the progress reply"),
+            },
+            Answer::Message { .. } => {
+                if let Err(e) = self.post_reply(answer, &reply).await {
+                    tracing::debug!(error = %e, "could not edit the progress reply");
+                }
+            }
+        }
+    }
+
+    /// Sends a prefix command's reply: a new reply to the command, or an edit of the one
+    /// its progress posted. Returns the id of a new message.
+    async fn post_reply(
+        &self,
+        answer: &Answer,
+        reply: &Reply,
+    ) -> Result<Option<Id<MessageMarker>>, crate::rest::RestError> {
+        let Answer::Message {
+            channel,
+            reply_to,
+            posted,
+        } = answer
+        else {
+            return Ok(None);
+        };
+        let (channel, reply_to) = (*channel, *reply_to);
+        let content = reply.content.clone().unwrap_or_default();
+        let embeds = reply.embeds.clone();
+        let mentions = no_mentions();
+        if let Some(posted) = *posted {
+            self.services
+                .rest
+                .call("update_message", |c| {
+                    c.update_message(channel, posted)
+                        .content(Some(&content))
+                        .embeds(Some(&embeds))
+                        .allowed_mentions(Some(&mentions))
+                        .into_future()
+                })
+                .await?;
+            return Ok(None);
+        }
+        let sent = self
+            .services
+            .rest
+            .call("create_message", |c| {
+                let mut req = c
+                    .create_message(channel)
+                    .reply(reply_to)
+                    .fail_if_not_exists(false)
+                    .allowed_mentions(Some(&mentions))
+                    .embeds(&embeds);
+                if !content.is_empty() {
+                    req = req.content(&content);
+                }
+                req.into_future()
+            })
+            .await?;
+        Ok(sent.model().await.ok().map(|m| m.id))
     }
 
     async fn defer(

@@ -49,7 +49,7 @@ pub mod scope;
 pub mod sync;
 
 pub use args::{ArgValue, Args};
-pub use context::{CommandContext, Invoker, Source};
+pub use context::{CommandContext, Invoker, Progress, Source};
 pub use def::{Choice, ChoiceValue, CommandDef, OptionDef, OptionKind, SubcommandDef};
 pub use dispatch::CommandObserver;
 pub use error::{CommandError, IdKind};

@@ -255,11 +255,58 @@ fn display_value(v: &ArgValue) -> String {
     }
 }
 
+/// Takes one `name:value` word from the start of `s` when `name` is one of `options` (as on
+/// Discord's slash input, `contains:"free nitro"` quotes a value with spaces). Anything else —
+/// a word without a colon, a name the command does not have, an empty value — is `None`, so
+/// text such as a reason reading `spam: links` stays text.
+fn next_named<'o, 's>(
+    options: &'o [OptionDef],
+    s: &'s str,
+) -> Result<Option<(&'o OptionDef, String, &'s str)>, ArgError> {
+    let s = s.trim_start();
+    let word_end = s.find(char::is_whitespace).unwrap_or(s.len());
+    let Some((name, _)) = s[..word_end].split_once(':') else {
+        return Ok(None);
+    };
+    let Some(option) = options.iter().find(|o| o.name.eq_ignore_ascii_case(name)) else {
+        return Ok(None);
+    };
+    let after = &s[name.len() + 1..];
+    let (value, remainder) = if let Some(inner) = after.strip_prefix('"') {
+        let close = inner.find('"').ok_or(ArgError::UnclosedQuote)?;
+        (inner[..close].to_owned(), &inner[close + 1..])
+    } else {
+        let end = after.find(char::is_whitespace).unwrap_or(after.len());
+        (after[..end].to_owned(), &after[end..])
+    };
+    if value.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some((option, value, remainder)))
+}
+
+/// Sets every `name:value` word at the start of `rest` ([`next_named`]) and returns what
+/// follows them. A value that does not fit its option is an error: it was named.
+fn take_named<'s>(
+    options: &[OptionDef],
+    args: &mut Args,
+    mut rest: &'s str,
+) -> Result<&'s str, ArgError> {
+    while let Some((option, value, remainder)) = next_named(options, rest)? {
+        let parsed = parse_word(option, &value)?;
+        args.set(option.name.clone(), parsed);
+        rest = remainder;
+    }
+    Ok(rest)
+}
+
 /// Maps the words after a prefix command's name onto its options, in order.
 ///
 /// User/channel/role mentions and raw ids are accepted; `"quoted phrases"` are one word; the
 /// last option, when it is text, takes the rest of the line. An optional option whose word does
-/// not fit is skipped in favour of the next option.
+/// not fit is skipped in favour of the next option. Any option may also be named, as in the
+/// slash form (`k!purge 50 bots:yes contains:"free nitro"`): named words come before the
+/// text that takes the rest of the line.
 pub fn parse_prefix_args(def: &CommandDef, rest: &str) -> Result<Args, ArgError> {
     let mut args = Args::new();
     let (options, usage, rest) = if def.subcommands.is_empty() {
@@ -296,6 +343,10 @@ pub fn parse_prefix_args(def: &CommandDef, rest: &str) -> Result<Args, ArgError>
     let mut rest = rest;
     let mut skipped: Option<ArgError> = None;
     for (i, option) in options.iter().enumerate() {
+        rest = take_named(options, &mut args, rest)?;
+        if option.named_only || args.get(&option.name).is_some() {
+            continue;
+        }
         let last = i + 1 == options.len();
         if rest.trim().is_empty() {
             if option.required {
@@ -352,6 +403,7 @@ pub fn parse_prefix_args(def: &CommandDef, rest: &str) -> Result<Args, ArgError>
             Err(e) => return Err(e),
         }
     }
+    rest = take_named(options, &mut args, rest)?;
     let extra = rest.trim();
     if !extra.is_empty() {
         return Err(skipped.unwrap_or(ArgError::TooMany {
@@ -487,6 +539,61 @@ mod tests {
         assert!(
             matches!(e, ArgError::Invalid { ref option, .. } if option == "user"),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn options_can_be_named_as_in_the_slash_form() {
+        let def = CommandDef::new("purge", "d", Nop)
+            .option(
+                OptionDef::new("count", "n", OptionKind::Integer)
+                    .required()
+                    .range(1, 1000),
+            )
+            .option(OptionDef::new("user", "u", OptionKind::User))
+            .option(OptionDef::new("bots", "b", OptionKind::Boolean).named_only())
+            .option(OptionDef::new("contains", "c", OptionKind::String).named_only())
+            .option(OptionDef::new("reason", "r", OptionKind::String));
+        let a =
+            parse_prefix_args(&def, "50 bots:yes contains:\"free nitro\" raid cleanup").unwrap();
+        assert_eq!(a.integer("count"), Some(50));
+        assert_eq!(a.boolean("bots"), Some(true));
+        assert_eq!(a.string("contains"), Some("free nitro"));
+        assert_eq!(a.user("user"), None);
+        assert_eq!(a.string("reason"), Some("raid cleanup"));
+        // Named first, positional after; any order of named words.
+        let a = parse_prefix_args(&def, "Contains:x count:5 <@123>").unwrap();
+        assert_eq!(a.integer("count"), Some(5));
+        assert_eq!(a.string("contains"), Some("x"));
+        assert_eq!(a.user("user"), Some(Id::new(123)));
+        // A named value is checked like any other.
+        let e = parse_prefix_args(&def, "count:5000").unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "`count` must be between 1 and 1000: `5000` is not"
+        );
+        let e = parse_prefix_args(&def, "5 bots:maybe").unwrap_err();
+        assert!(
+            matches!(e, ArgError::Invalid { ref option, .. } if option == "bots"),
+            "{e}"
+        );
+        // Words that only look named stay text: unknown names, empty values, inside the reason.
+        let a = parse_prefix_args(&def, "5 spam: links reason:x").unwrap();
+        assert_eq!(a.string("contains"), None);
+        assert_eq!(a.string("reason"), Some("spam: links reason:x"));
+        let a = parse_prefix_args(&def, "5 note:hello").unwrap();
+        assert_eq!(a.string("reason"), Some("note:hello"));
+        // Named-only options are never taken by position.
+        let a = parse_prefix_args(&def, "5 cleaning up").unwrap();
+        assert_eq!(a.string("contains"), None);
+        assert_eq!(a.string("reason"), Some("cleaning up"));
+        assert_eq!(
+            def.usage(),
+            ["purge <count> [user] [bots:…] [contains:…] [reason]"]
+        );
+        assert_eq!(
+            parse_prefix_args(&def, "5 contains:\"open").unwrap_err(),
+            ArgError::UnclosedQuote
         );
     }
 

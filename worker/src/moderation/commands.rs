@@ -192,7 +192,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
         CommandDef::new(
             "escalation",
             "Automatic actions after repeated warns",
-            Escalation(st),
+            Escalation(st.clone()),
         )
         .ephemeral()
         .subcommand(
@@ -234,6 +234,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
         .permissions(Permissions::MANAGE_GUILD)
         .category(CATEGORY),
     )?;
+    super::purge::command::register(registry, st.store)?;
     Ok(())
 }
 

@@ -34,16 +34,26 @@ pub struct ModlogEntry {
     pub references: Vec<u64>,
     /// The error, when the Discord call failed.
     pub failure: Option<String>,
+    /// What the action did beyond its kind (a purge: how many messages, where), shown as
+    /// a Details field.
+    pub details: Option<String>,
 }
 
 /// The text shown when no reason was given.
 pub const NO_REASON: &str = "No reason given";
 
+/// What the User field shows for user 0: a purge that took anyone's messages.
+pub const ANY_USER: &str = "Anyone";
+
 fn user_field(name: &str, id: u64) -> EmbedField {
     EmbedField {
         inline: true,
         name: name.to_owned(),
-        value: format!("<@{id}> (`{id}`)"),
+        value: if id == 0 {
+            ANY_USER.to_owned()
+        } else {
+            format!("<@{id}> (`{id}`)")
+        },
     }
 }
 
@@ -77,6 +87,13 @@ pub fn build_embed(entry: &ModlogEntry) -> Embed {
             value: truncate(&refs.join(", "), 1024),
         });
     }
+    if let Some(details) = &entry.details {
+        fields.push(EmbedField {
+            inline: false,
+            name: "Details".to_owned(),
+            value: truncate(details, 1024),
+        });
+    }
     if let Some(err) = &entry.failure {
         fields.push(EmbedField {
             inline: false,
@@ -90,7 +107,7 @@ pub fn build_embed(entry: &ModlogEntry) -> Embed {
         description: None,
         fields,
         flags: None,
-        footer: Some(EmbedFooter {
+        footer: (entry.user_id != 0).then(|| EmbedFooter {
             icon_url: None,
             proxy_icon_url: None,
             text: format!("User ID: {}", entry.user_id),
@@ -132,6 +149,7 @@ mod tests {
             created_at: 1_700_000_000,
             references: vec![],
             failure: None,
+            details: None,
         }
     }
 
@@ -178,6 +196,20 @@ mod tests {
             field(&e, "Outcome"),
             Some("Failed: Missing Permissions (50013)")
         );
+    }
+
+    #[test]
+    fn a_purge_of_anyone_shows_its_details() {
+        let mut x = entry();
+        x.kind = ActionKind::Purge;
+        x.user_id = 0;
+        x.duration = None;
+        x.details = Some("250 messages in <#5>".into());
+        let e = build_embed(&x);
+        assert_eq!(e.title.as_deref(), Some("Case #7 · Purge"));
+        assert_eq!(field(&e, "User"), Some(ANY_USER));
+        assert_eq!(field(&e, "Details"), Some("250 messages in <#5>"));
+        assert!(e.footer.is_none());
     }
 
     #[test]

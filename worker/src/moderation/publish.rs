@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::action::ActionKind;
 use crate::store::{Case, CaseOutcome};
 
 use super::discord;
@@ -24,6 +25,9 @@ pub fn modlog_entry(case: &Case) -> ModlogEntry {
             CaseOutcome::Failed { error } => Some(error.clone()),
             _ => None,
         },
+        details: (case.kind == ActionKind::Purge)
+            .then(|| super::purge::evidence_summary(case.evidence.as_ref()))
+            .flatten(),
     }
 }
 

@@ -4,7 +4,11 @@
 //! snowflakes, a bounded regex) and [`PurgeFilter::matches`] decides a message; [`plan`] splits
 //! the chosen messages into bulk deletes of 2..=100 ids and single deletes. Discord refuses to
 //! bulk delete a message older than 14 days (error 50034): such messages are deleted one by one
-//! with `DELETE /channels/{c}/messages/{m}`, and the reply counts them apart. No I/O here.
+//! with `DELETE /channels/{c}/messages/{m}`, and the reply counts them apart. No I/O here:
+//! [`run`] reads the channel and deletes, [`command`] is `/purge` (`k!purge`).
+
+pub mod command;
+pub mod run;
 
 use std::fmt;
 
@@ -336,6 +340,61 @@ pub fn plan(ids: &[u64], now_ms: u64) -> Plan {
     plan
 }
 
+/// What a purge's case records (its evidence), and what its reply and mod-log entry say.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Evidence {
+    /// The channel purged.
+    pub channel_id: u64,
+    /// Messages read while looking for matches.
+    pub scanned: usize,
+    /// Messages the purge set out to delete.
+    pub planned: usize,
+    /// Of those, how many were older than 14 days and deleted one by one.
+    pub old: usize,
+    /// Messages older than 14 days that matched and were left (`skip_old`).
+    pub skipped_old: usize,
+}
+
+impl Evidence {
+    /// One line for the mod log: `250 messages in <#c> (30 older than 14 days, one by one)`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let mut out = format!(
+            "{} message{} in <#{}>",
+            self.planned,
+            if self.planned == 1 { "" } else { "s" },
+            self.channel_id
+        );
+        let mut notes = Vec::new();
+        if self.old > 0 {
+            notes.push(format!("{} older than 14 days, one by one", self.old));
+        }
+        if self.skipped_old > 0 {
+            notes.push(format!("{} older than 14 days left", self.skipped_old));
+        }
+        if !notes.is_empty() {
+            out.push_str(&format!(" ({})", notes.join("; ")));
+        }
+        out
+    }
+}
+
+/// The mod-log line of a purge case's evidence, when it is a purge's.
+#[must_use]
+pub fn evidence_summary(evidence: Option<&serde_json::Value>) -> Option<String> {
+    let e: Evidence = serde_json::from_value(evidence?.clone()).ok()?;
+    Some(e.summary())
+}
+
+/// Drops the messages of `plan` that are older than 14 days (`skip_old`): returns how many.
+pub fn skip_old(plan: &mut Plan) -> usize {
+    let skipped = plan.old;
+    let keep = plan.single.len() - plan.old;
+    plan.single.truncate(keep);
+    plan.old = 0;
+    skipped
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -517,6 +576,42 @@ mod tests {
         // Duplicates are deleted once.
         let p = plan(&[young[0], young[0], young[1]], NOW);
         assert_eq!(p.bulk, vec![vec![young[0], young[1]]]);
+    }
+
+    #[test]
+    fn old_messages_can_be_left_and_the_evidence_says_so() {
+        let day = 24 * 60 * 60 * 1000;
+        let ids: Vec<u64> = (0..5)
+            .map(|i| id_at(NOW - 1000 - i, 0))
+            .chain((0..3).map(|i| id_at(NOW - 20 * day - i, 0)))
+            .collect();
+        let mut p = plan(&ids, NOW);
+        assert_eq!((p.total(), p.old), (8, 3));
+        assert_eq!(skip_old(&mut p), 3);
+        assert_eq!((p.total(), p.old), (5, 0));
+        assert_eq!(p.bulk, vec![ids[..5].to_vec()]);
+        let e = Evidence {
+            channel_id: 9,
+            scanned: 300,
+            planned: 250,
+            old: 30,
+            skipped_old: 0,
+        };
+        assert_eq!(
+            evidence_summary(Some(&serde_json::to_value(&e).unwrap())).as_deref(),
+            Some("250 messages in <#9> (30 older than 14 days, one by one)")
+        );
+        let e = Evidence {
+            planned: 1,
+            old: 0,
+            skipped_old: 2,
+            ..e
+        };
+        assert_eq!(e.summary(), "1 message in <#9> (2 older than 14 days left)");
+        assert_eq!(
+            evidence_summary(Some(&serde_json::json!({"rule": "x"}))),
+            None
+        );
     }
 
     #[test]
