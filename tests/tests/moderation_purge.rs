@@ -298,3 +298,54 @@ async fn the_prefix_form_deletes_only_what_its_filters_match() {
     worker.shutdown().await;
     h.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_delivered_twice_purges_once() {
+    let h = Harness::start(&StoreKind::embedded()).await;
+    let c = h.cast;
+    let mut posted = Vec::new();
+    for i in 0..8 {
+        posted.push(post(&h, c.member, &format!("line {i}"), None, false).await);
+    }
+    // The command's message, newer than the lines; the same message seen twice (a resumed
+    // session replaying it, two generations during a roll).
+    let command_id = ((now_ms() + 1000 - 1_420_070_400_000) << 22) | 7;
+    let first = h
+        .prefix_with_id(&h.worker, c.admin, "purge 5", command_id)
+        .await
+        .expect("the purge runs");
+    assert!(
+        moderation_support::text(&first).starts_with("Deleted **5** messages."),
+        "{first:?}"
+    );
+    let again = h
+        .prefix_with_id(&h.worker, c.admin, "purge 5", command_id)
+        .await
+        .expect("the second delivery answers");
+    assert!(
+        moderation_support::text(&again).contains("already carried out"),
+        "{again:?}"
+    );
+    let left = ids(&h.messages(c.general).await);
+    assert_eq!(
+        posted.iter().filter(|m| left.contains(m)).count(),
+        3,
+        "five deleted once, not ten"
+    );
+    let page = h
+        .worker
+        .store
+        .list_cases(
+            c.guild,
+            &CaseFilter {
+                kind: Some(ActionKind::Purge),
+                ..CaseFilter::default()
+            },
+            0,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(page.total, 1);
+    h.shutdown().await;
+}
