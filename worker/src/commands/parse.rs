@@ -304,7 +304,8 @@ fn take_named<'s>(
 ///
 /// User/channel/role mentions and raw ids are accepted; `"quoted phrases"` are one word; the
 /// last option, when it is text, takes the rest of the line. An optional option whose word does
-/// not fit is skipped in favour of the next option. Any option may also be named, as in the
+/// not fit is skipped in favour of the next option (the last option taken by position is the
+/// last one that is not named-only). Any option may also be named, as in the
 /// slash form (`k!purge 50 bots:yes contains:"free nitro"`): named words come before the
 /// text that takes the rest of the line.
 pub fn parse_prefix_args(def: &CommandDef, rest: &str) -> Result<Args, ArgError> {
@@ -347,7 +348,8 @@ pub fn parse_prefix_args(def: &CommandDef, rest: &str) -> Result<Args, ArgError>
         if option.named_only || args.get(&option.name).is_some() {
             continue;
         }
-        let last = i + 1 == options.len();
+        // The last option taken by position (named-only ones after it do not count).
+        let last = options[i + 1..].iter().all(|o| o.named_only);
         if rest.trim().is_empty() {
             if option.required {
                 return Err(ArgError::Missing {
@@ -591,6 +593,13 @@ mod tests {
             def.usage(),
             ["purge <count> [user] [bots:…] [contains:…] [reason]"]
         );
+        // Text followed only by named-only options takes the rest of the line.
+        let mb = CommandDef::new("massban", "d", Nop)
+            .option(OptionDef::new("users", "u", OptionKind::String).required())
+            .option(OptionDef::new("dry_run", "d", OptionKind::Boolean).named_only());
+        let a = parse_prefix_args(&mb, "dry_run:yes 1 2 3 raid").unwrap();
+        assert_eq!(a.string("users"), Some("1 2 3 raid"));
+        assert_eq!(a.boolean("dry_run"), Some(true));
         assert_eq!(
             parse_prefix_args(&def, "5 contains:\"open").unwrap_err(),
             ArgError::UnclosedQuote

@@ -234,7 +234,8 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
         .permissions(Permissions::MANAGE_GUILD)
         .category(CATEGORY),
     )?;
-    super::purge::command::register(registry, st.store)?;
+    super::purge::command::register(registry, Arc::clone(&st.store))?;
+    super::massban::command::register(registry, st.store)?;
     Ok(())
 }
 

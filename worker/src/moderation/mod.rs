@@ -16,6 +16,7 @@ pub mod engine;
 pub mod escalation;
 pub mod external;
 pub mod facts;
+pub mod massban;
 pub mod modlog;
 pub mod options;
 pub mod publish;
