@@ -60,6 +60,7 @@ pub fn build_registry(
 ) -> Result<Registry, RegistryError> {
     let mut registry = Registry::new();
     general::register(&mut registry)?;
+    moderation::userinfo::register(&mut registry, Arc::clone(&store))?;
     crate::analytics::register(&mut registry, analytics)?;
     moderation::register(&mut registry, Arc::clone(&store))?;
     automod::commands::register(&mut registry, Arc::clone(&store), rules)?;

@@ -211,6 +211,8 @@ impl Harness {
         let mut registry = Registry::new();
         kyuta_worker::moderation::register(&mut registry, store.clone())
             .expect("register moderation commands");
+        kyuta_worker::moderation::userinfo::register(&mut registry, store.clone())
+            .expect("register /userinfo");
         let services = Arc::new(Services {
             config: Arc::new(Config::defaults()),
             rest,

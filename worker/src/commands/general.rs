@@ -1,8 +1,7 @@
-//! The general commands: `/ping`, `/help`, `/userinfo`, `/serverinfo`.
+//! The general commands: `/ping`, `/help`, `/serverinfo` (`/userinfo`, which shows a
+//! member's cases to moderators, is [`crate::moderation::userinfo`]).
 
 use std::time::{Duration, Instant};
-
-use twilight_model::id::{Id, marker::UserMarker};
 
 use super::{
     Args, CommandContext, CommandDef, CommandError, CommandHandler, EmbedBuilder, OptionDef,
@@ -20,7 +19,8 @@ pub fn snowflake_unix_secs(id: u64) -> u64 {
 }
 
 /// `<t:…:R>`-style timestamp markup plus the date.
-fn discord_time(unix_secs: u64) -> String {
+#[must_use]
+pub fn discord_time(unix_secs: u64) -> String {
     format!("<t:{unix_secs}:D> (<t:{unix_secs}:R>)")
 }
 
@@ -153,94 +153,6 @@ impl CommandHandler for Help {
     }
 }
 
-/// `/userinfo [user]`: account and membership details.
-#[derive(Debug)]
-pub struct UserInfo;
-
-#[async_trait::async_trait]
-impl CommandHandler for UserInfo {
-    async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
-        let user_id: Id<UserMarker> = args.user("user").unwrap_or(ctx.invoker.user_id);
-        let rest = ctx.rest();
-        let member = match ctx.guild_id {
-            Some(guild) => match rest
-                .model("get_guild_member", |c| {
-                    c.guild_member(guild, user_id).into_future()
-                })
-                .await
-            {
-                Ok(m) => Some(m),
-                Err(e) if e.status() == Some(404) => None,
-                Err(e) => return Err(e.into()),
-            },
-            None => None,
-        };
-        let user = match &member {
-            Some(m) => m.user.clone(),
-            None => rest
-                .model("get_user", |c| c.user(user_id).into_future())
-                .await
-                .map_err(|e| {
-                    if e.status() == Some(404) {
-                        CommandError::user(format!("there is no user with id {user_id}"))
-                    } else {
-                        e.into()
-                    }
-                })?,
-        };
-        let mut b = EmbedBuilder::new()
-            .author(
-                match &user.global_name {
-                    Some(g) => format!("{g} (@{})", user.name),
-                    None => format!("@{}", user.name),
-                },
-                None,
-            )
-            .field("User", format!("<@{}>", user.id), true)
-            .field("ID", user.id.to_string(), true)
-            .field("Bot", if user.bot { "yes" } else { "no" }, true)
-            .field(
-                "Account created",
-                discord_time(snowflake_unix_secs(user.id.get())),
-                false,
-            );
-        match member {
-            Some(m) => {
-                if let Some(joined) = m.joined_at {
-                    let secs = u64::try_from(joined.as_secs()).unwrap_or(0);
-                    b = b.field("Joined", discord_time(secs), false);
-                }
-                if let Some(nick) = &m.nick {
-                    b = b.field("Nickname", nick.clone(), true);
-                }
-                let roles = if m.roles.is_empty() {
-                    "none".to_owned()
-                } else {
-                    m.roles
-                        .iter()
-                        .take(20)
-                        .map(|r| format!("<@&{r}>"))
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                };
-                b = b.field(format!("Roles ({})", m.roles.len()), roles, false);
-                if let Some(until) = m.communication_disabled_until {
-                    b = b.field(
-                        "Timed out until",
-                        format!("<t:{}:f>", until.as_secs()),
-                        true,
-                    );
-                }
-            }
-            None if ctx.guild_id.is_some() => {
-                b = b.footer("Not a member of this server");
-            }
-            None => {}
-        }
-        Ok(Reply::embed(b.build()))
-    }
-}
-
 /// `/serverinfo`: the server's details.
 #[derive(Debug)]
 pub struct ServerInfo;
@@ -302,11 +214,6 @@ pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
                 ))
                 .allow_dms(),
         )?
-        .register(
-            CommandDef::new("userinfo", "Show a user's account and membership", UserInfo).option(
-                OptionDef::new("user", "Who (default: you)", OptionKind::User),
-            ),
-        )?
         .register(CommandDef::new(
             "serverinfo",
             "Show this server's details",
@@ -323,7 +230,7 @@ mod tests {
     fn registers_valid_commands() {
         let mut r = Registry::new();
         register(&mut r).unwrap();
-        assert_eq!(r.len(), 4);
+        assert_eq!(r.len(), 3);
         let json = serde_json::to_value(r.discord_commands(None)).unwrap();
         assert_eq!(json[0]["name"], "help");
         assert_eq!(json[0]["options"][0]["type"], 3);

@@ -26,6 +26,7 @@ pub mod request;
 pub mod rules;
 pub mod scheduler;
 pub mod timeout;
+pub mod userinfo;
 
 /// The duration grammar (moved to [`crate::duration`], shared with command parsing).
 pub use crate::duration;
