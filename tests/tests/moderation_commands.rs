@@ -375,6 +375,7 @@ async fn warn_case_cases_and_reason() {
                 user_id: Some(c.member),
                 moderator_id: None,
                 kind: Some(ActionKind::Warn),
+                include_hidden: false,
             },
             0,
             10,

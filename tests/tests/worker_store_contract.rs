@@ -125,6 +125,7 @@ contract!(
         schedule_cancel_races_claim,
         outcome_and_reason_edit_race,
         concurrent_edits_of_different_settings_both_survive,
+        hidden_and_deleted_cases,
     ],
     embedded_only: [],
 );
@@ -450,6 +451,7 @@ async fn list_filter_and_paging(env: &Env) {
         moderator_id: Some(BOT),
         kind: Some(ActionKind::Ban),
         user_id: Some(user(2)),
+        ..CaseFilter::default()
     };
     let p = env.a.list_cases(G1, &bans_by_bot, 0, 10).await.unwrap();
     let nums: Vec<u64> = p.cases.iter().map(|c| c.number).collect();
@@ -554,6 +556,117 @@ async fn warn_count_since(env: &Env) {
             .await
             .unwrap(),
         0
+    );
+}
+
+async fn hidden_and_deleted_cases(env: &Env) {
+    use kyuta_worker::store::{CaseChange, CaseChangeKind};
+    let now = Timestamp::now();
+    for i in 0..3 {
+        env.a
+            .create_case(new_case(G1, &format!("hw{i}"), ActionKind::Warn, user(1)))
+            .await
+            .unwrap();
+    }
+    let change = |kind, reason: Option<&str>| CaseChange {
+        kind,
+        by: MOD,
+        at: now,
+        reason: reason.map(str::to_owned),
+    };
+    let warns = |hidden| CaseFilter {
+        user_id: Some(user(1)),
+        include_hidden: hidden,
+        ..CaseFilter::default()
+    };
+    // Hidden: not listed by default, listed on request, still counted.
+    let c = env
+        .a
+        .change_case(G1, 2, change(CaseChangeKind::Hidden, None))
+        .await
+        .unwrap();
+    assert!(c.hidden);
+    assert_eq!(
+        env.b
+            .list_cases(G1, &warns(false), 0, 10)
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+    assert_eq!(
+        env.b
+            .list_cases(G1, &warns(true), 0, 10)
+            .await
+            .unwrap()
+            .total,
+        3
+    );
+    let count = || {
+        env.b.count_cases(
+            G1,
+            user(1),
+            ActionKind::Warn,
+            now.minus(Duration::from_secs(60)),
+        )
+    };
+    assert_eq!(count().await.unwrap(), 3);
+    // Deleted: neither listed nor counted, but kept with who, when and why.
+    let c = env
+        .b
+        .change_case(G1, 3, change(CaseChangeKind::Voided, Some("mistake")))
+        .await
+        .unwrap();
+    let void = c.voided.clone().expect("voided");
+    assert_eq!((void.by, void.reason.as_deref()), (MOD, Some("mistake")));
+    assert_eq!(
+        env.a
+            .list_cases(G1, &warns(true), 0, 10)
+            .await
+            .unwrap()
+            .total,
+        2
+    );
+    assert_eq!(count().await.unwrap(), 2);
+    let stored = env.a.get_case(G1, 3).await.unwrap().unwrap();
+    assert!(stored.voided.is_some());
+    // Repeating a change records nothing; concurrent deletes record one.
+    let again = env
+        .a
+        .change_case(G1, 3, change(CaseChangeKind::Voided, Some("twice")))
+        .await
+        .unwrap();
+    assert_eq!(again.voided.unwrap().reason.as_deref(), Some("mistake"));
+    assert_eq!(again.changes.len(), 1);
+    let (x, y) = tokio::join!(
+        env.a
+            .change_case(G1, 1, change(CaseChangeKind::Voided, Some("a"))),
+        env.b
+            .change_case(G1, 1, change(CaseChangeKind::Voided, Some("b"))),
+    );
+    let (x, y) = (x.unwrap(), y.unwrap());
+    assert_eq!(x.voided, y.voided, "one delete wins");
+    assert_eq!(
+        env.a.get_case(G1, 1).await.unwrap().unwrap().changes.len(),
+        1
+    );
+    // Unhide; the audit trail keeps both changes in order.
+    let c = env
+        .a
+        .change_case(G1, 2, change(CaseChangeKind::Unhidden, None))
+        .await
+        .unwrap();
+    assert!(!c.hidden);
+    let kinds: Vec<CaseChangeKind> = c.changes.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, [CaseChangeKind::Hidden, CaseChangeKind::Unhidden]);
+    let missing = env
+        .a
+        .change_case(G1, 99, change(CaseChangeKind::Hidden, None))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        missing.kind(),
+        kyuta_worker::store::StoreErrorKind::NotFound
     );
 }
 

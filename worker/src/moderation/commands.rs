@@ -525,6 +525,7 @@ impl CommandHandler for ListCases {
             user_id: args.user("user").map(|u| u.get()),
             moderator_id: args.user("moderator").map(|u| u.get()),
             kind: None,
+            include_hidden: args.boolean("hidden").unwrap_or(false),
         };
         let found = self
             .0

@@ -465,6 +465,8 @@ async fn escalate(
         user_id: Some(req.user_id),
         moderator_id: None,
         kind: Some(ActionKind::Warn),
+        // A hidden warn still counts; a deleted one does not (never listed).
+        include_hidden: true,
     };
     let page = match deps
         .store
@@ -489,6 +491,7 @@ async fn escalate(
         user_id: Some(req.user_id),
         moderator_id: Some(deps.bot_id),
         kind: None,
+        include_hidden: true,
     };
     let escalations = match deps
         .store

@@ -19,9 +19,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 use super::{
-    ActionKind, AnalyticsStore, Case, CaseFilter, CaseOutcome, CasePage, CaseStore, ConfigStore,
-    CounterBucket, DueScope, GuildConfig, GuildField, NewCase, NewSchedule, Schedule, ScheduleId,
-    ScheduleKind, ScheduleOutcome, ScheduleStore, Store, StoreBackend, StoreError, Timestamp,
+    ActionKind, AnalyticsStore, Case, CaseChange, CaseFilter, CaseOutcome, CasePage, CaseStore,
+    ConfigStore, CounterBucket, DueScope, GuildConfig, GuildField, NewCase, NewSchedule, Schedule,
+    ScheduleId, ScheduleKind, ScheduleOutcome, ScheduleStore, Store, StoreBackend, StoreError,
+    Timestamp,
 };
 
 /// The deadline of one operation when none is configured: long enough for an operation of
@@ -103,6 +104,8 @@ with_deadline!(CaseStore {
         => "an outcome write";
     fn edit_case_reason(&self, guild_id: u64, number: u64, reason: Option<String>, editor_id: u64)
         -> Case => "a reason edit";
+    fn change_case(&self, guild_id: u64, number: u64, change: CaseChange) -> Case
+        => "a case change";
     fn list_cases(&self, guild_id: u64, filter: &CaseFilter, page: u32, per_page: u32)
         -> CasePage => "a case list";
     fn count_cases(&self, guild_id: u64, user_id: u64, kind: ActionKind, since: Timestamp)

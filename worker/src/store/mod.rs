@@ -182,6 +182,16 @@ pub trait CaseStore: Send + Sync {
         editor_id: u64,
     ) -> Result<Case, StoreError>;
 
+    /// Hides, unhides or deletes a case ([`Case::with_change`]), recording the change in its
+    /// `changes`; returns the case as it is now ([`StoreErrorKind::NotFound`] when it does
+    /// not exist). Atomic: of two concurrent deletes one is recorded.
+    async fn change_case(
+        &self,
+        guild_id: u64,
+        number: u64,
+        change: CaseChange,
+    ) -> Result<Case, StoreError>;
+
     /// One page (0-based `page`, `per_page` in `1..=`[`MAX_PER_PAGE`]) of the guild's cases
     /// matching `filter`, newest first, with the total count.
     async fn list_cases(
@@ -193,7 +203,7 @@ pub trait CaseStore: Send + Sync {
     ) -> Result<CasePage, StoreError>;
 
     /// How many cases of `kind` against `user_id` the guild has with `created_at >= since`
-    /// (e.g. warns within an escalation window).
+    /// (e.g. warns within an escalation window); deleted cases do not count.
     async fn count_cases(
         &self,
         guild_id: u64,

@@ -415,6 +415,9 @@ impl NewCase {
             references: self.references,
             reason_history: Vec::new(),
             evidence: self.evidence,
+            hidden: false,
+            voided: None,
+            changes: Vec::new(),
         }
     }
 }
@@ -462,6 +465,81 @@ pub struct Case {
     /// Automod evidence; opaque to the store.
     #[serde(default)]
     pub evidence: Option<serde_json::Value>,
+    /// Left out of `/cases` lists (`/case hide`); still counts towards escalation.
+    #[serde(default)]
+    pub hidden: bool,
+    /// Set when the case was deleted (`/case delete`, `/warnings remove|clear`): it is kept,
+    /// but no longer listed and no longer counted towards escalation.
+    #[serde(default)]
+    pub voided: Option<CaseVoid>,
+    /// Every hide, unhide and delete, oldest first (the audit trail of the case).
+    #[serde(default)]
+    pub changes: Vec<CaseChange>,
+}
+
+/// Who deleted a case, when and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseVoid {
+    /// The moderator.
+    pub by: u64,
+    /// When.
+    pub at: Timestamp,
+    /// Why.
+    pub reason: Option<String>,
+}
+
+/// What a change did to a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseChangeKind {
+    /// Left out of lists.
+    Hidden,
+    /// Listed again.
+    Unhidden,
+    /// Deleted: no longer listed or counted.
+    Voided,
+}
+
+/// One change to a case ([`CaseStore::change_case`](super::CaseStore::change_case)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CaseChange {
+    /// What changed.
+    pub kind: CaseChangeKind,
+    /// The moderator.
+    pub by: u64,
+    /// When.
+    pub at: Timestamp,
+    /// Why, when given.
+    pub reason: Option<String>,
+}
+
+impl Case {
+    /// `self` with `change` applied (what both stores do). Deleting a deleted case, hiding
+    /// a hidden one or unhiding a listed one changes nothing and is not recorded.
+    #[must_use]
+    pub fn with_change(mut self, change: &CaseChange) -> Self {
+        let applies = match change.kind {
+            CaseChangeKind::Hidden => !self.hidden,
+            CaseChangeKind::Unhidden => self.hidden,
+            CaseChangeKind::Voided => self.voided.is_none(),
+        };
+        if !applies {
+            return self;
+        }
+        match change.kind {
+            CaseChangeKind::Hidden => self.hidden = true,
+            CaseChangeKind::Unhidden => self.hidden = false,
+            CaseChangeKind::Voided => {
+                self.voided = Some(CaseVoid {
+                    by: change.by,
+                    at: change.at,
+                    reason: change.reason.clone(),
+                });
+            }
+        }
+        self.changes.push(change.clone());
+        self
+    }
 }
 
 /// Which cases [`list_cases`](super::CaseStore::list_cases) returns; `None` fields match all.
@@ -473,6 +551,8 @@ pub struct CaseFilter {
     pub moderator_id: Option<u64>,
     /// Only cases of this kind.
     pub kind: Option<ActionKind>,
+    /// Also hidden cases. Deleted cases are never listed.
+    pub include_hidden: bool,
 }
 
 impl CaseFilter {
@@ -482,6 +562,8 @@ impl CaseFilter {
         self.user_id.is_none_or(|u| case.user_id == u)
             && self.moderator_id.is_none_or(|m| case.moderator_id == m)
             && self.kind.is_none_or(|k| case.kind == k)
+            && (self.include_hidden || !case.hidden)
+            && case.voided.is_none()
     }
 }
 

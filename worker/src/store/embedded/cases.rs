@@ -7,8 +7,8 @@ use redb::{Database, ReadableDatabase, ReadableTable};
 use super::tables::{CASE_KEYS, CASE_SEQ, CASES, CASES_BY_USER};
 use super::{EmbeddedStore, db_err, decode, encode};
 use crate::store::{
-    ActionKind, Case, CaseFilter, CaseOutcome, CasePage, CaseStore, NewCase, ReasonEdit,
-    StoreError, Timestamp, page_bounds,
+    ActionKind, Case, CaseChange, CaseFilter, CaseOutcome, CasePage, CaseStore, NewCase,
+    ReasonEdit, StoreError, Timestamp, page_bounds,
 };
 
 /// The case `(guild_id, number)` from the `cases` table.
@@ -154,6 +154,20 @@ impl CaseStore for EmbeddedStore {
         .await
     }
 
+    async fn change_case(
+        &self,
+        guild_id: u64,
+        number: u64,
+        change: CaseChange,
+    ) -> Result<Case, StoreError> {
+        self.run(move |db| {
+            update_case(db, guild_id, number, |c| {
+                *c = std::mem::replace(c, c.clone()).with_change(&change);
+            })
+        })
+        .await
+    }
+
     async fn list_cases(
         &self,
         guild_id: u64,
@@ -223,6 +237,7 @@ impl CaseStore for EmbeddedStore {
                 if let Some(case) = read_case(&cases, guild_id, number)?
                     && case.kind == kind
                     && case.created_at >= since
+                    && case.voided.is_none()
                 {
                     n += 1;
                 }

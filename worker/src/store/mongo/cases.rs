@@ -8,8 +8,8 @@ use mongodb::bson::{self, Bson, Document, doc};
 use super::codec::{EditDoc, case_id, decode_case, encode_case, from_doc, id64, to_bson};
 use super::{MongoStore, backoff, mongo_err, replace_upsert};
 use crate::store::{
-    ActionKind, Case, CaseFilter, CaseOutcome, CasePage, CaseStore, NewCase, ReasonEdit,
-    StoreError, StoreErrorKind, Timestamp, page_bounds,
+    ActionKind, Case, CaseChange, CaseChangeKind, CaseFilter, CaseOutcome, CasePage, CaseStore,
+    CaseVoid, NewCase, ReasonEdit, StoreError, StoreErrorKind, Timestamp, page_bounds,
 };
 
 /// How often a create retries when the case counter points at a number that is already
@@ -243,6 +243,40 @@ impl CaseStore for MongoStore {
         )))
     }
 
+    async fn change_case(
+        &self,
+        guild_id: u64,
+        number: u64,
+        change: CaseChange,
+    ) -> Result<Case, StoreError> {
+        let id = case_id(guild_id, number);
+        let entry = to_bson(&change)?;
+        // Applied only when it changes something; the filter makes it atomic (of two
+        // concurrent deletes, one matches).
+        let (filter, set) = match change.kind {
+            CaseChangeKind::Hidden => (
+                doc! {"_id": &id, "hidden": {"$ne": true}},
+                doc! {"hidden": true},
+            ),
+            CaseChangeKind::Unhidden => (doc! {"_id": &id, "hidden": true}, doc! {"hidden": false}),
+            CaseChangeKind::Voided => (
+                doc! {"_id": &id, "voided": null},
+                doc! {"voided": to_bson(&CaseVoid {
+                    by: change.by,
+                    at: change.at,
+                    reason: change.reason.clone(),
+                })?},
+            ),
+        };
+        self.cases
+            .update_one(filter, doc! {"$set": set, "$push": {"changes": entry}})
+            .await
+            .map_err(|e| mongo_err("changing a case", e))?;
+        self.load_case(guild_id, number).await?.ok_or_else(|| {
+            StoreError::not_found(format!("case #{number} does not exist in guild {guild_id}"))
+        })
+    }
+
     async fn list_cases(
         &self,
         guild_id: u64,
@@ -251,7 +285,10 @@ impl CaseStore for MongoStore {
         per_page: u32,
     ) -> Result<CasePage, StoreError> {
         let (skip, limit) = page_bounds(page, per_page)?;
-        let mut q = doc! {"guild_id": id64(guild_id)?};
+        let mut q = doc! {"guild_id": id64(guild_id)?, "voided": null};
+        if !filter.include_hidden {
+            q.insert("hidden", doc! {"$ne": true});
+        }
         if let Some(u) = filter.user_id {
             q.insert("user_id", id64(u)?);
         }
@@ -294,6 +331,7 @@ impl CaseStore for MongoStore {
                 "user_id": id64(user_id)?,
                 "kind": kind.as_str(),
                 "created_at": {"$gte": since.unix_millis()},
+                "voided": null,
             })
             .await
             .map_err(|e| mongo_err("counting cases", e))
