@@ -197,6 +197,9 @@ mod tests {
         ) -> Result<Case, StoreError> {
             std::future::pending().await
         }
+        async fn change_case(&self, _: u64, _: u64, _: CaseChange) -> Result<Case, StoreError> {
+            std::future::pending().await
+        }
         async fn list_cases(
             &self,
             _: u64,
