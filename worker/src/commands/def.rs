@@ -263,6 +263,9 @@ pub struct CommandDef {
     pub options: Vec<OptionDef>,
     /// Subcommands; the first word of a prefix command picks one.
     pub subcommands: Vec<SubcommandDef>,
+    /// The subcommand a prefix command runs when its first word names none (`k!case 12` is
+    /// `k!case show 12`). Slash commands always name theirs.
+    pub default_subcommand: Option<String>,
     /// Permissions a member needs (Discord hides the command from others; checked again at
     /// run time for both slash and prefix).
     pub default_member_permissions: Option<Permissions>,
@@ -313,6 +316,7 @@ impl CommandDef {
             description: description.into(),
             options: Vec::new(),
             subcommands: Vec::new(),
+            default_subcommand: None,
             default_member_permissions: None,
             run_with_any: None,
             cooldown: None,
@@ -334,6 +338,14 @@ impl CommandDef {
     #[must_use]
     pub fn subcommand(mut self, sub: SubcommandDef) -> Self {
         self.subcommands.push(sub);
+        self
+    }
+
+    /// Makes `name` (one of the subcommands) the one a prefix command runs when its first
+    /// word names none ([`CommandDef::default_subcommand`]).
+    #[must_use]
+    pub fn default_subcommand(mut self, name: impl Into<String>) -> Self {
+        self.default_subcommand = Some(name.into());
         self
     }
 

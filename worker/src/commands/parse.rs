@@ -320,18 +320,29 @@ pub fn parse_prefix_args(def: &CommandDef, rest: &str) -> Result<Args, ArgError>
                 .collect::<Vec<_>>()
                 .join(", ")
         };
-        let Some((word, remainder)) = next_token(rest)? else {
-            return Err(ArgError::MissingSubcommand {
-                expected: names(),
-                usage: def.usage().join(" | "),
-            });
+        let default = def
+            .default_subcommand
+            .as_deref()
+            .and_then(|d| def.find_subcommand(d));
+        let (sub, remainder) = match (next_token(rest)?, default) {
+            (Some((word, remainder)), _) if def.find_subcommand(&word).is_some() => {
+                (def.find_subcommand(&word).expect("found"), remainder)
+            }
+            // `k!case 12`: the default subcommand takes every word.
+            (_, Some(default)) => (default, rest),
+            (None, None) => {
+                return Err(ArgError::MissingSubcommand {
+                    expected: names(),
+                    usage: def.usage().join(" | "),
+                });
+            }
+            (Some((word, _)), None) => {
+                return Err(ArgError::UnknownSubcommand {
+                    given: shorten(&word),
+                    expected: names(),
+                });
+            }
         };
-        let sub = def
-            .find_subcommand(&word)
-            .ok_or_else(|| ArgError::UnknownSubcommand {
-                given: shorten(&word),
-                expected: names(),
-            })?;
         args.set_subcommand(sub.name.clone());
         let usage = def
             .usage()
@@ -603,6 +614,35 @@ mod tests {
         assert_eq!(
             parse_prefix_args(&def, "5 contains:\"open").unwrap_err(),
             ArgError::UnclosedQuote
+        );
+    }
+
+    #[test]
+    fn a_default_subcommand_takes_the_words_that_name_none() {
+        let def = CommandDef::new("case", "d", Nop)
+            .subcommand(
+                SubcommandDef::new("show", "s")
+                    .option(OptionDef::new("number", "n", OptionKind::Integer).required()),
+            )
+            .subcommand(
+                SubcommandDef::new("hide", "h")
+                    .option(OptionDef::new("number", "n", OptionKind::Integer).required()),
+            )
+            .default_subcommand("show");
+        let a = parse_prefix_args(&def, "12").unwrap();
+        assert_eq!(
+            (a.subcommand(), a.integer("number")),
+            (Some("show"), Some(12))
+        );
+        let a = parse_prefix_args(&def, "hide 3").unwrap();
+        assert_eq!(
+            (a.subcommand(), a.integer("number")),
+            (Some("hide"), Some(3))
+        );
+        let e = parse_prefix_args(&def, "").unwrap_err();
+        assert!(
+            matches!(e, ArgError::Missing { ref option, .. } if option == "number"),
+            "{e}"
         );
     }
 
