@@ -386,7 +386,7 @@ async fn warn_case_cases_and_reason() {
 
     // /case and k!case
     let reply = h
-        .slash(c.moderator, "case", json!({"number": 2}))
+        .slash(c.moderator, "case show", json!({"number": 2}))
         .await
         .unwrap();
     let t = text(&reply);

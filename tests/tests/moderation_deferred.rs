@@ -22,7 +22,7 @@ async fn a_deferred_cases_answer_stays_ephemeral() {
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     for (name, options) in [
         ("cases", json!({"user": c.member.to_string()})),
-        ("case", json!({"number": 1})),
+        ("case show", json!({"number": 1})),
     ] {
         let id = h.send_slash(c.moderator, name, options).await;
         let a = h.answer(id).await;

@@ -93,7 +93,7 @@ async fn case_commands_are_for_moderators_only() {
     // simulator refuses the interaction as Discord's client would not send it.
     for (name, options) in [
         ("cases", json!({})),
-        ("case", json!({"number": 1})),
+        ("case show", json!({"number": 1})),
         ("reason", json!({"case": 1, "text": "x"})),
     ] {
         let (status, body) = http(

@@ -12,16 +12,12 @@ use crate::commands::{
     Args, CommandContext, CommandDef, CommandError, CommandHandler, OptionDef, OptionKind,
     Registry, RegistryError, Reply, SubcommandDef,
 };
-use crate::store::{Case, CaseFilter, CaseOutcome, EscalationAction, EscalationRule, Store};
+use crate::store::{CaseOutcome, EscalationAction, EscalationRule, Store};
 
 use super::engine::{self, ActionError, ActionReport, ActionRequest, Deps, DmStatus};
-use super::modlog::{self, build_embed};
 use super::options::{DeleteMessages, MAX_REASON_CHARS, Reason};
 use super::timeout::TIMEOUT_CAP;
 use crate::duration::{DurationError, format_duration, parse_duration};
-
-/// Cases per page of `/cases`.
-pub const CASES_PER_PAGE: u32 = 10;
 
 const CATEGORY: &str = "Moderation";
 
@@ -119,54 +115,6 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
         .option(reason().required()),
     )?;
     registry.register(
-        CommandDef::new("case", "Show a case", ShowCase(st.clone()))
-            .ephemeral()
-            .visible_to_any(Permissions::MODERATE_MEMBERS, engine::MODERATOR_PERMISSIONS)
-            .option(
-                OptionDef::new("number", "Case number", OptionKind::Integer)
-                    .required()
-                    .range(1, i64::MAX),
-            )
-            .category(CATEGORY),
-    )?;
-    registry.register(
-        CommandDef::new("cases", "List cases, newest first", ListCases(st.clone()))
-            .ephemeral()
-            .visible_to_any(Permissions::MODERATE_MEMBERS, engine::MODERATOR_PERMISSIONS)
-            .option(OptionDef::new(
-                "user",
-                "Only cases about this user",
-                OptionKind::User,
-            ))
-            .option(OptionDef::new(
-                "moderator",
-                "Only cases by this moderator",
-                OptionKind::User,
-            ))
-            .option(OptionDef::new("page", "Page (from 1)", OptionKind::Integer).range(1, 100_000))
-            .category(CATEGORY),
-    )?;
-    registry.register(
-        CommandDef::new(
-            "reason",
-            "Change a case's reason (the old one is kept)",
-            EditReason(st.clone()),
-        )
-        .ephemeral()
-        .visible_to_any(Permissions::MODERATE_MEMBERS, engine::MODERATOR_PERMISSIONS)
-        .option(
-            OptionDef::new("case", "Case number", OptionKind::Integer)
-                .required()
-                .range(1, i64::MAX),
-        )
-        .option(
-            OptionDef::new("text", "The new reason", OptionKind::String)
-                .required()
-                .max_length(MAX_REASON_CHARS as u16),
-        )
-        .category(CATEGORY),
-    )?;
-    registry.register(
         CommandDef::new(
             "modlog",
             "Set the channel where cases are posted",
@@ -234,6 +182,7 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
         .permissions(Permissions::MANAGE_GUILD)
         .category(CATEGORY),
     )?;
+    super::cases::register(registry, Arc::clone(&st.store))?;
     super::purge::command::register(registry, Arc::clone(&st.store))?;
     super::massban::command::register(registry, st.store)?;
     Ok(())
@@ -427,166 +376,6 @@ fn report_reply(report: &ActionReport) -> Result<Reply, CommandError> {
         None => {}
     }
     Ok(Reply::text(text).public())
-}
-
-/// The dispatcher's check of these commands (`visible_to_any`), again for callers that run a
-/// handler directly.
-fn require_moderator(ctx: &CommandContext) -> Result<(), CommandError> {
-    crate::commands::dispatch::check_any_permission(
-        engine::MODERATOR_PERMISSIONS,
-        ctx.invoker.permissions,
-    )
-}
-
-struct ShowCase(Shared);
-
-fn case_embed(case: &Case) -> twilight_model::channel::message::Embed {
-    let mut embed = build_embed(&engine::modlog_entry(case));
-    if case.outcome == CaseOutcome::Pending {
-        embed
-            .fields
-            .push(twilight_model::channel::message::embed::EmbedField {
-                inline: false,
-                name: "Outcome".into(),
-                value: "Pending".into(),
-            });
-    }
-    if !case.reason_history.is_empty() {
-        let lines: Vec<String> = case
-            .reason_history
-            .iter()
-            .map(|e| {
-                format!(
-                    "<t:{}:f> by <@{}>: {}",
-                    e.edited_at.unix_secs(),
-                    e.editor_id,
-                    e.previous.as_deref().unwrap_or(modlog::NO_REASON)
-                )
-            })
-            .collect();
-        embed
-            .fields
-            .push(twilight_model::channel::message::embed::EmbedField {
-                inline: false,
-                name: "Earlier reasons".into(),
-                value: modlog::truncate(&lines.join("\n"), 1024),
-            });
-    }
-    embed
-}
-
-#[async_trait::async_trait]
-impl CommandHandler for ShowCase {
-    async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
-        let guild = ctx.require_guild()?.get();
-        require_moderator(ctx)?;
-        let number = u64::try_from(args.integer("number").unwrap_or(0)).unwrap_or(0);
-        let case = self
-            .0
-            .store
-            .get_case(guild, number)
-            .await
-            .map_err(store_error)?
-            .ok_or_else(|| CommandError::user(format!("there is no case #{number}")))?;
-        Ok(Reply::embed(case_embed(&case)).ephemeral())
-    }
-}
-
-struct ListCases(Shared);
-
-fn case_line(case: &Case) -> String {
-    let outcome = match &case.outcome {
-        CaseOutcome::Applied => "",
-        CaseOutcome::Pending => " (pending)",
-        CaseOutcome::Failed { .. } => " (failed)",
-    };
-    let duration = case
-        .duration_secs
-        .map(|s| format!(" {}", format_duration(Duration::from_secs(s))))
-        .unwrap_or_default();
-    format!(
-        "**#{}** {}{duration}{outcome} · <@{}> by <@{}> · <t:{}:R> · {}",
-        case.number,
-        case.kind.label(),
-        case.user_id,
-        case.moderator_id,
-        case.created_at.unix_secs(),
-        modlog::truncate(case.reason.as_deref().unwrap_or(modlog::NO_REASON), 80)
-    )
-}
-
-#[async_trait::async_trait]
-impl CommandHandler for ListCases {
-    async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
-        let guild = ctx.require_guild()?.get();
-        require_moderator(ctx)?;
-        let page = u32::try_from(args.integer("page").unwrap_or(1).max(1)).unwrap_or(1);
-        let filter = CaseFilter {
-            user_id: args.user("user").map(|u| u.get()),
-            moderator_id: args.user("moderator").map(|u| u.get()),
-            kind: None,
-            include_hidden: args.boolean("hidden").unwrap_or(false),
-        };
-        let found = self
-            .0
-            .store
-            .list_cases(guild, &filter, page - 1, CASES_PER_PAGE)
-            .await
-            .map_err(store_error)?;
-        let pages = found.total.div_ceil(u64::from(CASES_PER_PAGE)).max(1);
-        if found.cases.is_empty() {
-            return Ok(Reply::text(if found.total == 0 {
-                "No cases match.".to_owned()
-            } else {
-                format!("Page {page} is past the end; there are {pages} pages.")
-            })
-            .ephemeral());
-        }
-        let lines: Vec<String> = found.cases.iter().map(case_line).collect();
-        let embed = crate::commands::EmbedBuilder::new()
-            .title(format!(
-                "Cases ({} total) · page {page}/{pages}",
-                found.total
-            ))
-            .description(modlog::truncate(&lines.join("\n"), 4096))
-            .build();
-        Ok(Reply::embed(embed).ephemeral())
-    }
-}
-
-struct EditReason(Shared);
-
-#[async_trait::async_trait]
-impl CommandHandler for EditReason {
-    async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
-        let guild = ctx.require_guild()?.get();
-        require_moderator(ctx)?;
-        let number = u64::try_from(args.integer("case").unwrap_or(0)).unwrap_or(0);
-        let reason = Reason::parse_optional(args.string("text"))
-            .map_err(|e| CommandError::user(e.to_string()))?
-            .ok_or_else(|| CommandError::user("the new reason is empty"))?;
-        let store = &self.0.store;
-        if store
-            .get_case(guild, number)
-            .await
-            .map_err(store_error)?
-            .is_none()
-        {
-            return Err(CommandError::user(format!("there is no case #{number}")));
-        }
-        let case = store
-            .edit_case_reason(
-                guild,
-                number,
-                Some(reason.into_string()),
-                ctx.invoker.user_id.get(),
-            )
-            .await
-            .map_err(store_error)?;
-        let config = store.guild_config(guild).await.map_err(store_error)?;
-        engine::post_modlog(&self.0.deps(ctx), config.mod_log_channel, &case).await;
-        Ok(Reply::text(format!("Updated the reason of case #{number}.")).ephemeral())
-    }
 }
 
 struct SetModlog(Shared);

@@ -10,6 +10,7 @@
 //! what happens on failure.
 
 mod call;
+pub mod cases;
 pub mod commands;
 pub mod discord;
 pub mod engine;
