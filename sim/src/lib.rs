@@ -20,7 +20,6 @@ mod cli;
 mod commands;
 mod config;
 mod control;
-mod control_gw;
 pub mod error;
 pub mod firehose;
 pub mod frames;

@@ -1,8 +1,8 @@
 //! Moderation actions on a member (ban, unban, kick, timeout) by whoever acts: the bot
 //! through REST (`rest/bans.rs`, `rest/members.rs`), or a person or another bot through the
-//! control API (`control.rs`). Each changes the guild and emits what Discord emits, in
-//! Discord's order, with the audit-log entry naming `actor`. The caller checks the actor's
-//! permissions; hierarchy is checked here where Discord checks it on the action itself.
+//! control API (`control/moderators.rs`). Each changes the guild and emits what Discord
+//! emits, in Discord's order, with the audit-log entry naming `actor`. The caller checks the
+//! actor's permissions; hierarchy is checked here where Discord checks it on the action itself.
 
 use crate::error::{ApiError, e};
 use crate::state::{State, intents};

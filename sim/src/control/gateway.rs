@@ -1,12 +1,13 @@
 //! Control routes for the gateway side: the firehose, guild outages, the bot joining and
 //! leaving guilds, the bot's token.
 
+use super::{CR, Ctl, S, bad, not_found, parse_body};
 use crate::firehose::{self, Plan};
 use crate::state::{Shared, intents, shard_of};
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxState};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{Value, json};
@@ -14,41 +15,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-type S = AxState<Arc<Shared>>;
-
-/// A control failure: `{"error": "..."}` with a status.
-struct Ctl(StatusCode, String);
-
-impl IntoResponse for Ctl {
-    fn into_response(self) -> Response {
-        (self.0, Json(json!({"error": self.1}))).into_response()
-    }
-}
-
-type CR = Result<Response, Ctl>;
-
-fn err(status: StatusCode, msg: impl Into<String>) -> Ctl {
-    Ctl(status, msg.into())
-}
-
-fn body(b: &Bytes) -> Result<Value, Ctl> {
-    if b.is_empty() {
-        return Ok(json!({}));
-    }
-    serde_json::from_slice(b)
-        .map_err(|e| err(StatusCode::BAD_REQUEST, format!("invalid JSON: {e}")))
-}
-
-fn snowflake(s: &str, what: &str) -> Result<u64, Ctl> {
-    s.parse().map_err(|_| {
-        err(
-            StatusCode::BAD_REQUEST,
-            format!("{what} must be a snowflake"),
-        )
-    })
-}
-
-/// Routes merged into `/_sim`.
+/// Routes of the firehose, guild availability, the bot's guilds and its token.
 pub(crate) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/firehose", post(firehose_start))
@@ -64,8 +31,8 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
 /// `POST /_sim/firehose`: starts a run (202 with its id), or with `"wait": true` answers
 /// the final report when it finished.
 async fn firehose_start(AxState(sh): S, b: Bytes) -> CR {
-    let b = body(&b)?;
-    let plan = Plan::parse(&b).map_err(|e| err(StatusCode::BAD_REQUEST, e))?;
+    let b = parse_body(&b)?;
+    let plan = Plan::parse(&b).map_err(bad)?;
     let wait = b.get("wait").and_then(Value::as_bool).unwrap_or(false);
     let (id, run) = firehose::start(&sh, plan.clone());
     if !wait {
@@ -83,22 +50,22 @@ async fn firehose_start(AxState(sh): S, b: Bytes) -> CR {
 
 async fn firehose_get(AxState(sh): S, Path(id): Path<String>) -> CR {
     let Ok(id) = id.parse::<u64>() else {
-        return Err(err(StatusCode::BAD_REQUEST, "id must be a number"));
+        return Err(bad("id must be a number"));
     };
     let run = sh.lock().firehoses.get(id);
     match run {
         Some((plan, run)) => Ok(Json(firehose::report(id, &plan, &run)).into_response()),
-        None => Err(err(StatusCode::NOT_FOUND, "unknown firehose run")),
+        None => Err(not_found("unknown firehose run")),
     }
 }
 
 async fn firehose_stop(AxState(sh): S, Path(id): Path<String>) -> CR {
     let Ok(id) = id.parse::<u64>() else {
-        return Err(err(StatusCode::BAD_REQUEST, "id must be a number"));
+        return Err(bad("id must be a number"));
     };
     let run = sh.lock().firehoses.get(id);
     let Some((plan, run)) = run else {
-        return Err(err(StatusCode::NOT_FOUND, "unknown firehose run"));
+        return Err(not_found("unknown firehose run"));
     };
     run.stop.store(true, Ordering::Relaxed);
     while !run.finished.load(Ordering::Relaxed) {
@@ -132,11 +99,11 @@ fn guild_create_to_shard(sh: &Shared, gid: u64) -> u64 {
 }
 
 fn guild_id(sh: &Shared, raw: &str) -> Result<u64, Ctl> {
-    let gid = snowflake(raw, "guild")?;
+    let gid: u64 = raw.parse().map_err(|_| bad("guild must be a snowflake"))?;
     sh.world
         .guild_index(gid)
         .map(|_| gid)
-        .ok_or_else(|| err(StatusCode::NOT_FOUND, "unknown guild"))
+        .ok_or_else(|| not_found("unknown guild"))
 }
 
 /// `POST /_sim/guilds/{guild}/availability {"unavailable": bool}`: an outage starts
@@ -144,12 +111,9 @@ fn guild_id(sh: &Shared, raw: &str) -> Result<u64, Ctl> {
 /// with no GUILD_CREATE and no events) or ends (GUILD_CREATE).
 async fn availability(AxState(sh): S, Path(raw): Path<String>, b: Bytes) -> CR {
     let gid = guild_id(&sh, &raw)?;
-    let b = body(&b)?;
+    let b = parse_body(&b)?;
     let Some(unavailable) = b.get("unavailable").and_then(Value::as_bool) else {
-        return Err(err(
-            StatusCode::BAD_REQUEST,
-            "unavailable (bool) is required",
-        ));
+        return Err(bad("unavailable (bool) is required"));
     };
     let changed = {
         let mut st = sh.lock();
@@ -190,9 +154,9 @@ async fn availability(AxState(sh): S, Path(raw): Path<String>, b: Bytes) -> CR {
 /// it (GUILD_CREATE).
 async fn bot_membership(AxState(sh): S, Path(raw): Path<String>, b: Bytes) -> CR {
     let gid = guild_id(&sh, &raw)?;
-    let b = body(&b)?;
+    let b = parse_body(&b)?;
     let Some(joined) = b.get("joined").and_then(Value::as_bool) else {
-        return Err(err(StatusCode::BAD_REQUEST, "joined (bool) is required"));
+        return Err(bad("joined (bool) is required"));
     };
     let changed = {
         let mut st = sh.lock();
@@ -232,9 +196,9 @@ async fn bot_membership(AxState(sh): S, Path(raw): Path<String>, b: Bytes) -> CR
 /// 4004 and IDENTIFY/RESUME with it get 4004, as after an exhausted session start limit), or
 /// the reset is undone (as if the bot were redeployed with the new token).
 async fn token(AxState(sh): S, b: Bytes) -> CR {
-    let b = body(&b)?;
+    let b = parse_body(&b)?;
     let Some(reset) = b.get("reset").and_then(Value::as_bool) else {
-        return Err(err(StatusCode::BAD_REQUEST, "reset (bool) is required"));
+        return Err(bad("reset (bool) is required"));
     };
     let mut st = sh.lock();
     st.token_reset = reset;
