@@ -106,7 +106,8 @@ impl Shared {
             )
             .await
             .map_err(store_error)?;
-        self.post_void_notice(ctx, std::slice::from_ref(&voided)).await;
+        self.post_void_notice(ctx, std::slice::from_ref(&voided))
+            .await;
         Ok(voided)
     }
 

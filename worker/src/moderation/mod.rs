@@ -17,6 +17,7 @@ pub mod engine;
 pub mod escalation;
 pub mod external;
 pub mod facts;
+pub mod lockdown;
 pub mod massban;
 pub mod modlog;
 pub mod options;

@@ -100,6 +100,32 @@ pub struct GuildConfig {
     /// Automod configuration. Owned by the automod module; the store keeps it verbatim.
     #[serde(default)]
     pub automod: serde_json::Value,
+    /// Channels `/lockdown` locked, with what to restore on `/unlock`.
+    #[serde(default)]
+    pub lockdowns: Vec<Lockdown>,
+}
+
+/// A channel locked by `/lockdown`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Lockdown {
+    /// The channel.
+    pub channel_id: u64,
+    /// The `@everyone` overwrite the channel had before, `None` when it had none: `/unlock`
+    /// puts exactly this back.
+    pub previous: Option<OverwriteBits>,
+    /// Who locked it.
+    pub by: u64,
+    /// When.
+    pub at: Timestamp,
+}
+
+/// A permission overwrite's allowed and denied bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverwriteBits {
+    /// Allowed.
+    pub allow: u64,
+    /// Denied.
+    pub deny: u64,
 }
 
 fn default_locale() -> String {
@@ -132,6 +158,7 @@ impl GuildConfig {
             dm_on_action: true,
             escalation: Vec::new(),
             automod: serde_json::Value::Null,
+            lockdowns: Vec::new(),
         }
     }
 }
@@ -152,17 +179,20 @@ pub enum GuildField {
     Escalation,
     /// [`GuildConfig::automod`].
     Automod,
+    /// [`GuildConfig::lockdowns`].
+    Lockdowns,
 }
 
 impl GuildField {
     /// Every setting.
-    pub const ALL: [Self; 6] = [
+    pub const ALL: [Self; 7] = [
         Self::Prefix,
         Self::ModLogChannel,
         Self::Locale,
         Self::DmOnAction,
         Self::Escalation,
         Self::Automod,
+        Self::Lockdowns,
     ];
 
     /// The setting's stored name (its serde field name).
@@ -175,6 +205,7 @@ impl GuildField {
             Self::DmOnAction => "dm_on_action",
             Self::Escalation => "escalation",
             Self::Automod => "automod",
+            Self::Lockdowns => "lockdowns",
         }
     }
 
@@ -187,6 +218,7 @@ impl GuildField {
             Self::DmOnAction => to.dm_on_action = from.dm_on_action,
             Self::Escalation => to.escalation.clone_from(&from.escalation),
             Self::Automod => to.automod.clone_from(&from.automod),
+            Self::Lockdowns => to.lockdowns.clone_from(&from.lockdowns),
         }
     }
 
@@ -200,6 +232,7 @@ impl GuildField {
             Self::DmOnAction => a.dm_on_action != b.dm_on_action,
             Self::Escalation => a.escalation != b.escalation,
             Self::Automod => a.automod != b.automod,
+            Self::Lockdowns => a.lockdowns != b.lockdowns,
         }
     }
 
