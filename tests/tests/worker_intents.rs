@@ -187,7 +187,7 @@ async fn auto_runs_without_the_privileged_intents_it_lacks() {
     );
     assert!(logs.contains("Server Members is not enabled"), "{logs}");
     let invite = format!(
-        "https://discord.com/oauth2/authorize?client_id={}&scope=bot+applications.commands&permissions=1099511721094",
+        "https://discord.com/oauth2/authorize?client_id={}&scope=bot+applications.commands&permissions=1099780156566",
         sim.world().application_id
     );
     assert!(
