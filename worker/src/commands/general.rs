@@ -3,6 +3,8 @@
 
 use std::time::{Duration, Instant};
 
+use twilight_model::channel::message::Embed;
+
 use super::{
     Args, CommandContext, CommandDef, CommandError, CommandHandler, EmbedBuilder, OptionDef,
     OptionKind, Registry, RegistryError, Reply,
@@ -94,6 +96,109 @@ impl CommandHandler for Ping {
 #[derive(Debug)]
 pub struct Help;
 
+/// Discord's limit for an embed field's value.
+const FIELD_MAX: usize = 1024;
+
+/// `lines` as field values of at most [`FIELD_MAX`] characters, a line never split (one
+/// longer than that is cut).
+fn chunk_lines(lines: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut cur = String::new();
+    for line in lines {
+        let line: String = if line.chars().count() > FIELD_MAX {
+            let mut cut: String = line.chars().take(FIELD_MAX - 1).collect();
+            cut.push('…');
+            cut
+        } else {
+            line.clone()
+        };
+        if !cur.is_empty() && cur.chars().count() + 1 + line.chars().count() > FIELD_MAX {
+            out.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push('\n');
+        }
+        cur.push_str(&line);
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// `/help`: every command by category; a category longer than a field goes on in the next.
+#[must_use]
+pub fn help_overview(registry: &Registry, prefix: &str) -> Embed {
+    let mut categories: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for def in registry.iter() {
+        categories
+            .entry(def.category.as_str())
+            .or_default()
+            .push(format!("`/{}` {}", def.name, def.description));
+    }
+    let mut b = EmbedBuilder::new().title("Kyuta commands").description(format!(
+        "Every command works as a slash command or with the prefix `{prefix}` (e.g. `{prefix}ping`). \
+         `/help command` shows one command in detail."
+    ));
+    for (cat, lines) in categories {
+        for (i, value) in chunk_lines(&lines).into_iter().enumerate() {
+            let name = if i == 0 {
+                cat.to_owned()
+            } else {
+                format!("{cat} (continued)")
+            };
+            b = b.field(name, value, false);
+        }
+    }
+    b.build()
+}
+
+/// `/help command`: its usage, options, permissions and cooldown.
+#[must_use]
+pub fn help_command(def: &super::CommandDef, prefix: &str) -> Embed {
+    let usage: Vec<String> = def
+        .usage()
+        .iter()
+        .map(|u| format!("`/{u}`  ·  `{prefix}{u}`"))
+        .collect();
+    let mut b = EmbedBuilder::new()
+        .title(format!("/{}", def.name))
+        .description(def.description.clone());
+    for (i, value) in chunk_lines(&usage).into_iter().enumerate() {
+        b = b.field(
+            if i == 0 { "Usage" } else { "Usage (continued)" },
+            value,
+            false,
+        );
+    }
+    let options: Vec<String> = def
+        .options
+        .iter()
+        .chain(def.subcommands.iter().flat_map(|s| s.options.iter()))
+        .map(|o| format!("`{}`: {} ({})", o.name, o.description, o.kind.describe()))
+        .collect();
+    for (i, value) in chunk_lines(&options).into_iter().enumerate() {
+        b = b.field(
+            if i == 0 {
+                "Options"
+            } else {
+                "Options (continued)"
+            },
+            value,
+            false,
+        );
+    }
+    if let Some(p) = def.run_with_any {
+        b = b.field("Needs", super::dispatch::any_permission_names(p), true);
+    } else if let Some(p) = def.default_member_permissions {
+        b = b.field("Needs", super::dispatch::permission_names(p), true);
+    }
+    if let Some(c) = def.cooldown {
+        b = b.field("Cooldown", format!("{} s", c.as_secs_f64()), true);
+    }
+    b.build()
+}
+
 #[async_trait::async_trait]
 impl CommandHandler for Help {
     async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
@@ -104,52 +209,9 @@ impl CommandHandler for Help {
             let def = registry.get(&name).ok_or_else(|| {
                 CommandError::user(format!("there is no command `{name}`; see `/help`"))
             })?;
-            let mut b = EmbedBuilder::new()
-                .title(format!("/{}", def.name))
-                .description(def.description.clone())
-                .field(
-                    "Usage",
-                    def.usage()
-                        .iter()
-                        .map(|u| format!("`/{u}`  ·  `{prefix}{u}`"))
-                        .collect::<Vec<_>>()
-                        .join("\n"),
-                    false,
-                );
-            let options: Vec<String> = def
-                .options
-                .iter()
-                .chain(def.subcommands.iter().flat_map(|s| s.options.iter()))
-                .map(|o| format!("`{}`: {} ({})", o.name, o.description, o.kind.describe()))
-                .collect();
-            if !options.is_empty() {
-                b = b.field("Options", options.join("\n"), false);
-            }
-            if let Some(p) = def.run_with_any {
-                b = b.field("Needs", super::dispatch::any_permission_names(p), true);
-            } else if let Some(p) = def.default_member_permissions {
-                b = b.field("Needs", super::dispatch::permission_names(p), true);
-            }
-            if let Some(c) = def.cooldown {
-                b = b.field("Cooldown", format!("{} s", c.as_secs_f64()), true);
-            }
-            return Ok(Reply::embed(b.build()));
+            return Ok(Reply::embed(help_command(def, prefix)));
         }
-        let mut categories: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
-        for def in registry.iter() {
-            categories
-                .entry(def.category.as_str())
-                .or_default()
-                .push(format!("`/{}` {}", def.name, def.description));
-        }
-        let mut b = EmbedBuilder::new().title("Kyuta commands").description(format!(
-            "Every command works as a slash command or with the prefix `{prefix}` (e.g. `{prefix}ping`). \
-             `/help command` shows one command in detail."
-        ));
-        for (cat, lines) in categories {
-            b = b.field(cat, lines.join("\n"), false);
-        }
-        Ok(Reply::embed(b.build()))
+        Ok(Reply::embed(help_overview(registry, prefix)))
     }
 }
 
@@ -225,6 +287,66 @@ pub fn register(registry: &mut Registry) -> Result<(), RegistryError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Discord's embed limits: 25 fields, names 256, values 1024, 6000 characters in all.
+    fn within_discords_limits(e: &Embed) -> Result<(), String> {
+        let len = |s: &Option<String>| s.as_deref().map_or(0, |s| s.chars().count());
+        let mut total = len(&e.title) + len(&e.description);
+        if e.fields.len() > 25 {
+            return Err(format!("{} fields", e.fields.len()));
+        }
+        for f in &e.fields {
+            let (n, v) = (f.name.chars().count(), f.value.chars().count());
+            if n > 256 || v > 1024 || v == 0 {
+                return Err(format!("field {:?}: name {n}, value {v}", f.name));
+            }
+            total += n + v;
+        }
+        if total > 6000 {
+            return Err(format!("{total} characters"));
+        }
+        Ok(())
+    }
+
+    #[tokio::test]
+    async fn help_fits_in_an_embed_for_every_command() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::open(&crate::store::StoreConfig::Embedded {
+            path: dir.path().join("kyuta.redb"),
+        })
+        .await
+        .unwrap();
+        let analytics = std::sync::Arc::new(crate::analytics::Analytics::new(
+            true,
+            std::sync::Arc::new(crate::clock::SystemClock),
+        ));
+        let registry =
+            crate::runtime::build_registry(store, std::sync::Arc::default(), analytics).unwrap();
+        let overview = help_overview(&registry, "k!");
+        within_discords_limits(&overview).unwrap();
+        assert!(
+            overview
+                .fields
+                .iter()
+                .any(|f| f.value.contains("`/massban`")),
+            "every command is listed"
+        );
+        for def in registry.iter() {
+            within_discords_limits(&help_command(def, "k!"))
+                .unwrap_or_else(|e| panic!("/help {}: {e}", def.name));
+        }
+    }
+
+    #[test]
+    fn long_lists_go_on_in_the_next_field() {
+        let lines: Vec<String> = (0..40)
+            .map(|i| format!("`/command{i}` {}", "x".repeat(40)))
+            .collect();
+        let chunks = chunk_lines(&lines);
+        assert!(chunks.len() > 1);
+        assert!(chunks.iter().all(|c| c.chars().count() <= FIELD_MAX));
+        assert_eq!(chunks.join("\n"), lines.join("\n"));
+    }
 
     #[test]
     fn registers_valid_commands() {
