@@ -55,6 +55,12 @@ pub struct SimConfig {
     pub dm_open_limit: u32,
     /// Window of [`SimConfig::dm_open_limit`].
     pub dm_open_window: Duration,
+    /// Changes of a channel's name or topic allowed per [`SimConfig::channel_rename_window`]
+    /// per channel before `PATCH /channels/{id}` answers 429 (Discord: 2 per 10 minutes, a
+    /// sub-limit its bucket headers do not show).
+    pub channel_rename_limit: u32,
+    /// Window of [`SimConfig::channel_rename_limit`].
+    pub channel_rename_window: Duration,
     /// How long a Cloudflare ban (error 1015, after too many invalid requests) lasts.
     pub cloudflare_ban: Duration,
     /// Invalid requests (401, 403, 429) allowed per 10 minutes before every request is
@@ -103,6 +109,8 @@ impl Default for SimConfig {
             route_limit_factor: 1,
             dm_open_limit: 30,
             dm_open_window: Duration::from_secs(600),
+            channel_rename_limit: 2,
+            channel_rename_window: Duration::from_secs(600),
             cloudflare_ban: Duration::from_secs(3600),
             invalid_request_limit: 10_000,
             interaction_ack_deadline: Duration::from_secs(3),

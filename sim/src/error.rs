@@ -3,8 +3,10 @@
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
+use std::time::Duration;
 
-/// An API error in Discord's shape: `{"message", "code", "errors"?}`.
+/// An API error in Discord's shape: `{"message", "code", "errors"?}` (a 429 adds
+/// `retry_after` and `global`).
 #[derive(Debug, Clone)]
 pub struct ApiError {
     /// HTTP status.
@@ -15,6 +17,10 @@ pub struct ApiError {
     pub message: String,
     /// The `errors` tree of 50035.
     pub errors: Option<Value>,
+    /// For a 429 the handler decides (a sub-limit, slowmode): when to retry. The body then
+    /// carries `retry_after` (seconds) and `global: false`, and a `Retry-After` header is
+    /// sent, as Discord does.
+    pub retry_after: Option<Duration>,
 }
 
 impl ApiError {
@@ -26,6 +32,17 @@ impl ApiError {
             code,
             message: message.to_owned(),
             errors: None,
+            retry_after: None,
+        }
+    }
+
+    /// A 429 answered by the route itself (not by a bucket): `code` and `message` in
+    /// Discord's rate-limit body, retry after `retry_after`.
+    #[must_use]
+    pub fn rate_limited(code: u32, message: &str, retry_after: Duration) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
         }
     }
 
@@ -41,6 +58,7 @@ impl ApiError {
             code: 50035,
             message: "Invalid Form Body".into(),
             errors: Some(tree),
+            retry_after: None,
         }
     }
 
@@ -52,6 +70,7 @@ impl ApiError {
             code: 50035,
             message: "Invalid Form Body".into(),
             errors: Some(errors),
+            retry_after: None,
         }
     }
 
@@ -61,6 +80,10 @@ impl ApiError {
         let mut v = json!({"message": self.message, "code": self.code});
         if let Some(e) = &self.errors {
             v["errors"] = e.clone();
+        }
+        if let Some(ra) = self.retry_after {
+            v["retry_after"] = json!((ra.as_secs_f64() * 1000.0).ceil() / 1000.0);
+            v["global"] = json!(false);
         }
         v
     }
@@ -131,6 +154,11 @@ impl IntoResponse for ApiError {
         let mut r = (self.status, axum::Json(self.body())).into_response();
         r.headers_mut()
             .insert("content-type", HeaderValue::from_static("application/json"));
+        if let Some(ra) = self.retry_after {
+            let secs = (ra.as_secs_f64().ceil() as u64).max(1);
+            r.headers_mut()
+                .insert("retry-after", HeaderValue::from(secs));
+        }
         r
     }
 }
@@ -157,6 +185,9 @@ pub mod e {
     }
     pub fn unknown_member() -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, 10007, "Unknown Member")
+    }
+    pub fn unknown_overwrite() -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, 10009, "Unknown Overwrite")
     }
     pub fn unknown_message() -> ApiError {
         ApiError::new(StatusCode::NOT_FOUND, 10008, "Unknown Message")
@@ -185,6 +216,13 @@ pub mod e {
     }
     pub fn missing_access() -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, 50001, "Missing Access")
+    }
+    pub fn dm_channel() -> ApiError {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            50003,
+            "Cannot execute action on a DM channel",
+        )
     }
     pub fn not_own_message() -> ApiError {
         ApiError::new(
@@ -224,6 +262,18 @@ pub mod e {
     }
     pub fn missing_permissions() -> ApiError {
         ApiError::new(StatusCode::FORBIDDEN, 50013, "Missing Permissions")
+    }
+    /// A member posted again in a slowmode channel before `retry_after` passed.
+    pub fn slowmode(retry_after: std::time::Duration) -> ApiError {
+        ApiError::rate_limited(
+            20016,
+            "This action cannot be performed due to slowmode rate limit",
+            retry_after,
+        )
+    }
+    /// A Discord sub-limit the route's bucket headers do not show (channel renames).
+    pub fn rate_limited(retry_after: std::time::Duration) -> ApiError {
+        ApiError::rate_limited(0, "You are being rate limited.", retry_after)
     }
     pub fn invalid_webhook_token() -> ApiError {
         ApiError::new(StatusCode::UNAUTHORIZED, 50027, "Invalid Webhook Token")

@@ -133,12 +133,22 @@ fn write_channel(out: &mut Vec<u8>, c: &Channel) {
     }
     out.push(b']');
     match c.kind {
-        channel_type::GUILD_TEXT => out.extend_from_slice(
-            b",\"topic\":null,\"nsfw\":false,\"last_message_id\":null,\"rate_limit_per_user\":0",
-        ),
-        channel_type::GUILD_VOICE => out.extend_from_slice(
-            b",\"bitrate\":64000,\"user_limit\":0,\"rtc_region\":null,\"nsfw\":false,\"rate_limit_per_user\":0,\"last_message_id\":null",
-        ),
+        channel_type::GUILD_TEXT => {
+            out.extend_from_slice(b",\"topic\":");
+            opt_string(out, c.topic.as_deref());
+            let _ = write!(
+                out,
+                ",\"nsfw\":false,\"last_message_id\":null,\"rate_limit_per_user\":{}",
+                c.rate_limit_per_user
+            );
+        }
+        channel_type::GUILD_VOICE => {
+            let _ = write!(
+                out,
+                ",\"bitrate\":64000,\"user_limit\":0,\"rtc_region\":null,\"nsfw\":false,\"rate_limit_per_user\":{},\"last_message_id\":null",
+                c.rate_limit_per_user
+            );
+        }
         _ => {}
     }
     out.push(b'}');
@@ -418,7 +428,7 @@ mod tests {
                     assert_eq!(fast, g.to_create_json(view), "guild {n} / {view:?}");
                 }
             }
-            // Changed guilds: a nickname with quotes, a timeout, a new overwrite.
+            // Changed guilds: a nickname with quotes, a timeout, a new overwrite, a topic, slowmode.
             let uid = *g.members.keys().next().unwrap();
             let m = g.members.get_mut(&uid).unwrap();
             m.nick = Some("\"quoted\" \\ nick ✓".into());
@@ -429,6 +439,10 @@ mod tests {
                 allow: 1 << 11,
                 deny: 1 << 10,
             });
+            // A topic that needs escaping and slowmode, on a text and a voice channel.
+            g.channels[1].topic = Some("rules: \"be kind\" \\ ✓".into());
+            g.channels[1].rate_limit_per_user = 21_600;
+            g.channels[5].rate_limit_per_user = 30;
             let view = CreateView {
                 presences: true,
                 ..CreateView::default()

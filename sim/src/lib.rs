@@ -16,6 +16,7 @@
 
 #![recursion_limit = "256"]
 
+mod channel_rules;
 mod cli;
 mod commands;
 mod config;

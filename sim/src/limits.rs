@@ -57,6 +57,17 @@ pub(crate) fn route_limit(cfg: &SimConfig, method: &str, template: &str) -> Rout
         ("PUT" | "DELETE", "/guilds/{guild}/members/{user}/roles/{role}") => {
             l("member-roles", 10, 10_000, Fixed)
         }
+        // Channel edits: 10 per 15 s per channel, as Discord's headers showed in reports
+        // (discord-api-docs #2190, #2761).
+        // Name and topic changes have a stricter sub-limit on top (2 per 10 minutes per
+        // channel, `SimConfig::channel_rename_limit`), which these headers do not show; the
+        // route enforces it.
+        ("PATCH", "/channels/{channel}") => l("channel-edit", 10, 15_000, Sliding),
+        // Setting and removing permission overwrites share one bucket per channel. No
+        // figure is published or reported: 10 per 10 s is the simulator's estimate.
+        ("PUT" | "DELETE", "/channels/{channel}/permissions/{overwrite}") => {
+            l("channel-overwrites", 10, 10_000, Sliding)
+        }
         _ => RouteLimit {
             bucket: "",
             limit: cfg.route_limit,
@@ -215,6 +226,16 @@ mod tests {
         let post = route_limit(&cfg, "POST", "/channels/{channel}/messages");
         assert_eq!((post.limit, post.window), (5, Duration::from_secs(5)));
         assert_ne!(post.bucket, put.bucket);
+        let set = route_limit(&cfg, "PUT", "/channels/{channel}/permissions/{overwrite}");
+        let unset = route_limit(
+            &cfg,
+            "DELETE",
+            "/channels/{channel}/permissions/{overwrite}",
+        );
+        assert_eq!(set, unset);
+        let edit = route_limit(&cfg, "PATCH", "/channels/{channel}");
+        assert_eq!((edit.limit, edit.window), (10, Duration::from_secs(15)));
+        assert_ne!(edit.bucket, set.bucket);
         let factor = SimConfig {
             route_limit_factor: 10,
             ..SimConfig::default()

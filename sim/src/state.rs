@@ -231,6 +231,11 @@ pub(crate) struct State {
     pub buckets: HashMap<String, crate::limits::Bucket>,
     pub global_hits: VecDeque<Instant>,
     pub dm_opens: VecDeque<Instant>,
+    /// When each channel's name or topic was changed within the rename window, by channel.
+    pub channel_renames: HashMap<u64, VecDeque<Instant>>,
+    /// When a member last posted in a slowmode channel (Unix ms), by `(channel, user)`:
+    /// only posts that start a slowmode wait are kept.
+    pub last_posts: HashMap<(u64, u64), u64>,
     /// A Cloudflare ban in force: until when, and whether its body is HTML.
     pub cloudflare_ban: Option<(Instant, bool)>,
     /// The bot token was revoked: every authenticated request gets 401.

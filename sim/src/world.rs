@@ -245,6 +245,11 @@ pub struct Channel {
     pub parent_id: Option<u64>,
     /// Permission overwrites.
     pub overwrites: Vec<Overwrite>,
+    /// Topic (text channels).
+    pub topic: Option<String>,
+    /// Slowmode: seconds a member must wait between two messages (0..=21600; text and
+    /// voice channels).
+    pub rate_limit_per_user: u32,
     /// DM recipient.
     pub recipient: Option<User>,
 }
@@ -279,17 +284,17 @@ impl Channel {
         });
         match self.kind {
             channel_type::GUILD_TEXT => {
-                v["topic"] = Value::Null;
+                v["topic"] = json!(self.topic);
                 v["nsfw"] = json!(false);
                 v["last_message_id"] = Value::Null;
-                v["rate_limit_per_user"] = json!(0);
+                v["rate_limit_per_user"] = json!(self.rate_limit_per_user);
             }
             channel_type::GUILD_VOICE => {
                 v["bitrate"] = json!(64000);
                 v["user_limit"] = json!(0);
                 v["rtc_region"] = Value::Null;
                 v["nsfw"] = json!(false);
-                v["rate_limit_per_user"] = json!(0);
+                v["rate_limit_per_user"] = json!(self.rate_limit_per_user);
                 v["last_message_id"] = Value::Null;
             }
             _ => {}
@@ -505,6 +510,8 @@ impl World {
             position,
             parent_id: parent,
             overwrites: Vec::new(),
+            topic: None,
+            rate_limit_per_user: 0,
             recipient: None,
         };
         let mut staff = chan(5, "staff", channel_type::GUILD_TEXT, 3, Some(category));

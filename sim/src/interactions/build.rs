@@ -42,9 +42,9 @@ fn create(
                 .to_string()
         );
         chan["nsfw"] = json!(false);
-        chan["rate_limit_per_user"] = json!(0);
+        chan["rate_limit_per_user"] = json!(channel.rate_limit_per_user);
         chan["last_message_id"] = Value::Null;
-        chan["topic"] = Value::Null;
+        chan["topic"] = json!(channel.topic);
         if let Some(p) = channel.parent_id {
             chan["parent_id"] = json!(p.to_string());
         }

@@ -1,10 +1,10 @@
-//! Channels and their messages.
+//! Channel messages: listing, creating, editing and deleting them, bulk deletion.
 
 use crate::error::{ApiError, e};
 use crate::http::{P, Q, R, S, body_json, no_content, ok, reason, snow};
 use crate::state::{Shared, State, intents, member_partial, message_json};
 use crate::util::{iso, next_snowflake, now_ms, snowflake_ms};
-use crate::world::{channel_type, perms};
+use crate::world::perms;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
@@ -19,7 +19,6 @@ use crate::validate::validate_message_body;
 /// The routes of this module.
 pub(super) fn router() -> Router<Arc<Shared>> {
     Router::new()
-        .route("/channels/{channel}", get(get_channel))
         .route(
             "/channels/{channel}/messages",
             get(list_messages).post(create_message),
@@ -32,13 +31,6 @@ pub(super) fn router() -> Router<Arc<Shared>> {
             "/channels/{channel}/messages/{message}",
             get(get_message).patch(edit_message).delete(delete_message),
         )
-}
-
-async fn get_channel(AxState(sh): S, Path(p): P) -> R {
-    let cid = snow(&p, "channel")?;
-    let st = sh.lock();
-    let (c, _) = channel_and_perms(&sh, &st, cid)?;
-    ok(c.to_json())
 }
 
 /// How long `enforce_nonce` remembers a nonce (Discord: "the past few minutes").
@@ -70,16 +62,10 @@ async fn create_message(AxState(sh): S, Path(p): P, body: Bytes) -> R {
     let cid = snow(&p, "channel")?;
     let b = body_json(&body)?;
     let mut st = sh.lock();
-    let (c, perm) = channel_and_perms(&sh, &st, cid)?;
-    if !matches!(
-        c.kind,
-        channel_type::GUILD_TEXT | channel_type::DM | channel_type::GUILD_VOICE
-    ) {
-        return Err(e::non_text_channel());
-    }
-    if perm & perms::SEND_MESSAGES == 0 {
-        return Err(e::missing_permissions());
-    }
+    let (c, _) = channel_and_perms(&sh, &st, cid)?;
+    // Who may post, as for users: SEND_MESSAGES after overwrites, not a category, not in a
+    // timeout (bots are exempt from slowmode).
+    crate::channel_rules::user_may_post(&sh.world, &st, cid, sh.world.bot.id, now_ms())?;
     validate_message_body(&b, true)?;
     if let Some(r) = &c.recipient
         && (r.bot || st.users_dms_closed(r.id))

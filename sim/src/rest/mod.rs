@@ -4,6 +4,7 @@
 mod applications;
 mod audit;
 mod bans;
+mod channels;
 mod gateway;
 mod guilds;
 pub(crate) mod members;
@@ -24,6 +25,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .merge(gateway::router())
         .merge(users::router())
         .merge(applications::router())
+        .merge(channels::router())
         .merge(messages::router())
         .merge(guilds::router())
         .merge(members::router())

@@ -92,6 +92,8 @@ async fn create_dm(AxState(sh): S, body: Bytes) -> R {
         position: 0,
         parent_id: None,
         overwrites: Vec::new(),
+        topic: None,
+        rate_limit_per_user: 0,
         recipient: Some(user),
     };
     let v = c.to_json();
