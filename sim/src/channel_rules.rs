@@ -93,9 +93,8 @@ pub(crate) fn record_post(world: &World, st: &mut State, cid: u64, user: u64, no
 /// [`user_may_post`], then [`record_post`] when the post is allowed: for a route that
 /// creates the message whenever this answers `Ok`.
 ///
-/// The control API's user-message route (`POST /_sim/channels/{id}/messages`) is to call it
-/// right after it has checked the author (see `sim/README.md`).
-#[allow(dead_code)]
+/// The control API's user-message route (`POST /_sim/channels/{id}/messages`) calls it right
+/// after it has checked the author.
 pub(crate) fn admit_user_post(
     world: &World,
     st: &mut State,

@@ -204,6 +204,9 @@ async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
     let attachments = user_attachments(cid, at, &b)?;
     let mut st = sh.lock();
     let (guild, user, member) = acting_author(&sh, &st, cid, author)?;
+    // The rules Discord's client meets: permissions after overwrites, timeouts, slowmode.
+    crate::channel_rules::admit_user_post(&sh.world, &mut st, cid, author, now_ms())
+        .map_err(|e| Ctl(e.status, format!("{} ({})", e.message, e.code)))?;
     let mut mid = snowflake_at_unique(at);
     while st.has_message(cid, mid) {
         mid = snowflake_at_unique(at);
