@@ -1,7 +1,8 @@
 //! `/lockdown`, `/unlock` and `/slowmode` (and their `k!` forms).
 //!
 //! `/lockdown` records the channel's `@everyone` overwrite in the guild's settings before it
-//! changes anything on Discord, then denies [`LOCKED`](super::LOCKED); when Discord refuses,
+//! changes anything on Discord, then denies [`LOCKED`](super::LOCKED) (what of it the bot
+//! holds, [`deniable`](super::deniable)); when Discord refuses,
 //! the record is dropped again. `/unlock` puts the recorded overwrite back exactly (or
 //! removes it when there was none) and drops the record. With `server:true` both act on every
 //! text and announcement channel. Each is posted in the mod log.
@@ -25,10 +26,11 @@ use crate::commands::{
 use crate::rest::{Rest, RestError};
 use crate::store::{Lockdown, OverwriteBits, Store, Timestamp};
 
+use super::super::facts;
 use super::super::options::{MAX_REASON_CHARS, Reason};
 use super::super::publish::post_to_modlog;
 use super::super::request::Deps;
-use super::{already_locked, describe_slowmode, locked, parse_slowmode};
+use super::{already_locked, deniable, describe_slowmode, locked, parse_slowmode};
 
 /// Colour of lockdown posts in the mod log.
 const LOCK_COLOUR: u32 = 0xE6_7E_22;
@@ -142,6 +144,29 @@ async fn channels(ctx: &CommandContext, args: &Args, guild: u64) -> Result<Vec<u
         .collect())
 }
 
+/// The dispatcher's check of these commands, again for callers that run a handler directly.
+fn require_manage_channels(ctx: &CommandContext) -> Result<(), CommandError> {
+    crate::commands::dispatch::check_permissions(
+        Permissions::MANAGE_CHANNELS,
+        ctx.invoker.permissions,
+    )
+}
+
+/// The bot's server-wide permissions.
+async fn bot_permissions(ctx: &CommandContext, guild: u64) -> Result<Permissions, CommandError> {
+    let cache = Some(&*ctx.services.guild_cache);
+    let rest = ctx.rest();
+    let bot = ctx.services.bot_user_id.get();
+    let facts = facts::guild(cache, rest, guild)
+        .await
+        .map_err(discord_error)?;
+    let roles = facts::member_roles(cache, rest, guild, bot)
+        .await
+        .map_err(discord_error)?
+        .unwrap_or_default();
+    Ok(facts.permissions(bot, &roles))
+}
+
 fn audit_reason(reason: Option<&Reason>, what: &str, moderator: u64) -> String {
     let suffix = format!("{what}, by {moderator}");
     match reason {
@@ -198,12 +223,14 @@ struct LockdownCommand(Shared);
 impl CommandHandler for LockdownCommand {
     async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
         let guild = ctx.require_guild()?.get();
+        require_manage_channels(ctx)?;
         let reason = Reason::parse_optional(args.string("reason"))
             .map_err(|e| CommandError::user(e.to_string()))?;
         let moderator = ctx.invoker.user_id.get();
         let audit = audit_reason(reason.as_ref(), "lockdown", moderator);
         let targets = channels(ctx, args, guild).await?;
         let configs = &ctx.services.guild_configs;
+        let deny = deniable(bot_permissions(ctx, guild).await?);
         let (mut done, mut skipped, mut failed) = (Vec::new(), Vec::new(), Vec::new());
         for (i, &channel) in targets.iter().enumerate() {
             if targets.len() > 1 {
@@ -242,7 +269,15 @@ impl CommandHandler for LockdownCommand {
                 skipped.push(channel);
                 continue;
             }
-            if let Err(e) = write(ctx.rest(), channel, guild, Some(locked(current)), &audit).await {
+            if let Err(e) = write(
+                ctx.rest(),
+                channel,
+                guild,
+                Some(locked(current, deny)),
+                &audit,
+            )
+            .await
+            {
                 failed.push((channel, describe(&e)));
                 configs
                     .update(&*self.0.store, guild, |c| {
@@ -292,6 +327,7 @@ struct UnlockCommand(Shared);
 impl CommandHandler for UnlockCommand {
     async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
         let guild = ctx.require_guild()?.get();
+        require_manage_channels(ctx)?;
         let reason = Reason::parse_optional(args.string("reason"))
             .map_err(|e| CommandError::user(e.to_string()))?;
         let moderator = ctx.invoker.user_id.get();
@@ -374,6 +410,7 @@ struct SlowmodeCommand;
 impl CommandHandler for SlowmodeCommand {
     async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
         ctx.require_guild()?;
+        require_manage_channels(ctx)?;
         let secs = parse_slowmode(args.string("duration").unwrap_or_default())
             .map_err(|e| CommandError::user(format!("`duration`: {e}")))?;
         let channel = args.channel("channel").unwrap_or(ctx.channel_id);

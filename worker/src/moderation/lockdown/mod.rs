@@ -25,13 +25,25 @@ pub const LOCKED: Permissions = Permissions::SEND_MESSAGES
 /// Longest slowmode Discord allows: 6 hours.
 pub const MAX_SLOWMODE: Duration = Duration::from_secs(21_600);
 
-/// The `@everyone` overwrite of a locked channel, from the one it had.
+/// What a lockdown can deny when the bot holds `bot`: Discord refuses an overwrite that
+/// denies a permission the bot does not have itself, so the thread permissions are denied
+/// only when the bot holds them. Send Messages is always denied.
 #[must_use]
-pub fn locked(previous: Option<OverwriteBits>) -> OverwriteBits {
+pub fn deniable(bot: Permissions) -> Permissions {
+    if bot.contains(Permissions::ADMINISTRATOR) {
+        return LOCKED;
+    }
+    (LOCKED & bot) | Permissions::SEND_MESSAGES
+}
+
+/// The `@everyone` overwrite of a locked channel, from the one it had, denying `deny`
+/// ([`deniable`]).
+#[must_use]
+pub fn locked(previous: Option<OverwriteBits>, deny: Permissions) -> OverwriteBits {
     let p = previous.unwrap_or(OverwriteBits { allow: 0, deny: 0 });
     OverwriteBits {
-        allow: p.allow & !LOCKED.bits(),
-        deny: p.deny | LOCKED.bits(),
+        allow: p.allow & !deny.bits(),
+        deny: p.deny | deny.bits(),
     }
 }
 
@@ -86,12 +98,15 @@ mod tests {
     fn locking_keeps_the_rest_of_the_overwrite() {
         let send = Permissions::SEND_MESSAGES.bits();
         let react = Permissions::ADD_REACTIONS.bits();
-        let l = locked(None);
+        let l = locked(None, LOCKED);
         assert_eq!((l.allow, l.deny), (0, LOCKED.bits()));
-        let l = locked(Some(OverwriteBits {
-            allow: send | react,
-            deny: Permissions::EMBED_LINKS.bits(),
-        }));
+        let l = locked(
+            Some(OverwriteBits {
+                allow: send | react,
+                deny: Permissions::EMBED_LINKS.bits(),
+            }),
+            LOCKED,
+        );
         assert_eq!(
             l.allow, react,
             "sending is no longer allowed; reactions are"

@@ -1,0 +1,239 @@
+//! `/lockdown`, `/unlock` and `/slowmode` against the simulator: a locked channel refuses
+//! members' messages, and unlocking puts its `@everyone` overwrite back exactly (removed when
+//! there was none); the whole server locks and unlocks; slowmode holds members to one message
+//! per interval; refusals say what is missing.
+
+mod moderation_support;
+
+use std::time::Duration;
+
+use moderation_support::{Harness, StoreKind, http, text};
+use serde_json::{Value, json};
+use twilight_model::channel::permission_overwrite::PermissionOverwriteType;
+use twilight_model::id::Id;
+
+const SEND_MESSAGES: u64 = 1 << 11;
+const EMBED_LINKS: u64 = 1 << 14;
+const ADD_REACTIONS: u64 = 1 << 6;
+const MANAGE_CHANNELS: u64 = 1 << 4;
+
+/// The `@everyone` overwrite of `channel` as (allow, deny), read over REST.
+async fn everyone(h: &Harness, channel: u64) -> Option<(u64, u64)> {
+    let c = read_channel(h, channel)
+        .await
+        .expect("the bot sees the channel");
+    c.permission_overwrites
+        .unwrap_or_default()
+        .into_iter()
+        .find(|o| o.id.get() == h.cast.guild && o.kind == PermissionOverwriteType::Role)
+        .map(|o| (o.allow.bits(), o.deny.bits()))
+}
+
+/// A member posts in `channel` through Discord's client; returns the control API's status.
+async fn member_posts(h: &Harness, user: u64, channel: u64, content: &str) -> (u16, Value) {
+    http(
+        &h.sim,
+        "POST",
+        &format!("/_sim/channels/{channel}/messages"),
+        Some(json!({"author_id": user.to_string(), "content": content})),
+    )
+    .await
+}
+
+async fn read_channel(h: &Harness, channel: u64) -> Option<twilight_model::channel::Channel> {
+    let r = h
+        .worker
+        .services
+        .rest
+        .client()
+        .channel(Id::new(channel))
+        .await
+        .ok()?;
+    r.model().await.ok()
+}
+
+/// The text channels: those the bot can see, and those it cannot.
+async fn text_channels(h: &Harness) -> (Vec<u64>, Vec<u64>) {
+    let (_, g) = http(
+        &h.sim,
+        "GET",
+        &format!("/_sim/guilds/{}", h.cast.guild),
+        None,
+    )
+    .await;
+    let (mut seen, mut hidden) = (Vec::new(), Vec::new());
+    for c in g["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["type"] == 0)
+    {
+        let id: u64 = c["id"].as_str().unwrap().parse().unwrap();
+        if read_channel(h, id).await.is_some() {
+            seen.push(id);
+        } else {
+            hidden.push(id);
+        }
+    }
+    (seen, hidden)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lockdown_is_lifted_exactly_as_the_channel_was() {
+    let h = Harness::start(&StoreKind::embedded()).await;
+    let c = h.cast;
+    // #general already has an @everyone overwrite of its own: reactions allowed, links denied.
+    let put = h
+        .worker
+        .services
+        .rest
+        .client()
+        .update_channel_permission(
+            Id::new(c.general),
+            &twilight_model::http::permission_overwrite::PermissionOverwrite {
+                allow: Some(twilight_model::guild::Permissions::from_bits_truncate(
+                    ADD_REACTIONS,
+                )),
+                deny: Some(twilight_model::guild::Permissions::from_bits_truncate(
+                    EMBED_LINKS,
+                )),
+                id: Id::new(c.guild),
+                kind: twilight_model::http::permission_overwrite::PermissionOverwriteType::Role,
+            },
+        )
+        .await;
+    assert!(put.is_ok(), "{put:?}");
+    let before = everyone(&h, c.general).await;
+    assert_eq!(before, Some((ADD_REACTIONS, EMBED_LINKS)));
+    assert_eq!(member_posts(&h, c.member, c.general, "hello").await.0, 201);
+
+    // Manage Channels is needed.
+    let e = h
+        .slash(c.moderator, "lockdown", json!({}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("manage channels"), "{e}");
+    let t = text(
+        &h.slash(c.admin, "lockdown", json!({"reason": "raid"}))
+            .await
+            .unwrap(),
+    );
+    assert!(t.contains(&format!("Locked <#{}>", c.general)), "{t}");
+    let (allow, deny) = everyone(&h, c.general).await.unwrap();
+    assert_eq!(allow, ADD_REACTIONS, "the rest of the overwrite stays");
+    assert_eq!(
+        deny & (SEND_MESSAGES | EMBED_LINKS),
+        SEND_MESSAGES | EMBED_LINKS
+    );
+    let (status, body) = member_posts(&h, c.member, c.general, "still here?").await;
+    assert_eq!(status, 403, "a locked channel refuses members: {body}");
+    assert!(body.to_string().contains("50013"), "{body}");
+    // Again: already locked, nothing changes.
+    let t = text(&h.prefix(c.admin, "lockdown").await.unwrap());
+    assert!(t.contains("Already locked"), "{t}");
+
+    let t = text(&h.slash(c.admin, "unlock", json!({})).await.unwrap());
+    assert!(t.contains(&format!("Unlocked <#{}>", c.general)), "{t}");
+    assert_eq!(everyone(&h, c.general).await, before, "exactly as it was");
+    assert_eq!(member_posts(&h, c.member, c.general, "back").await.0, 201);
+    let e = h
+        .slash(c.admin, "unlock", json!({}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Not locked"), "{e}");
+
+    // The whole server; a channel without an @everyone overwrite gets none back.
+    let (channels, unseen) = text_channels(&h).await;
+    let previous: Vec<Option<(u64, u64)>> = {
+        let mut v = Vec::new();
+        for ch in &channels {
+            v.push(everyone(&h, *ch).await);
+        }
+        v
+    };
+    assert!(previous.iter().any(Option::is_none), "{previous:?}");
+    let t = text(
+        &h.prefix(c.admin, "lockdown server:yes raid wave")
+            .await
+            .unwrap(),
+    );
+    assert!(t.starts_with("Locked"), "{t}");
+    for ch in &unseen {
+        assert!(
+            t.contains(&format!(
+                "Could not lock <#{ch}>: I cannot see that channel"
+            )),
+            "{t}"
+        );
+    }
+    for ch in &channels {
+        let (_, deny) = everyone(&h, *ch).await.unwrap();
+        assert_eq!(deny & SEND_MESSAGES, SEND_MESSAGES, "channel {ch} locked");
+    }
+    let t = text(&h.prefix(c.admin, "unlock server:yes").await.unwrap());
+    assert!(t.starts_with("Unlocked"), "{t}");
+    for (ch, before) in channels.iter().zip(&previous) {
+        assert_eq!(&everyone(&h, *ch).await, before, "channel {ch} restored");
+    }
+    let stored = h.worker.store.guild_config(c.guild).await.unwrap();
+    assert!(stored.lockdowns.is_empty(), "{:?}", stored.lockdowns);
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slowmode_holds_members_to_one_message_per_interval() {
+    let h = Harness::start(&StoreKind::embedded()).await;
+    let c = h.cast;
+    // Without Manage Channels the bot is refused, and says so.
+    let e = h
+        .slash(c.admin, "slowmode", json!({"duration": "10s"}))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Manage Channels"), "{e}");
+    let (_, g) = http(&h.sim, "GET", &format!("/_sim/guilds/{}", c.guild), None).await;
+    let role = g["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "Kyuta")
+        .cloned()
+        .unwrap();
+    let bits: u64 = role["permissions"].as_str().unwrap().parse().unwrap();
+    let (s, b) = http(
+        &h.sim,
+        "PATCH",
+        &format!(
+            "/_sim/guilds/{}/roles/{}",
+            c.guild,
+            role["id"].as_str().unwrap()
+        ),
+        Some(json!({"permissions": (bits | MANAGE_CHANNELS).to_string()})),
+    )
+    .await;
+    assert!(s < 300, "{s} {b}");
+
+    let t = text(
+        &h.slash(c.admin, "slowmode", json!({"duration": "10s"}))
+            .await
+            .unwrap(),
+    );
+    assert!(t.contains("every 10s"), "{t}");
+    assert_eq!(member_posts(&h, c.member, c.general, "one").await.0, 201);
+    let (status, body) = member_posts(&h, c.member, c.general, "two").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(body.to_string().contains("20016"), "{body}");
+    let e = h
+        .prefix(c.admin, "slowmode 7h")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("at most 6h"), "{e}");
+    let t = text(&h.prefix(c.admin, "slowmode off").await.unwrap());
+    assert!(t.contains("off"), "{t}");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(member_posts(&h, c.member, c.general, "three").await.0, 201);
+    h.shutdown().await;
+}
