@@ -5,9 +5,7 @@
 
 mod moderation_support;
 
-use std::time::Duration;
-
-use moderation_support::{Harness, StoreKind, message_text, text, wait_until};
+use moderation_support::{Harness, StoreKind, text};
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,19 +135,7 @@ async fn removed_warns_stop_counting_and_every_change_is_kept() {
         .unwrap(),
     );
     assert!(t.contains("Deleted case #3"), "{t}");
-    let mut posts = Vec::new();
-    let posted = wait_until(Duration::from_secs(10), async || {
-        posts = h
-            .messages(c.mod_log)
-            .await
-            .iter()
-            .map(message_text)
-            .filter(|t| t.contains("deleted"))
-            .collect();
-        posts.len() >= 2
-    })
-    .await;
-    assert!(posted, "{posts:?}");
+    let posts = h.modlog_posts("deleted", 2).await;
     assert!(
         posts
             .iter()

@@ -8,7 +8,7 @@ mod moderation_support;
 use std::time::Duration;
 
 use kyuta_worker::store::{ActionKind, CaseFilter, CaseOutcome};
-use moderation_support::{Harness, StoreKind, http, message_text, reply_text, wait_until};
+use moderation_support::{Harness, StoreKind, http, reply_text, wait_until};
 use serde_json::{Value, json};
 
 /// A new account joins the test guild; returns its id.
@@ -143,27 +143,7 @@ async fn a_raid_is_banned_with_a_case_each_singly_then_in_bulk() {
     );
 
     // With Manage Server, one bulk ban; a user banned already is reported, not recounted.
-    let (_, guild) = http(&h.sim, "GET", &format!("/_sim/guilds/{}", c.guild), None).await;
-    let role = guild["roles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["name"] == "Kyuta")
-        .cloned()
-        .unwrap();
-    let bits: u64 = role["permissions"].as_str().unwrap().parse().unwrap();
-    let (s, b) = http(
-        &h.sim,
-        "PATCH",
-        &format!(
-            "/_sim/guilds/{}/roles/{}",
-            c.guild,
-            role["id"].as_str().unwrap()
-        ),
-        Some(json!({"permissions": (bits | 0x20).to_string()})),
-    )
-    .await;
-    assert!(s < 300, "role update: {s} {b}");
+    h.grant_bot(0x20).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let second = [raiders[4], raiders[5], outsiders[1], raiders[0]];
     h.post(
@@ -198,19 +178,7 @@ async fn a_raid_is_banned_with_a_case_each_singly_then_in_bulk() {
     assert_eq!(failed[0].reason.as_deref(), Some("raid wave two"));
 
     // One mod-log post per massban.
-    let mut posts: Vec<String> = Vec::new();
-    let posted = wait_until(Duration::from_secs(10), async || {
-        posts = h
-            .messages(c.mod_log)
-            .await
-            .iter()
-            .map(message_text)
-            .filter(|t| t.contains("Massban"))
-            .collect();
-        posts.len() >= 2
-    })
-    .await;
-    assert!(posted, "{posts:?}");
+    let posts = h.modlog_posts("Massban", 2).await;
     assert_eq!(posts.len(), 2, "{posts:?}");
     assert!(posts[0].contains("Massban · 5 banned"), "{}", posts[0]);
     assert!(posts[0].contains("#1–#5"), "{}", posts[0]);

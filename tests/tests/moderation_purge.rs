@@ -8,7 +8,7 @@ mod moderation_support;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use kyuta_worker::store::{ActionKind, CaseFilter, CaseOutcome};
-use moderation_support::{Harness, StoreKind, http, message_text, wait_until};
+use moderation_support::{Harness, StoreKind, http, wait_until};
 use serde_json::{Value, json};
 
 const DAY_MS: u64 = 24 * 60 * 60 * 1000;
@@ -190,19 +190,7 @@ async fn a_purge_of_250_messages_with_30_past_14_days_is_one_case() {
     assert_eq!(evidence["planned"], 250);
     assert_eq!(evidence["old"], 30);
     let title = format!("Case #{} · Purge", case.number);
-    let mut posts = Vec::new();
-    let posted = wait_until(Duration::from_secs(10), async || {
-        posts = h
-            .messages(c.mod_log)
-            .await
-            .iter()
-            .map(message_text)
-            .filter(|t| t.contains(&title))
-            .collect();
-        !posts.is_empty()
-    })
-    .await;
-    assert!(posted, "no mod-log post for {title}");
+    let posts = h.modlog_posts(&title, 1).await;
     assert_eq!(posts.len(), 1, "{posts:?}");
     assert!(
         posts[0].contains(&format!(

@@ -481,6 +481,60 @@ impl Harness {
         m
     }
 
+    /// The server gives Kyuta's role `bits` more (as its owner would in the role settings):
+    /// the generated role holds only some of what the invite asks for.
+    pub async fn grant_bot(&self, bits: u64) {
+        let (_, guild) = http(
+            &self.sim,
+            "GET",
+            &format!("/_sim/guilds/{}", self.cast.guild),
+            None,
+        )
+        .await;
+        let role = guild["roles"]
+            .as_array()
+            .expect("roles")
+            .iter()
+            .find(|r| r["name"] == "Kyuta")
+            .cloned()
+            .expect("Kyuta's role");
+        let have: u64 = role["permissions"].as_str().unwrap().parse().unwrap();
+        let (status, body) = http(
+            &self.sim,
+            "PATCH",
+            &format!(
+                "/_sim/guilds/{}/roles/{}",
+                self.cast.guild,
+                role["id"].as_str().unwrap()
+            ),
+            Some(json!({"permissions": (have | bits).to_string()})),
+        )
+        .await;
+        assert!(status < 300, "granting the bot {bits:#x}: {status} {body}");
+    }
+
+    /// The mod-log posts whose text contains `needle`, once there are at least `n` (fails
+    /// after 10 s).
+    pub async fn modlog_posts(&self, needle: &str, n: usize) -> Vec<String> {
+        let mut posts = Vec::new();
+        let posted = wait_until(Duration::from_secs(10), async || {
+            posts = self
+                .messages(self.cast.mod_log)
+                .await
+                .iter()
+                .map(message_text)
+                .filter(|t| t.contains(needle))
+                .collect();
+            posts.len() >= n
+        })
+        .await;
+        assert!(
+            posted,
+            "{n} mod-log posts with {needle:?} expected: {posts:?}"
+        );
+        posts
+    }
+
     /// Sets the mod-log channel through the command.
     pub async fn set_modlog(&self) {
         self.slash(
