@@ -650,6 +650,54 @@ async fn hidden_and_deleted_cases(env: &Env) {
         env.a.get_case(G1, 1).await.unwrap().unwrap().changes.len(),
         1
     );
+    // Again on fresh cases, three at a time (a lost update shows up as two recorded deletes).
+    for round in 0..6 {
+        let case = env
+            .a
+            .create_case(new_case(
+                G1,
+                &format!("race{round}"),
+                ActionKind::Warn,
+                user(4),
+            ))
+            .await
+            .unwrap();
+        let n = case.number;
+        let (x, y, z) = tokio::join!(
+            env.a
+                .change_case(G1, n, change(CaseChangeKind::Voided, Some("x"))),
+            env.b
+                .change_case(G1, n, change(CaseChangeKind::Voided, Some("y"))),
+            env.a
+                .change_case(G1, n, change(CaseChangeKind::Voided, Some("z"))),
+        );
+        let (x, y, z) = (x.unwrap(), y.unwrap(), z.unwrap());
+        assert!(
+            x.voided == y.voided && y.voided == z.voided,
+            "round {round}"
+        );
+        let stored = env.b.get_case(G1, n).await.unwrap().unwrap();
+        assert_eq!(
+            stored.changes.len(),
+            1,
+            "round {round}: {:?}",
+            stored.changes
+        );
+        assert_eq!(stored.voided, x.voided);
+    }
+    assert_eq!(
+        env.a
+            .count_cases(
+                G1,
+                user(4),
+                ActionKind::Warn,
+                now.minus(Duration::from_secs(60))
+            )
+            .await
+            .unwrap(),
+        0,
+        "deleted cases do not count"
+    );
     // Unhide; the audit trail keeps both changes in order.
     let c = env
         .a

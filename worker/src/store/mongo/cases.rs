@@ -8,8 +8,8 @@ use mongodb::bson::{self, Bson, Document, doc};
 use super::codec::{EditDoc, case_id, decode_case, encode_case, from_doc, id64, to_bson};
 use super::{MongoStore, backoff, mongo_err, replace_upsert};
 use crate::store::{
-    ActionKind, Case, CaseChange, CaseChangeKind, CaseFilter, CaseOutcome, CasePage, CaseStore,
-    CaseVoid, NewCase, ReasonEdit, StoreError, StoreErrorKind, Timestamp, page_bounds,
+    ActionKind, Case, CaseChange, CaseFilter, CaseOutcome, CasePage, CaseStore, NewCase,
+    ReasonEdit, StoreError, StoreErrorKind, Timestamp, page_bounds,
 };
 
 /// How often a create retries when the case counter points at a number that is already
@@ -61,13 +61,41 @@ impl MongoStore {
         }
         let edits: Vec<Document> = self
             .edits
-            .find(doc! {"guild_id": id64(guild_id)?, "number": {"$in": numbers}})
+            .find(doc! {"guild_id": id64(guild_id)?, "number": {"$in": numbers.clone()}})
             .sort(doc! {"number": 1, "k": 1})
             .await
             .map_err(|e| mongo_err("reading case edits", e))?
             .try_collect()
             .await
             .map_err(|e| mongo_err("reading case edits", e))?;
+        let changes: Vec<Document> = self
+            .changes
+            .find(doc! {"guild_id": id64(guild_id)?, "number": {"$in": numbers}})
+            .sort(doc! {"number": 1, "k": 1})
+            .await
+            .map_err(|e| mongo_err("reading case changes", e))?
+            .try_collect()
+            .await
+            .map_err(|e| mongo_err("reading case changes", e))?;
+        // The state follows from the changes alone (the document's copy may lag a writer).
+        for c in &mut cases {
+            c.changes.clear();
+            c.hidden = false;
+            c.voided = None;
+        }
+        for mut d in changes {
+            let n = d.get_i64("number").unwrap_or_default();
+            let Some(Bson::Document(raw)) = d.remove("change") else {
+                return Err(StoreError::corrupt("a case change is unreadable"));
+            };
+            let change: CaseChange = from_doc(raw, "case change")?;
+            if let Some(c) = cases
+                .iter_mut()
+                .find(|c| i64::try_from(c.number).ok() == Some(n))
+            {
+                *c = std::mem::replace(c, c.clone()).with_change(&change);
+            }
+        }
         for d in edits {
             let e: EditDoc = from_doc(d, "case edit")?;
             if let Some(c) = cases.iter_mut().find(|c| c.number == e.number) {
@@ -80,6 +108,37 @@ impl MongoStore {
             }
         }
         Ok(cases)
+    }
+
+    /// Writes the `hidden` and `voided` that the case's changes make onto its `cases`
+    /// document, for the filters of lists and counts; again while more changes arrived
+    /// meanwhile, so the last writer leaves the state of every change.
+    async fn settle_case_state(&self, guild_id: u64, number: u64) -> Result<(), StoreError> {
+        for _ in 0..16 {
+            let Some(case) = self.load_case(guild_id, number).await? else {
+                return Ok(());
+            };
+            let voided = match &case.voided {
+                Some(v) => to_bson(v)?,
+                None => Bson::Null,
+            };
+            self.cases
+                .update_one(
+                    doc! {"_id": case_id(guild_id, number)},
+                    doc! {"$set": {"hidden": case.hidden, "voided": voided}},
+                )
+                .await
+                .map_err(|e| mongo_err("changing a case", e))?;
+            let now = self
+                .changes
+                .count_documents(doc! {"guild_id": id64(guild_id)?, "number": id64(number)?})
+                .await
+                .map_err(|e| mongo_err("reading case changes", e))?;
+            if now == case.changes.len() as u64 {
+                return Ok(());
+            }
+        }
+        Ok(())
     }
 
     /// The case `number` of the guild, completed (`assemble`).
@@ -249,32 +308,42 @@ impl CaseStore for MongoStore {
         number: u64,
         change: CaseChange,
     ) -> Result<Case, StoreError> {
-        let id = case_id(guild_id, number);
-        let entry = to_bson(&change)?;
-        // Applied only when it changes something; the filter makes it atomic (of two
-        // concurrent deletes, one matches).
-        let (filter, set) = match change.kind {
-            CaseChangeKind::Hidden => (
-                doc! {"_id": &id, "hidden": {"$ne": true}},
-                doc! {"hidden": true},
-            ),
-            CaseChangeKind::Unhidden => (doc! {"_id": &id, "hidden": true}, doc! {"hidden": false}),
-            CaseChangeKind::Voided => (
-                doc! {"_id": &id, "voided": null},
-                doc! {"voided": to_bson(&CaseVoid {
-                    by: change.by,
-                    at: change.at,
-                    reason: change.reason.clone(),
-                })?},
-            ),
-        };
-        self.cases
-            .update_one(filter, doc! {"$set": set, "$push": {"changes": entry}})
-            .await
-            .map_err(|e| mongo_err("changing a case", e))?;
-        self.load_case(guild_id, number).await?.ok_or_else(|| {
-            StoreError::not_found(format!("case #{number} does not exist in guild {guild_id}"))
-        })
+        // As reason edits: the k-th change is a document with a unique `_id`, so of two
+        // concurrent changes one is the k-th and the other re-reads and comes after it (a
+        // conditional update is not enough: FerretDB can let two of them match).
+        for attempt in 0..64 {
+            let case = self.load_case(guild_id, number).await?.ok_or_else(|| {
+                StoreError::not_found(format!("case #{number} does not exist in guild {guild_id}"))
+            })?;
+            let k = case.changes.len() as u64 + 1;
+            let after = case.clone().with_change(&change);
+            if after.changes.len() == case.changes.len() {
+                // Nothing to change (hiding a hidden case, deleting a deleted one).
+                return Ok(case);
+            }
+            let mut d = doc! {
+                "_id": format!("{}:{k}", case_id(guild_id, number)),
+                "guild_id": id64(guild_id)?,
+                "number": id64(number)?,
+                "k": id64(k)?,
+            };
+            d.insert("change", to_bson(&change)?);
+            if self
+                .insert_unique(&self.changes, d, "changing a case")
+                .await?
+            {
+                self.settle_case_state(guild_id, number).await?;
+                return self.load_case(guild_id, number).await?.ok_or_else(|| {
+                    StoreError::not_found(format!(
+                        "case #{number} does not exist in guild {guild_id}"
+                    ))
+                });
+            }
+            backoff(attempt).await;
+        }
+        Err(StoreError::unavailable(format!(
+            "case #{number} of guild {guild_id} keeps changing; not changed"
+        )))
     }
 
     async fn list_cases(

@@ -55,6 +55,14 @@ impl MongoStore {
                 ),
             ),
             (
+                &self.changes,
+                index(
+                    doc! {"guild_id": 1, "number": 1, "k": 1},
+                    "guild_number_k",
+                    true,
+                ),
+            ),
+            (
                 &self.schedules,
                 index(doc! {"slot": 1, "generation": 1}, "slot_generation", true),
             ),

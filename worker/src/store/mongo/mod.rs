@@ -7,7 +7,7 @@
 //! - `codec.rs`: BSON documents to and from the store's types, and document ids;
 //! - `migrations.rs`: the indexes, created on every start;
 //! - `configs.rs`: [`ConfigStore`] (`guild_settings`, `guild_config`);
-//! - `cases.rs`: [`CaseStore`] (`cases`, `case_outcomes`, `case_edits`);
+//! - `cases.rs`: [`CaseStore`] (`cases`, `case_outcomes`, `case_edits`, `case_changes`);
 //! - `counters.rs`: the case-number counter (`counters`) and [`AnalyticsStore`]
 //!   (`analytics`);
 //! - `schedules.rs`: [`ScheduleStore`] (`schedules`, `schedule_events`).
@@ -123,6 +123,9 @@ impl MongoOptions {
 /// - `case_outcomes`: `_id` = `<guild>:<number>`; the latest outcome (last writer wins).
 /// - `case_edits`: `_id` = `<guild>:<number>:<k>` for the k-th reason edit; the unique `_id`
 ///   orders concurrent edits, each one recording the reason it replaced.
+/// - `case_changes`: `_id` = `<guild>:<number>:<k>` for the k-th hide, unhide or delete, the
+///   same way: the authority on a case's `hidden` and `voided`, which the `cases` document
+///   repeats (derived from every change) so lists and counts can filter on them.
 /// - `schedules`: one document per generation, `_id` = `<guild>:<user>:<kind>#<generation>`
 ///   (a put inserts generation g+1); `state`/`owner`/`lease_until` are a projection used to
 ///   find due schedules.
@@ -149,6 +152,7 @@ pub struct MongoStore {
     cases: Collection<Document>,
     outcomes: Collection<Document>,
     edits: Collection<Document>,
+    changes: Collection<Document>,
     schedules: Collection<Document>,
     events: Collection<Document>,
     analytics: Collection<Document>,
@@ -243,6 +247,7 @@ impl MongoStore {
             cases: db.collection("cases"),
             outcomes: db.collection("case_outcomes"),
             edits: db.collection("case_edits"),
+            changes: db.collection("case_changes"),
             schedules: db.collection("schedules"),
             events: db.collection("schedule_events"),
             analytics: db.collection("analytics"),
