@@ -136,6 +136,15 @@ fn parse_id(word: &str, mention: Option<&str>) -> Option<u64> {
     }
 }
 
+/// A user id from a prefix word: a user mention (`<@1>`, `<@!1>`, any id but 0) or a bare
+/// snowflake-sized number.
+#[must_use]
+pub fn user_id(word: &str) -> Option<u64> {
+    let mention = strip_mention(word, "<@!")
+        .or_else(|| strip_mention(word, "<@").filter(|r| !r.starts_with('&')));
+    parse_id(word, mention)
+}
+
 /// Parses one prefix word as `option`'s kind and checks its constraints.
 fn parse_word(option: &OptionDef, word: &str) -> Result<ArgValue, ArgError> {
     let invalid = || ArgError::Invalid {
@@ -156,11 +165,7 @@ fn parse_word(option: &OptionDef, word: &str) -> Result<ArgValue, ArgError> {
         OptionKind::Boolean => {
             ArgValue::Boolean(crate::input::parse_bool(word).ok_or_else(invalid)?)
         }
-        OptionKind::User => {
-            let mention = strip_mention(word, "<@!")
-                .or_else(|| strip_mention(word, "<@").filter(|r| !r.starts_with('&')));
-            ArgValue::User(Id::new(parse_id(word, mention).ok_or_else(invalid)?))
-        }
+        OptionKind::User => ArgValue::User(Id::new(user_id(word).ok_or_else(invalid)?)),
         OptionKind::Channel => {
             let mention = strip_mention(word, "<#");
             ArgValue::Channel(Id::new(parse_id(word, mention).ok_or_else(invalid)?))

@@ -25,6 +25,7 @@ use crate::store::{
     Timestamp,
 };
 
+use super::commands::store_error;
 use super::engine::{self, MODERATOR_PERMISSIONS};
 use super::modlog::{self, build_embed};
 use super::options::{MAX_REASON_CHARS, Reason};
@@ -49,10 +50,6 @@ impl Shared {
     fn deps(&self, ctx: &CommandContext) -> Deps {
         Deps::from_services(&ctx.services, Arc::clone(&self.store))
     }
-}
-
-fn store_error(e: crate::store::StoreError) -> CommandError {
-    CommandError::StoreUnavailable(Box::new(e))
 }
 
 /// The dispatcher's check of these commands (`visible_to_any`), again for callers that run a

@@ -210,7 +210,8 @@ fn action_error(e: ActionError) -> CommandError {
     }
 }
 
-fn store_error(e: crate::store::StoreError) -> CommandError {
+/// A store failure as the moderation commands report it: storage unavailable, nothing done.
+pub(super) fn store_error(e: crate::store::StoreError) -> CommandError {
     CommandError::StoreUnavailable(Box::new(e))
 }
 

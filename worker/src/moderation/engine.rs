@@ -48,9 +48,15 @@ pub const PENDING_TAKEOVER: Duration = Duration::from_secs(30);
 /// whole fits Discord's 512 characters.
 #[must_use]
 pub fn audit_reason(reason: Option<&str>, case_number: u64, moderator_id: u64) -> String {
-    let suffix = format!("case #{case_number}, by {moderator_id}");
+    audit_reason_with(reason, &format!("case #{case_number}, by {moderator_id}"))
+}
+
+/// The `X-Audit-Log-Reason` `reason (suffix)`, or `suffix` alone, cut so the whole fits
+/// Discord's 512 characters (the suffix is kept whole).
+#[must_use]
+pub fn audit_reason_with(reason: Option<&str>, suffix: &str) -> String {
     match reason {
-        None => suffix,
+        None => suffix.to_owned(),
         Some(r) => {
             let room = MAX_REASON_CHARS - suffix.chars().count() - 3;
             format!("{} ({suffix})", modlog::truncate(r, room))

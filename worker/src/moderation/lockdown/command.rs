@@ -26,6 +26,7 @@ use crate::commands::{
 use crate::rest::{Rest, RestError};
 use crate::store::{Lockdown, OverwriteBits, Store, Timestamp};
 
+use super::super::commands::store_error;
 use super::super::facts;
 use super::super::options::{MAX_REASON_CHARS, Reason};
 use super::super::publish::post_to_modlog;
@@ -38,14 +39,6 @@ const LOCK_COLOUR: u32 = 0xE6_7E_22;
 #[derive(Clone)]
 struct Shared {
     store: Arc<dyn Store>,
-}
-
-fn discord_error(e: RestError) -> CommandError {
-    CommandError::Discord(Box::new(e))
-}
-
-fn store_error(e: crate::store::StoreError) -> CommandError {
-    CommandError::StoreUnavailable(Box::new(e))
 }
 
 /// Why Discord refused, in words for the moderator.
@@ -123,11 +116,11 @@ async fn channels(ctx: &CommandContext, args: &Args, guild: u64) -> Result<Vec<u
             c.guild_channels(Id::new(guild)).into_future()
         })
         .await
-        .map_err(discord_error)?
+        .map_err(CommandError::from)?
         .models()
         .await
         .map_err(|source| {
-            discord_error(RestError::Body {
+            CommandError::from(RestError::Body {
                 route: "guild_channels",
                 source,
             })
@@ -159,26 +152,19 @@ async fn bot_permissions(ctx: &CommandContext, guild: u64) -> Result<Permissions
     let bot = ctx.services.bot_user_id.get();
     let facts = facts::guild(cache, rest, guild)
         .await
-        .map_err(discord_error)?;
+        .map_err(CommandError::from)?;
     let roles = facts::member_roles(cache, rest, guild, bot)
         .await
-        .map_err(discord_error)?
+        .map_err(CommandError::from)?
         .unwrap_or_default();
     Ok(facts.permissions(bot, &roles))
 }
 
 fn audit_reason(reason: Option<&Reason>, what: &str, moderator: u64) -> String {
-    let suffix = format!("{what}, by {moderator}");
-    match reason {
-        None => suffix,
-        Some(r) => {
-            let room = MAX_REASON_CHARS - suffix.chars().count() - 3;
-            format!(
-                "{} ({suffix})",
-                super::super::modlog::truncate(r.as_str(), room)
-            )
-        }
-    }
+    super::super::engine::audit_reason_with(
+        reason.map(Reason::as_str),
+        &format!("{what}, by {moderator}"),
+    )
 }
 
 fn mentions(channels: &[u64]) -> String {
@@ -425,7 +411,7 @@ impl CommandHandler for SlowmodeCommand {
             .await
             .map_err(|e| match e.discord_code() {
                 Some(50_013) => CommandError::user("I need the Manage Channels permission there"),
-                _ => discord_error(e),
+                _ => CommandError::from(e),
             })?;
         Ok(Reply::text(if secs == 0 {
             format!("Slowmode is off in <#{channel}>.")

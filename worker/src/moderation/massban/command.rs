@@ -28,9 +28,9 @@ use crate::commands::{
 use crate::rest::RestError;
 use crate::store::{CaseOutcome, NewCase, ScheduleKind, Store};
 
+use super::super::commands::store_error;
 use super::super::discord::{self, Expect};
 use super::super::facts;
-use super::super::modlog::truncate;
 use super::super::options::{DeleteMessages, MAX_REASON_CHARS, Reason};
 use super::super::publish::post_to_modlog;
 use super::super::request::Deps;
@@ -39,24 +39,9 @@ use super::{Outcome, dry_run_reply, modlog_embed, parse_users, reply};
 
 struct Massban(Arc<dyn Store>);
 
-fn store_error(e: crate::store::StoreError) -> CommandError {
-    CommandError::StoreUnavailable(Box::new(e))
-}
-
-fn discord_error(e: RestError) -> CommandError {
-    CommandError::Discord(Box::new(e))
-}
-
 /// The audit-log reason of every ban of a massban.
 fn audit_reason(reason: Option<&str>, moderator: u64) -> String {
-    let suffix = format!("massban, by {moderator}");
-    match reason {
-        None => suffix,
-        Some(r) => {
-            let room = MAX_REASON_CHARS - suffix.chars().count() - 3;
-            format!("{} ({suffix})", truncate(r, room))
-        }
-    }
+    super::super::engine::audit_reason_with(reason, &format!("massban, by {moderator}"))
 }
 
 /// Why Discord did not ban a user it names in `failed_users`.
@@ -147,11 +132,11 @@ impl CommandHandler for Massban {
         let cache = deps.cache.as_deref();
         let facts = facts::guild(cache, &deps.rest, guild)
             .await
-            .map_err(discord_error)?;
+            .map_err(CommandError::from)?;
         let moderator_roles: Vec<u64> = ctx.invoker.roles.iter().map(|r| r.get()).collect();
         let bot_roles = facts::member_roles(cache, &deps.rest, guild, deps.bot_id)
             .await
-            .map_err(discord_error)?
+            .map_err(CommandError::from)?
             .unwrap_or_default();
         let moderator = facts.member(moderator_id, &moderator_roles);
         let bot = facts.member(deps.bot_id, &bot_roles);
@@ -164,7 +149,7 @@ impl CommandHandler for Massban {
             } else {
                 facts::member_roles(cache, &deps.rest, guild, user)
                     .await
-                    .map_err(discord_error)?
+                    .map_err(CommandError::from)?
             };
             let subject = Subject {
                 action: ActionKind::Ban,

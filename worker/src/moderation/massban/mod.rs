@@ -16,12 +16,10 @@ use twilight_model::util::Timestamp;
 use crate::action::ActionKind;
 
 use super::modlog::truncate;
+use crate::commands::parse::user_id;
 
 /// Most users one massban names (Discord's bulk-ban limit).
 pub const MAX_USERS: usize = 200;
-
-/// The smallest bare number read as a user id (15 digits; real ids have 17 or more).
-const MIN_SNOWFLAKE: u64 = 100_000_000_000_000;
 
 /// Why a list of users is refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -44,17 +42,6 @@ pub struct UserList {
     pub users: Vec<u64>,
     /// What followed the users, when the list may end in text (the prefix form's reason).
     pub rest: Option<String>,
-}
-
-fn user_id(word: &str) -> Option<u64> {
-    let mention = word
-        .strip_prefix("<@!")
-        .or_else(|| word.strip_prefix("<@"))
-        .and_then(|w| w.strip_suffix('>'));
-    match mention {
-        Some(inner) => inner.parse::<u64>().ok().filter(|n| *n != 0),
-        None => word.parse::<u64>().ok().filter(|n| *n >= MIN_SNOWFLAKE),
-    }
 }
 
 fn is_separator(c: char) -> bool {

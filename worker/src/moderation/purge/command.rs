@@ -18,6 +18,7 @@ use crate::commands::{
 };
 use crate::store::{Case, CaseOutcome, NewCase, Store, Timestamp};
 
+use super::super::commands::store_error;
 use super::super::options::{MAX_REASON_CHARS, Reason};
 use super::super::publish::post_modlog;
 use super::super::request::Deps;
@@ -27,10 +28,6 @@ use super::{
 };
 
 struct Purge(Arc<dyn Store>);
-
-fn store_error(e: crate::store::StoreError) -> CommandError {
-    CommandError::StoreUnavailable(Box::new(e))
-}
 
 /// The reply of an invocation whose purge was already carried out (the same interaction or
 /// message delivered again).
