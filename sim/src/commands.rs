@@ -339,6 +339,13 @@ fn build_one(sh: &Shared, guild: Option<u64>, c: &Value, prefix: &str) -> Result
         ));
     }
     let desc = c.get("description").and_then(Value::as_str).unwrap_or("");
+    if matches!(t, 2 | 3) && !desc.is_empty() {
+        return Err(err(
+            &format!("{prefix}description"),
+            "APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION_INVALID",
+            "Context menu commands cannot have description",
+        ));
+    }
     if t == 1 && !(1..=100).contains(&desc.chars().count()) {
         return Err(err(
             &format!("{prefix}description"),
@@ -350,14 +357,19 @@ fn build_one(sh: &Shared, guild: Option<u64>, c: &Value, prefix: &str) -> Result
     if let Some(o) = c.get("options")
         && !o.is_null()
     {
+        // Discord takes an empty list from a context-menu entry (libraries send one), and
+        // refuses any option in it.
         if t != 1 {
-            return Err(err(
-                &format!("{prefix}options"),
-                "APPLICATION_COMMAND_OPTIONS_TYPE_INVALID",
-                "Only chat input commands take options",
-            ));
+            if !o.as_array().is_some_and(Vec::is_empty) {
+                return Err(err(
+                    &format!("{prefix}options"),
+                    "APPLICATION_COMMAND_CONTEXT_MENU_OPTIONS_INVALID",
+                    "Context menu commands cannot have options",
+                ));
+            }
+        } else {
+            size += validate_options(o, &format!("{prefix}options"), 0, 0)?;
         }
-        size += validate_options(o, &format!("{prefix}options"), 0, 0)?;
     }
     if size > COMMAND_MAX_CHARS {
         let root = prefix.trim_end_matches('.');
@@ -550,13 +562,24 @@ pub(crate) fn assign_ids(st: &mut State, guild: Option<u64>, cmds: Vec<Value>) -
         .collect()
 }
 
-/// The registered command a user may run in `guild` (guild commands first).
+/// The registered slash command a user may run in `guild` (guild commands first).
 pub(crate) fn find_command(st: &State, guild: Option<u64>, name: &str) -> Option<Value> {
+    find_command_of(st, guild, name, 1)
+}
+
+/// The registered command of type `kind` (1 slash, 2 user menu, 3 message menu) named
+/// `name` that a user may run in `guild` (guild commands first).
+pub(crate) fn find_command_of(
+    st: &State,
+    guild: Option<u64>,
+    name: &str,
+    kind: u64,
+) -> Option<Value> {
     guild
         .and_then(|g| st.commands_guild.get(&g))
         .into_iter()
         .flatten()
         .chain(st.commands_global.iter())
-        .find(|c| c["name"].as_str() == Some(name) && c["type"].as_u64().unwrap_or(1) == 1)
+        .find(|c| c["name"].as_str() == Some(name) && c["type"].as_u64().unwrap_or(1) == kind)
         .cloned()
 }

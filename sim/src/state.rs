@@ -178,6 +178,8 @@ pub(crate) struct Interaction {
     pub original: Option<Value>,
     pub followups: Vec<Value>,
     pub payload: Value,
+    /// Whether the form (modal) the bot answered with was submitted (once only).
+    pub modal_submitted: bool,
 }
 
 /// A route fault.

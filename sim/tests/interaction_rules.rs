@@ -224,3 +224,167 @@ async fn a_timed_out_member_can_neither_post_nor_run_commands() {
     assert_eq!(it.status, 400, "{}", it.body);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn context_menu_entries_carry_their_target_and_open_forms_once() {
+    let sim = sim(1).await;
+    let g = guild0(&sim).await;
+    // Discord refuses a description or options on a context-menu entry (an empty list is
+    // taken).
+    for (bad, code) in [
+        (
+            json!({"type": 2, "name": "Warn", "description": "Warn"}),
+            "APPLICATION_COMMAND_CONTEXT_MENU_DESCRIPTION_INVALID",
+        ),
+        (
+            json!({"type": 3, "name": "Report", "options": [{"type": 3, "name": "why", "description": "Why"}]}),
+            "APPLICATION_COMMAND_CONTEXT_MENU_OPTIONS_INVALID",
+        ),
+    ] {
+        let r = api(
+            &sim,
+            "PUT",
+            &format!("/applications/{}/commands", sim.bot_id()),
+            Some(&json!([bad])),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{}", r.body);
+        assert!(r.body.to_string().contains(code), "{}", r.body);
+    }
+    let cmds = json!([
+        {"type": 2, "name": "Ban", "description": "", "options": [], "default_member_permissions": "4"},
+        {"type": 3, "name": "Report to moderators"},
+    ]);
+    let r = api(
+        &sim,
+        "PUT",
+        &format!("/applications/{}/commands", sim.bot_id()),
+        Some(&cmds),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let plain = plain_member(&sim, &g).await;
+    let moderator = member_with_role(&sim, &g, "Moderator").await;
+    let general = channel_id(&g, "general");
+    let entry = |user: &str, kind: u64, name: &str, target: &str| json!({"type": kind, "guild_id": g["id"], "channel_id": general, "user_id": user, "name": name, "target_id": target});
+    // BAN_MEMBERS (4): the Moderator has it, a plain member does not.
+    let r = ctl(
+        &sim,
+        "POST",
+        "/interactions",
+        Some(&entry(&plain, 2, "Ban", &moderator)),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    let r = ctl(
+        &sim,
+        "POST",
+        "/interactions",
+        Some(&entry(&moderator, 2, "Ban", &plain)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let p = &r.body["payload"];
+    assert_eq!(p["data"]["type"], 2);
+    assert_eq!(p["data"]["target_id"], json!(plain));
+    assert!(p["data"]["resolved"]["members"][&plain].is_object(), "{p}");
+    // A message entry names a message of the channel and carries it whole.
+    let m = ctl(
+        &sim,
+        "POST",
+        &format!("/channels/{general}/messages"),
+        Some(&json!({"author_id": plain, "content": "hello"})),
+    )
+    .await;
+    let mid = m.body["id"].as_str().unwrap().to_owned();
+    let r = ctl(
+        &sim,
+        "POST",
+        "/interactions",
+        Some(&entry(&plain, 3, "Report to moderators", &mid)),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        r.body["payload"]["data"]["resolved"]["messages"][&mid]["content"],
+        "hello"
+    );
+    let r = ctl(
+        &sim,
+        "POST",
+        "/interactions",
+        Some(&entry(&plain, 3, "Report to moderators", "1")),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.body);
+
+    // The bot answers with a form; Discord checks it, and the user submits it once.
+    let r = ctl(
+        &sim,
+        "POST",
+        "/interactions",
+        Some(&entry(&plain, 3, "Report to moderators", &mid)),
+    )
+    .await;
+    let (iid, token) = (
+        r.body["id"].as_str().unwrap().to_owned(),
+        r.body["token"].as_str().unwrap().to_owned(),
+    );
+    let form = |title: &str| {
+        json!({"type": 9, "data": {"custom_id": "report", "title": title, "components": [
+            {"type": 18, "label": "Why?", "component": {"type": 4, "custom_id": "why", "style": 2, "required": true, "max_length": 10}}
+        ]}})
+    };
+    let r = api(
+        &sim,
+        "POST",
+        &format!("/interactions/{iid}/{token}/callback"),
+        Some(&form(&"t".repeat(46))),
+    )
+    .await;
+    assert_eq!(r.status, 400, "a title over 45 characters: {}", r.body);
+    let r = api(
+        &sim,
+        "POST",
+        &format!("/interactions/{iid}/{token}/callback"),
+        Some(&form("Report")),
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let submit = |values: Value| json!({"interaction_id": iid, "values": values});
+    for bad in [
+        json!({}),
+        json!({"why": "much too long"}),
+        json!({"other": "x"}),
+    ] {
+        let r = ctl(
+            &sim,
+            "POST",
+            "/interactions/modal",
+            Some(&submit(bad.clone())),
+        )
+        .await;
+        assert_eq!(r.status, 400, "{bad}: {}", r.body);
+    }
+    let r = ctl(
+        &sim,
+        "POST",
+        "/interactions/modal",
+        Some(&submit(json!({"why": "rude"}))),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let p = &r.body["payload"];
+    assert_eq!(p["type"], 5);
+    assert_eq!(p["data"]["custom_id"], "report");
+    assert_eq!(p["data"]["components"][0]["component"]["value"], "rude");
+    let r = ctl(
+        &sim,
+        "POST",
+        "/interactions/modal",
+        Some(&submit(json!({"why": "rude"}))),
+    )
+    .await;
+    assert_eq!(r.status, 400, "submitted once: {}", r.body);
+    sim.shutdown().await;
+}

@@ -266,10 +266,11 @@ impl RestBudget for RedisBudget {
 /// have acted (the message posted, the interaction answered), so it is retried only after a
 /// 429, when Discord says it did not act. Every other route Kyuta calls is idempotent on
 /// Discord's side (PUT ban, PATCH member, DELETE, GET).
-const NOT_REPEATABLE: [&str; 3] = [
+const NOT_REPEATABLE: [&str; 4] = [
     "create_message",
     "interaction_response",
     "interaction_defer",
+    "interaction_modal",
 ];
 
 /// How many times a request is tried on 5xx / 429 / transport errors.

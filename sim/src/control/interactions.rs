@@ -17,6 +17,7 @@ pub(super) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/interactions", post(interaction))
         .route("/interactions/component", post(component_interaction))
+        .route("/interactions/modal", post(modal_submit))
         .route("/interactions/{id}", get(interaction_result))
 }
 
@@ -36,6 +37,18 @@ async fn component_interaction(AxState(sh): S, body: Bytes) -> CR {
     let mut st = sh.lock();
     let payload =
         crate::interactions::build_component(&sh, &mut st, &b).map_err(|e| bad(e.to_string()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"id": payload["id"], "token": payload["token"], "payload": payload})),
+    )
+        .into_response())
+}
+
+async fn modal_submit(AxState(sh): S, body: Bytes) -> CR {
+    let b = parse_body(&body)?;
+    let mut st = sh.lock();
+    let payload = crate::interactions::build_modal_submit(&sh, &mut st, &b)
+        .map_err(|e| bad(e.to_string()))?;
     Ok((
         StatusCode::CREATED,
         Json(json!({"id": payload["id"], "token": payload["token"], "payload": payload})),

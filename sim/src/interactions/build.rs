@@ -94,6 +94,7 @@ fn create(
             original: None,
             followups: Vec::new(),
             payload: payload.clone(),
+            modal_submitted: false,
         },
     );
     st.interaction_tokens.insert(token, id);
@@ -103,6 +104,15 @@ fn create(
 
 /// Builds and stores an interaction for `POST /_sim/interactions`, returning the payload.
 pub(crate) fn build(sh: &Shared, st: &mut State, req: &Value) -> Result<Value, BuildError> {
+    match req.get("type").and_then(Value::as_u64) {
+        None | Some(1) => {}
+        Some(kind @ (2 | 3)) => return build_menu(sh, st, req, kind),
+        Some(other) => {
+            return Err(bad(format!(
+                "type {other}: 1 (slash command), 2 (user menu) or 3 (message menu)"
+            )));
+        }
+    }
     let full = req
         .get("name")
         .and_then(Value::as_str)
@@ -175,6 +185,147 @@ pub(crate) fn build(sh: &Shared, st: &mut State, req: &Value) -> Result<Value, B
         data["resolved"] = Value::Object(resolved);
     }
     Ok(create(sh, st, &place, 2, data, None))
+}
+
+/// A context-menu entry used on a user (`kind` 2) or a message (3): `name` is the entry,
+/// `target_id` the user or the message (in the request's channel). Discord sends the
+/// target in `resolved` (a user's member object in a guild; a message whole, with its text
+/// whatever the bot's intents).
+fn build_menu(sh: &Shared, st: &mut State, req: &Value, kind: u64) -> Result<Value, BuildError> {
+    let name = req
+        .get("name")
+        .and_then(Value::as_str)
+        .ok_or_else(|| bad("name is required"))?;
+    if req.get("options").is_some_and(|o| !o.is_null()) {
+        return Err(bad("context-menu entries take no options"));
+    }
+    let target = req_id(req, "target_id")?.ok_or_else(|| bad("target_id is required"))?;
+    let place = place(sh, st, req)?;
+    let cmd =
+        crate::commands::find_command_of(st, place.guild_id, name, kind).ok_or_else(|| {
+            bad(format!(
+                "unknown {} entry {name:?}: register it first",
+                if kind == 2 {
+                    "user-menu"
+                } else {
+                    "message-menu"
+                }
+            ))
+        })?;
+    may_use(st, &place, &cmd)?;
+    let mut r = Resolver {
+        sh,
+        st,
+        guild: place.guild.as_ref(),
+        channel: place.channel.id,
+        resolved: Map::new(),
+    };
+    if kind == 2 {
+        r.target(Target::User, target)?;
+    } else {
+        let message = st
+            .messages
+            .get(&place.channel.id)
+            .and_then(|v| {
+                v.iter()
+                    .find(|m| m["id"].as_str() == Some(&target.to_string()))
+            })
+            .cloned()
+            .ok_or_else(|| bad("no message with that id in that channel"))?;
+        r.resolved
+            .insert("messages".into(), json!({ target.to_string(): message }));
+    }
+    let resolved = std::mem::take(&mut r.resolved);
+    let mut data = json!({
+        "id": cmd["id"],
+        "name": name,
+        "type": kind,
+        "target_id": target.to_string(),
+        "resolved": resolved,
+    });
+    if let Some(g) = place.guild_id {
+        data["guild_id"] = json!(g.to_string());
+    }
+    Ok(create(sh, st, &place, 2, data, None))
+}
+
+/// A user submits the form (modal) the bot answered interaction `interaction_id` with
+/// (`POST /_sim/interactions/modal`): `values` maps each text input's custom id to what the
+/// user typed. Discord's client enforces the inputs' `required`, `min_length` and
+/// `max_length`; the form can be submitted once.
+pub(crate) fn build_modal_submit(
+    sh: &Shared,
+    st: &mut State,
+    req: &Value,
+) -> Result<Value, BuildError> {
+    let opened = req_id(req, "interaction_id")?.ok_or_else(|| bad("interaction_id is required"))?;
+    let it = st
+        .interactions
+        .get(&opened)
+        .ok_or_else(|| bad("unknown interaction"))?;
+    let response = it.response.clone().unwrap_or(Value::Null);
+    if response["type"].as_u64() != Some(9) {
+        return Err(bad("the bot did not answer that interaction with a form"));
+    }
+    if it.modal_submitted {
+        return Err(bad("that form was already submitted"));
+    }
+    let at = json!({
+        "guild_id": it.guild_id.map(|g| g.to_string()),
+        "channel_id": it.channel_id.to_string(),
+        "user_id": it.user_id.to_string(),
+        "locale": it.payload["locale"],
+    });
+    let values = match req.get("values") {
+        None | Some(Value::Null) => Map::new(),
+        Some(Value::Object(m)) => m.clone(),
+        Some(_) => return Err(bad("values must be an object of custom_id → text")),
+    };
+    let data = &response["data"];
+    let mut rows = Vec::new();
+    let mut known = Vec::new();
+    for c in data["components"].as_array().into_iter().flatten() {
+        // A Label (18) wraps one input; an action row (1) holds it in `components`.
+        let (wrapper, input) = match c["type"].as_u64() {
+            Some(18) => (18, &c["component"]),
+            _ => (1, &c["components"][0]),
+        };
+        if input["type"].as_u64() != Some(4) {
+            continue;
+        }
+        let cid = input["custom_id"].as_str().unwrap_or("");
+        known.push(cid.to_owned());
+        let text = values.get(cid).map(opt_str).unwrap_or_default();
+        let len = text.chars().count() as u64;
+        if text.is_empty() && input["required"].as_bool().unwrap_or(true) {
+            return Err(bad(format!("the field {cid:?} is required")));
+        }
+        if !text.is_empty() {
+            let min = input["min_length"].as_u64().unwrap_or(0);
+            let max = input["max_length"].as_u64().unwrap_or(4000);
+            if len < min || len > max {
+                return Err(bad(format!(
+                    "the field {cid:?} takes {min} to {max} characters"
+                )));
+            }
+        }
+        let field = json!({"type": 4, "id": input["id"].as_u64().unwrap_or(2), "custom_id": cid, "value": text});
+        rows.push(if wrapper == 18 {
+            json!({"type": 18, "id": c["id"].as_u64().unwrap_or(1), "component": field})
+        } else {
+            json!({"type": 1, "id": c["id"].as_u64().unwrap_or(1), "components": [field]})
+        });
+    }
+    if let Some(k) = values.keys().find(|k| !known.contains(k)) {
+        return Err(bad(format!("the form has no field {k:?}")));
+    }
+    let place = place(sh, st, &at)?;
+    not_timed_out(&place)?;
+    if let Some(it) = st.interactions.get_mut(&opened) {
+        it.modal_submitted = true;
+    }
+    let data = json!({"custom_id": data["custom_id"], "components": rows});
+    Ok(create(sh, st, &place, 5, data, None))
 }
 
 /// Where a message the bot posted lives: a channel's messages (non-ephemeral) or an

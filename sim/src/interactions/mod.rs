@@ -10,5 +10,5 @@ mod request;
 mod resolve;
 mod respond;
 
-pub(crate) use build::{build, build_component};
+pub(crate) use build::{build, build_component, build_modal_submit};
 pub(crate) use respond::router;

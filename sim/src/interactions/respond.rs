@@ -82,15 +82,36 @@ fn interaction_message(
         });
         return m;
     }
-    let name = it.payload["data"]["name"].clone();
+    if it.payload["type"] == 5 {
+        // A submitted form: Discord names the interaction that opened it.
+        m["interaction_metadata"] = json!({
+            "id": it.id.to_string(),
+            "type": 5,
+            "user": user,
+            "authorizing_integration_owners": it.payload["authorizing_integration_owners"],
+        });
+        return m;
+    }
+    let data = &it.payload["data"];
+    let name = data["name"].clone();
+    let command_type = data["type"].as_u64().unwrap_or(1);
     m["interaction_metadata"] = json!({
         "id": it.id.to_string(),
         "type": 2,
         "user": user,
         "authorizing_integration_owners": it.payload["authorizing_integration_owners"],
         "name": name,
-        "command_type": 1,
+        "command_type": command_type,
     });
+    let target = data["target_id"].clone();
+    match command_type {
+        2 => {
+            m["interaction_metadata"]["target_user"] =
+                data["resolved"]["users"][target.as_str().unwrap_or("")].clone()
+        }
+        3 => m["interaction_metadata"]["target_message_id"] = target,
+        _ => {}
+    }
     m["interaction"] = json!({"id": it.id.to_string(), "type": 2, "name": name, "user": user});
     m
 }
@@ -203,17 +224,7 @@ pub(crate) async fn callback(
             m["edited_timestamp"] = json!(iso(now_ms()));
             updated = Some(m);
         }
-        9 => {
-            let cid = data.get("custom_id").and_then(Value::as_str).unwrap_or("");
-            let title = data.get("title").and_then(Value::as_str).unwrap_or("");
-            if cid.is_empty() || title.is_empty() {
-                return Err(ApiError::form(
-                    "data.custom_id",
-                    "BASE_TYPE_REQUIRED",
-                    "This field is required",
-                ));
-            }
-        }
+        9 => validate_modal(&data)?,
         _ => {}
     }
     let (guild, channel) = (it.guild_id, it.channel_id);
@@ -406,4 +417,144 @@ pub(crate) async fn delete_webhook_message(
     }
     let _ = StatusCode::NO_CONTENT;
     no_content()
+}
+
+/// A string field of a modal's body: present (when `required`) and `min..=max` characters.
+fn modal_str(
+    v: &Value,
+    path: &str,
+    min: usize,
+    max: usize,
+    required: bool,
+) -> Result<(), ApiError> {
+    match v {
+        Value::Null if !required => Ok(()),
+        Value::Null => Err(ApiError::form(
+            path,
+            "BASE_TYPE_REQUIRED",
+            "This field is required",
+        )),
+        Value::String(s) if (min..=max).contains(&s.chars().count()) => Ok(()),
+        Value::String(_) => Err(ApiError::form(
+            path,
+            "BASE_TYPE_BAD_LENGTH",
+            &format!("Must be between {min} and {max} in length."),
+        )),
+        _ => Err(ApiError::form(
+            path,
+            "STRING_TYPE_CONVERT",
+            "Could not interpret the value as string.",
+        )),
+    }
+}
+
+/// A text input (component type 4) of a modal at `path`; `labelled`: inside a Label, which
+/// carries the label instead of the input.
+fn validate_text_input(c: &Value, path: &str, labelled: bool) -> Result<(), ApiError> {
+    if c["type"].as_u64() != Some(4) {
+        return Err(ApiError::form(
+            &format!("{path}.type"),
+            "COMPONENT_TYPE_INVALID",
+            "The specified component type is invalid in this context",
+        ));
+    }
+    modal_str(&c["custom_id"], &format!("{path}.custom_id"), 1, 100, true)?;
+    if !labelled {
+        modal_str(&c["label"], &format!("{path}.label"), 1, 45, true)?;
+    }
+    if !matches!(c["style"].as_u64(), Some(1 | 2)) {
+        return Err(ApiError::form(
+            &format!("{path}.style"),
+            "BASE_TYPE_CHOICES",
+            "Value must be one of {1, 2}.",
+        ));
+    }
+    modal_str(
+        &c["placeholder"],
+        &format!("{path}.placeholder"),
+        0,
+        100,
+        false,
+    )?;
+    modal_str(&c["value"], &format!("{path}.value"), 0, 4000, false)?;
+    let min = c["min_length"].as_u64();
+    let max = c["max_length"].as_u64();
+    if min.is_some_and(|m| m > 4000) {
+        return Err(ApiError::form(
+            &format!("{path}.min_length"),
+            "NUMBER_TYPE_MAX",
+            "int value should be less than or equal to 4000.",
+        ));
+    }
+    if max.is_some_and(|m| !(1..=4000).contains(&m)) {
+        return Err(ApiError::form(
+            &format!("{path}.max_length"),
+            "NUMBER_TYPE_MAX",
+            "int value should be between 1 and 4000.",
+        ));
+    }
+    if let (Some(a), Some(b)) = (min, max)
+        && a > b
+    {
+        return Err(ApiError::form(
+            &format!("{path}.min_length"),
+            "BASE_TYPE_MAX_LENGTH",
+            "min_length must not be greater than max_length.",
+        ));
+    }
+    Ok(())
+}
+
+/// A MODAL (9) response's `data`, as Discord checks it: `custom_id` 1–100, `title` 1–45, one
+/// to five components, each a Label (18) around a text input, or an action row (1) holding
+/// one text input with its own label.
+fn validate_modal(data: &Value) -> Result<(), ApiError> {
+    modal_str(&data["custom_id"], "data.custom_id", 1, 100, true)?;
+    modal_str(&data["title"], "data.title", 1, 45, true)?;
+    let components = data["components"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    if !(1..=5).contains(&components.len()) {
+        return Err(ApiError::form(
+            "data.components",
+            "BASE_TYPE_BAD_LENGTH",
+            "Must be between 1 and 5 in length.",
+        ));
+    }
+    for (i, c) in components.iter().enumerate() {
+        let path = format!("data.components.{i}");
+        match c["type"].as_u64() {
+            Some(18) => {
+                modal_str(&c["label"], &format!("{path}.label"), 1, 45, true)?;
+                modal_str(
+                    &c["description"],
+                    &format!("{path}.description"),
+                    0,
+                    100,
+                    false,
+                )?;
+                validate_text_input(&c["component"], &format!("{path}.component"), true)?;
+            }
+            Some(1) => {
+                let inner = c["components"].as_array().map(Vec::as_slice).unwrap_or(&[]);
+                if inner.len() != 1 {
+                    return Err(ApiError::form(
+                        &format!("{path}.components"),
+                        "BASE_TYPE_BAD_LENGTH",
+                        "Must be between 1 and 1 in length.",
+                    ));
+                }
+                validate_text_input(&inner[0], &format!("{path}.components.0"), false)?;
+            }
+            _ => {
+                return Err(ApiError::form(
+                    &format!("{path}.type"),
+                    "COMPONENT_TYPE_INVALID",
+                    "The specified component type is invalid in this context",
+                ));
+            }
+        }
+    }
+    Ok(())
 }

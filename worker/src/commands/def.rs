@@ -252,12 +252,49 @@ impl SubcommandDef {
     }
 }
 
+/// Where Discord shows a command.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum CommandKind {
+    /// A slash command (also run as a prefix command).
+    ChatInput,
+    /// An entry of a user's context menu (Apps → …); its handler gets the user as `user`.
+    User,
+    /// An entry of a message's context menu; its handler gets `message` (the id, as text),
+    /// `author` and `content` (see [`super::menu`]).
+    Message,
+}
+
+impl CommandKind {
+    fn discord(self) -> CommandType {
+        match self {
+            Self::ChatInput => CommandType::ChatInput,
+            Self::User => CommandType::User,
+            Self::Message => CommandType::Message,
+        }
+    }
+
+    /// The kind of a command Discord sent, if Kyuta has such commands.
+    #[must_use]
+    pub fn from_discord(kind: CommandType) -> Option<Self> {
+        match kind {
+            CommandType::ChatInput => Some(Self::ChatInput),
+            CommandType::User => Some(Self::User),
+            CommandType::Message => Some(Self::Message),
+            _ => None,
+        }
+    }
+}
+
 /// A command: what Discord shows, how it is parsed, who may run it, and its handler.
 #[derive(Clone)]
 pub struct CommandDef {
-    /// Name (1–32 lowercase letters, digits, `-`, `_`).
+    /// Slash command or context-menu entry.
+    pub kind: CommandKind,
+    /// Name: for slash commands 1–32 lowercase letters, digits, `-`, `_`; for context-menu
+    /// entries 1–32 characters as shown (`Timeout 1h`).
     pub name: String,
-    /// Description (1–100 characters).
+    /// Description (1–100 characters; empty for context-menu entries, which Discord shows
+    /// without one).
     pub description: String,
     /// Options, in prefix order (required ones first). Empty when there are subcommands.
     pub options: Vec<OptionDef>,
@@ -288,6 +325,7 @@ pub struct CommandDef {
 impl fmt::Debug for CommandDef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CommandDef")
+            .field("kind", &self.kind)
             .field("name", &self.name)
             .field("options", &self.options)
             .field("subcommands", &self.subcommands)
@@ -312,6 +350,7 @@ impl CommandDef {
         handler: impl CommandHandler,
     ) -> Self {
         Self {
+            kind: CommandKind::ChatInput,
             name: name.into(),
             description: description.into(),
             options: Vec::new(),
@@ -324,6 +363,16 @@ impl CommandDef {
             guild_only: true,
             category: "General".into(),
             handler: Arc::new(handler),
+        }
+    }
+
+    /// A guild-only context-menu entry of `kind` (user or message), in the `Context menus`
+    /// category, with no permissions needed.
+    #[must_use]
+    pub fn menu(kind: CommandKind, name: impl Into<String>, handler: impl CommandHandler) -> Self {
+        Self {
+            kind,
+            ..Self::new(name, "", handler).category("Context menus")
         }
     }
 
@@ -445,6 +494,7 @@ impl CommandDef {
     #[must_use]
     pub fn to_discord(&self, application_id: Option<Id<ApplicationMarker>>) -> Command {
         let catalogs = i18n::catalogs();
+        let menu = self.kind != CommandKind::ChatInput;
         let key = self.catalog_key();
         let options = if self.subcommands.is_empty() {
             self.options.iter().map(|o| o.to_discord(&key)).collect()
@@ -485,12 +535,16 @@ impl CommandDef {
             contexts: Some(contexts),
             default_member_permissions: self.default_member_permissions,
             description: self.description.clone(),
-            description_localizations: catalogs.localizations(&key, None),
+            description_localizations: if menu {
+                None
+            } else {
+                catalogs.localizations(&key, None)
+            },
             dm_permission: None,
             guild_id: None,
             id: None,
             integration_types: Some(vec![ApplicationIntegrationType::GuildInstall]),
-            kind: CommandType::ChatInput,
+            kind: self.kind.discord(),
             name: self.name.clone(),
             name_localizations: None,
             nsfw: None,

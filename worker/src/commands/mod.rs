@@ -41,6 +41,7 @@ pub mod dispatch;
 pub mod error;
 pub mod general;
 pub mod language;
+pub mod menu;
 pub mod parse;
 pub mod prefix;
 pub mod registry;
@@ -50,7 +51,7 @@ pub mod sync;
 
 pub use args::{ArgValue, Args};
 pub use context::{CommandContext, Invoker, Progress, Source};
-pub use def::{Choice, ChoiceValue, CommandDef, OptionDef, OptionKind, SubcommandDef};
+pub use def::{Choice, ChoiceValue, CommandDef, CommandKind, OptionDef, OptionKind, SubcommandDef};
 pub use dispatch::CommandObserver;
 pub use error::{CommandError, IdKind};
 pub use parse::ArgError;

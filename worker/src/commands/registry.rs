@@ -3,15 +3,22 @@
 use std::collections::BTreeMap;
 
 use twilight_model::{
-    application::{command::Command, interaction::application_command::CommandData},
+    application::{
+        command::Command,
+        interaction::{application_command::CommandData, modal::ModalInteractionData},
+    },
     id::{Id, marker::ApplicationMarker},
 };
 
 use super::{
     args::Args,
-    def::{CommandDef, OptionDef, OptionKind},
+    def::{CommandDef, CommandKind, OptionDef, OptionKind},
+    menu::{self, MenuTarget},
     parse::{ArgError, parse_prefix_args, parse_slash_args, split_prefix},
 };
+
+/// Entries Discord allows in each context menu (user, message) of an application.
+pub const MAX_MENU_ENTRIES: usize = 15;
 
 /// A definition the registry refuses (a programming error, caught by the registry's tests).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -48,6 +55,8 @@ pub struct Invocation<'a> {
 #[derive(Debug, Default)]
 pub struct Registry {
     commands: BTreeMap<String, CommandDef>,
+    /// Context-menu entries, by kind and name (a menu entry may share a slash command's name).
+    menus: BTreeMap<(CommandKind, String), CommandDef>,
 }
 
 fn valid_name(s: &str) -> bool {
@@ -110,6 +119,9 @@ impl Registry {
 
     /// Adds a command, checking it against Discord's rules.
     pub fn register(&mut self, def: CommandDef) -> Result<&mut Self, RegistryError> {
+        if def.kind != CommandKind::ChatInput {
+            return self.register_menu(def);
+        }
         if !valid_name(&def.name) {
             return Err(RegistryError::BadName(def.name));
         }
@@ -154,15 +166,55 @@ impl Registry {
         Ok(self)
     }
 
-    /// The command named `name`.
+    fn register_menu(&mut self, def: CommandDef) -> Result<&mut Self, RegistryError> {
+        let invalid = |def: CommandDef, problem: &str| RegistryError::Invalid {
+            command: def.name,
+            problem: problem.into(),
+        };
+        let len = def.name.chars().count();
+        if !(1..=32).contains(&len) || def.name.trim() != def.name {
+            return Err(RegistryError::BadName(def.name));
+        }
+        if !def.description.is_empty() {
+            return Err(invalid(def, "a context-menu entry has no description"));
+        }
+        if !def.options.is_empty() || !def.subcommands.is_empty() {
+            return Err(invalid(def, "a context-menu entry takes no options"));
+        }
+        let key = (def.kind, def.name.clone());
+        if self.menus.contains_key(&key) {
+            return Err(RegistryError::Duplicate(def.name));
+        }
+        if self.menus.keys().filter(|(k, _)| *k == def.kind).count() >= MAX_MENU_ENTRIES {
+            return Err(invalid(
+                def,
+                "Discord allows at most 15 entries in each context menu",
+            ));
+        }
+        self.menus.insert(key, def);
+        Ok(self)
+    }
+
+    /// The slash command named `name`.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&CommandDef> {
         self.commands.get(name)
     }
 
-    /// Every command, by name.
+    /// The context-menu entry of `kind` named `name`.
+    #[must_use]
+    pub fn get_menu(&self, kind: CommandKind, name: &str) -> Option<&CommandDef> {
+        self.menus.get(&(kind, name.to_owned()))
+    }
+
+    /// Every slash command, by name (context-menu entries are [`Registry::menus`]).
     pub fn iter(&self) -> impl Iterator<Item = &CommandDef> {
         self.commands.values()
+    }
+
+    /// Every context-menu entry: the user menu's, then the message menu's, by name.
+    pub fn menus(&self) -> impl Iterator<Item = &CommandDef> {
+        self.menus.values()
     }
 
     /// Number of commands.
@@ -177,10 +229,13 @@ impl Registry {
         self.commands.is_empty()
     }
 
-    /// Discord's form of every command, for a bulk overwrite.
+    /// Discord's form of every command and context-menu entry, for a bulk overwrite.
     #[must_use]
     pub fn discord_commands(&self, application_id: Option<Id<ApplicationMarker>>) -> Vec<Command> {
-        self.iter().map(|d| d.to_discord(application_id)).collect()
+        self.iter()
+            .chain(self.menus())
+            .map(|d| d.to_discord(application_id))
+            .collect()
     }
 
     /// Parses a message as a prefix command. `None`: not a command of ours (no prefix, or an
@@ -196,10 +251,30 @@ impl Registry {
         Some((def, parse_prefix_args(def, rest)))
     }
 
-    /// Parses a slash command's data. `None`: the command is not registered here.
+    /// Parses a slash command's or a context-menu entry's data. `None`: the command is not
+    /// registered here.
     #[must_use]
     pub fn parse_slash(&self, data: &CommandData) -> Option<(&CommandDef, Result<Args, ArgError>)> {
-        let def = self.get(&data.name)?;
-        Some((def, parse_slash_args(def, &data.options)))
+        match CommandKind::from_discord(data.kind)? {
+            CommandKind::ChatInput => {
+                let def = self.get(&data.name)?;
+                Some((def, parse_slash_args(def, &data.options)))
+            }
+            kind => {
+                let def = self.get_menu(kind, &data.name)?;
+                Some((def, menu::target_of(kind, data).map(MenuTarget::args)))
+            }
+        }
+    }
+
+    /// Parses a submitted form of a context-menu entry ([`menu::from_modal`]). `None`: not
+    /// a form of an entry registered here.
+    #[must_use]
+    pub fn parse_modal(
+        &self,
+        data: &ModalInteractionData,
+    ) -> Option<(&CommandDef, Result<Args, ArgError>)> {
+        let (kind, entry, args) = menu::from_modal(data)?;
+        Some((self.get_menu(kind, &entry)?, Ok(args)))
     }
 }

@@ -20,6 +20,9 @@ pub struct Reply {
     /// `Some(true)` ephemeral, `Some(false)` public, `None` the command's default. Prefix
     /// replies cannot be ephemeral and are always public.
     pub ephemeral: Option<bool>,
+    /// A form to show instead of an answer (context-menu entries that need words from the
+    /// moderator; see [`super::menu`]).
+    pub modal: Option<super::menu::Modal>,
 }
 
 impl Reply {
@@ -37,6 +40,15 @@ impl Reply {
     pub fn embed(embed: Embed) -> Self {
         Self {
             embeds: vec![embed],
+            ..Self::default()
+        }
+    }
+
+    /// Shows `modal`, a form whose submission runs the entry again.
+    #[must_use]
+    pub fn modal(modal: super::menu::Modal) -> Self {
+        Self {
+            modal: Some(modal),
             ..Self::default()
         }
     }

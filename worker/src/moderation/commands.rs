@@ -185,7 +185,8 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
     super::cases::register(registry, Arc::clone(&st.store))?;
     super::purge::command::register(registry, Arc::clone(&st.store))?;
     super::massban::command::register(registry, Arc::clone(&st.store))?;
-    super::lockdown::command::register(registry, st.store)?;
+    super::lockdown::command::register(registry, Arc::clone(&st.store))?;
+    super::menus::register(registry, st.store)?;
     Ok(())
 }
 

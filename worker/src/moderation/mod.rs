@@ -19,6 +19,7 @@ pub mod external;
 pub mod facts;
 pub mod lockdown;
 pub mod massban;
+pub mod menus;
 pub mod modlog;
 pub mod options;
 pub mod publish;

@@ -310,4 +310,35 @@ impl Dispatcher {
             tracing::warn!(error = %e, "could not answer the interaction");
         }
     }
+
+    /// Answers an interaction with a form (a context-menu entry asking for words).
+    pub(super) async fn respond_modal(
+        &self,
+        id: Id<twilight_model::id::marker::InteractionMarker>,
+        token: &str,
+        modal: &super::super::menu::Modal,
+    ) {
+        let response = InteractionResponse {
+            kind: InteractionResponseType::Modal,
+            data: Some(InteractionResponseData {
+                custom_id: Some(modal.custom_id.clone()),
+                title: Some(modal.title.clone()),
+                components: Some(modal.components()),
+                ..InteractionResponseData::default()
+            }),
+        };
+        let app = self.services.application_id;
+        let res = self
+            .services
+            .rest
+            .interaction("interaction_modal", |c| {
+                c.interaction(app)
+                    .create_response(id, token, &response)
+                    .into_future()
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::warn!(error = %e, "could not show the form");
+        }
+    }
 }

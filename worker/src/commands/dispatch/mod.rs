@@ -116,7 +116,10 @@ impl Dispatcher {
     /// Handles an INTERACTION_CREATE from `shard`.
     pub fn on_interaction(&self, shard: u32, event: Box<InteractionCreate>) {
         let interaction = (*event).0;
-        if interaction.kind != InteractionType::ApplicationCommand {
+        if !matches!(
+            interaction.kind,
+            InteractionType::ApplicationCommand | InteractionType::ModalSubmit
+        ) {
             return;
         }
         let this = self.clone();
@@ -261,15 +264,21 @@ impl Dispatcher {
 
     async fn run_interaction(&self, shard: u32, interaction: Interaction) {
         let start = Instant::now();
-        let Some(InteractionData::ApplicationCommand(data)) = &interaction.data else {
-            return;
-        };
         let registry = Arc::clone(&self.registry);
         let token = interaction.token.clone();
-        let Some((def, args)) = registry.parse_slash(data) else {
+        let (parsed, name) = match &interaction.data {
+            Some(InteractionData::ApplicationCommand(data)) => {
+                (registry.parse_slash(data), format!("`/{}`", data.name))
+            }
+            // A context-menu entry's form, submitted.
+            Some(InteractionData::ModalSubmit(data)) => {
+                (registry.parse_modal(data), "this form".to_owned())
+            }
+            _ => return,
+        };
+        let Some((def, args)) = parsed else {
             let reply = Reply::error(format!(
-                "`/{}` is not a command of this bot any more; the command list may be out of date",
-                data.name
+                "{name} is not a command of this bot any more; the command list may be out of date"
             ));
             self.respond(interaction.id, &token, &reply, true).await;
             return;
@@ -329,7 +338,19 @@ impl Dispatcher {
         );
         let outcome = outcome_label(&result);
         let failed = result.is_err();
-        let reply = self.reply_for(&ctx, def, result);
+        let mut reply = self.reply_for(&ctx, def, result);
+        if let Some(modal) = reply.modal.take() {
+            // A form can only be the first answer, and never to a form.
+            if deferred || interaction.kind == InteractionType::ModalSubmit {
+                reply = Reply::error("this form could not be shown; use the entry again");
+            } else {
+                self.respond_modal(interaction.id, &token, &modal).await;
+                self.services
+                    .metrics
+                    .command(&ctx.command, outcome, start.elapsed().as_secs_f64());
+                return;
+            }
+        }
         if deferred {
             // Refusals and errors are shown where the defer put them; an answer the command
             // marks private must not go public.
