@@ -26,6 +26,7 @@ pub mod presence;
 pub mod rest;
 pub mod router;
 pub mod runtime;
+pub mod serverlog;
 pub mod services;
 pub mod store;
 pub mod telemetry;

@@ -1,7 +1,9 @@
 //! Where each gateway event goes: every event feeds the guild cache; interactions and prefix
 //! commands go to the command dispatcher; guild messages, their edits, member joins and
 //! member updates (name changes) go to automod; audit-log entries of moderation done outside
-//! Kyuta become cases ([`crate::moderation::external`]).
+//! Kyuta become cases ([`crate::moderation::external`]). The server log
+//! ([`crate::serverlog`]) sees every event before the guild cache applies it (it reads the
+//! state before the change there) and posts in tasks of its own.
 //!
 //! Handlers run as tasks the router tracks (the dispatcher tracks the commands it runs), so
 //! shutdown waits for both. Automod work is bounded: at most [`MAX_CONCURRENT_AUTOMOD`]
@@ -23,6 +25,7 @@ use crate::{
         EventSink,
         generation::{EventId, GenerationGate},
     },
+    serverlog::ServerLog,
 };
 
 /// How many automod evaluations (a message or a join, with the actions they lead to) run at
@@ -42,6 +45,8 @@ pub struct Router {
     stopping: CancellationToken,
     /// Prefix commands are parsed from message text: off without MESSAGE_CONTENT.
     prefix_commands: bool,
+    /// The server log's message cache and names.
+    serverlog: Arc<ServerLog>,
 }
 
 impl Router {
@@ -62,13 +67,16 @@ impl Router {
             tracker: TaskTracker::new(),
             stopping: CancellationToken::new(),
             prefix_commands: true,
+            serverlog: Arc::new(ServerLog::new(true)),
         }
     }
 
-    /// Turns prefix commands off (no MESSAGE_CONTENT intent: messages carry no text).
+    /// Turns prefix commands off (no MESSAGE_CONTENT intent: messages carry no text, so the
+    /// server log shows none either).
     #[must_use]
     pub fn without_prefix_commands(mut self) -> Self {
         self.prefix_commands = false;
+        self.serverlog = Arc::new(ServerLog::new(false));
         self
     }
 
@@ -185,7 +193,21 @@ impl Router {
 
 impl EventSink for Router {
     fn handle(&self, shard: u32, event: Event) {
-        self.dispatcher.services().guild_cache.update(&event);
+        let services = self.dispatcher.services();
+        // The server log reads the state before the change (a leaving member's roles), so
+        // it sees the event before the guild cache applies it.
+        let log = self.serverlog.observe(
+            &event,
+            &services.guild_cache,
+            services.bot_user_id.get(),
+            services.clock.unix_millis(),
+        );
+        services.guild_cache.update(&event);
+        if let Some(pending) = log {
+            let serverlog = Arc::clone(&self.serverlog);
+            let services = Arc::clone(services);
+            self.spawn(async move { serverlog.post(&services, pending).await });
+        }
         // Interactions, messages and joins go through the generation gate (exactly once,
         // active generation only) when it is enabled; everything else is routed directly.
         if self.gate.is_enabled()

@@ -63,6 +63,7 @@ pub fn build_registry(
     moderation::userinfo::register(&mut registry, Arc::clone(&store))?;
     crate::analytics::register(&mut registry, analytics)?;
     moderation::register(&mut registry, Arc::clone(&store))?;
+    crate::serverlog::register(&mut registry, Arc::clone(&store))?;
     automod::commands::register(&mut registry, Arc::clone(&store), rules)?;
     crate::commands::language::register(&mut registry, Arc::clone(&store))?;
     crate::commands::prefix::register(&mut registry, store)?;

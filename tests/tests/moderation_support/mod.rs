@@ -213,6 +213,8 @@ impl Harness {
             .expect("register moderation commands");
         kyuta_worker::moderation::userinfo::register(&mut registry, store.clone())
             .expect("register /userinfo");
+        kyuta_worker::serverlog::register(&mut registry, store.clone())
+            .expect("register /serverlog");
         let services = Arc::new(Services {
             config: Arc::new(Config::defaults()),
             rest,

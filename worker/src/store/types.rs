@@ -103,6 +103,93 @@ pub struct GuildConfig {
     /// Channels `/lockdown` locked, with what to restore on `/unlock`.
     #[serde(default)]
     pub lockdowns: Vec<Lockdown>,
+    /// The server log (`/serverlog`): its channel and the kinds turned off.
+    #[serde(default)]
+    pub server_log: ServerLogSettings,
+}
+
+/// Where the server log goes and what it shows. No channel: no server log. With a channel,
+/// every kind is on except those in `disabled`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerLogSettings {
+    /// The log channel; `None` means no server log.
+    #[serde(default)]
+    pub channel_id: Option<u64>,
+    /// The kinds turned off with `/serverlog disable`.
+    #[serde(default)]
+    pub disabled: Vec<ServerLogKind>,
+}
+
+impl ServerLogSettings {
+    /// The channel to post `kind` in: the log channel, unless there is none or `kind` is off.
+    #[must_use]
+    pub fn channel_for(&self, kind: ServerLogKind) -> Option<u64> {
+        self.channel_id.filter(|_| !self.disabled.contains(&kind))
+    }
+}
+
+/// What the server log can show, each switchable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerLogKind {
+    /// Message edits (before and after).
+    Edits,
+    /// Message deletes, one by one and in bulk.
+    Deletes,
+    /// Members joining.
+    Joins,
+    /// Members leaving (or kicked, or banned).
+    Leaves,
+    /// Nickname, role and avatar changes.
+    Members,
+    /// Channels created, changed, deleted.
+    Channels,
+    /// Roles created, changed, deleted.
+    Roles,
+}
+
+impl ServerLogKind {
+    /// Every kind, in the order `/serverlog show` lists them.
+    pub const ALL: [Self; 7] = [
+        Self::Edits,
+        Self::Deletes,
+        Self::Joins,
+        Self::Leaves,
+        Self::Members,
+        Self::Channels,
+        Self::Roles,
+    ];
+
+    /// The kind's name, as typed in `/serverlog enable` and stored.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Edits => "edits",
+            Self::Deletes => "deletes",
+            Self::Joins => "joins",
+            Self::Leaves => "leaves",
+            Self::Members => "members",
+            Self::Channels => "channels",
+            Self::Roles => "roles",
+        }
+    }
+}
+
+impl FromStr for ServerLogKind {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim().to_ascii_lowercase();
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name() == t)
+            .ok_or_else(|| {
+                format!(
+                    "`{s}` is not a server-log kind; use one of {}",
+                    Self::ALL.map(Self::name).join(", ")
+                )
+            })
+    }
 }
 
 /// A channel locked by `/lockdown`.
@@ -147,7 +234,8 @@ impl GuildConfig {
     }
 
     /// The defaults for a guild that has not configured anything: no custom prefix, no mod
-    /// log, locale `en-US`, DMs on action enabled, no escalation, automod `null`.
+    /// log, locale `en-US`, DMs on action enabled, no escalation, automod `null`, no server
+    /// log.
     #[must_use]
     pub fn new(guild_id: u64) -> Self {
         Self {
@@ -159,6 +247,7 @@ impl GuildConfig {
             escalation: Vec::new(),
             automod: serde_json::Value::Null,
             lockdowns: Vec::new(),
+            server_log: ServerLogSettings::default(),
         }
     }
 }
@@ -181,11 +270,13 @@ pub enum GuildField {
     Automod,
     /// [`GuildConfig::lockdowns`].
     Lockdowns,
+    /// [`GuildConfig::server_log`].
+    ServerLog,
 }
 
 impl GuildField {
     /// Every setting.
-    pub const ALL: [Self; 7] = [
+    pub const ALL: [Self; 8] = [
         Self::Prefix,
         Self::ModLogChannel,
         Self::Locale,
@@ -193,6 +284,7 @@ impl GuildField {
         Self::Escalation,
         Self::Automod,
         Self::Lockdowns,
+        Self::ServerLog,
     ];
 
     /// The setting's stored name (its serde field name).
@@ -206,6 +298,7 @@ impl GuildField {
             Self::Escalation => "escalation",
             Self::Automod => "automod",
             Self::Lockdowns => "lockdowns",
+            Self::ServerLog => "server_log",
         }
     }
 
@@ -219,6 +312,7 @@ impl GuildField {
             Self::Escalation => to.escalation.clone_from(&from.escalation),
             Self::Automod => to.automod.clone_from(&from.automod),
             Self::Lockdowns => to.lockdowns.clone_from(&from.lockdowns),
+            Self::ServerLog => to.server_log.clone_from(&from.server_log),
         }
     }
 
@@ -233,6 +327,7 @@ impl GuildField {
             Self::Escalation => a.escalation != b.escalation,
             Self::Automod => a.automod != b.automod,
             Self::Lockdowns => a.lockdowns != b.lockdowns,
+            Self::ServerLog => a.server_log != b.server_log,
         }
     }
 
