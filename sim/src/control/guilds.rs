@@ -68,7 +68,10 @@ async fn role_update(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
             s.parse::<u64>()
                 .map_err(|_| bad("permissions must be a bit set"))?,
         ),
-        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| bad("permissions must be a bit set"))?),
+        Some(Value::Number(n)) => Some(
+            n.as_u64()
+                .ok_or_else(|| bad("permissions must be a bit set"))?,
+        ),
         Some(_) => return Err(bad("permissions must be a bit set as a string or number")),
     };
     let name = match b.get("name") {
@@ -139,7 +142,9 @@ async fn channel_update(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
     let topic = match b.get("topic") {
         None => None,
         Some(Value::Null) => Some(None),
-        Some(Value::String(s)) if s.chars().count() <= 1024 => Some(Some(s.clone()).filter(|t| !t.is_empty())),
+        Some(Value::String(s)) if s.chars().count() <= 1024 => {
+            Some(Some(s.clone()).filter(|t| !t.is_empty()))
+        }
         Some(_) => return Err(bad("topic must be null or at most 1024 characters")),
     };
     if name.is_none() && topic.is_none() {
