@@ -1221,6 +1221,13 @@ async fn guild_config_defaults_and_roundtrip(env: &Env) {
             action: EscalationAction::Ban,
         },
     ];
+    c.server_log = kyuta_worker::store::ServerLogSettings {
+        channel_id: Some(400_000_000_000_000_002),
+        disabled: vec![
+            kyuta_worker::store::ServerLogKind::Joins,
+            kyuta_worker::store::ServerLogKind::Roles,
+        ],
+    };
     c.automod = serde_json::json!({
         "enabled": true,
         "rules": [{"type": "words", "words": ["a.b", "$x"], "ratio": 0.5, "id": 123456789012345678u64}],
