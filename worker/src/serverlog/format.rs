@@ -567,7 +567,9 @@ mod tests {
     #[test]
     fn entries_and_what_they_show() {
         let now = 1_800_000_000;
-        let table: Vec<(Entry, &str, Vec<(&str, &str)>, &str)> = vec![
+        // An entry, its title, fields it must show and a part of its description.
+        type Row = (Entry, &'static str, Vec<(&'static str, &'static str)>, &'static str);
+        let table: Vec<Row> = vec![
             (
                 Entry::Edit {
                     channel_id: 5,
