@@ -310,9 +310,15 @@ impl ServerLog {
                 if after.author_bot {
                     return None;
                 }
-                let unchanged = before.as_ref().is_some_and(|b| {
-                    b.content == after.content && b.attachments == after.attachments
-                });
+                // Without MESSAGE_CONTENT there is no text to compare: an edit is one Discord
+                // marks as edited (its once key, the edit time, posts each edit once).
+                let unchanged = match (&before, &after.content) {
+                    (Some(b), Some(_)) => {
+                        b.content == after.content && b.attachments == after.attachments
+                    }
+                    (_, None) => m.edited_timestamp.is_none(),
+                    (None, Some(_)) => false,
+                };
                 // Discord resolving a link (an embed added, no edit) changes nothing shown.
                 if unchanged || (before.is_none() && m.edited_timestamp.is_none()) {
                     return None;
@@ -655,4 +661,262 @@ fn deleted(m: CachedMessage) -> Deleted {
 #[must_use]
 pub fn created_secs(user: u64) -> i64 {
     i64::try_from(snowflake_ms(user) / 1000).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+    use twilight_model::gateway::payload::incoming::{
+        MemberRemove, MemberUpdate, MessageCreate, MessageDelete, MessageDeleteBulk, MessageUpdate,
+        RoleUpdate,
+    };
+    use twilight_model::guild::Guild;
+
+    use super::*;
+
+    const G: u64 = 1_000;
+    const OWNER: u64 = 10;
+    const BOT: u64 = 11;
+    const ALICE: u64 = 175_928_847_299_117_063;
+    const CHANNEL: u64 = 500;
+    const NOW: u64 = 1_800_000_000_000;
+
+    fn message_id(n: u64) -> u64 {
+        ((NOW - 60_000 - super::super::cache::DISCORD_EPOCH_MS) << 22) + n
+    }
+
+    fn role(id: u64, name: &str) -> Value {
+        json!({
+            "id": id.to_string(), "name": name, "description": null,
+            "color": 0, "colors": {"primary_color": 0, "secondary_color": null, "tertiary_color": null},
+            "hoist": false, "icon": null, "unicode_emoji": null, "position": 1,
+            "permissions": "0", "managed": false, "mentionable": false, "flags": 0,
+        })
+    }
+
+    fn user(id: u64) -> Value {
+        json!({"id": id.to_string(), "username": format!("u{id}"), "discriminator": "0",
+               "global_name": null, "avatar": null, "bot": id == BOT})
+    }
+
+    fn member(id: u64, roles: &[u64], nick: Option<&str>) -> Value {
+        json!({
+            "user": user(id), "nick": nick, "avatar": null, "banner": null,
+            "roles": roles.iter().map(u64::to_string).collect::<Vec<_>>(),
+            "joined_at": "2024-01-01T00:00:00.000000+00:00", "premium_since": null,
+            "deaf": false, "mute": false, "flags": 0, "pending": false,
+            "communication_disabled_until": null,
+        })
+    }
+
+    fn guild_create(members: Vec<Value>) -> Event {
+        let mut g = json!({
+            "id": G.to_string(), "name": "g", "icon": null, "splash": null,
+            "discovery_splash": null, "owner_id": OWNER.to_string(), "afk_channel_id": null,
+            "afk_timeout": 300, "widget_enabled": false, "widget_channel_id": null,
+            "verification_level": 1, "default_message_notifications": 1,
+            "explicit_content_filter": 2, "roles": [role(G, "@everyone"), role(21, "Member"), role(22, "Helper")],
+            "emojis": [], "features": [],
+            "mfa_level": 0, "application_id": null, "system_channel_id": null,
+            "system_channel_flags": 0, "rules_channel_id": null, "max_presences": null,
+        });
+        let more = json!({
+            "max_members": 500000, "vanity_url_code": null, "description": null,
+            "banner": null, "premium_tier": 0, "premium_subscription_count": 0,
+            "preferred_locale": "en-US", "public_updates_channel_id": null,
+            "max_video_channel_users": 25, "nsfw_level": 0, "stickers": [],
+            "premium_progress_bar_enabled": false, "safety_alerts_channel_id": null,
+        });
+        let gateway = json!({
+            "joined_at": "2024-01-01T00:00:00.000000+00:00", "large": false,
+            "unavailable": false, "member_count": members.len(), "members": members,
+            "channels": [], "threads": [], "presences": [], "voice_states": [],
+            "stage_instances": [], "guild_scheduled_events": [], "nsfw": false,
+        });
+        let o = g.as_object_mut().expect("object");
+        for part in [more, gateway] {
+            if let Value::Object(m) = part {
+                o.extend(m);
+            }
+        }
+        let g: Guild = serde_json::from_value(g).expect("guild json");
+        Event::GuildCreate(Box::new(GuildCreate::Available(g)))
+    }
+
+    fn message(id: u64, author: u64, content: &str, edited: bool) -> Value {
+        json!({
+            "id": id.to_string(), "channel_id": CHANNEL.to_string(), "guild_id": G.to_string(),
+            "author": user(author), "content": content,
+            "timestamp": "2027-01-15T08:00:00.000000+00:00",
+            "edited_timestamp": if edited { json!("2027-01-15T08:01:00.000000+00:00") } else { Value::Null },
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": false, "type": 0, "flags": 0,
+        })
+    }
+
+    fn create(id: u64, author: u64, content: &str) -> Event {
+        Event::MessageCreate(Box::new(MessageCreate {
+            channel_type: None,
+            message: serde_json::from_value(message(id, author, content, false)).unwrap(),
+        }))
+    }
+
+    fn update(id: u64, author: u64, content: &str, edited: bool) -> Event {
+        Event::MessageUpdate(Box::new(MessageUpdate(
+            serde_json::from_value(message(id, author, content, edited)).unwrap(),
+        )))
+    }
+
+    /// A server log and a guild cache that both saw the guild (ALICE with role 21).
+    fn setup(content: bool) -> (ServerLog, GuildCache) {
+        let log = ServerLog::new(content);
+        let cache = GuildCache::new();
+        let gc = guild_create(vec![
+            member(OWNER, &[], None),
+            member(ALICE, &[21], Some("Al")),
+        ]);
+        feed(&log, &cache, &gc);
+        (log, cache)
+    }
+
+    /// As the router does: the server log first, then the cache.
+    fn feed(log: &ServerLog, cache: &GuildCache, event: &Event) -> Option<Pending> {
+        let p = log.observe(event, cache, BOT, NOW);
+        cache.update(event);
+        p
+    }
+
+    #[test]
+    fn an_edit_shows_the_cached_text_and_unchanged_or_bot_edits_are_skipped() {
+        let (log, cache) = setup(true);
+        let id = message_id(1);
+        assert_eq!(feed(&log, &cache, &create(id, ALICE, "hello")), None);
+        let p = feed(&log, &cache, &update(id, ALICE, "hullo", true)).expect("logged");
+        assert_eq!(p.kind, ServerLogKind::Edits);
+        let Entry::Edit { before, after, .. } = &p.entry else {
+            panic!("{p:?}")
+        };
+        assert_eq!(before.as_ref().unwrap().text.as_deref(), Some("hello"));
+        assert_eq!(after.text.as_deref(), Some("hullo"));
+        assert_eq!(
+            feed(&log, &cache, &update(id, ALICE, "hullo", true)),
+            None,
+            "a link preview changes nothing shown"
+        );
+        let mine = message_id(2);
+        feed(&log, &cache, &create(mine, BOT, "a reply"));
+        assert_eq!(feed(&log, &cache, &update(mine, BOT, "edited", true)), None);
+        let delete = |id: u64| {
+            Event::MessageDelete(MessageDelete {
+                channel_id: twilight_model::id::Id::new(CHANNEL),
+                guild_id: Some(twilight_model::id::Id::new(G)),
+                id: twilight_model::id::Id::new(id),
+            })
+        };
+        assert_eq!(feed(&log, &cache, &delete(mine)), None, "Kyuta's own");
+        let p = feed(&log, &cache, &delete(id)).expect("logged");
+        let Entry::Delete { message, .. } = p.entry else {
+            panic!()
+        };
+        assert_eq!(message.unwrap().content.text.as_deref(), Some("hullo"));
+    }
+
+    #[test]
+    fn without_message_content_the_text_is_unavailable() {
+        let (log, cache) = setup(false);
+        let id = message_id(1);
+        feed(&log, &cache, &create(id, ALICE, ""));
+        let p = feed(&log, &cache, &update(id, ALICE, "", true)).expect("an edit is logged");
+        let e = format::build_embed(&p.entry, 0);
+        assert!(
+            e.fields
+                .iter()
+                .all(|f| f.value.contains("content unavailable"))
+        );
+    }
+
+    #[test]
+    fn a_bulk_delete_lists_the_cached_ones_but_not_kyutas() {
+        let (log, cache) = setup(true);
+        feed(&log, &cache, &create(message_id(1), ALICE, "one"));
+        feed(&log, &cache, &create(message_id(2), BOT, "mine"));
+        let ev = Event::MessageDeleteBulk(MessageDeleteBulk {
+            channel_id: twilight_model::id::Id::new(CHANNEL),
+            guild_id: Some(twilight_model::id::Id::new(G)),
+            ids: [3, 2, 1]
+                .map(|n| twilight_model::id::Id::new(message_id(n)))
+                .to_vec(),
+        });
+        let p = feed(&log, &cache, &ev).unwrap();
+        let Entry::BulkDelete { count, cached, .. } = p.entry else {
+            panic!()
+        };
+        assert_eq!(count, 3);
+        assert_eq!(cached.len(), 1);
+        assert_eq!(cached[0].author_id, ALICE);
+        assert!(log.messages().is_empty());
+    }
+
+    #[test]
+    fn member_changes_compare_with_the_state_before_the_cache_applies_them() {
+        let (log, cache) = setup(true);
+        let up: MemberUpdate = serde_json::from_value({
+            let mut m = member(ALICE, &[22], Some("Alice"));
+            m["guild_id"] = json!(G.to_string());
+            m
+        })
+        .unwrap();
+        let p = feed(&log, &cache, &Event::MemberUpdate(Box::new(up.clone()))).unwrap();
+        assert_eq!(
+            p.entry,
+            Entry::Member {
+                user_id: ALICE,
+                nick: Some((Some("Al".into()), Some("Alice".into()))),
+                roles_added: vec![22],
+                roles_removed: vec![21],
+                avatar: false,
+            }
+        );
+        assert_eq!(
+            feed(&log, &cache, &Event::MemberUpdate(Box::new(up))),
+            None,
+            "nothing changed"
+        );
+        let leave = Event::MemberRemove(MemberRemove {
+            guild_id: twilight_model::id::Id::new(G),
+            user: serde_json::from_value(user(ALICE)).unwrap(),
+        });
+        let p = feed(&log, &cache, &leave).unwrap();
+        let Entry::Leave { roles, .. } = p.entry else {
+            panic!()
+        };
+        assert_eq!(
+            roles,
+            Some(vec![22]),
+            "the roles the member had when leaving"
+        );
+    }
+
+    #[test]
+    fn a_role_rename_shows_before_and_after() {
+        let (log, cache) = setup(true);
+        let ev = Event::RoleUpdate(RoleUpdate {
+            guild_id: twilight_model::id::Id::new(G),
+            role: serde_json::from_value(role(21, "Regulars")).unwrap(),
+        });
+        let p = feed(&log, &cache, &ev).unwrap();
+        let Entry::Role { diffs, name, .. } = p.entry else {
+            panic!()
+        };
+        assert_eq!(name.as_deref(), Some("Regulars"));
+        assert_eq!(
+            diffs,
+            vec![Diff {
+                what: "Name".into(),
+                before: "Member".into(),
+                after: "Regulars".into()
+            }]
+        );
+        assert_eq!(feed(&log, &cache, &ev), None, "no change");
+    }
 }

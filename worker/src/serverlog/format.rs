@@ -568,7 +568,12 @@ mod tests {
     fn entries_and_what_they_show() {
         let now = 1_800_000_000;
         // An entry, its title, fields it must show and a part of its description.
-        type Row = (Entry, &'static str, Vec<(&'static str, &'static str)>, &'static str);
+        type Row = (
+            Entry,
+            &'static str,
+            Vec<(&'static str, &'static str)>,
+            &'static str,
+        );
         let table: Vec<Row> = vec![
             (
                 Entry::Edit {
