@@ -386,3 +386,35 @@ fn chrono_like_days_ago(days: u64) -> String {
         rem % 60
     )
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_message_content_an_edit_says_content_unavailable() {
+    let h = Harness::start(&StoreKind::embedded()).await;
+    let c = h.cast;
+    let logs = channel_named(&h, c.guild, "off-topic");
+    let store = StoreKind::embedded();
+    let mut config = h.live_config(&store);
+    config.privileged_intents = "members".parse().expect("intents");
+    let worker = h.start_live_with(config).await;
+    h.slash_answer(c.admin, "serverlog channel", json!({"channel": logs.to_string()}))
+        .await;
+    let m = h.post(c.member, "secret words").await;
+    control(
+        &h,
+        "PATCH",
+        &format!(
+            "/_sim/channels/{}/messages/{}",
+            c.general,
+            m["id"].as_str().unwrap()
+        ),
+        Some(json!({"author_id": c.member.to_string(), "content": "other words"})),
+    )
+    .await;
+    let posts = log_posts(&h, logs, &["Message edited", "content unavailable"], 1).await;
+    assert!(
+        !posts[0].contains("secret words") && !posts[0].contains("other words"),
+        "{posts:?}"
+    );
+    worker.shutdown().await;
+    h.shutdown().await;
+}
