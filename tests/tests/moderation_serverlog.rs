@@ -310,6 +310,42 @@ async fn events_are_posted_in_the_server_log() {
     .await;
     log_posts(&h, logs, &["Channel updated", "general → lobby"], 1).await;
 
+    // A role and a channel created, then deleted.
+    let made = control(
+        &h,
+        "POST",
+        &format!("/_sim/guilds/{g}/roles"),
+        Some(json!({"name": "Events"})),
+    )
+    .await;
+    let made_role = made["id"].as_str().unwrap().to_owned();
+    log_posts(&h, logs, &["Role created", "@Events"], 1).await;
+    control(
+        &h,
+        "DELETE",
+        &format!("/_sim/guilds/{g}/roles/{made_role}"),
+        None,
+    )
+    .await;
+    log_posts(&h, logs, &["Role deleted", "@Events"], 1).await;
+    let made = control(
+        &h,
+        "POST",
+        &format!("/_sim/guilds/{g}/channels"),
+        Some(json!({"name": "events-chat"})),
+    )
+    .await;
+    let made_channel = made["id"].as_str().unwrap().to_owned();
+    log_posts(&h, logs, &["Channel created", "#events-chat"], 1).await;
+    control(
+        &h,
+        "DELETE",
+        &format!("/_sim/channels/{made_channel}"),
+        None,
+    )
+    .await;
+    log_posts(&h, logs, &["Channel deleted", "#events-chat"], 1).await;
+
     // Joins off: a join is not logged (a later leave is, so the join had its chance).
     h.slash_answer(c.admin, "serverlog disable", json!({"kind": "joins"}))
         .await;
@@ -396,8 +432,12 @@ async fn without_message_content_an_edit_says_content_unavailable() {
     let mut config = h.live_config(&store);
     config.privileged_intents = "members".parse().expect("intents");
     let worker = h.start_live_with(config).await;
-    h.slash_answer(c.admin, "serverlog channel", json!({"channel": logs.to_string()}))
-        .await;
+    h.slash_answer(
+        c.admin,
+        "serverlog channel",
+        json!({"channel": logs.to_string()}),
+    )
+    .await;
     let m = h.post(c.member, "secret words").await;
     control(
         &h,

@@ -5,8 +5,9 @@ use crate::state::{Shared, intents};
 use crate::world::Guild;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
+use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, patch};
+use axum::routing::{get, patch, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -17,9 +18,17 @@ pub(super) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/guilds", get(guilds))
         .route("/guilds/{guild}", get(one_guild))
-        .route("/guilds/{guild}/roles/{role}", patch(role_update))
+        .route("/guilds/{guild}/roles", post(role_create))
+        .route(
+            "/guilds/{guild}/roles/{role}",
+            patch(role_update).delete(role_delete),
+        )
+        .route("/guilds/{guild}/channels", post(channel_create))
         .route("/guilds/{guild}/audit-log", get(audit_log))
-        .route("/channels/{channel}", patch(channel_update))
+        .route(
+            "/channels/{channel}",
+            patch(channel_update).delete(channel_delete),
+        )
 }
 
 fn guild_summary(g: &Guild) -> Value {
@@ -178,6 +187,230 @@ async fn channel_update(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
         st.audit(&sh.world, gid, owner, Some(cid), 11, changes, None, None);
     }
     Ok(Json(v).into_response())
+}
+
+/// An id for a role or channel made now in `g`: like the world's, it carries the guild's
+/// index in its low bits (so the channel's guild is found from its id), and is unused there.
+fn fresh_id(g: &Guild) -> u64 {
+    let mut ms = crate::util::now_ms();
+    loop {
+        let id = crate::util::snowflake_at(ms, g.index);
+        if g.channel(id).is_none() && g.role(id).is_none() && !g.members.contains_key(&id) {
+            return id;
+        }
+        ms += 1;
+    }
+}
+
+fn name_of(b: &Value) -> Result<String, super::Ctl> {
+    match b.get("name") {
+        Some(Value::String(s)) if (1..=100).contains(&s.chars().count()) => Ok(s.clone()),
+        _ => Err(bad("name (a string of 1 to 100 characters) is required")),
+    }
+}
+
+/// The owner creates a role: `{"name": 1–100 characters, "color"?, "permissions"?}` → at
+/// position 1 (the roles from 1 up move up one, as on Discord), GUILD_ROLE_CREATE (GUILDS)
+/// and an audit entry (30, ROLE_CREATE). Answers the role (201).
+async fn role_create(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    let gid = id(&p, "guild")?;
+    let b = parse_body(&body)?;
+    let name = name_of(&b)?;
+    let color = b
+        .get("color")
+        .and_then(Value::as_u64)
+        .unwrap_or(0)
+        .min(0xFF_FF_FF);
+    let permissions = match b.get("permissions") {
+        None => 0,
+        Some(Value::String(s)) => s
+            .parse()
+            .map_err(|_| bad("permissions must be a bit set"))?,
+        Some(v) => v
+            .as_u64()
+            .ok_or_else(|| bad("permissions must be a bit set"))?,
+    };
+    let mut st = sh.lock();
+    let g = st
+        .guild_mut(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    let owner = g.owner_id;
+    for r in g.roles.iter_mut().filter(|r| r.position >= 1) {
+        r.position += 1;
+    }
+    let role = crate::world::Role {
+        id: fresh_id(g),
+        name: name.clone(),
+        position: 1,
+        permissions,
+        color: u32::try_from(color).unwrap_or(0),
+        hoist: false,
+        managed: false,
+        bot_id: None,
+    };
+    let rid = role.id;
+    let v = role.to_json();
+    g.roles.push(role);
+    st.dispatch(
+        Some(gid),
+        "GUILD_ROLE_CREATE",
+        &json!({"guild_id": gid.to_string(), "role": v}),
+        intents::GUILDS,
+        false,
+    );
+    st.audit(
+        &sh.world,
+        gid,
+        owner,
+        Some(rid),
+        30,
+        vec![json!({"key": "name", "new_value": name})],
+        None,
+        None,
+    );
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// The owner deletes a role (not `@everyone`, not a managed one: 400): members lose it
+/// without a GUILD_MEMBER_UPDATE (as on Discord), GUILD_ROLE_DELETE (`guild_id`, `role_id`)
+/// and an audit entry (32, ROLE_DELETE). 204.
+async fn role_delete(AxState(sh): S, Path(p): P) -> CR {
+    let gid = id(&p, "guild")?;
+    let rid = id(&p, "role")?;
+    let mut st = sh.lock();
+    let g = st
+        .guild_mut(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    let owner = g.owner_id;
+    let role = g
+        .roles
+        .iter()
+        .find(|r| r.id == rid)
+        .ok_or_else(|| not_found("unknown role"))?
+        .clone();
+    if rid == gid || role.managed {
+        return Err(bad("@everyone and managed roles cannot be deleted"));
+    }
+    g.roles.retain(|r| r.id != rid);
+    for m in g.members.values_mut() {
+        m.roles.retain(|r| *r != rid);
+    }
+    st.dispatch(
+        Some(gid),
+        "GUILD_ROLE_DELETE",
+        &json!({"guild_id": gid.to_string(), "role_id": rid.to_string()}),
+        intents::GUILDS,
+        false,
+    );
+    st.audit(
+        &sh.world,
+        gid,
+        owner,
+        Some(rid),
+        32,
+        vec![json!({"key": "name", "old_value": role.name})],
+        None,
+        None,
+    );
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The owner creates a channel: `{"name": 1–100 characters, "type"?: 0 text (default), 2
+/// voice or 4 category, "topic"?}` → CHANNEL_CREATE (GUILDS) with the full channel and an
+/// audit entry (10, CHANNEL_CREATE). Answers the channel (201).
+async fn channel_create(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    use crate::world::channel_type;
+    let gid = id(&p, "guild")?;
+    let b = parse_body(&body)?;
+    let name = name_of(&b)?;
+    let kind = match b.get("type").map(Value::as_u64) {
+        None => channel_type::GUILD_TEXT,
+        Some(Some(0)) => channel_type::GUILD_TEXT,
+        Some(Some(2)) => channel_type::GUILD_VOICE,
+        Some(Some(4)) => channel_type::GUILD_CATEGORY,
+        Some(_) => return Err(bad("type must be 0 (text), 2 (voice) or 4 (category)")),
+    };
+    let topic = b.get("topic").and_then(Value::as_str).map(str::to_owned);
+    let mut st = sh.lock();
+    let g = st
+        .guild_mut(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    let owner = g.owner_id;
+    let position = g.channels.iter().map(|c| c.position).max().unwrap_or(0) + 1;
+    let ch = crate::world::Channel {
+        id: fresh_id(g),
+        guild_id: Some(gid),
+        name: name.clone(),
+        kind,
+        position,
+        parent_id: None,
+        overwrites: Vec::new(),
+        topic,
+        rate_limit_per_user: 0,
+        recipient: None,
+    };
+    let cid = ch.id;
+    let v = ch.to_json();
+    g.channels.push(ch);
+    st.dispatch(Some(gid), "CHANNEL_CREATE", &v, intents::GUILDS, false);
+    st.audit(
+        &sh.world,
+        gid,
+        owner,
+        Some(cid),
+        10,
+        vec![
+            json!({"key": "name", "new_value": name}),
+            json!({"key": "type", "new_value": kind}),
+        ],
+        None,
+        None,
+    );
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+/// The owner deletes a guild channel (its messages go with it) → CHANNEL_DELETE (GUILDS) with
+/// the full channel (a category's channels then get CHANNEL_UPDATE without a parent) and an
+/// audit entry (12, CHANNEL_DELETE). 204.
+async fn channel_delete(AxState(sh): S, Path(p): P) -> CR {
+    let cid = id(&p, "channel")?;
+    let mut st = sh.lock();
+    let gid = st
+        .channel(&sh.world, cid)
+        .ok_or_else(|| not_found("unknown channel"))?
+        .guild_id
+        .ok_or_else(|| bad("not a guild channel"))?;
+    let g = st.guild_mut(&sh.world, gid).expect("the channel's guild");
+    let owner = g.owner_id;
+    let i = g
+        .channels
+        .iter()
+        .position(|c| c.id == cid)
+        .ok_or_else(|| not_found("unknown channel"))?;
+    let ch = g.channels.remove(i);
+    // A deleted category's channels stay, outside any category: each gets CHANNEL_UPDATE.
+    let mut orphans = Vec::new();
+    for c in g.channels.iter_mut().filter(|c| c.parent_id == Some(cid)) {
+        c.parent_id = None;
+        orphans.push(c.to_json());
+    }
+    st.messages.remove(&cid);
+    let v = ch.to_json();
+    st.dispatch(Some(gid), "CHANNEL_DELETE", &v, intents::GUILDS, false);
+    for o in orphans {
+        st.dispatch(Some(gid), "CHANNEL_UPDATE", &o, intents::GUILDS, false);
+    }
+    st.audit(
+        &sh.world,
+        gid,
+        owner,
+        Some(cid),
+        12,
+        vec![json!({"key": "name", "old_value": ch.name})],
+        None,
+        None,
+    );
+    Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 async fn audit_log(AxState(sh): S, Path(p): P) -> CR {
