@@ -227,6 +227,30 @@ mod tests {
         assert_eq!(off_list(&s), "joins");
     }
 
+    #[tokio::test]
+    async fn the_command_is_hidden_from_members_and_offers_every_kind() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::open(&crate::store::StoreConfig::Embedded {
+            path: dir.path().join("kyuta.redb"),
+        })
+        .await
+        .unwrap();
+        let mut registry = Registry::new();
+        register(&mut registry, store).unwrap();
+        let def = registry.iter().next().expect("/serverlog");
+        assert_eq!(
+            def.default_member_permissions,
+            Some(Permissions::MANAGE_GUILD)
+        );
+        let enable = def.find_subcommand("enable").expect("enable");
+        let kinds: Vec<String> = enable.options[0]
+            .choices
+            .iter()
+            .map(|c| c.name.clone())
+            .collect();
+        assert_eq!(kinds, ServerLogKind::ALL.map(|k| k.name().to_owned()));
+    }
+
     #[test]
     fn kinds_parse() {
         for k in ServerLogKind::ALL {
