@@ -99,6 +99,8 @@ pub struct User {
     pub global_name: Option<String>,
     /// Bot account.
     pub bot: bool,
+    /// Avatar hash (`None`: the default avatar).
+    pub avatar: Option<String>,
 }
 
 impl User {
@@ -110,7 +112,7 @@ impl User {
             "username": self.username,
             "discriminator": "0",
             "global_name": self.global_name,
-            "avatar": null,
+            "avatar": self.avatar,
             "public_flags": 0,
             "flags": 0,
             "banner": null,
@@ -413,6 +415,7 @@ impl World {
                 username: "Kyuta".into(),
                 global_name: None,
                 bot: true,
+                avatar: None,
             },
             application_id: bot_id,
             app_owner: User {
@@ -420,6 +423,7 @@ impl World {
                 username: "kyuta-dev".into(),
                 global_name: Some("Kyuta Dev".into()),
                 bot: false,
+                avatar: None,
             },
         }
     }
@@ -567,6 +571,7 @@ impl World {
                 username: format!("{base}_{n}_{k}"),
                 global_name: Some(format!("{}{}", &base[..1].to_uppercase(), &base[1..])),
                 bot: false,
+                avatar: None,
             };
             let mut roles_of = Vec::new();
             match k {

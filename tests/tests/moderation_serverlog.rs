@@ -1,8 +1,8 @@
 //! The server log (`/serverlog`): set by slash and prefix (never to another server's
 //! channel), then, on the running worker, message edits and deletes (one by one and a
-//! purge's bulk delete), joins and leaves, nickname and role changes and role and channel
-//! renames are posted in the log channel; a kind turned off is not, and nothing is logged
-//! before a channel is set.
+//! purge's bulk delete), joins and leaves, nickname, avatar and role changes, and roles and
+//! channels renamed, created and deleted are posted in the log channel; a kind turned off is
+//! not, and nothing is logged before a channel is set.
 
 mod moderation_support;
 
@@ -265,6 +265,14 @@ async fn events_are_posted_in_the_server_log() {
     )
     .await;
     log_posts(&h, logs, &["Member updated", "Nickname after", "Neo"], 1).await;
+    control(
+        &h,
+        "PATCH",
+        &format!("/_sim/users/{}", c.member),
+        Some(json!({"avatar": "0123456789abcdef0123456789abcdef"})),
+    )
+    .await;
+    log_posts(&h, logs, &["Member updated", "Avatar", "changed"], 1).await;
     // Roles are compared with what the guild cache held before the change: the plain member
     // speaks first, so the cache knows them (as it knows anyone seen in an event).
     h.post(c.plain, "hello there").await;

@@ -42,6 +42,7 @@ async fn member_join(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
                 username: format!("user_{uid}"),
                 global_name: None,
                 bot: false,
+                avatar: None,
             },
         },
         None => {
@@ -54,6 +55,7 @@ async fn member_join(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
                 username: String::new(),
                 global_name: None,
                 bot: b.get("bot").and_then(Value::as_bool).unwrap_or(false),
+                avatar: None,
             }
         }
     };

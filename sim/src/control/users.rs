@@ -17,8 +17,9 @@ pub(super) fn router() -> Router<Arc<Shared>> {
         .route("/users/{user}/dms", post(user_dms))
 }
 
-/// A user changes their account: `{"username"?, "global_name"?}` (`global_name` null clears
-/// it) → GUILD_MEMBER_UPDATE (GUILD_MEMBERS) in every guild they share with the bot, as
+/// A user changes their account: `{"username"?, "global_name"?, "avatar"?}` (`global_name`
+/// null clears it; `avatar` is an image hash, 32 hex digits with an optional `a_`, or null for
+/// the default avatar) → GUILD_MEMBER_UPDATE (GUILD_MEMBERS) in every guild they share with the bot, as
 /// Discord sends user changes of members (bots get no USER_UPDATE for other users).
 async fn user_update(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
     let uid = id(&p, "user")?;
@@ -45,6 +46,16 @@ async fn user_update(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
         }
         Some(_) => return Err(bad("global_name must be null or 1 to 32 characters")),
     }
+    match b.get("avatar") {
+        None => {}
+        Some(Value::Null) => user.avatar = None,
+        Some(Value::String(s)) if is_image_hash(s) => user.avatar = Some(s.clone()),
+        Some(_) => {
+            return Err(bad(
+                "avatar must be null or an image hash (32 hex digits, a_ for animated)",
+            ));
+        }
+    }
     st.users.insert(uid, user.clone());
     // The guild the world generated the user in, and every guild already in memory.
     if let Some(n) = sh.world.owner_index(uid) {
@@ -69,6 +80,14 @@ async fn user_update(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
         );
     }
     Ok(Json(json!({"user": user.to_json(), "guilds": guilds})).into_response())
+}
+
+/// Discord's image hash: 32 lowercase hex digits, `a_` first for an animated image.
+fn is_image_hash(s: &str) -> bool {
+    let h = s.strip_prefix("a_").unwrap_or(s);
+    h.len() == 32
+        && h.bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }
 
 async fn user_dms(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
