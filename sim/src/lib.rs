@@ -16,6 +16,7 @@
 
 #![recursion_limit = "256"]
 
+mod automod;
 mod channel_rules;
 mod cli;
 mod commands;

@@ -26,6 +26,7 @@ pub mod intents {
     pub const DIRECT_MESSAGES: u64 = 1 << 12;
     pub const MESSAGE_CONTENT: u64 = 1 << 15;
     pub const AUTO_MODERATION_CONFIGURATION: u64 = 1 << 20;
+    pub const AUTO_MODERATION_EXECUTION: u64 = 1 << 21;
     /// Bits Discord defines.
     pub const VALID: u64 = 0x1_FFFF | (1 << 20) | (1 << 21) | (1 << 24) | (1 << 25);
     /// Privileged bits.
@@ -218,6 +219,8 @@ pub(crate) struct State {
     pub dm_channels: HashMap<u64, Channel>,
     pub messages: HashMap<u64, Vec<Value>>,
     pub audit: HashMap<u64, Vec<Value>>,
+    /// Native auto-moderation rules by guild, in creation order.
+    pub automod_rules: HashMap<u64, Vec<Value>>,
     pub sessions: HashMap<String, Session>,
     pub bucket_last_identify: HashMap<u32, Instant>,
     pub session_starts_used: u32,

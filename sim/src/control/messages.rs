@@ -189,6 +189,8 @@ fn user_attachments(cid: u64, ms: u64, b: &Value) -> Result<Vec<Value>, Ctl> {
 }
 
 /// A user posts: `{"author_id", "content"?, "embeds"?, "created_at_ms"?, "attachments"?}`.
+/// A message an AutoMod rule blocks is neither stored nor dispatched: the answer is `200`
+/// with `{"blocked": true, "code": 200000, "rule_id", "rule_name", "matched_keyword"}`.
 /// A backdated message (`created_at_ms`) gets an id of that time and is stored at its place
 /// among the channel's messages; it is dispatched now all the same.
 async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
@@ -210,6 +212,22 @@ async fn user_message(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
     let mut mid = snowflake_at_unique(at);
     while st.has_message(cid, mid) {
         mid = snowflake_at_unique(at);
+    }
+    // Discord's AutoMod sees the message before anyone does: a blocking rule keeps it from
+    // being posted at all.
+    if let Some(g) = guild
+        && let Some(hit) =
+            crate::automod::on_message(&sh.world, &mut st, g, cid, author, &content, mid)
+    {
+        return Ok(Json(json!({
+            "blocked": true,
+            "code": crate::automod::BLOCKED_CODE,
+            "message": "Message was blocked by automatic moderation",
+            "rule_id": hit.rule_id,
+            "rule_name": hit.rule_name,
+            "matched_keyword": hit.matched_keyword,
+        }))
+        .into_response());
     }
     let mut m = message_json(mid, cid, guild, &user, None, &content, &b, 0);
     m["attachments"] = json!(attachments);

@@ -3,6 +3,7 @@
 
 mod applications;
 mod audit;
+mod automod;
 mod bans;
 mod channels;
 mod gateway;
@@ -31,6 +32,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .merge(members::router())
         .merge(bans::router())
         .merge(audit::router())
+        .merge(automod::router())
 }
 
 /// Looks up a channel and the bot's permissions in it (ALL for DMs).
