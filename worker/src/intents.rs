@@ -52,13 +52,15 @@ impl Privileged {
     }
 
     /// The intents to identify with: guilds, moderation (bans), guild and direct messages,
-    /// plus the privileged ones allowed.
+    /// native AutoMod's executions (cases for what Discord's AutoMod blocked; Discord sends
+    /// them only while the bot holds Manage Server), plus the privileged ones allowed.
     #[must_use]
     pub fn intents(self) -> Intents {
         let mut i = Intents::GUILDS
             | Intents::GUILD_MODERATION
             | Intents::GUILD_MESSAGES
-            | Intents::DIRECT_MESSAGES;
+            | Intents::DIRECT_MESSAGES
+            | Intents::AUTO_MODERATION_EXECUTION;
         if self.members {
             i |= Intents::GUILD_MEMBERS;
         }
@@ -186,10 +188,11 @@ mod tests {
                 .intents()
                 .intersects(Intents::GUILD_MEMBERS | Intents::MESSAGE_CONTENT)
         );
-        assert!(
-            none.intents()
-                .contains(Intents::GUILD_MODERATION | Intents::GUILD_MESSAGES)
-        );
+        assert!(none.intents().contains(
+            Intents::GUILD_MODERATION
+                | Intents::GUILD_MESSAGES
+                | Intents::AUTO_MODERATION_EXECUTION
+        ));
         let why = none.missing().unwrap();
         assert!(
             why.contains("prefix commands are off") && why.contains("join rules"),

@@ -1,9 +1,10 @@
 //! Where each gateway event goes: every event feeds the guild cache; interactions and prefix
 //! commands go to the command dispatcher; guild messages, their edits, member joins and
 //! member updates (name changes) go to automod; audit-log entries of moderation done outside
-//! Kyuta become cases ([`crate::moderation::external`]). The server log
-//! ([`crate::serverlog`]) sees every event before the guild cache applies it (it reads the
-//! state before the change there) and posts in tasks of its own.
+//! Kyuta become cases ([`crate::moderation::external`]), and so do the actions of Discord's
+//! native AutoMod ([`crate::moderation::native`]). The server log ([`crate::serverlog`])
+//! sees every event before the guild cache applies it (it reads the state before the change
+//! there) and posts in tasks of its own.
 //!
 //! Handlers run as tasks the router tracks (the dispatcher tracks the commands it runs), so
 //! shutdown waits for both. Automod work is bounded: at most [`MAX_CONCURRENT_AUTOMOD`]
@@ -152,7 +153,11 @@ impl Router {
         match event {
             Event::InteractionCreate(i) => self.dispatcher.on_interaction(shard, i),
             Event::MessageCreate(m) => {
-                if m.guild_id.is_some() && !m.author.bot {
+                // Native AutoMod's alert (a system message quoting a blocked message) is not
+                // the member's message: Discord already acted on it.
+                let alert =
+                    m.kind == twilight_model::channel::message::MessageType::AutoModerationAction;
+                if m.guild_id.is_some() && !m.author.bot && !alert {
                     let automod = Arc::clone(&self.automod);
                     let message = m.clone();
                     self.spawn_automod(async move { automod.on_message(&message).await });
@@ -178,6 +183,16 @@ impl Router {
                 );
                 self.spawn(async move {
                     crate::moderation::external::record(&deps, guild.get(), &e.0).await;
+                });
+            }
+            Event::AutoModerationActionExecution(e) => {
+                let services = self.dispatcher.services();
+                let deps = crate::moderation::request::Deps::from_services(
+                    services,
+                    Arc::clone(&services.store),
+                );
+                self.spawn(async move {
+                    crate::moderation::native::record(&deps, &e).await;
                 });
             }
             Event::MemberAdd(m) => {

@@ -20,6 +20,9 @@ cmd-automod-remove = Eine Regel entfernen
     .rule = Name der Regel (siehe /automod list)
 cmd-automod-test = Zeigen, welche Regeln bei einem Text greifen würden, ohne zu handeln
     .text = Der zu prüfende Text
+cmd-automod-native = Discords eigenes AutoMod: Regeln anzeigen oder Kyutas Regeln übertragen
+    .action = list oder sync
+    .dry_run = Mit sync: nur zeigen, was erstellt oder geändert würde
 cmd-ban = Einen Nutzer bannen, auf Wunsch befristet
     .user = Wer gebannt wird
     .duration = Bann nach dieser Zeit aufheben (z. B. 1d, 2h30m); leer = dauerhaft

@@ -20,6 +20,9 @@ cmd-automod-remove = Quitar una regla
     .rule = Nombre de la regla (ver /automod list)
 cmd-automod-test = Mostrar qué reglas saltarían con un texto, sin actuar
     .text = El texto a probar
+cmd-automod-native = El AutoMod de Discord: ver sus reglas o sincronizar las de Kyuta
+    .action = list o sync
+    .dry_run = Con sync: solo mostrar qué se crearía o actualizaría
 cmd-ban = Banear a un usuario, opcionalmente por un tiempo
     .user = A quién banear
     .duration = Levantar el baneo tras este tiempo (p. ej. 1d, 2h30m); vacío = permanente

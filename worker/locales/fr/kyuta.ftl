@@ -20,6 +20,9 @@ cmd-automod-remove = Supprimer une règle
     .rule = Nom de la règle (voir /automod list)
 cmd-automod-test = Montrer quelles règles se déclencheraient sur un texte, sans agir
     .text = Le texte à essayer
+cmd-automod-native = L'AutoMod de Discord : lister ses règles ou y synchroniser celles de Kyuta
+    .action = list ou sync
+    .dry_run = Avec sync : montrer seulement ce qui serait créé ou modifié
 cmd-ban = Bannir un utilisateur, éventuellement pour une durée
     .user = Qui bannir
     .duration = Lever le bannissement après cette durée (p. ex. 1d, 2h30m) ; vide = permanent

@@ -20,6 +20,9 @@ cmd-automod-remove = Remover uma regra
     .rule = Nome da regra (veja /automod list)
 cmd-automod-test = Mostrar quais regras disparariam para um texto, sem agir
     .text = O texto a testar
+cmd-automod-native = O AutoMod do Discord: listar as regras ou sincronizar as da Kyuta
+    .action = list ou sync
+    .dry_run = Com sync: só mostrar o que seria criado ou atualizado
 cmd-ban = Banir um usuário, opcionalmente por um tempo
     .user = Quem banir
     .duration = Remover o banimento após esse tempo (ex.: 1d, 2h30m); vazio = permanente

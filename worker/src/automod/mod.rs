@@ -28,6 +28,7 @@ pub mod context;
 pub mod counters;
 mod engine;
 pub mod error;
+pub mod native;
 pub mod presets;
 pub mod rules;
 pub mod runtime;

@@ -21,6 +21,7 @@ pub mod lockdown;
 pub mod massban;
 pub mod menus;
 pub mod modlog;
+pub mod native;
 pub mod options;
 pub mod publish;
 pub mod purge;

@@ -115,6 +115,19 @@ impl AutomodCommand {
 impl CommandHandler for AutomodCommand {
     async fn run(&self, ctx: &CommandContext, args: &Args) -> Result<Reply, CommandError> {
         let guild = ctx.require_guild()?;
+        if args.subcommand() == Some("native") {
+            let gc = self
+                .store
+                .guild_config(guild.get())
+                .await
+                .map_err(|e| CommandError::StoreUnavailable(Box::new(e)))?;
+            let cfg = AutomodConfig::from_json(&gc.automod).map_err(|e| {
+                CommandError::user(format!(
+                    "the stored automod configuration cannot be read ({e}); `/automod preset standard` replaces it"
+                ))
+            })?;
+            return super::native::run(ctx, guild.get(), &cfg, args).await;
+        }
         let reply = self
             .run_for_guild(guild.get(), args, ctx.services.as_ref())
             .await;

@@ -88,6 +88,26 @@ pub fn definition(store: Arc<dyn Store>, cache: Arc<RulesCache>) -> CommandDef {
         )
         .option(OptionDef::new("text", "The text to try", OptionKind::String).required()),
     )
+    .subcommand(
+        SubcommandDef::new(
+            "native",
+            "Discord's own AutoMod: list its rules, or sync Kyuta's rules into it",
+        )
+        .option(
+            OptionDef::new("action", "list or sync", OptionKind::String)
+                .required()
+                .choice("list", "list")
+                .choice("sync", "sync"),
+        )
+        .option(
+            OptionDef::new(
+                "dry_run",
+                "With sync: only show what would be created or updated",
+                OptionKind::Boolean,
+            )
+            .named_only(),
+        ),
+    )
     .permissions(Permissions::MANAGE_GUILD)
     .ephemeral()
     .category("Automod")

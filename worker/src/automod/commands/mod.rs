@@ -1,4 +1,4 @@
-//! `/automod`: list, enable, disable, preset, set (tune a rule), add, remove, test.
+//! `/automod`: list, enable, disable, preset, set (tune a rule), add, remove, test, native.
 //!
 //! The edits are plain functions on [`AutomodConfig`](super::AutomodConfig) ([`apply_edit`])
 //! so they are tested without Discord; the handler loads the guild's configuration, applies
@@ -14,6 +14,8 @@
 //!   typed ([`parse_actions`], ids, booleans, durations);
 //! - `inspect.rs`: the read-only `list` and `test` ([`list_reply`], [`test_reply`]);
 //!   `format.rs`: a rule and its actions as text ([`describe_rule`]);
+//! - `native.rs`: `native` (`action:list|sync`, `dry_run`): Discord's own AutoMod rules,
+//!   listed, or created and updated from Kyuta's rules ([`crate::automod::native`]);
 //! - `command.rs`: the handler ([`AutomodCommand`]: load, edit, check the ids, store);
 //!   `definition.rs`: the subcommands and their options ([`definition()`]).
 
@@ -22,6 +24,7 @@ mod definition;
 mod edit;
 mod format;
 mod inspect;
+mod native;
 mod toggle;
 mod tune;
 mod values;
