@@ -367,7 +367,8 @@ mod tests {
             ]
         }));
         let (d, notes) = desired(&c);
-        let table: Vec<(&str, &Trigger, Option<u64>, Option<u32>, &[u64])> = d
+        type Row<'a> = (&'a str, &'a Trigger, Option<u64>, Option<u32>, &'a [u64]);
+        let table: Vec<Row<'_>> = d
             .iter()
             .map(|r| {
                 (
