@@ -61,11 +61,11 @@ async fn sync_mirrors_kyutas_rules_once_and_follows_their_changes() {
     let t = answer(&h, c.owner, "automod native", native("list")).await;
     assert!(t.contains("no native AutoMod rules"), "{t}");
 
+    // The prefix forms as docs/automod.md writes them.
+    h.post(c.owner, "k!automod add slurs words badword, worse*")
+        .await;
+    assert!(h.bot_replies(1).await[0].contains('✅'));
     for (sub, options) in [
-        (
-            "automod add",
-            json!({"rule": "slurs", "type": "words", "value": "badword, worse*"}),
-        ),
         (
             "automod add",
             json!({"rule": "pings", "type": "mention_spam"}),
@@ -134,14 +134,8 @@ async fn sync_mirrors_kyutas_rules_once_and_follows_their_changes() {
     );
 
     // A changed Kyuta rule updates its native rule (the same one).
-    let t = answer(
-        &h,
-        c.owner,
-        "automod set",
-        json!({"rule": "slurs", "setting": "words", "value": "+third"}),
-    )
-    .await;
-    assert!(t.contains('✅'), "{t}");
+    h.post(c.owner, "k!automod set slurs words +third").await;
+    assert!(h.bot_replies(2).await[1].contains('✅'));
     let t = answer(&h, c.owner, "automod native", native("sync")).await;
     assert!(t.contains("Updated: Kyuta: slurs"), "{t}");
     assert!(t.contains("Left alone: Kyuta: pings"), "{t}");
@@ -157,7 +151,7 @@ async fn sync_mirrors_kyutas_rules_once_and_follows_their_changes() {
     // The list, by slash and by prefix.
     let listed = answer(&h, c.owner, "automod native", native("list")).await;
     h.post(c.owner, "k!automod native list").await;
-    let prefixed = h.bot_replies(1).await.pop().unwrap();
+    let prefixed = h.bot_replies(3).await.pop().unwrap();
     for t in [listed, prefixed] {
         assert!(
             t.contains(
@@ -170,6 +164,13 @@ async fn sync_mirrors_kyutas_rules_once_and_follows_their_changes() {
             "{t}"
         );
     }
+    h.post(c.owner, "k!automod native dry_run:yes sync").await;
+    let dry = h.bot_replies(4).await.pop().unwrap();
+    assert!(
+        dry.contains("dry run") && dry.contains("Would create"),
+        "{dry}"
+    );
+    assert_eq!(native_rules(&h).await.len(), 2);
     worker.shutdown().await;
     h.shutdown().await;
 }
