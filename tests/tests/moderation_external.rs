@@ -149,3 +149,90 @@ async fn a_ban_in_discords_client_becomes_a_case_naming_the_moderator() {
     worker.shutdown().await;
     h.shutdown().await;
 }
+
+/// A tempban lifted by hand in Discord's client ends Kyuta's planned unban, and a timeout
+/// lifted by hand ends the renewals of Kyuta's long timeout: neither comes back later.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_human_unban_or_untimeout_ends_what_kyuta_planned() {
+    use kyuta_worker::store::{ScheduleKind, ScheduleState};
+    let h = Harness::start(&StoreKind::embedded()).await;
+    let c = h.cast;
+    let (worker, store) = h.start_live_on_mongo().await;
+    let g = c.guild;
+    let a = h
+        .slash_answer(
+            c.moderator,
+            "ban",
+            json!({"user": c.member.to_string(), "duration": "1d", "reason": "cool off"}),
+        )
+        .await;
+    assert!(h.is_banned(c.member), "{a}");
+    let a = h
+        .slash_answer(
+            c.moderator,
+            "timeout",
+            json!({"user": c.plain.to_string(), "duration": "60d"}),
+        )
+        .await;
+    assert!(h.timed_out_until(c.plain).is_some(), "{a}");
+    let state = async |user: u64, kind: ScheduleKind| {
+        store
+            .get_schedule(g, user, kind)
+            .await
+            .unwrap()
+            .map(|s| s.state)
+    };
+    assert_eq!(
+        state(c.member, ScheduleKind::Unban).await,
+        Some(ScheduleState::Pending)
+    );
+    assert_eq!(
+        state(c.plain, ScheduleKind::RenewTimeout).await,
+        Some(ScheduleState::Pending)
+    );
+
+    let by = json!({"moderator_id": c.admin.to_string(), "reason": "appeal accepted"});
+    let (s, b) = http(
+        &h.sim,
+        "DELETE",
+        &format!("/_sim/guilds/{g}/bans/{}", c.member),
+        Some(by.clone()),
+    )
+    .await;
+    assert!(s < 300, "unban: {s} {b}");
+    let (s, b) = http(
+        &h.sim,
+        "PATCH",
+        &format!("/_sim/guilds/{g}/members/{}", c.plain),
+        Some(json!({"moderator_id": c.admin.to_string(), "communication_disabled_until": null})),
+    )
+    .await;
+    assert!(s < 300, "untimeout: {s} {b}");
+    let ended = wait_until(Duration::from_secs(15), async || {
+        state(c.member, ScheduleKind::Unban).await != Some(ScheduleState::Pending)
+            && state(c.plain, ScheduleKind::RenewTimeout).await != Some(ScheduleState::Pending)
+    })
+    .await;
+    assert!(
+        ended,
+        "unban: {:?}, renewal: {:?}",
+        state(c.member, ScheduleKind::Unban).await,
+        state(c.plain, ScheduleKind::RenewTimeout).await
+    );
+    let mut unbans = 0;
+    wait_until(Duration::from_secs(10), async || {
+        unbans = store
+            .list_cases(g, &CaseFilter::default(), 0, 50)
+            .await
+            .unwrap()
+            .cases
+            .into_iter()
+            .filter(|x| x.kind == ActionKind::Unban && x.moderator_id == c.admin)
+            .count();
+        unbans >= 1
+    })
+    .await;
+    assert_eq!(unbans, 1, "the human unban is a case");
+    worker.shutdown().await;
+    h.shutdown().await;
+}

@@ -9,6 +9,11 @@
 //! cases. A case is keyed `audit:{entry id}`, so the same entry seen twice (a resumed session
 //! replaying it, two generations during a roll) is one case with one mod-log post.
 //!
+//! An outside action also ends what Kyuta planned for that member ([`schedule_ended`]): a
+//! human unban ends a tempban (its expiry would otherwise unban again after a later ban),
+//! and a timeout set or lifted by hand ends the renewals of Kyuta's long timeout (which would
+//! otherwise put it back).
+//!
 //! [`case_of`] is the pure part, table-tested; [`record`] writes the case and posts it.
 
 use std::time::Duration;
@@ -16,7 +21,7 @@ use std::time::Duration;
 use twilight_model::guild::audit_log::{AuditLogChange, AuditLogEntry, AuditLogEventType};
 
 use crate::action::ActionKind;
-use crate::store::{CaseOutcome, NewCase, Timestamp};
+use crate::store::{CaseOutcome, NewCase, ScheduleKind, Timestamp};
 
 use super::publish::post_modlog;
 use super::purge::snowflake_ms;
@@ -78,13 +83,60 @@ pub fn case_of(entry: &AuditLogEntry, guild_id: u64, bot_id: u64) -> Option<NewC
     Some(case)
 }
 
+/// The schedule of Kyuta's that an outside action of `kind` ends, if any.
+#[must_use]
+pub fn schedule_ended(kind: ActionKind) -> Option<ScheduleKind> {
+    match kind {
+        ActionKind::Unban => Some(ScheduleKind::Unban),
+        ActionKind::Timeout | ActionKind::Untimeout => Some(ScheduleKind::RenewTimeout),
+        _ => None,
+    }
+}
+
+/// Cancels the schedule the outside action `new` ends ([`schedule_ended`]), retrying store
+/// failures like the case itself. Cancelling twice is harmless (an entry seen again).
+async fn end_schedule(deps: &Deps, new: &NewCase) {
+    let Some(kind) = schedule_ended(new.kind) else {
+        return;
+    };
+    let mut delay = Duration::from_secs(1);
+    for attempt in 1..=STORE_ATTEMPTS {
+        match deps
+            .store
+            .cancel_schedules(new.guild_id, new.user_id, kind)
+            .await
+        {
+            Ok(n) => {
+                if n > 0 {
+                    tracing::info!(
+                        guild = new.guild_id,
+                        user = new.user_id,
+                        schedule = kind.as_str(),
+                        "an outside action ended a planned one"
+                    );
+                }
+                return;
+            }
+            Err(e) if attempt < STORE_ATTEMPTS => {
+                tracing::warn!(guild = new.guild_id, attempt, error = %e, "could not cancel the schedule an outside action ends; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                tracing::error!(guild = new.guild_id, user = new.user_id, error = %e, "the schedule an outside action ends could not be cancelled");
+            }
+        }
+    }
+}
+
 /// Records the case of `entry` (of guild `guild_id`), if it calls for one, and posts it in the
-/// mod log when this call created it. Store failures are retried ([`STORE_ATTEMPTS`]), then
-/// logged.
+/// mod log when this call created it; then ends the schedule the action ends. Store failures
+/// are retried ([`STORE_ATTEMPTS`]), then logged.
 pub async fn record(deps: &Deps, guild_id: u64, entry: &AuditLogEntry) {
     let Some(new) = case_of(entry, guild_id, deps.bot_id) else {
         return;
     };
+    end_schedule(deps, &new).await;
     let mut delay = Duration::from_secs(1);
     for attempt in 1..=STORE_ATTEMPTS {
         match deps.store.insert_case(new.clone()).await {
@@ -174,6 +226,17 @@ mod tests {
             json!([{"key": "communication_disabled_until", "old_value": until}]),
         );
         assert_eq!(case_of(&e, 1, BOT).unwrap().kind, ActionKind::Untimeout);
+    }
+
+    #[test]
+    fn unbans_and_timeouts_by_hand_end_kyutas_schedules() {
+        assert_eq!(schedule_ended(ActionKind::Unban), Some(ScheduleKind::Unban));
+        for k in [ActionKind::Timeout, ActionKind::Untimeout] {
+            assert_eq!(schedule_ended(k), Some(ScheduleKind::RenewTimeout));
+        }
+        for k in [ActionKind::Ban, ActionKind::Kick] {
+            assert_eq!(schedule_ended(k), None);
+        }
     }
 
     #[test]
