@@ -1,13 +1,15 @@
 //! `/lockdown`, `/unlock` and `/slowmode` against the simulator: a locked channel refuses
 //! members' messages, and unlocking puts its `@everyone` overwrite back exactly (removed when
 //! there was none); the whole server locks and unlocks; slowmode holds members to one message
-//! per interval; refusals say what is missing.
+//! per interval; refusals say what is missing; raid mode locks the server once, as a case and
+//! in the mod log, and `/unlock server:true` lifts it.
 
 mod moderation_support;
 
 use std::time::Duration;
 
-use moderation_support::{Harness, StoreKind, http, text};
+use kyuta_worker::store::{ActionKind, CaseFilter, CaseOutcome};
+use moderation_support::{Harness, StoreKind, http, text, wait_until};
 use serde_json::{Value, json};
 use twilight_model::channel::permission_overwrite::PermissionOverwriteType;
 use twilight_model::id::Id;
@@ -215,5 +217,133 @@ async fn slowmode_holds_members_to_one_message_per_interval() {
     assert!(t.contains("off"), "{t}");
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(member_posts(&h, c.member, c.general, "three").await.0, 201);
+    h.shutdown().await;
+}
+
+/// The answer's text: the deferred original's content, else the first reply's.
+/// The answer's text: its content, then each embed's description.
+fn answer_text(a: &Value) -> String {
+    let message = if a["original"].is_object() {
+        &a["original"]
+    } else {
+        a
+    };
+    let mut text = message["content"].as_str().unwrap_or_default().to_owned();
+    for embed in message["embeds"].as_array().into_iter().flatten() {
+        text.push('\n');
+        text.push_str(embed["description"].as_str().unwrap_or_default());
+    }
+    text
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn raid_mode_locks_the_server_once_and_unlock_lifts_it() {
+    let h = Harness::start(&StoreKind::embedded()).await;
+    let c = h.cast;
+    let (_worker, cases) = h.start_live_on_mongo().await;
+    for (user, name, options, expect) in [
+        (
+            c.admin,
+            "modlog",
+            json!({"channel": c.mod_log.to_string()}),
+            "Cases will be posted",
+        ),
+        (c.owner, "automod preset", json!({"name": "standard"}), "✅"),
+        (
+            c.owner,
+            "automod set",
+            json!({"rule": "raid", "setting": "actions", "value": "lockdown, alert"}),
+            "✅",
+        ),
+    ] {
+        let a = h.slash_answer(user, name, options).await;
+        assert!(answer_text(&a).contains(expect), "{name}: {a}");
+    }
+    // Only raid mode can lock the server.
+    let a = h
+        .slash_answer(
+            c.owner,
+            "automod set",
+            json!({"rule": "invites", "setting": "actions", "value": "delete, lockdown"}),
+        )
+        .await;
+    assert!(answer_text(&a).contains("only a join_rate rule"), "{a}");
+
+    let (channels, _) = text_channels(&h).await;
+    let before: Vec<Option<(u64, u64)>> = {
+        let mut v = Vec::new();
+        for ch in &channels {
+            v.push(everyone(&h, *ch).await);
+        }
+        v
+    };
+    // A join burst: the standard raid rule trips at 10 joins in 10 s.
+    for i in 0..14 {
+        let (status, body) = http(
+            &h.sim,
+            "POST",
+            &format!("/_sim/guilds/{}/members", c.guild),
+            Some(json!({"username": format!("raider{i}")})),
+        )
+        .await;
+        assert!(status == 200 || status == 201, "join {i}: {status} {body}");
+    }
+    let locked = wait_until(Duration::from_secs(15), async || {
+        let mut all = true;
+        for ch in &channels {
+            all &= everyone(&h, *ch)
+                .await
+                .is_some_and(|(_, deny)| deny & SEND_MESSAGES != 0);
+        }
+        all
+    })
+    .await;
+    assert!(locked, "raid mode did not lock every channel");
+    let (status, body) = member_posts(&h, c.member, c.general, "anyone?").await;
+    assert_eq!(status, 403, "{body}");
+
+    // One lockdown case, applied, by the bot; posted in the mod log with how to lift it.
+    let lockdowns = |page: &kyuta_worker::store::CasePage| {
+        page.cases
+            .iter()
+            .filter(|x| x.kind == ActionKind::Lockdown)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let mut found = Vec::new();
+    let recorded = wait_until(Duration::from_secs(10), async || {
+        let page = cases
+            .list_cases(c.guild, &CaseFilter::default(), 0, 100)
+            .await
+            .unwrap();
+        found = lockdowns(&page);
+        found
+            .first()
+            .is_some_and(|x| x.outcome == CaseOutcome::Applied)
+    })
+    .await;
+    assert!(recorded, "{found:?}");
+    assert_eq!(found.len(), 1, "raid mode locks once: {found:?}");
+    assert_eq!(found[0].moderator_id, c.bot);
+    let posted = wait_until(Duration::from_secs(10), async || {
+        h.messages(c.mod_log).await.iter().any(|m| {
+            m["embeds"][0]["title"] == "Lockdown"
+                && m["embeds"][0]["description"]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("/unlock server:true")
+        })
+    })
+    .await;
+    assert!(posted, "no lockdown post in the mod log");
+
+    let a = h
+        .slash_answer(c.admin, "unlock", json!({"server": true}))
+        .await;
+    assert!(answer_text(&a).starts_with("Unlocked"), "{a}");
+    for (ch, was) in channels.iter().zip(&before) {
+        assert_eq!(&everyone(&h, *ch).await, was, "channel {ch} restored");
+    }
+    assert_eq!(member_posts(&h, c.member, c.general, "back").await.0, 201);
     h.shutdown().await;
 }

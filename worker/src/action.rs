@@ -48,11 +48,14 @@ pub enum ActionKind {
     /// Messages deleted by `/purge` (one case per purge; the user is the one filtered on, or
     /// 0 when the purge took anyone's messages).
     Purge,
+    /// The server locked by automod's raid mode (a `join_rate` rule with the `lockdown`
+    /// action); the user is the member whose join started raid mode.
+    Lockdown,
 }
 
 impl ActionKind {
     /// Every kind, in declaration order.
-    pub const ALL: [ActionKind; 12] = [
+    pub const ALL: [ActionKind; 13] = [
         Self::Ban,
         Self::Tempban,
         Self::Softban,
@@ -65,6 +68,7 @@ impl ActionKind {
         Self::AutomodAlert,
         Self::Note,
         Self::Purge,
+        Self::Lockdown,
     ];
 
     /// The stable lowercase name used in storage (`ban`, `automod_delete`, …).
@@ -83,6 +87,7 @@ impl ActionKind {
             Self::AutomodAlert => "automod_alert",
             Self::Note => "note",
             Self::Purge => "purge",
+            Self::Lockdown => "lockdown",
         }
     }
 
@@ -94,7 +99,7 @@ impl ActionKind {
     pub const fn is_manual(self) -> bool {
         !matches!(
             self,
-            Self::AutomodDelete | Self::AutomodAlert | Self::Note | Self::Purge
+            Self::AutomodDelete | Self::AutomodAlert | Self::Note | Self::Purge | Self::Lockdown
         )
     }
 
@@ -120,14 +125,15 @@ impl ActionKind {
             | Self::AutomodDelete
             | Self::AutomodAlert
             | Self::Note
-            | Self::Purge => 0,
+            | Self::Purge
+            | Self::Lockdown => 0,
         }
     }
 
     /// The permission a moderator (and the bot) needs for it: `BAN_MEMBERS` for the bans and
     /// unban, `KICK_MEMBERS` for kick, `MODERATE_MEMBERS` for timeout, untimeout and warn.
-    /// Automod's delete needs `MANAGE_MESSAGES` and its alert `SEND_MESSAGES`; a note needs
-    /// nothing.
+    /// Automod's delete needs `MANAGE_MESSAGES`, its alert `SEND_MESSAGES` and its lockdown
+    /// `MANAGE_ROLES` (Discord's permission for channel overwrites); a note needs nothing.
     #[must_use]
     pub const fn permission(self) -> Permissions {
         match self {
@@ -136,6 +142,7 @@ impl ActionKind {
             Self::Timeout | Self::Untimeout | Self::Warn => Permissions::MODERATE_MEMBERS,
             Self::AutomodDelete | Self::Purge => Permissions::MANAGE_MESSAGES,
             Self::AutomodAlert => Permissions::SEND_MESSAGES,
+            Self::Lockdown => Permissions::MANAGE_ROLES,
             Self::Note => Permissions::empty(),
         }
     }
@@ -151,7 +158,11 @@ impl ActionKind {
             Self::Timeout => "time out",
             Self::Untimeout => "remove the timeout of",
             Self::Warn => "warn",
-            Self::AutomodDelete | Self::AutomodAlert | Self::Note | Self::Purge => "act on",
+            Self::AutomodDelete
+            | Self::AutomodAlert
+            | Self::Note
+            | Self::Purge
+            | Self::Lockdown => "act on",
         }
     }
 
@@ -166,7 +177,11 @@ impl ActionKind {
             Self::Timeout => "time them out",
             Self::Untimeout => "lift their timeout",
             Self::Warn => "warn them",
-            Self::AutomodDelete | Self::AutomodAlert | Self::Note | Self::Purge => "act on them",
+            Self::AutomodDelete
+            | Self::AutomodAlert
+            | Self::Note
+            | Self::Purge
+            | Self::Lockdown => "act on them",
         }
     }
 
@@ -183,6 +198,7 @@ impl ActionKind {
             Self::Warn => "Warned",
             Self::AutomodDelete | Self::AutomodAlert | Self::Note => "Recorded a case for",
             Self::Purge => "Deleted messages of",
+            Self::Lockdown => "Locked the server for",
         }
     }
 
@@ -199,6 +215,7 @@ impl ActionKind {
             Self::Warn => "warn",
             Self::AutomodDelete | Self::AutomodAlert | Self::Note => "act on",
             Self::Purge => "delete the messages of",
+            Self::Lockdown => "lock the server for",
         }
     }
 
@@ -218,7 +235,8 @@ impl ActionKind {
             | Self::AutomodDelete
             | Self::AutomodAlert
             | Self::Note
-            | Self::Purge => None,
+            | Self::Purge
+            | Self::Lockdown => None,
         }
     }
 
@@ -238,6 +256,7 @@ impl ActionKind {
             Self::AutomodAlert => "Automod alert",
             Self::Note => "Note",
             Self::Purge => "Purge",
+            Self::Lockdown => "Lockdown",
         }
     }
 
@@ -255,6 +274,7 @@ impl ActionKind {
             Self::Warn => 0xF3_9C_12,
             Self::AutomodDelete | Self::AutomodAlert | Self::Note => 0x34_98_DB,
             Self::Purge => 0x95_A5_A6,
+            Self::Lockdown => 0xE6_7E_22,
         }
     }
 }

@@ -6,8 +6,9 @@
 //!   checks, optional DM, mod-log embed, schedules and warn escalation as a manual action, and
 //!   the same idempotency (the key is derived from the event, the rule and the action, so a
 //!   redelivered message never acts twice). The case keeps the rule's evidence.
-//! - Deleting the message and posting an alert are cases of their own
-//!   (`automod_delete`, `automod_alert`) whose outcome records what Discord answered.
+//! - Deleting the message, posting an alert and raid mode's lockdown of the server are cases
+//!   of their own (`automod_delete`, `automod_alert`, `lockdown`) whose outcome records what
+//!   Discord answered.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +24,7 @@ use crate::action::ActionKind;
 use crate::analytics::{Analytics, Metric};
 use crate::moderation::discord;
 use crate::moderation::engine::{self, ActionError, ActionRequest, Deps};
+use crate::moderation::lockdown::apply as lockdown;
 use crate::moderation::options::{DeleteMessages, Reason};
 use crate::services::Services;
 use crate::store::{Case, CaseOutcome, GuildConfig};
@@ -250,7 +252,8 @@ impl AutomodRunner {
         let result = match p.action {
             Action::Delete => self.delete(p).await,
             Action::Alert { channel } => self.alert(config, channel, &case, p).await,
-            _ => Err("not a delete or alert".to_owned()),
+            Action::Lockdown => self.lockdown(&case, p).await,
+            _ => Err("not a delete, alert or lockdown".to_owned()),
         };
         let (outcome, label) = match result {
             Ok(()) => (CaseOutcome::Applied, "applied"),
@@ -284,6 +287,48 @@ impl AutomodRunner {
             Err(e) if e.discord_code() == Some(UNKNOWN_MESSAGE) => Ok(()),
             Err(e) => Err(discord::describe(&e)),
         }
+    }
+
+    /// Raid mode's lockdown: every text and announcement channel, as `/lockdown server:true`
+    /// by the bot, posted in the mod log. It fails only when no channel could be locked.
+    async fn lockdown(&self, case: &Case, p: &PlannedAction) -> Result<(), String> {
+        let guild = case.guild_id;
+        let channels = lockdown::server_channels(&self.services.rest, guild)
+            .await
+            .map_err(|e| discord::describe(&e))?;
+        let audit = format!("raid mode (automod rule {})", p.rule);
+        let out = lockdown::lock(
+            &self.deps,
+            &self.services.guild_configs,
+            guild,
+            &channels,
+            self.deps.bot_id,
+            &audit,
+            &|_, _| {},
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+        for (channel, why) in &out.failed {
+            tracing::warn!(guild, channel, rule = %p.rule, why = %why, "raid lockdown: channel not locked");
+        }
+        if !out.done.is_empty() {
+            let text = format!(
+                "{} by automod rule **{}** (raid mode, case #{}). Lift it with `/unlock server:true`.",
+                lockdown::mentions(&out.done),
+                p.rule,
+                case.number
+            );
+            lockdown::post(&self.deps, guild, "Lockdown", &text, &case.idempotency_key).await;
+        }
+        if out.done.is_empty() && out.skipped.is_empty() {
+            let why: Vec<String> = out
+                .failed
+                .iter()
+                .map(|(c, why)| format!("<#{c}>: {why}"))
+                .collect();
+            return Err(format!("no channel locked; {}", why.join("; ")));
+        }
+        Ok(())
     }
 
     async fn alert(

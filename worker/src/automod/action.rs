@@ -34,6 +34,10 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         channel: Option<u64>,
     },
+    /// Lock the server (every text and announcement channel, as `/lockdown server:true`) when
+    /// raid mode starts; it stays locked until a moderator runs `/unlock server:true`. Only a
+    /// `join_rate` rule can use it.
+    Lockdown,
 }
 
 impl Action {
@@ -49,6 +53,7 @@ impl Action {
             Self::Kick => ActionKind::Kick,
             Self::Ban { .. } => ActionKind::Ban,
             Self::Alert { .. } => ActionKind::AutomodAlert,
+            Self::Lockdown => ActionKind::Lockdown,
         }
     }
 
@@ -60,7 +65,7 @@ impl Action {
         self.kind().is_punishment()
     }
 
-    /// Short name (`delete`, `warn`, `timeout`, `kick`, `ban`, `alert`): the serde tag, also
+    /// Short name (`delete`, `warn`, `timeout`, `kick`, `ban`, `alert`, `lockdown`): the serde tag, also
     /// part of a case's idempotency key.
     #[must_use]
     pub fn name(&self) -> &'static str {
@@ -71,6 +76,7 @@ impl Action {
             Self::Kick => "kick",
             Self::Ban { .. } => "ban",
             Self::Alert { .. } => "alert",
+            Self::Lockdown => "lockdown",
         }
     }
 }

@@ -193,6 +193,12 @@ impl Rule {
                         "`delete` needs a message; member rules cannot use it",
                     ));
                 }
+                Action::Lockdown if !matches!(self.kind, RuleKind::JoinRate(_)) => {
+                    return Err(ConfigError::rule(
+                        n,
+                        "`lockdown` is raid mode's action; only a join_rate rule can use it",
+                    ));
+                }
                 Action::Timeout { secs } if *secs < 1 || *secs > MAX_TIMEOUT_SECS => {
                     return Err(ConfigError::rule(
                         n,

@@ -479,7 +479,7 @@ fn join<'a>(user: u64, at_ms: u64, name: &'a str) -> MemberContext<'a> {
 fn raid_mode_starts_at_n_joins_holds_and_calms() {
     let r = rules(
         json!([{"name": "raid", "kind": {"type": "join_rate", "count": 3, "within_secs": 10, "calm_secs": 60},
-        "actions": [{"type": "kick"}, {"type": "alert", "channel": 5}]}]),
+        "actions": [{"type": "kick"}, {"type": "lockdown"}, {"type": "alert", "channel": 5}]}]),
     );
     let c = LocalCounters::new();
     let e = Engine::new();
@@ -497,10 +497,15 @@ fn raid_mode_starts_at_n_joins_holds_and_calms() {
     let v = rt.block_on(e.evaluate_join(&r, &join(user(3), t0 + 2000, "c"), &c));
     assert_eq!(
         v[0].actions,
-        [Action::Kick, Action::Alert { channel: Some(5) }]
+        [
+            Action::Kick,
+            Action::Lockdown,
+            Action::Alert { channel: Some(5) }
+        ]
     );
     assert!(v[0].evidence.raid_started);
-    // Later joiners are kicked without a new alert while raid mode lasts, even slow ones.
+    // Later joiners are kicked without a new alert or lockdown while raid mode lasts, even
+    // slow ones.
     let v = rt.block_on(e.evaluate_join(&r, &join(user(4), t0 + 30_000, "d"), &c));
     assert_eq!(v[0].actions, [Action::Kick]);
     assert!(!v[0].evidence.raid_started);

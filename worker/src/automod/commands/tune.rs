@@ -208,6 +208,10 @@ mod tests {
         assert!(err(&mut c, set("toxicity", "warn_at", "0.9")).contains("must not decrease"));
         assert!(err(&mut c, set("message-rate", "actions", "explode")).contains("unknown action"));
         assert!(err(&mut c, set("raid", "actions", "delete")).contains("member rules"));
+        assert!(
+            err(&mut c, set("message-rate", "actions", "delete, lockdown"))
+                .contains("only a join_rate rule")
+        );
         let e = err(
             &mut c,
             Edit::Add {

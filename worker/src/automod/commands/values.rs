@@ -63,9 +63,10 @@ pub fn parse_actions(v: &str) -> Result<Vec<Action>, EditError> {
             "alert" => Action::Alert {
                 channel: arg.map(parse_id).transpose()?,
             },
+            "lockdown" => Action::Lockdown,
             other => {
                 return Err(EditError(format!(
-                    "unknown action {other:?}: use delete, warn, timeout <duration>, kick, ban, alert [#channel]"
+                    "unknown action {other:?}: use delete, warn, timeout <duration>, kick, ban, alert [#channel], lockdown"
                 )));
             }
         };

@@ -1,6 +1,7 @@
 //! `join_rate`: raid detection. `count` joins within `within_secs` start raid mode; the
-//! rule's actions apply to everyone who joins while it lasts (the alert only once, when it
-//! starts); it ends `calm_secs` after the join rate last reached the threshold.
+//! rule's actions apply to everyone who joins while it lasts (the alert and a `lockdown` of
+//! the server only once, when it starts); it ends `calm_secs` after the join rate last reached
+//! the threshold.
 
 use std::sync::Arc;
 
@@ -95,19 +96,18 @@ impl Check for Compiled {
         if v.latch_ms == 0 {
             return None;
         }
-        let is_alert = |a: &Action| matches!(a, Action::Alert { .. });
-        // The alert goes out once, when raid mode starts.
-        let mut actions: Vec<Action> = rule
-            .actions
-            .iter()
-            .filter(|a| !is_alert(a))
-            .copied()
-            .collect();
+        // The lockdown and the alert happen once, when raid mode starts; the rest applies to
+        // every member who joins while it lasts.
+        let once = |a: &Action| matches!(a, Action::Alert { .. } | Action::Lockdown);
+        let mut actions: Vec<Action> = rule.actions.iter().filter(|a| !once(a)).copied().collect();
         if v.first {
+            if rule.actions.contains(&Action::Lockdown) {
+                actions.push(Action::Lockdown);
+            }
             actions.push(
                 rule.actions
                     .iter()
-                    .find(|a| is_alert(a))
+                    .find(|a| matches!(a, Action::Alert { .. }))
                     .copied()
                     .unwrap_or(Action::Alert { channel: None }),
             );

@@ -1,11 +1,14 @@
-//! The pure part of `/lockdown`, `/unlock` and `/slowmode`: what a locked channel's
-//! `@everyone` overwrite is, and the slowmode grammar. [`command`] holds the commands.
+//! Lockdowns and slowmode. This module is the pure part: what a locked channel's
+//! `@everyone` overwrite is, and the slowmode grammar. [`apply`] locks and unlocks channels
+//! on Discord (for the commands and for automod's raid mode); [`command`] holds `/lockdown`,
+//! `/unlock` and `/slowmode`.
 //!
 //! A lockdown denies [`LOCKED`] to `@everyone` in a channel and keeps the overwrite the
 //! channel had, so `/unlock` puts exactly that back (or removes the overwrite when there was
 //! none). Roles and members with their own overwrites allowing Send Messages (moderators, for
 //! example) can still talk, as on Discord.
 
+pub mod apply;
 pub mod command;
 
 use std::time::Duration;
