@@ -1,7 +1,8 @@
 //! Cases for moderation done outside Kyuta, through the running worker: a human moderator
 //! bans, kicks, times out and unbans in Discord's client (the simulator's control API); each
 //! becomes one case naming that moderator, posted once in the mod log, while Kyuta's own
-//! actions keep their single case.
+//! actions keep their single case. Without View Audit Log, bans and unbans still become cases,
+//! from GUILD_BAN_ADD and GUILD_BAN_REMOVE, with the moderator unknown.
 
 mod moderation_support;
 
@@ -234,5 +235,107 @@ async fn a_human_unban_or_untimeout_ends_what_kyuta_planned() {
     .await;
     assert_eq!(unbans, 1, "the human unban is a case");
     worker.shutdown().await;
+    h.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_the_audit_log_bans_and_unbans_are_cases_from_the_ban_events() {
+    const VIEW_AUDIT_LOG: u64 = 1 << 7;
+    let h = Harness::start(&StoreKind::embedded()).await;
+    let c = h.cast;
+    let (_worker, cases) = h.start_live_on_mongo().await;
+    h.slash_answer(c.admin, "modlog", json!({"channel": c.mod_log.to_string()}))
+        .await;
+    h.revoke_bot(VIEW_AUDIT_LOG).await;
+    let g = c.guild;
+    let by_moderator =
+        |reason: &str| json!({"moderator_id": c.moderator.to_string(), "reason": reason});
+    let human = |method: &'static str, user: u64, reason: &'static str| {
+        let body = by_moderator(reason);
+        let sim = &h.sim;
+        async move {
+            let (s, b) = http(
+                sim,
+                method,
+                &format!("/_sim/guilds/{g}/bans/{user}"),
+                Some(body),
+            )
+            .await;
+            assert!(s < 300, "{method} ban: {s} {b}");
+        }
+    };
+    let bans_of = async |user: u64| -> Vec<Case> {
+        cases
+            .list_cases(
+                g,
+                &CaseFilter {
+                    user_id: Some(user),
+                    ..CaseFilter::default()
+                },
+                0,
+                50,
+            )
+            .await
+            .unwrap()
+            .cases
+    };
+
+    human("POST", c.member, "raid account").await;
+    // Kyuta's own ban of another member stays one case.
+    h.post(c.moderator, &format!("k!ban <@{}> spam", c.member2))
+        .await;
+    let mut got = Vec::new();
+    assert!(
+        wait_until(Duration::from_secs(15), async || {
+            got = bans_of(c.member).await;
+            !got.is_empty()
+        })
+        .await,
+        "no case for the human ban"
+    );
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert_eq!(got[0].kind, ActionKind::Ban);
+    assert_eq!(got[0].moderator_id, 0, "Discord does not say who");
+    assert_eq!(got[0].reason.as_deref(), Some("raid account"));
+    assert_eq!(got[0].outcome, CaseOutcome::Applied);
+
+    // Unbanned and banned again by hand: two more cases, in order.
+    human("DELETE", c.member, "").await;
+    assert!(
+        wait_until(Duration::from_secs(10), async || bans_of(c.member)
+            .await
+            .len()
+            == 2)
+        .await,
+        "no case for the human unban: {:?}",
+        bans_of(c.member).await
+    );
+    human("POST", c.member, "again").await;
+    assert!(
+        wait_until(Duration::from_secs(10), async || bans_of(c.member)
+            .await
+            .len()
+            == 3)
+        .await,
+        "no case for the second ban: {:?}",
+        bans_of(c.member).await
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let kinds: Vec<ActionKind> = bans_of(c.member)
+        .await
+        .iter()
+        .rev()
+        .map(|x| x.kind)
+        .collect();
+    assert_eq!(kinds, [ActionKind::Ban, ActionKind::Unban, ActionKind::Ban]);
+    let own = bans_of(c.member2).await;
+    assert_eq!(own.len(), 1, "Kyuta's own ban is one case: {own:?}");
+    assert_eq!(own[0].moderator_id, c.moderator);
+
+    // The mod log says the moderator is unknown.
+    let posts = h
+        .modlog_posts("Unknown (Kyuta cannot read the audit log)", 3)
+        .await;
+    assert_eq!(posts.len(), 3, "{posts:?}");
     h.shutdown().await;
 }

@@ -26,6 +26,7 @@ use crate::{
         EventSink,
         generation::{EventId, GenerationGate},
     },
+    moderation::external::BanEvent,
     serverlog::ServerLog,
 };
 
@@ -125,6 +126,23 @@ impl Router {
         self.tracker.spawn(work);
     }
 
+    /// A ban or unban: a case when Kyuta cannot read the audit log
+    /// ([`crate::moderation::external::record_ban_event`]).
+    fn ban_event(
+        &self,
+        guild: twilight_model::id::Id<twilight_model::id::marker::GuildMarker>,
+        user: twilight_model::id::Id<twilight_model::id::marker::UserMarker>,
+        event: BanEvent,
+    ) {
+        let services = self.dispatcher.services();
+        let deps =
+            crate::moderation::request::Deps::from_services(services, Arc::clone(&services.store));
+        self.spawn(async move {
+            crate::moderation::external::record_ban_event(&deps, guild.get(), user.get(), event)
+                .await;
+        });
+    }
+
     /// Runs automod work once a slot is free.
     fn spawn_automod<F>(&self, work: F)
     where
@@ -185,6 +203,8 @@ impl Router {
                     crate::moderation::external::record(&deps, guild.get(), &e.0).await;
                 });
             }
+            Event::BanAdd(b) => self.ban_event(b.guild_id, b.user.id, BanEvent::Added),
+            Event::BanRemove(b) => self.ban_event(b.guild_id, b.user.id, BanEvent::Removed),
             Event::AutoModerationActionExecution(e) => {
                 let services = self.dispatcher.services();
                 let deps = crate::moderation::request::Deps::from_services(

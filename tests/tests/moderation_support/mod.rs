@@ -486,6 +486,16 @@ impl Harness {
     /// The server gives Kyuta's role `bits` more (as its owner would in the role settings):
     /// the generated role holds only some of what the invite asks for.
     pub async fn grant_bot(&self, bits: u64) {
+        self.edit_bot_role(|have| have | bits).await;
+    }
+
+    /// The server takes `bits` away from Kyuta's role.
+    pub async fn revoke_bot(&self, bits: u64) {
+        self.edit_bot_role(|have| have & !bits).await;
+    }
+
+    /// Sets Kyuta's role's permissions to `change` of what it has.
+    async fn edit_bot_role(&self, change: impl FnOnce(u64) -> u64) {
         let (_, guild) = http(
             &self.sim,
             "GET",
@@ -501,6 +511,7 @@ impl Harness {
             .cloned()
             .expect("Kyuta's role");
         let have: u64 = role["permissions"].as_str().unwrap().parse().unwrap();
+        let want = change(have);
         let (status, body) = http(
             &self.sim,
             "PATCH",
@@ -509,10 +520,13 @@ impl Harness {
                 self.cast.guild,
                 role["id"].as_str().unwrap()
             ),
-            Some(json!({"permissions": (have | bits).to_string()})),
+            Some(json!({"permissions": want.to_string()})),
         )
         .await;
-        assert!(status < 300, "granting the bot {bits:#x}: {status} {body}");
+        assert!(
+            status < 300,
+            "setting the bot's role to {want:#x}: {status} {body}"
+        );
     }
 
     /// The mod-log posts whose text contains `needle`, once there are at least `n` (fails

@@ -14,15 +14,24 @@
 //! and a timeout set or lifted by hand ends the renewals of Kyuta's long timeout (which would
 //! otherwise put it back).
 //!
-//! [`case_of`] is the pure part, table-tested; [`record`] writes the case and posts it.
+//! Without View Audit Log Discord sends no audit entries, so a ban would leave no trace: then
+//! GUILD_BAN_ADD and GUILD_BAN_REMOVE stand in ([`record_ban_event`]). Their cases name no
+//! moderator (Discord does not say who) and a ban carries its reason, read from Discord. One
+//! is recorded only when the member's history does not already say it ([`ban_event_case`]).
+//!
+//! [`case_of`] and [`ban_event_case`] are the pure parts, table-tested; [`record`] and
+//! [`record_ban_event`] write the case and post it.
 
 use std::time::Duration;
 
+use twilight_model::guild::Permissions;
 use twilight_model::guild::audit_log::{AuditLogChange, AuditLogEntry, AuditLogEventType};
+use twilight_model::id::Id;
 
 use crate::action::ActionKind;
 use crate::store::{CaseOutcome, NewCase, ScheduleKind, Timestamp};
 
+use super::facts;
 use super::publish::post_modlog;
 use super::purge::snowflake_ms;
 use super::request::Deps;
@@ -81,6 +90,204 @@ pub fn case_of(entry: &AuditLogEntry, guild_id: u64, bot_id: u64) -> Option<NewC
         case = case.reason(super::modlog::truncate(r, super::options::MAX_REASON_CHARS));
     }
     Some(case)
+}
+
+/// A ban event Discord sends with the GUILD_MODERATION intent, audit log or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BanEvent {
+    /// GUILD_BAN_ADD.
+    Added,
+    /// GUILD_BAN_REMOVE.
+    Removed,
+}
+
+/// How long a softban's own ban and unban events are taken as Kyuta's (a softban bans and
+/// unbans at once, after recording its case).
+pub const SOFTBAN_EVENTS_MS: i64 = 5 * 60 * 1000;
+
+/// What the member's cases say about their bans: the latest ban, tempban, softban or unban
+/// case (kind and age in milliseconds), and how many bans (of the three kinds) and unbans.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BanHistory {
+    /// The latest case of those kinds that Discord did not refuse, and its age.
+    pub latest: Option<(ActionKind, i64)>,
+    /// Ban, tempban and softban cases.
+    pub bans: u64,
+    /// Unban cases.
+    pub unbans: u64,
+}
+
+/// The case a ban event calls for when Kyuta cannot read the audit log, or `None` when the
+/// member's history already says it (Kyuta's own action records its case before it calls
+/// Discord; a replayed event finds the case it made): a ban after a ban, an unban after an
+/// unban, and a recent softban's own two events. The key counts the member's earlier cases of
+/// the other kind (`ban-add:{user}:{unbans}`, `ban-remove:{user}:{bans}`), so it is the same
+/// for everyone who sees one event and new after the next change. No moderator is named
+/// (Discord does not say who); the reason is the ban's, when Discord gave it.
+#[must_use]
+pub fn ban_event_case(
+    guild_id: u64,
+    user_id: u64,
+    event: BanEvent,
+    history: BanHistory,
+    reason: Option<&str>,
+) -> Option<NewCase> {
+    let latest = history.latest.map(|(k, _)| k);
+    let recent_softban =
+        matches!(history.latest, Some((ActionKind::Softban, age)) if age < SOFTBAN_EVENTS_MS);
+    let (kind, key) = match event {
+        BanEvent::Added => {
+            if recent_softban || matches!(latest, Some(ActionKind::Ban | ActionKind::Tempban)) {
+                return None;
+            }
+            (
+                ActionKind::Ban,
+                format!("ban-add:{user_id}:{}", history.unbans),
+            )
+        }
+        BanEvent::Removed => {
+            if recent_softban || latest == Some(ActionKind::Unban) {
+                return None;
+            }
+            (
+                ActionKind::Unban,
+                format!("ban-remove:{user_id}:{}", history.bans),
+            )
+        }
+    };
+    let mut case = NewCase::new(guild_id, key, kind, user_id, 0).outcome(CaseOutcome::Applied);
+    if let Some(r) = reason.map(str::trim).filter(|r| !r.is_empty()) {
+        case = case.reason(super::modlog::truncate(r, super::options::MAX_REASON_CHARS));
+    }
+    Some(case)
+}
+
+/// Whether Kyuta reads the guild's audit log (then its entries make the cases).
+async fn reads_audit_log(deps: &Deps, guild_id: u64) -> Result<bool, crate::rest::RestError> {
+    let cache = deps.cache.as_deref();
+    let guild = facts::guild(cache, &deps.rest, guild_id).await?;
+    let roles = facts::member_roles(cache, &deps.rest, guild_id, deps.bot_id)
+        .await?
+        .unwrap_or_default();
+    let p = guild.permissions(deps.bot_id, &roles);
+    Ok(p.intersects(Permissions::VIEW_AUDIT_LOG | Permissions::ADMINISTRATOR))
+}
+
+/// The member's [`BanHistory`], from the last ten cases of each kind.
+async fn ban_history(
+    deps: &Deps,
+    guild_id: u64,
+    user_id: u64,
+) -> Result<BanHistory, crate::store::StoreError> {
+    let now = deps.now();
+    let mut latest: Option<(Timestamp, u64, ActionKind)> = None;
+    let mut h = BanHistory::default();
+    for kind in [
+        ActionKind::Ban,
+        ActionKind::Tempban,
+        ActionKind::Softban,
+        ActionKind::Unban,
+    ] {
+        let filter = crate::store::CaseFilter {
+            user_id: Some(user_id),
+            kind: Some(kind),
+            include_hidden: true,
+            ..crate::store::CaseFilter::default()
+        };
+        let page = deps.store.list_cases(guild_id, &filter, 0, 10).await?;
+        if kind == ActionKind::Unban {
+            h.unbans = page.total;
+        } else {
+            h.bans += page.total;
+        }
+        // A ban Discord refused did not ban; one pending is Kyuta's own, under way.
+        let standing = page
+            .cases
+            .iter()
+            .find(|c| !matches!(c.outcome, CaseOutcome::Failed { .. }));
+        if let Some(c) = standing
+            && latest.is_none_or(|l| (l.0, l.1) < (c.created_at, c.number))
+        {
+            latest = Some((c.created_at, c.number, kind));
+        }
+    }
+    h.latest =
+        latest.map(|(at, _, kind)| (kind, now.unix_millis().saturating_sub(at.unix_millis())));
+    Ok(h)
+}
+
+/// GUILD_BAN_ADD or GUILD_BAN_REMOVE of `user_id` in `guild_id`: when Kyuta cannot read the
+/// audit log, records the case [`ban_event_case`] calls for and posts it in the mod log; an
+/// unban also ends a tempban's planned unban. Store failures are retried
+/// ([`STORE_ATTEMPTS`]), then logged.
+pub async fn record_ban_event(deps: &Deps, guild_id: u64, user_id: u64, event: BanEvent) {
+    if user_id == deps.bot_id {
+        return;
+    }
+    match reads_audit_log(deps, guild_id).await {
+        Ok(true) => return,
+        Ok(false) => {}
+        Err(e) => {
+            tracing::warn!(guild = guild_id, user = user_id, error = %e, "cannot tell whether the audit log records this ban event; recording it from the event");
+        }
+    }
+    let reason = match event {
+        BanEvent::Removed => None,
+        BanEvent::Added => match deps
+            .rest
+            .model("get_guild_ban", |c| {
+                c.ban(Id::new(guild_id), Id::new(user_id)).into_future()
+            })
+            .await
+        {
+            Ok(twilight_model::guild::Ban { reason, .. }) => reason,
+            Err(e) => {
+                tracing::info!(guild = guild_id, user = user_id, error = %e, "the ban's reason could not be read");
+                None
+            }
+        },
+    };
+    let mut delay = Duration::from_secs(1);
+    for attempt in 1..=STORE_ATTEMPTS {
+        let result = async {
+            let history = ban_history(deps, guild_id, user_id).await?;
+            let Some(new) = ban_event_case(guild_id, user_id, event, history, reason.as_deref())
+            else {
+                return Ok(None);
+            };
+            deps.store
+                .insert_case(new.clone())
+                .await
+                .map(|r| Some((new, r)))
+        }
+        .await;
+        match result {
+            Ok(Some((new, (case, created)))) => {
+                end_schedule(deps, &new).await;
+                if !created {
+                    return;
+                }
+                let channel = match deps.store.guild_config(guild_id).await {
+                    Ok(c) => c.mod_log_channel,
+                    Err(e) => {
+                        tracing::warn!(guild = guild_id, case = case.number, error = %e, "settings unavailable; the case of an outside ban is not posted");
+                        None
+                    }
+                };
+                post_modlog(deps, channel, &case).await;
+                return;
+            }
+            Ok(None) => return,
+            Err(e) if attempt < STORE_ATTEMPTS => {
+                tracing::warn!(guild = guild_id, user = user_id, attempt, error = %e, "could not record the case of an outside ban event; retrying");
+                tokio::time::sleep(delay).await;
+                delay *= 2;
+            }
+            Err(e) => {
+                tracing::error!(guild = guild_id, user = user_id, error = %e, "the case of an outside ban event could not be recorded");
+            }
+        }
+    }
 }
 
 /// The schedule of Kyuta's that an outside action of `kind` ends, if any.
@@ -237,6 +444,42 @@ mod tests {
         for k in [ActionKind::Ban, ActionKind::Kick] {
             assert_eq!(schedule_ended(k), None);
         }
+    }
+
+    #[test]
+    fn ban_events_are_cases_unless_the_history_already_says_so() {
+        let hist = |latest: Option<(ActionKind, i64)>, bans, unbans| BanHistory {
+            latest,
+            bans,
+            unbans,
+        };
+        let add = |h| ban_event_case(1, TARGET, BanEvent::Added, h, Some(" raid "));
+        let remove = |h| ban_event_case(1, TARGET, BanEvent::Removed, h, None);
+        let new = add(hist(None, 0, 0)).expect("a first ban");
+        assert_eq!(
+            (new.kind, new.user_id, new.moderator_id),
+            (ActionKind::Ban, TARGET, 0)
+        );
+        assert_eq!(new.reason.as_deref(), Some("raid"));
+        assert_eq!(new.idempotency_key, format!("ban-add:{TARGET}:0"));
+        assert_eq!(new.outcome, CaseOutcome::Applied);
+        for latest in [ActionKind::Ban, ActionKind::Tempban] {
+            assert!(add(hist(Some((latest, 10)), 1, 0)).is_none(), "{latest}");
+        }
+        let again = add(hist(Some((ActionKind::Unban, 10)), 1, 2)).unwrap();
+        assert_eq!(again.idempotency_key, format!("ban-add:{TARGET}:2"));
+        // Unbans: after a ban, or with no history (a ban older than Kyuta).
+        let un = remove(hist(Some((ActionKind::Tempban, 10)), 3, 1)).unwrap();
+        assert_eq!((un.kind, un.moderator_id), (ActionKind::Unban, 0));
+        assert_eq!(un.idempotency_key, format!("ban-remove:{TARGET}:3"));
+        assert_eq!(schedule_ended(un.kind), Some(ScheduleKind::Unban));
+        assert!(remove(hist(None, 0, 0)).is_some());
+        assert!(remove(hist(Some((ActionKind::Unban, 10)), 1, 1)).is_none());
+        // A softban's own ban and unban are Kyuta's; later ones are not.
+        let soft = |age| hist(Some((ActionKind::Softban, age)), 1, 0);
+        assert!(add(soft(1_000)).is_none());
+        assert!(remove(soft(1_000)).is_none());
+        assert!(add(soft(SOFTBAN_EVENTS_MS + 1)).is_some());
     }
 
     #[test]

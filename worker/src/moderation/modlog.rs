@@ -45,12 +45,15 @@ pub const NO_REASON: &str = "No reason given";
 /// What the User field shows for user 0: a purge that took anyone's messages.
 pub const ANY_USER: &str = "Anyone";
 
-fn user_field(name: &str, id: u64) -> EmbedField {
+/// What the Moderator field shows for moderator 0: a ban seen without the audit log.
+pub const UNKNOWN_MODERATOR: &str = "Unknown (Kyuta cannot read the audit log)";
+
+fn user_field(name: &str, id: u64, zero: &str) -> EmbedField {
     EmbedField {
         inline: true,
         name: name.to_owned(),
         value: if id == 0 {
-            ANY_USER.to_owned()
+            zero.to_owned()
         } else {
             format!("<@{id}> (`{id}`)")
         },
@@ -61,8 +64,8 @@ fn user_field(name: &str, id: u64) -> EmbedField {
 #[must_use]
 pub fn build_embed(entry: &ModlogEntry) -> Embed {
     let mut fields = vec![
-        user_field("User", entry.user_id),
-        user_field("Moderator", entry.moderator_id),
+        user_field("User", entry.user_id, ANY_USER),
+        user_field("Moderator", entry.moderator_id, UNKNOWN_MODERATOR),
         EmbedField {
             inline: false,
             name: "Reason".to_owned(),
