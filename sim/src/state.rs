@@ -596,6 +596,21 @@ impl State {
         let at = v.partition_point(|x| message_id(x) <= id);
         v.insert(at, m);
     }
+
+    /// Dispatches MESSAGE_DELETE for message `id` of channel `cid`: `id`, `channel_id` and,
+    /// in a guild, `guild_id`, under GUILD_MESSAGES in a guild and DIRECT_MESSAGES in a DM.
+    pub(crate) fn dispatch_message_delete(&mut self, guild: Option<u64>, cid: u64, id: u64) {
+        let mut ev = json!({"id": id.to_string(), "channel_id": cid.to_string()});
+        if let Some(g) = guild {
+            ev["guild_id"] = json!(g.to_string());
+        }
+        let intent = if guild.is_some() {
+            intents::GUILD_MESSAGES
+        } else {
+            intents::DIRECT_MESSAGES
+        };
+        self.dispatch(guild, "MESSAGE_DELETE", &ev, intent, false);
+    }
 }
 
 /// The id of a stored message (0 if it has none).

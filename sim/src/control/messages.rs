@@ -319,15 +319,6 @@ async fn user_delete(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
         .guild_id;
     let (i, _) = own_message(&st, cid, mid, author)?;
     st.messages.get_mut(&cid).expect("exists").remove(i);
-    let mut ev = json!({"id": mid.to_string(), "channel_id": cid.to_string()});
-    if let Some(g) = guild {
-        ev["guild_id"] = json!(g.to_string());
-    }
-    let intent = if guild.is_some() {
-        intents::GUILD_MESSAGES
-    } else {
-        intents::DIRECT_MESSAGES
-    };
-    st.dispatch(guild, "MESSAGE_DELETE", &ev, intent, false);
+    st.dispatch_message_delete(guild, cid, mid);
     Ok(StatusCode::NO_CONTENT.into_response())
 }

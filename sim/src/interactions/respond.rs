@@ -404,16 +404,7 @@ pub(crate) async fn delete_webhook_message(
         if let Some(v) = st.messages.get_mut(&channel) {
             v.retain(|x| x["id"] != m["id"]);
         }
-        let mut ev = json!({"id": m["id"], "channel_id": channel.to_string()});
-        if let Some(g) = guild {
-            ev["guild_id"] = json!(g.to_string());
-        }
-        let intent = if guild.is_some() {
-            intents::GUILD_MESSAGES
-        } else {
-            intents::DIRECT_MESSAGES
-        };
-        st.dispatch(guild, "MESSAGE_DELETE", &ev, intent, false);
+        st.dispatch_message_delete(guild, channel, crate::state::message_id(&m));
     }
     let _ = StatusCode::NO_CONTENT;
     no_content()

@@ -250,16 +250,7 @@ async fn delete_message(AxState(sh): S, Path(p): P, h: HeaderMap) -> R {
         return Err(e::missing_permissions());
     }
     st.messages.get_mut(&cid).expect("exists").remove(i);
-    let mut ev = json!({"id": mid.to_string(), "channel_id": cid.to_string()});
-    if let Some(g) = c.guild_id {
-        ev["guild_id"] = json!(g.to_string());
-    }
-    let intent = if c.guild_id.is_some() {
-        intents::GUILD_MESSAGES
-    } else {
-        intents::DIRECT_MESSAGES
-    };
-    st.dispatch(c.guild_id, "MESSAGE_DELETE", &ev, intent, false);
+    st.dispatch_message_delete(c.guild_id, cid, mid);
     if !own && let Some(g) = c.guild_id {
         st.audit(
             &sh.world,
