@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use kyuta_worker::automod::counters::{CounterKey, CounterOp, Subject};
 use kyuta_worker::automod::{
-    Action, AutomodConfig, Counters, DISCORD_EPOCH_MS, Engine, GuildRules, LocalCounters,
-    MemberContext, MessageContext, RedisCounters,
+    Action, AutomodConfig, Counters, Engine, GuildRules, LocalCounters, MemberContext,
+    MessageContext, RedisCounters,
 };
 use serde_json::json;
 
@@ -125,7 +125,7 @@ async fn redis_counters_agree_with_in_process_counters() {
 }
 
 fn id_at(ms: u64, seq: u64) -> u64 {
-    ((BASE_MS + ms - DISCORD_EPOCH_MS) << 22) | seq
+    kyuta_worker::snowflake::at_ms(BASE_MS + ms, seq)
 }
 
 fn rules() -> GuildRules {

@@ -10,9 +10,8 @@
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::executor::block_on;
 use kyuta_worker::automod::toxicity::{HELDOUT, SAMPLE};
-use kyuta_worker::automod::{
-    DISCORD_EPOCH_MS, Engine, GuildRules, LocalCounters, MessageContext, Preset,
-};
+use kyuta_worker::automod::{Engine, GuildRules, LocalCounters, MessageContext, Preset};
+use kyuta_worker::snowflake::DISCORD_EPOCH_MS;
 
 fn corpus() -> Vec<String> {
     let mut v: Vec<String> = SAMPLE

@@ -228,6 +228,12 @@ pub fn format_duration(duration: Duration) -> String {
     FormattedDuration(duration).to_string()
 }
 
+/// [`format_duration`] of a number of seconds.
+#[must_use]
+pub fn format_secs(secs: u64) -> String {
+    format_duration(Duration::from_secs(secs))
+}
+
 /// A [`Display`](fmt::Display) adapter writing a duration in the canonical form.
 #[derive(Debug, Clone, Copy)]
 pub struct FormattedDuration(pub Duration);

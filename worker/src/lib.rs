@@ -28,6 +28,7 @@ pub mod router;
 pub mod runtime;
 pub mod serverlog;
 pub mod services;
+pub mod snowflake;
 pub mod store;
 pub mod telemetry;
 

@@ -9,14 +9,7 @@ use super::toxicity::TermHit;
 /// Longest excerpt of a message kept in the evidence.
 pub const EXCERPT_CHARS: usize = 300;
 
-/// Discord's epoch (2015-01-01) in Unix milliseconds.
-pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
-
-/// The creation time (Unix ms) encoded in a Discord snowflake.
-#[must_use]
-pub fn snowflake_ms(id: u64) -> u64 {
-    (id >> 22) + DISCORD_EPOCH_MS
-}
+pub use crate::snowflake::timestamp_ms as snowflake_ms;
 
 /// Permissions that make a member a moderator for automod (exempt by default).
 pub const MODERATOR_PERMISSIONS: Permissions = Permissions::ADMINISTRATOR
@@ -148,23 +141,6 @@ pub fn excerpt(s: &str) -> String {
     let mut out: String = s.chars().take(EXCERPT_CHARS).collect();
     if out.len() < s.len() {
         out.push('…');
-    }
-    out
-}
-
-/// `90` → `1m30s`, `86400` → `1d`.
-#[must_use]
-pub fn human_secs(secs: u64) -> String {
-    if secs == 0 {
-        return "0s".into();
-    }
-    let mut out = String::new();
-    let mut rest = secs;
-    for (unit, n) in [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)] {
-        if rest >= n {
-            out.push_str(&format!("{}{unit}", rest / n));
-            rest %= n;
-        }
     }
     out
 }

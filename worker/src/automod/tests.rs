@@ -12,7 +12,7 @@ const USER: u64 = 3_000;
 const BASE_MS: u64 = 1_704_067_200_000;
 
 fn id_at(ms: u64, seq: u64) -> u64 {
-    ((BASE_MS + ms - DISCORD_EPOCH_MS) << 22) | seq
+    crate::snowflake::at_ms(BASE_MS + ms, seq)
 }
 
 fn rules(v: serde_json::Value) -> GuildRules {

@@ -11,14 +11,7 @@ use super::{
 };
 use crate::telemetry::metrics::resident_memory_bytes;
 
-/// Discord's epoch (2015-01-01) in Unix milliseconds.
-const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
-
-/// When a snowflake id was made, as Unix seconds.
-#[must_use]
-pub fn snowflake_unix_secs(id: u64) -> u64 {
-    ((id >> 22) + DISCORD_EPOCH_MS) / 1000
-}
+use crate::snowflake::unix_secs as snowflake_unix_secs;
 
 /// `<t:…:R>`-style timestamp markup plus the date.
 #[must_use]

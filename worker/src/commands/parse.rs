@@ -124,15 +124,14 @@ fn strip_mention<'a>(s: &'a str, open: &str) -> Option<&'a str> {
     s.strip_prefix(open)?.strip_suffix('>')
 }
 
-/// The smallest number read as a Discord id: 15 digits. Real snowflakes are 17 digits or more,
-/// so a small number (`k!ban 5`, `k!cases @user 2`) is never taken for a user, channel or role.
-const MIN_SNOWFLAKE: u64 = 100_000_000_000_000;
-
 /// An id from a mention (`<@…>`: any id but 0) or a bare number (snowflake-sized only).
 fn parse_id(word: &str, mention: Option<&str>) -> Option<u64> {
     match mention {
         Some(inner) => inner.parse::<u64>().ok().filter(|n| *n != 0),
-        None => word.parse::<u64>().ok().filter(|n| *n >= MIN_SNOWFLAKE),
+        None => word
+            .parse::<u64>()
+            .ok()
+            .filter(|n| crate::snowflake::is_snowflake_sized(*n)),
     }
 }
 

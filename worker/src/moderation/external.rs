@@ -33,8 +33,8 @@ use crate::store::{CaseOutcome, NewCase, ScheduleKind, Timestamp};
 
 use super::facts;
 use super::publish::post_modlog;
-use super::purge::snowflake_ms;
 use super::request::Deps;
+use crate::snowflake::timestamp_ms as snowflake_ms;
 
 /// Attempts to write a case while the store does not answer (1, 2, 4, 8, 16 s apart): an audit
 /// entry is sent once, so it is not dropped on the first failure.
@@ -383,7 +383,7 @@ mod tests {
 
     /// An entry made at Unix millisecond `ms`.
     fn entry(kind: u64, by: u64, ms: u64, changes: serde_json::Value) -> AuditLogEntry {
-        let id = (ms - crate::moderation::purge::DISCORD_EPOCH_MS) << 22;
+        let id = crate::snowflake::at_ms(ms, 0);
         serde_json::from_value(json!({
             "id": id.to_string(),
             "action_type": kind,

@@ -15,11 +15,12 @@ use twilight_model::{
     user::User,
 };
 
-use crate::commands::general::{discord_time, snowflake_unix_secs};
+use crate::commands::general::discord_time;
 use crate::commands::{
     Args, CommandContext, CommandDef, CommandError, CommandHandler, EmbedBuilder, OptionDef,
     OptionKind, Registry, RegistryError, Reply,
 };
+use crate::snowflake::unix_secs as snowflake_unix_secs;
 use crate::store::{ActionKind, CaseFilter, Store, Timestamp};
 
 use super::engine::MODERATOR_PERMISSIONS;

@@ -7,6 +7,7 @@
 //! [`MAX_CONTENT_CHARS`] characters of content, so the cache holds at most about
 //! 50 000 × 4 KB = 200 MB in the worst case and a few megabytes in practice.
 
+use crate::snowflake::timestamp_ms as snowflake_ms;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -19,15 +20,6 @@ pub const MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 
 /// Most characters of content kept per message (Discord's longest message, for Nitro users).
 pub const MAX_CONTENT_CHARS: usize = 4_000;
-
-/// Discord's epoch (2015-01-01) in Unix milliseconds.
-pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
-
-/// When a snowflake was made, in Unix milliseconds.
-#[must_use]
-pub const fn snowflake_ms(id: u64) -> u64 {
-    (id >> 22) + DISCORD_EPOCH_MS
-}
 
 /// What the cache remembers of a message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -142,7 +134,7 @@ mod tests {
     use super::*;
 
     fn id_at(ms: u64, n: u64) -> u64 {
-        ((ms - DISCORD_EPOCH_MS) << 22) + n
+        crate::snowflake::at_ms(ms, n)
     }
 
     fn msg(text: &str) -> CachedMessage {
@@ -161,7 +153,6 @@ mod tests {
     #[test]
     fn snowflakes_tell_their_time() {
         assert_eq!(snowflake_ms(id_at(NOW, 5)), NOW);
-        assert_eq!(snowflake_ms(0), DISCORD_EPOCH_MS);
     }
 
     #[test]

@@ -13,10 +13,11 @@ use twilight_model::gateway::event::Event;
 use twilight_model::gateway::payload::incoming::GuildCreate;
 use twilight_model::guild::{Permissions, Role};
 
-use super::cache::{CachedMessage, MessageCache, snowflake_ms};
+use super::cache::{CachedMessage, MessageCache};
 use super::format::{self, Change, Content, Deleted, Diff, Entry};
 use crate::cache::GuildCache;
 use crate::services::Services;
+use crate::snowflake::timestamp_ms as snowflake_ms;
 use crate::store::ServerLogKind;
 
 /// Most members whose nickname and avatar are remembered per process (past it, members not
@@ -682,7 +683,7 @@ mod tests {
     const NOW: u64 = 1_800_000_000_000;
 
     fn message_id(n: u64) -> u64 {
-        ((NOW - 60_000 - super::super::cache::DISCORD_EPOCH_MS) << 22) + n
+        crate::snowflake::at_ms(NOW - 60_000, n)
     }
 
     fn role(id: u64, name: &str) -> Value {

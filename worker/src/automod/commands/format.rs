@@ -3,14 +3,14 @@
 use serde_json::{Value, json};
 
 use super::super::config::{Action, Rule};
-use super::super::context::human_secs;
+use crate::duration::format_secs;
 
 pub(super) fn action_text(a: &Action) -> String {
     match a {
-        Action::Timeout { secs } => format!("timeout {}", human_secs(u64::from(*secs))),
+        Action::Timeout { secs } => format!("timeout {}", format_secs(u64::from(*secs))),
         Action::Ban {
             delete_message_secs: d,
-        } if *d > 0 => format!("ban (delete {})", human_secs(u64::from(*d))),
+        } if *d > 0 => format!("ban (delete {})", format_secs(u64::from(*d))),
         Action::Alert { channel: Some(c) } => format!("alert <#{c}>"),
         other => other.name().to_owned(),
     }

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{Check, Family, Finding, RuleInfo, Scope, Setting, SettingKind};
-use crate::automod::context::{Evidence, MemberContext, human_secs, snowflake_ms};
+use crate::automod::context::{Evidence, MemberContext, snowflake_ms};
+use crate::duration::format_secs;
 use crate::automod::error::ConfigError;
 
 /// Accounts younger than `min_age_secs` when they join.
@@ -55,8 +56,8 @@ impl Check for Compiled {
         Finding::Fired(rule.hit(Evidence {
             reason: format!(
                 "account is {} old; the minimum is {}",
-                human_secs(age / 1000),
-                human_secs(self.min_age_ms / 1000)
+                format_secs(age / 1000),
+                format_secs(self.min_age_ms / 1000)
             ),
             count: Some(age / 1000),
             threshold: Some(self.min_age_ms / 1000),

@@ -33,20 +33,11 @@ pub const MAX_CONTAINS_CHARS: usize = 200;
 /// megabytes).
 pub const REGEX_SIZE_LIMIT: usize = 64 * 1024;
 
-/// Discord's epoch (2015-01-01T00:00:00Z) in Unix milliseconds: a snowflake's top 42 bits
-/// count milliseconds since it.
-pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 /// How old a message may be and still be bulk deleted: 14 days.
 pub const BULK_MAX_AGE_MS: u64 = 14 * 24 * 60 * 60 * 1000;
 /// Margin under [`BULK_MAX_AGE_MS`]: a message this close to the limit is deleted singly, so it
 /// cannot age past the limit while the purge runs.
 pub const BULK_AGE_MARGIN_MS: u64 = 10 * 60 * 1000;
-
-/// When a snowflake was made, in Unix milliseconds.
-#[must_use]
-pub const fn snowflake_ms(id: u64) -> u64 {
-    (id >> 22) + DISCORD_EPOCH_MS
-}
 
 /// Why the options of a purge are refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -314,7 +305,7 @@ impl Plan {
 /// Whether message `id` can still be bulk deleted at `now_ms` (with the margin).
 #[must_use]
 pub fn bulk_deletable(id: u64, now_ms: u64) -> bool {
-    now_ms.saturating_sub(snowflake_ms(id)) < BULK_MAX_AGE_MS - BULK_AGE_MARGIN_MS
+    now_ms.saturating_sub(crate::snowflake::timestamp_ms(id)) < BULK_MAX_AGE_MS - BULK_AGE_MARGIN_MS
 }
 
 /// Splits `ids` (distinct message ids) into bulk deletes and single deletes at `now_ms`.
@@ -402,7 +393,7 @@ mod tests {
     const NOW: u64 = 1_800_000_000_000;
 
     fn id_at(ms: u64, n: u64) -> u64 {
-        ((ms - DISCORD_EPOCH_MS) << 22) | n
+        crate::snowflake::at_ms(ms, n)
     }
 
     fn msg(id: u64, author: u64, content: &str) -> Candidate<'_> {
@@ -616,7 +607,6 @@ mod tests {
 
     #[test]
     fn snowflake_time() {
-        assert_eq!(snowflake_ms(id_at(NOW, 5)), NOW);
-        assert_eq!(snowflake_ms(0), DISCORD_EPOCH_MS);
+        assert_eq!(crate::snowflake::timestamp_ms(id_at(NOW, 5)), NOW);
     }
 }
