@@ -309,7 +309,7 @@ mod tests {
             (
                 "all",
                 "exempt_channels",
-                "500, 998",
+                "<#500>, <#998>",
                 "<#998> is not a channel of this server",
             ),
             (
@@ -345,7 +345,7 @@ mod tests {
         cmd.run_for_guild(g, &set("all", "alert_channel", "<#500>"), &scope)
             .await
             .unwrap();
-        cmd.run_for_guild(g, &set("all", "exempt_roles", "600"), &scope)
+        cmd.run_for_guild(g, &set("all", "exempt_roles", "<@&600>"), &scope)
             .await
             .unwrap();
         let cfg = AutomodConfig::from_json(&store.guild_config(g).await.unwrap().automod).unwrap();

@@ -183,7 +183,7 @@ mod tests {
         apply_edit(&mut c, &set("mentions", "per_message", "off")).unwrap();
         apply_edit(&mut c, &set("toxicity", "ban_at", "none")).unwrap();
         apply_edit(&mut c, &set("toxicity", "warn_at", "0.5")).unwrap();
-        apply_edit(&mut c, &set("invites", "exempt_roles", "<@&77>, 78")).unwrap();
+        apply_edit(&mut c, &set("invites", "exempt_roles", "<@&77>, <@&78>")).unwrap();
         assert_eq!(c.rule("invites").unwrap().exempt_roles, [77, 78]);
         apply_edit(&mut c, &set("all", "alert_channel", "<#9>")).unwrap();
         assert_eq!(c.alert_channel, Some(9));

@@ -9,17 +9,22 @@ pub(super) fn parse_bool(v: &str) -> Result<bool, EditError> {
     settings::parse_bool(v).map_err(EditError)
 }
 
+/// A role or channel id: a mention (`<@&…>`, `<#…>`, `<@…>`; any id but 0) or a bare
+/// snowflake-sized number, as prefix arguments are read.
 pub(super) fn parse_id(v: &str) -> Result<u64, EditError> {
-    let t = v
-        .trim()
-        .trim_start_matches("<@&")
-        .trim_start_matches("<#")
-        .trim_start_matches("<@!");
-    let t = t.trim_start_matches("<@").trim_end_matches('>');
-    t.parse()
-        .ok()
-        .filter(|id| *id != 0)
-        .ok_or_else(|| EditError(format!("{v:?} is not a role or channel mention or id")))
+    let t = v.trim();
+    let mention = ["<@&", "<#", "<@!", "<@"]
+        .iter()
+        .find_map(|open| t.strip_prefix(open))
+        .and_then(|inner| inner.strip_suffix('>'));
+    match mention {
+        Some(inner) => inner.parse().ok().filter(|id| *id != 0),
+        None => t
+            .parse()
+            .ok()
+            .filter(|id| crate::snowflake::is_snowflake_sized(*id)),
+    }
+    .ok_or_else(|| EditError(format!("{v:?} is not a role or channel mention or id")))
 }
 
 pub(super) fn parse_ids(v: &str) -> Result<Vec<u64>, EditError> {
@@ -42,7 +47,9 @@ pub fn parse_actions(v: &str) -> Result<Vec<Action>, EditError> {
     for part in v.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let mut words = part.split_whitespace();
         let name = words.next().unwrap_or_default().to_ascii_lowercase();
-        let arg = words.next();
+        // The rest of the part is the argument, so a duration may be written `1h 30m`.
+        let rest = words.collect::<Vec<_>>().join(" ");
+        let arg = (!rest.is_empty()).then_some(rest.as_str());
         let action = match name.as_str() {
             "delete" => Action::Delete,
             "warn" => Action::Warn,
@@ -73,4 +80,46 @@ pub fn parse_actions(v: &str) -> Result<Vec<Action>, EditError> {
         out.push(action);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_duration_may_be_written_in_several_words() {
+        assert_eq!(
+            parse_actions("delete, timeout 1h 30m, kick").unwrap(),
+            vec![Action::Delete, Action::Timeout { secs: 5400 }, Action::Kick]
+        );
+        assert_eq!(
+            parse_actions("ban 1d 12h").unwrap(),
+            vec![Action::Ban {
+                delete_message_secs: 129_600
+            }]
+        );
+        assert!(parse_actions("timeout").is_err());
+    }
+
+    #[test]
+    fn ids_are_mentions_or_snowflake_sized_numbers() {
+        assert_eq!(
+            parse_id("<#175928847299117063>").unwrap(),
+            175_928_847_299_117_063
+        );
+        assert_eq!(parse_id("<@&5>").unwrap(), 5);
+        assert_eq!(
+            parse_id(" 175928847299117063 ").unwrap(),
+            175_928_847_299_117_063
+        );
+        for bad in ["0", "5", "<#0>", "<#x>", "general", "#general"] {
+            assert!(parse_id(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            parse_actions("alert <#175928847299117063>").unwrap(),
+            vec![Action::Alert {
+                channel: Some(175_928_847_299_117_063)
+            }]
+        );
+    }
 }
