@@ -1,24 +1,22 @@
 //! Gateway faults beyond closes and drops: a slow READY, invalidation storms, delayed,
-//! duplicated and reordered dispatches, slow heartbeat ACKs. Set through
-//! `POST /_sim/faults` (kinds `slow_ready`, `invalidation_storm`, `delivery`).
+//! duplicated and reordered dispatches, slow heartbeat ACKs. What is in force is kept here;
+//! `POST /_sim/faults` (kinds `slow_ready`, `invalidation_storm`, `delivery`) sets it through
+//! `control::gateway_faults`, and the gateway reads it for each session.
 
-use crate::gateway::Delivery;
-use crate::state::{ConnCmd, Shared};
-use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
 /// Faults that shape sessions made or resumed from now on.
 #[derive(Debug, Default)]
 pub(crate) struct GatewayFaults {
     /// IDENTIFY and RESUME get op 9 `false` until then (on one shard id, or all).
-    storm: Option<(Instant, Option<u32>)>,
+    pub(crate) storm: Option<(Instant, Option<u32>)>,
     /// READY is sent this long after IDENTIFY (heartbeats are still acknowledged).
-    slow_ready: Option<(Duration, Option<u32>)>,
+    pub(crate) slow_ready: Option<(Duration, Option<u32>)>,
     /// How dispatches and ACKs are delivered on new and resumed connections.
-    delivery: Option<(Delivery, Option<u32>)>,
+    pub(crate) delivery: Option<(Delivery, Option<u32>)>,
 }
 
-fn applies(filter: Option<u32>, shard: u32) -> bool {
+pub(crate) fn applies(filter: Option<u32>, shard: u32) -> bool {
     filter.is_none_or(|s| s == shard)
 }
 
@@ -46,94 +44,15 @@ impl GatewayFaults {
     }
 }
 
-fn ms(b: &Value, key: &str) -> Result<Option<Duration>, String> {
-    match b.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .filter(|m| *m <= 3_600_000)
-            .map(|m| Some(Duration::from_millis(m)))
-            .ok_or_else(|| format!("{key} must be milliseconds (0 to 3600000)")),
-    }
-}
-
-fn flag(b: &Value, key: &str) -> Result<bool, String> {
-    match b.get(key) {
-        None | Some(Value::Null) => Ok(false),
-        Some(Value::Bool(v)) => Ok(*v),
-        Some(_) => Err(format!("{key} must be a boolean")),
-    }
-}
-
-/// Applies a gateway fault `kind` of `POST /_sim/faults`; `Ok(None)` when `kind` is not one
-/// of these.
-pub(crate) fn apply(
-    sh: &Shared,
-    kind: &str,
-    b: &Value,
-    shard: Option<u32>,
-) -> Result<Option<Value>, String> {
-    let mut st = sh.lock();
-    match kind {
-        "slow_ready" => {
-            let d = ms(b, "ms")?.ok_or("slow_ready needs ms (0 turns it off)")?;
-            st.gw_faults.slow_ready = (!d.is_zero()).then_some((d, shard));
-            Ok(Some(
-                json!({"affected": 1, "slow_ready_ms": d.as_millis() as u64}),
-            ))
-        }
-        "invalidation_storm" => {
-            let d = ms(b, "ms")?.ok_or("invalidation_storm needs ms")?;
-            st.gw_faults.storm = Some((Instant::now() + d, shard));
-            let mut affected = 0;
-            for s in st.sessions.values() {
-                if applies(shard, s.shard[0])
-                    && let Some(c) = &s.conn
-                {
-                    let _ = c.tx.send(ConnCmd::InvalidSession(false));
-                    affected += 1;
-                }
-            }
-            Ok(Some(
-                json!({"affected": affected, "refusing_ms": d.as_millis() as u64}),
-            ))
-        }
-        "delivery" => {
-            let d = Delivery {
-                dispatch_delay: ms(b, "delay_ms")?.unwrap_or_default(),
-                duplicate: flag(b, "duplicate")?,
-                reorder: flag(b, "reorder")?,
-                ack_delay: ms(b, "ack_delay_ms")?.unwrap_or_default(),
-            };
-            st.gw_faults.delivery = (d != Delivery::default()).then(|| (d.clone(), shard));
-            let mut affected = 0;
-            for s in st.sessions.values() {
-                if applies(shard, s.shard[0])
-                    && let Some(c) = &s.conn
-                {
-                    let _ = c.tx.send(ConnCmd::Delivery(d.clone()));
-                    affected += 1;
-                }
-            }
-            Ok(Some(json!({
-                "affected": affected,
-                "delay_ms": d.dispatch_delay.as_millis() as u64,
-                "duplicate": d.duplicate,
-                "reorder": d.reorder,
-                "ack_delay_ms": d.ack_delay.as_millis() as u64,
-            })))
-        }
-        _ => Ok(None),
-    }
-}
-
-/// Clears every gateway fault of this module.
-pub(crate) fn clear(sh: &Shared) {
-    let mut st = sh.lock();
-    st.gw_faults = GatewayFaults::default();
-    for s in st.sessions.values() {
-        if let Some(c) = &s.conn {
-            let _ = c.tx.send(ConnCmd::Delivery(Delivery::default()));
-        }
-    }
+/// How one connection delivers dispatches and heartbeat ACKs (gateway faults).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Delivery {
+    /// Each dispatch is sent this long after it was raised.
+    pub dispatch_delay: Duration,
+    /// Every dispatch is sent twice (same sequence number).
+    pub duplicate: bool,
+    /// Dispatches are sent in swapped pairs (2, 1, 4, 3, …).
+    pub reorder: bool,
+    /// Each heartbeat ACK is sent this long after the heartbeat.
+    pub ack_delay: Duration,
 }

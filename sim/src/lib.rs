@@ -28,6 +28,7 @@ pub mod frames;
 mod gateway;
 mod gwfaults;
 mod http;
+pub mod intents;
 mod interactions;
 mod limits;
 mod mentions;
@@ -43,7 +44,7 @@ pub mod world;
 pub use cli::{Args, run};
 pub use config::SimConfig;
 pub use control::{SessionInfo, StatsSnapshot};
-pub use state::{IdentifyRecord, RouteFault, Stats, intents};
+pub use state::{IdentifyRecord, RouteFault, Stats};
 
 use axum::Router;
 use std::net::SocketAddr;

@@ -5,7 +5,8 @@
 //! actor's permissions; hierarchy is checked here where Discord checks it on the action itself.
 
 use crate::error::{ApiError, e};
-use crate::state::{State, intents};
+use crate::intents;
+use crate::state::State;
 use crate::util::{iso, now_ms, snowflake_ms};
 use crate::world::{Member, World};
 use serde_json::json;

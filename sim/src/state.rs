@@ -2,6 +2,7 @@
 //! messages, audit logs, faults and statistics.
 
 use crate::config::SimConfig;
+use crate::intents;
 use crate::util::{hash3, iso, next_snowflake, now_ms};
 use crate::world::{Channel, Guild, User, World};
 use serde::Serialize;
@@ -14,24 +15,6 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-
-/// Gateway intent bits.
-#[allow(missing_docs)]
-pub mod intents {
-    pub const GUILDS: u64 = 1 << 0;
-    pub const GUILD_MEMBERS: u64 = 1 << 1;
-    pub const GUILD_MODERATION: u64 = 1 << 2;
-    pub const GUILD_PRESENCES: u64 = 1 << 8;
-    pub const GUILD_MESSAGES: u64 = 1 << 9;
-    pub const DIRECT_MESSAGES: u64 = 1 << 12;
-    pub const MESSAGE_CONTENT: u64 = 1 << 15;
-    pub const AUTO_MODERATION_CONFIGURATION: u64 = 1 << 20;
-    pub const AUTO_MODERATION_EXECUTION: u64 = 1 << 21;
-    /// Bits Discord defines.
-    pub const VALID: u64 = 0x1_FFFF | (1 << 20) | (1 << 21) | (1 << 24) | (1 << 25);
-    /// Privileged bits.
-    pub const PRIVILEGED: u64 = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT;
-}
 
 /// A command from the simulator to one live gateway connection.
 #[derive(Debug, Clone)]
@@ -61,7 +44,7 @@ pub(crate) enum ConnCmd {
         view: crate::frames::CreateView,
     },
     /// Change how this connection delivers dispatches and heartbeat ACKs.
-    Delivery(crate::gateway::Delivery),
+    Delivery(crate::gwfaults::Delivery),
 }
 
 /// One entry of a session's replay buffer.
@@ -218,6 +201,8 @@ pub(crate) struct State {
     pub users: HashMap<u64, User>,
     pub dm_channels: HashMap<u64, Channel>,
     pub messages: HashMap<u64, Vec<Value>>,
+    /// Who reacted to a message with an emoji: (message id, emoji as in the route) → users.
+    pub reactions: HashMap<(u64, String), std::collections::BTreeSet<u64>>,
     pub audit: HashMap<u64, Vec<Value>>,
     /// Native auto-moderation rules by guild, in creation order.
     pub automod_rules: HashMap<u64, Vec<Value>>,
@@ -259,7 +244,7 @@ pub(crate) struct State {
     /// Gateway faults that shape new sessions.
     pub gw_faults: crate::gwfaults::GatewayFaults,
     /// Firehose runs.
-    pub firehoses: crate::firehose::Runs,
+    pub firehoses: crate::firehose::plan::Runs,
     /// Command permission overwrites a guild's admins set (Discord's application command
     /// permissions), by guild and command name (`None`: every command of the application):
     /// `(role, user or channel id, type 1 role / 2 user, allowed)`.

@@ -128,6 +128,8 @@ async fn bodies_are_validated_with_every_error_at_once() {
 #[tokio::test]
 async fn each_trigger_type_has_its_limit_per_guild() {
     let sim = sim_with(kyuta_sim::SimConfig {
+        // The AutoMod rule routes have no limit of their own here; 100 lets the test create
+        // rules until the per-guild count per trigger type refuses, which is what it checks.
         route_limit: 100,
         ..fast()
     })

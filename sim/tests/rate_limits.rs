@@ -163,6 +163,8 @@ async fn member_edits_allow_10_per_10_seconds_and_role_changes_share_a_fixed_win
 async fn the_global_limit_counts_any_one_second_not_calendar_seconds() {
     let sim = sim_with(SimConfig {
         global_rate_limit: 3,
+        // The route's own bucket (5 per window by default) must not answer first: this test
+        // is about the global limit.
         route_limit: 100,
         ..fast()
     })

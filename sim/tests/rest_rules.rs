@@ -81,6 +81,8 @@ async fn exhausted_route_bucket_gives_429_with_retry_after() {
 async fn global_limit_per_second_gives_a_global_429() {
     let sim = sim_with(SimConfig {
         global_rate_limit: 3,
+        // The route's own bucket (5 per window by default) must not answer first: this test
+        // is about the global limit.
         route_limit: 100,
         ..fast()
     })
@@ -111,6 +113,8 @@ async fn global_limit_per_second_gives_a_global_429() {
 async fn interaction_endpoints_are_exempt_from_the_global_limit() {
     let sim = sim_with(SimConfig {
         global_rate_limit: 1,
+        // The route's own bucket (5 per window by default) must not answer first: this test
+        // is about the global limit.
         route_limit: 100,
         ..fast()
     })

@@ -4,7 +4,8 @@
 
 use super::trigger::rule_hit;
 use super::{BLOCK_MESSAGE, SEND_ALERT_MESSAGE, TIMEOUT, rules, sid};
-use crate::state::{State, intents};
+use crate::intents;
+use crate::state::State;
 use crate::util::now_ms;
 use crate::world::{Guild, World, perms};
 use serde_json::{Value, json};

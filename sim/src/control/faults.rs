@@ -24,7 +24,7 @@ async fn list_faults(AxState(sh): S) -> Json<Value> {
 }
 
 async fn clear_faults(AxState(sh): S) -> Json<Value> {
-    crate::gwfaults::clear(&sh);
+    super::gateway_faults::clear(&sh);
     let mut st = sh.lock();
     let n = st.faults.len();
     st.faults.clear();
@@ -88,7 +88,7 @@ async fn faults(AxState(sh): S, body: Bytes) -> CR {
             return Ok(Json(json!({"affected": 1})).into_response());
         }
         other => {
-            return match crate::gwfaults::apply(&sh, other, &b, shard) {
+            return match super::gateway_faults::apply(&sh, other, &b, shard) {
                 Ok(Some(v)) => Ok(Json(v).into_response()),
                 Ok(None) => Err(bad(format!("unknown fault kind {other:?}"))),
                 Err(e) => Err(bad(e)),

@@ -3,7 +3,8 @@
 
 use super::{CR, Ctl, S, bad, not_found, parse_body};
 use crate::firehose::{self, Plan};
-use crate::state::{Shared, intents, shard_of};
+use crate::intents;
+use crate::state::{Shared, shard_of};
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxState};
 use axum::http::StatusCode;

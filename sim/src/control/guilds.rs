@@ -1,7 +1,8 @@
 //! Control routes that read and edit a guild: its summary, its roles, its audit log.
 
-use super::{CR, P, S, bad, id, not_found, parse_body};
-use crate::state::{Shared, intents};
+use super::{CR, P, S, bad, id, not_found, parse_body, val_id};
+use crate::intents;
+use crate::state::Shared;
 use crate::world::Guild;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
@@ -18,7 +19,10 @@ pub(super) fn router() -> Router<Arc<Shared>> {
     Router::new()
         .route("/guilds", get(guilds))
         .route("/guilds/{guild}", get(one_guild))
-        .route("/guilds/{guild}/roles", post(role_create))
+        .route(
+            "/guilds/{guild}/roles",
+            post(role_create).patch(role_positions),
+        )
         .route(
             "/guilds/{guild}/roles/{role}",
             patch(role_update).delete(role_delete),
@@ -124,6 +128,15 @@ async fn role_update(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
         role.color = color;
     }
     let role = role.to_json();
+    role_updated(&mut st, gid, &role);
+    if !changes.is_empty() {
+        st.audit(&sh.world, gid, owner, Some(rid), 31, changes, None, None);
+    }
+    Ok(Json(role).into_response())
+}
+
+/// GUILD_ROLE_UPDATE (GUILDS) with the role as it is now.
+fn role_updated(st: &mut crate::state::State, gid: u64, role: &Value) {
     st.dispatch(
         Some(gid),
         "GUILD_ROLE_UPDATE",
@@ -131,10 +144,72 @@ async fn role_update(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
         intents::GUILDS,
         false,
     );
-    if !changes.is_empty() {
-        st.audit(&sh.world, gid, owner, Some(rid), 31, changes, None, None);
+}
+
+/// The owner moves roles, as Discord's client does through Modify Guild Role Positions: a
+/// body `[{"id", "position"}, …]`, each role (not `@everyone`, which stays at 0) taken out
+/// of the order and put back at its position (1 up to the number of roles; beyond, the top),
+/// the others closing up, in the order given. Every role whose position changed gets
+/// GUILD_ROLE_UPDATE; no audit entry is written. Answers the guild's roles.
+async fn role_positions(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    let gid = id(&p, "guild")?;
+    let b = parse_body(&body)?;
+    let moves = b
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| bad("a non-empty list of {\"id\", \"position\"} is required"))?;
+    let mut wanted = Vec::with_capacity(moves.len());
+    for m in moves {
+        let rid = val_id(m.get("id")).ok_or_else(|| bad("each move needs an id"))?;
+        let position = m
+            .get("position")
+            .and_then(Value::as_i64)
+            .filter(|p| *p >= 1)
+            .ok_or_else(|| bad("each move needs a position of at least 1"))?;
+        if rid == gid {
+            return Err(bad("@everyone stays at position 0"));
+        }
+        wanted.push((rid, position));
     }
-    Ok(Json(role).into_response())
+    let mut st = sh.lock();
+    let g = st
+        .guild_mut(&sh.world, gid)
+        .ok_or_else(|| not_found("unknown guild"))?;
+    let before: HashMap<u64, i64> = g.roles.iter().map(|r| (r.id, r.position)).collect();
+    for (rid, _) in &wanted {
+        if !before.contains_key(rid) {
+            return Err(not_found(format!("unknown role {rid}")));
+        }
+    }
+    let mut order: Vec<u64> = {
+        let mut rs: Vec<&crate::world::Role> = g.roles.iter().filter(|r| r.id != gid).collect();
+        rs.sort_by_key(|r| (r.position, r.id));
+        rs.into_iter().map(|r| r.id).collect()
+    };
+    for (rid, position) in wanted {
+        order.retain(|r| *r != rid);
+        let at = usize::try_from(position - 1).unwrap_or(0).min(order.len());
+        order.insert(at, rid);
+    }
+    let mut moved = Vec::new();
+    for role in &mut g.roles {
+        if role.id == gid {
+            continue;
+        }
+        let at = order
+            .iter()
+            .position(|r| *r == role.id)
+            .expect("every role is ordered");
+        role.position = i64::try_from(at + 1).expect("few roles");
+        if before.get(&role.id) != Some(&role.position) {
+            moved.push(role.to_json());
+        }
+    }
+    let roles: Vec<Value> = g.roles.iter().map(crate::world::Role::to_json).collect();
+    for role in moved {
+        role_updated(&mut st, gid, &role);
+    }
+    Ok(Json(json!(roles)).into_response())
 }
 
 /// The owner edits a guild channel: `{"name"?: 1–100 characters, "topic"?: null or at most

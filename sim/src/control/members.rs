@@ -1,7 +1,8 @@
 //! Control routes of a guild's members: joining, leaving, a member's view, nicknames.
 
 use super::{CR, Ctl, P, S, bad, id, not_found, parse_body, val_id};
-use crate::state::{Shared, intents};
+use crate::intents;
+use crate::state::Shared;
 use crate::util::{next_snowflake, now_ms, parse_iso, snowflake_at};
 use crate::world::{Member, User};
 use axum::body::Bytes;

@@ -2,7 +2,8 @@
 //! deleting their own messages (with backdated times and attachments).
 
 use super::{CR, Ctl, P, S, bad, id, not_found, parse_body, val_id};
-use crate::state::{Shared, State, intents, message_json};
+use crate::intents;
+use crate::state::{Shared, State, message_json};
 use crate::util::{now_ms, snowflake_at_unique};
 use crate::world::User;
 use axum::body::Bytes;

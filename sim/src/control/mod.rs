@@ -5,11 +5,13 @@
 mod application;
 mod faults;
 mod gateway;
+mod gateway_faults;
 mod guilds;
 mod interactions;
 mod members;
 mod messages;
 mod moderators;
+mod reactions;
 mod stats;
 mod users;
 
@@ -79,6 +81,7 @@ pub(crate) fn router() -> Router<Arc<Shared>> {
         .merge(moderators::router())
         .merge(application::router())
         .merge(messages::router())
+        .merge(reactions::router())
         .merge(interactions::router())
         .merge(users::router())
         .merge(faults::router())

@@ -9,9 +9,10 @@ use axum::body::Bytes;
 use axum::extract::{Path, State as AxState};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde_json::{Value, json};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 /// Routes of bans and kicks (the timeout shares its path with the member routes and is
@@ -24,6 +25,14 @@ pub(super) fn router() -> Router<Arc<Shared>> {
             post(moderator_ban).delete(moderator_unban),
         )
         .route("/guilds/{guild}/bans", get(bans))
+        .route(
+            "/guilds/{guild}/members/{user}/roles/{role}",
+            put(moderator_add_role).delete(moderator_remove_role),
+        )
+        .route(
+            "/channels/{channel}/permissions/{overwrite}",
+            put(moderator_set_overwrite).delete(moderator_remove_overwrite),
+        )
 }
 
 async fn bans(AxState(sh): S, Path(p): P) -> CR {
@@ -226,4 +235,94 @@ pub(super) async fn moderator_timeout(AxState(sh): S, Path(p): P, body: Bytes) -
         crate::moderation::update_member(&sh.world, &mut st, gid, m, new, changes, why.as_deref());
     ev.as_object_mut().map(|o| o.remove("guild_id"));
     Ok(Json(ev).into_response())
+}
+
+/// A moderator (or the owner) gives a member a role in Discord's client, or takes it away
+/// (`PUT` / `DELETE`, body `{"moderator_id", "reason"?}`): the bot's own member included,
+/// which is how a bot loses the permissions of a role. As on Discord the moderator needs
+/// MANAGE_ROLES and a highest role above the role (unless they own the guild), and neither
+/// `@everyone` nor a managed role (the bot's integration role) is given or taken by hand.
+/// GUILD_MEMBER_UPDATE and audit entry 25 (MEMBER_ROLE_UPDATE) by the moderator; 204.
+async fn moderator_role(sh: Arc<Shared>, p: HashMap<String, String>, body: Bytes, add: bool) -> CR {
+    let gid = id(&p, "guild")?;
+    let uid = id(&p, "user")?;
+    let rid = id(&p, "role")?;
+    let b = parse_body(&body)?;
+    if rid == gid {
+        return Err(bad(
+            "@everyone is every member's role; it is not given or taken",
+        ));
+    }
+    let mut st = sh.lock();
+    let (m, why) = role_manager(&sh, &st, gid, &b)?;
+    crate::rest::members::change_member_role(&sh, &mut st, gid, m, uid, rid, add, why.as_deref())
+        .map_err(|e| refused(&e))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+async fn moderator_add_role(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    moderator_role(sh, p, body, true).await
+}
+
+async fn moderator_remove_role(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    moderator_role(sh, p, body, false).await
+}
+
+/// The guild of channel `cid`, for a moderator route on it.
+fn channel_guild(sh: &Shared, st: &State, cid: u64) -> Result<u64, Ctl> {
+    st.channel(&sh.world, cid)
+        .and_then(|c| c.guild_id)
+        .ok_or_else(|| not_found("unknown guild channel"))
+}
+
+/// A moderator (or the owner) edits a channel's permission overwrite of a role or member in
+/// Discord's client (`PUT`, body `{"moderator_id", "type", "allow"?, "deny"?, "reason"?}`)
+/// or removes it (`DELETE`, body `{"moderator_id", "reason"?}`), with the rules Discord
+/// applies to the bot's own edits (MANAGE_ROLES in the channel; only permissions they have,
+/// unless administrator or allowed MANAGE_ROLES there): CHANNEL_UPDATE and audit entry 13,
+/// 14 or 15 naming the moderator; 204.
+async fn moderator_set_overwrite(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    moderator_overwrite(sh, p, body, true).await
+}
+
+async fn moderator_remove_overwrite(AxState(sh): S, Path(p): P, body: Bytes) -> CR {
+    moderator_overwrite(sh, p, body, false).await
+}
+
+async fn moderator_overwrite(
+    sh: Arc<Shared>,
+    p: HashMap<String, String>,
+    body: Bytes,
+    set: bool,
+) -> CR {
+    let cid = id(&p, "channel")?;
+    let oid = id(&p, "overwrite")?;
+    let b = parse_body(&body)?;
+    let mut st = sh.lock();
+    let gid = channel_guild(&sh, &st, cid)?;
+    let (m, why) = role_manager(&sh, &st, gid, &b)?;
+    let done = if set {
+        crate::rest::channels::set_overwrite(&sh, &mut st, m, cid, oid, &b, why.as_deref())
+    } else {
+        crate::rest::channels::remove_overwrite(&sh, &mut st, m, cid, oid, why.as_deref())
+    };
+    done.map_err(|e| refused(&e))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The moderator of a route that needs MANAGE_ROLES (roles and overwrites).
+fn role_manager(
+    sh: &Shared,
+    st: &State,
+    gid: u64,
+    b: &Value,
+) -> Result<(u64, Option<String>), Ctl> {
+    moderator(
+        sh,
+        st,
+        gid,
+        b,
+        crate::world::perms::MANAGE_ROLES,
+        "MANAGE_ROLES",
+    )
 }

@@ -1,7 +1,8 @@
 //! Control routes of user accounts: account changes and whether a user's DMs are open.
 
 use super::{CR, P, S, bad, id, not_found, parse_body};
-use crate::state::{Shared, intents};
+use crate::intents;
+use crate::state::Shared;
 use axum::body::Bytes;
 use axum::extract::{Path, State as AxState};
 use axum::response::IntoResponse;

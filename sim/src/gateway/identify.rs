@@ -1,9 +1,8 @@
 //! IDENTIFY and RESUME: token, intents, shard, identify buckets, session starts, READY.
 
 use super::{Conn, Flow, MAX_GUILDS_PER_SHARD, valid_presence};
-use crate::state::{
-    Buffered, ConnCmd, IdentifyRecord, Session, bucket_wait, intents, new_session_id,
-};
+use crate::intents;
+use crate::state::{Buffered, ConnCmd, IdentifyRecord, Session, bucket_wait, new_session_id};
 use crate::util::{iso, now_ms};
 use axum::extract::ws::Message;
 use serde_json::{Value, json};

@@ -1,7 +1,7 @@
 //! Request Guild Members (op 8): GUILD_MEMBERS_CHUNK and RATE_LIMITED.
 
 use super::{Conn, Flow};
-use crate::state::intents;
+use crate::intents;
 use axum::extract::ws::Message;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};

@@ -7,6 +7,7 @@ mod stream;
 
 pub(crate) use stream::with_guild_create;
 
+use crate::gwfaults::Delivery;
 use crate::state::{ConnCmd, ConnGuard, Shared, State};
 use crate::util::{iso, now_ms};
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
@@ -106,19 +107,6 @@ struct Conn {
 
 /// How long a reordered dispatch waits for a successor to swap with.
 const REORDER_WAIT: Duration = Duration::from_millis(100);
-
-/// How one connection delivers dispatches and heartbeat ACKs (gateway faults).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct Delivery {
-    /// Each dispatch is sent this long after it was raised.
-    pub dispatch_delay: Duration,
-    /// Every dispatch is sent twice (same sequence number).
-    pub duplicate: bool,
-    /// Dispatches are sent in swapped pairs (2, 1, 4, 3, …).
-    pub reorder: bool,
-    /// Each heartbeat ACK is sent this long after the heartbeat.
-    pub ack_delay: Duration,
-}
 
 impl Conn {
     fn new(shared: Arc<Shared>, enc: Encoder, resume_url: String) -> Self {

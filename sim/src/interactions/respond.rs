@@ -3,7 +3,8 @@
 
 use crate::error::{ApiError, e};
 use crate::http::{R, body_json, no_content, ok, snow};
-use crate::state::{Interaction, Shared, State, intents};
+use crate::intents;
+use crate::state::{Interaction, Shared, State};
 use crate::util::{iso, next_snowflake, now_ms};
 use crate::validate::validate_message_body;
 use axum::body::Bytes;

@@ -5,7 +5,8 @@
 
 use crate::error::{ApiError, e};
 use crate::http::{P, R, S, body_json, no_content, ok, reason, snow};
-use crate::state::{Shared, State, intents};
+use crate::intents;
+use crate::state::{Shared, State};
 use crate::world::perms;
 use axum::Router;
 use axum::body::Bytes;

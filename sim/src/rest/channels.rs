@@ -3,7 +3,8 @@
 
 use crate::error::{ApiError, FormErrors, e};
 use crate::http::{P, R, S, body_json, no_content, ok, reason, snow};
-use crate::state::{Shared, State, intents};
+use crate::intents;
+use crate::state::{Shared, State};
 use crate::world::{Channel, Guild, Overwrite, channel_type, perms};
 use axum::Router;
 use axum::body::Bytes;
@@ -247,11 +248,12 @@ fn overwrite_entry(g: &Guild, old: Option<&Overwrite>, new: Option<&Overwrite>) 
 }
 
 /// Stores the changed channel `ch` in its guild, dispatches CHANNEL_UPDATE (GUILDS) with the
-/// full channel, then writes the audit entries (by the bot, target the channel). Returns the
+/// full channel, then writes the audit entries (by `actor`, target the channel). Returns the
 /// channel object.
 fn commit(
     sh: &Shared,
     st: &mut State,
+    actor: u64,
     ch: Channel,
     entries: Vec<Entry>,
     why: Option<&str>,
@@ -268,7 +270,7 @@ fn commit(
         st.audit(
             &sh.world,
             gid,
-            sh.world.bot.id,
+            actor,
             Some(cid),
             en.action,
             en.changes,
@@ -287,22 +289,37 @@ async fn edit_overwrite(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -
     let oid = snow(&p, "overwrite")?;
     let why = reason(&h)?;
     let b = body_json(&body)?;
+    let mut st = sh.lock();
+    set_overwrite(&sh, &mut st, sh.world.bot.id, cid, oid, &b, why.as_deref())?;
+    no_content()
+}
+
+/// `actor` (the bot, or a person through the control API) creates or replaces the overwrite
+/// `oid` of channel `cid` from the body `{"type", "allow"?, "deny"?}`, as Discord decides it:
+/// the actor needs MANAGE_ROLES in the channel and may set only what [`may_set`] allows.
+pub(crate) fn set_overwrite(
+    sh: &Shared,
+    st: &mut State,
+    actor: u64,
+    cid: u64,
+    oid: u64,
+    b: &Value,
+    why: Option<&str>,
+) -> Result<(), ApiError> {
     let mut f = FormErrors::default();
     let kind = overwrite_type(&mut f, b.get("type"), "type");
     let allow = bits(&mut f, b.get("allow"), "allow");
     let deny = bits(&mut f, b.get("deny"), "deny");
     f.finish()?;
     let kind = kind.expect("validated");
-    let bot = sh.world.bot.id;
-    let mut st = sh.lock();
-    let (c, g, perm) = guild_channel(&sh, &st, cid)?;
+    let (c, g, perm) = actor_channel(sh, st, actor, cid)?;
     if perm & perms::MANAGE_ROLES == 0 {
         return Err(e::missing_permissions());
     }
     if !target_exists(&g, oid, kind) {
         return Err(e::unknown_overwrite());
     }
-    if !may_set(&g, bot, &c, allow | deny) {
+    if !may_set(&g, actor, &c, allow | deny) {
         return Err(e::missing_permissions());
     }
     let new = Overwrite {
@@ -314,7 +331,7 @@ async fn edit_overwrite(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -
     let old = c.overwrites.iter().find(|o| o.id == oid).cloned();
     // The same overwrite again changes nothing: no event, no audit entry.
     let Some(entry) = overwrite_entry(&g, old.as_ref(), Some(&new)) else {
-        return no_content();
+        return Ok(());
     };
     drop(g);
     let mut ch = c;
@@ -322,8 +339,8 @@ async fn edit_overwrite(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -
         Some(slot) => *slot = new,
         None => ch.overwrites.push(new),
     }
-    commit(&sh, &mut st, ch, vec![entry], why.as_deref());
-    no_content()
+    commit(sh, st, actor, ch, vec![entry], why);
+    Ok(())
 }
 
 /// `DELETE /channels/{channel}/permissions/{overwrite}`: removes the overwrite of a role or
@@ -334,19 +351,48 @@ async fn delete_overwrite(AxState(sh): S, Path(p): P, h: HeaderMap) -> R {
     let oid = snow(&p, "overwrite")?;
     let why = reason(&h)?;
     let mut st = sh.lock();
-    let (c, g, perm) = guild_channel(&sh, &st, cid)?;
+    remove_overwrite(&sh, &mut st, sh.world.bot.id, cid, oid, why.as_deref())?;
+    no_content()
+}
+
+/// `actor` removes the overwrite `oid` of channel `cid` (needs MANAGE_ROLES in it); nothing
+/// happens when there is none.
+pub(crate) fn remove_overwrite(
+    sh: &Shared,
+    st: &mut State,
+    actor: u64,
+    cid: u64,
+    oid: u64,
+    why: Option<&str>,
+) -> Result<(), ApiError> {
+    let (c, g, perm) = actor_channel(sh, st, actor, cid)?;
     if perm & perms::MANAGE_ROLES == 0 {
         return Err(e::missing_permissions());
     }
     let Some(old) = c.overwrites.iter().find(|o| o.id == oid).cloned() else {
-        return no_content();
+        return Ok(());
     };
     let entry = overwrite_entry(&g, Some(&old), None).expect("a removal");
     drop(g);
     let mut ch = c;
     ch.overwrites.retain(|o| o.id != oid);
-    commit(&sh, &mut st, ch, vec![entry], why.as_deref());
-    no_content()
+    commit(sh, st, actor, ch, vec![entry], why);
+    Ok(())
+}
+
+/// Like [`guild_channel`], with `actor`'s permissions in the channel instead of the bot's.
+fn actor_channel<'a>(
+    sh: &Shared,
+    st: &'a State,
+    actor: u64,
+    cid: u64,
+) -> Result<(Channel, Cow<'a, Guild>, u64), ApiError> {
+    let (c, g, bot_perms) = guild_channel(sh, st, cid)?;
+    if actor == sh.world.bot.id {
+        return Ok((c, g, bot_perms));
+    }
+    let perm = g.channel_permissions(actor, cid);
+    Ok((c, g, perm))
 }
 
 /// The parsed body of `PATCH /channels/{channel}` (only the fields given).
@@ -545,7 +591,14 @@ async fn modify_channel(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -
     if ch.name != c.name || ch.topic != c.topic {
         renamed(&sh, &mut st, cid)?;
     }
-    ok(commit(&sh, &mut st, ch, entries, why.as_deref()))
+    ok(commit(
+        &sh,
+        &mut st,
+        sh.world.bot.id,
+        ch,
+        entries,
+        why.as_deref(),
+    ))
 }
 
 /// Counts a change of channel `cid`'s name or topic against Discord's sub-limit (2 per

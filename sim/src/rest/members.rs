@@ -2,7 +2,8 @@
 
 use crate::error::{ApiError, e};
 use crate::http::{P, Q, R, S, body_json, no_content, ok, reason, snow};
-use crate::state::{Shared, intents};
+use crate::intents;
+use crate::state::{Shared, State};
 use crate::util::{now_ms, parse_iso};
 use crate::world::{Guild, perms};
 use axum::Router;
@@ -220,19 +221,39 @@ async fn role_change(sh: Arc<Shared>, p: HashMap<String, String>, h: HeaderMap, 
     let why = reason(&h)?;
     let bot = sh.world.bot.id;
     let mut st = sh.lock();
+    change_member_role(&sh, &mut st, gid, bot, uid, rid, add, why.as_deref())?;
+    no_content()
+}
+
+/// `actor` (the bot or a person) gives `rid` to member `uid` of `gid` (`add`) or takes it
+/// away, as Discord decides it: the actor needs MANAGE_ROLES and a highest role above the
+/// role (unless it owns the guild); managed roles are never given or taken by hand. A change
+/// sends GUILD_MEMBER_UPDATE and audit entry 25 (MEMBER_ROLE_UPDATE, `$add` / `$remove`) by
+/// the actor; giving a role the member has (or taking one it lacks) changes nothing.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn change_member_role(
+    sh: &Shared,
+    st: &mut State,
+    gid: u64,
+    actor: u64,
+    uid: u64,
+    rid: u64,
+    add: bool,
+    why: Option<&str>,
+) -> Result<(), ApiError> {
     let g = st.guild(&sh.world, gid).ok_or_else(e::unknown_guild)?;
     let member = g.members.get(&uid).ok_or_else(e::unknown_member)?.clone();
     let role = g.role(rid).ok_or_else(e::unknown_role)?.clone();
-    if g.base_permissions(bot) & perms::MANAGE_ROLES == 0
+    if g.base_permissions(actor) & perms::MANAGE_ROLES == 0
         || role.managed
-        || (bot != g.owner_id && role.position >= g.highest_position(bot))
+        || (actor != g.owner_id && role.position >= g.highest_position(actor))
     {
         return Err(e::missing_permissions());
     }
     drop(g);
     let has = member.roles.contains(&rid);
     if has == add {
-        return no_content();
+        return Ok(());
     }
     let guild = st.guild_mut(&sh.world, gid).expect("exists");
     let m = guild.members.get_mut(&uid).expect("exists");
@@ -253,14 +274,14 @@ async fn role_change(sh: Arc<Shared>, p: HashMap<String, String>, h: HeaderMap, 
     st.audit(
         &sh.world,
         gid,
-        bot,
+        actor,
         Some(uid),
         25,
         vec![json!({"key": key, "new_value": [{"id": rid.to_string(), "name": role.name}]})],
-        why.as_deref(),
+        why,
         None,
     );
-    no_content()
+    Ok(())
 }
 
 async fn add_role(AxState(sh): S, Path(p): P, h: HeaderMap) -> R {

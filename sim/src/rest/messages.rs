@@ -2,7 +2,8 @@
 
 use crate::error::{ApiError, e};
 use crate::http::{P, Q, R, S, body_json, no_content, ok, reason, snow};
-use crate::state::{Shared, State, intents, member_partial, message_json};
+use crate::intents;
+use crate::state::{Shared, State, member_partial, message_json};
 use crate::util::{iso, next_snowflake, now_ms, snowflake_ms};
 use crate::world::perms;
 use axum::Router;

@@ -5,7 +5,7 @@ mod applications;
 mod audit;
 mod automod;
 mod bans;
-mod channels;
+pub(crate) mod channels;
 mod gateway;
 mod guilds;
 pub(crate) mod members;
