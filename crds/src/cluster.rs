@@ -4,9 +4,12 @@
 //! size the shard fleet and where the shared stores are. The operator fills its status with
 //! what it decided and why.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
-use k8s_openapi::api::core::v1::ResourceRequirements;
+use k8s_openapi::api::core::v1::{
+    Affinity, LocalObjectReference, ResourceRequirements, Toleration, TopologySpreadConstraint,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -68,6 +71,9 @@ pub const VERSION: &str = "v1alpha1";
     )
 )]
 #[serde(rename_all = "camelCase")]
+#[x_kube(
+    validation = Rule::new("!has(self.storage) || self.storage != 'MongoDB' || has(self.mongodb)").message("storage: MongoDB needs spec.mongodb"),
+)]
 pub struct KyutaClusterSpec {
     /// The Secret key holding the bot token. The token is passed to workers by reference and
     /// is never copied into another object.
@@ -90,10 +96,16 @@ pub struct KyutaClusterSpec {
     /// operator runs at most one pod: a spec that needs more is refused (`RedisRequired`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redis: Option<ConnectionRef>,
-    /// MongoDB for cases and guild configuration. Without it each worker uses its embedded
-    /// store.
+    /// MongoDB for cases, guild settings and schedules. Without it each worker uses its
+    /// embedded store on the pod's emptyDir, lost with the pod: the operator then runs more
+    /// than one pod only with `storage: Ephemeral` (`MongoDBRequired` otherwise).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mongodb: Option<ConnectionRef>,
+    /// Where the workers keep cases and settings: `MongoDB` (needs `mongodb`; the default
+    /// when it is set) or `Ephemeral`, each pod's embedded store on its emptyDir, which a
+    /// restarted pod starts again empty. Set `Ephemeral` to run several pods that way.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub storage: Option<StorageMode>,
     /// Settings passed to every worker.
     #[serde(default)]
     pub bot: BotSpec,
@@ -101,6 +113,15 @@ pub struct KyutaClusterSpec {
     /// simulator.
     #[serde(default)]
     pub discord: DiscordSpec,
+}
+
+/// Where the workers keep cases and settings.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StorageMode {
+    /// MongoDB (`spec.mongodb`), shared by every pod.
+    MongoDB,
+    /// Each pod's embedded store on its emptyDir: lost when the pod is.
+    Ephemeral,
 }
 
 fn default_one() -> u32 {
@@ -136,6 +157,87 @@ pub struct WorkerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 256))]
     pub log_level: Option<String>,
+    /// Log line format of the workers: `text` (the default) or `json`, one object per line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_format: Option<LogFormat>,
+    /// Where and how the worker pods are scheduled, and what they carry besides the operator's
+    /// own settings.
+    #[serde(default, skip_serializing_if = "WorkerPodSpec::is_empty")]
+    pub pod: WorkerPodSpec,
+}
+
+/// Fields of the worker pods beyond the container: scheduling, pull secrets, metadata.
+#[derive(KubeSchema, Serialize, Deserialize, Clone, Debug, PartialEq, Default)]
+#[serde(rename_all = "camelCase")]
+pub struct WorkerPodSpec {
+    /// Secrets for pulling the worker image from a private registry.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_pull_secrets: Vec<LocalObjectReference>,
+    /// Nodes the pods may run on, by label.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub node_selector: BTreeMap<String, String>,
+    /// Taints the pods tolerate.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tolerations: Vec<Toleration>,
+    /// Node and pod affinity of the pods.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub affinity: Option<Affinity>,
+    /// How the pods spread across zones or nodes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topology_spread_constraints: Vec<TopologySpreadConstraint>,
+    /// Extra labels on the pods. The operator's own labels (`app.kubernetes.io/*`,
+    /// `kyuta.dev/*`) keep their values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub labels: BTreeMap<String, String>,
+    /// Extra annotations on the pods. The operator's own (`prometheus.io/*`) keep their values.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
+    /// The pods' PriorityClass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 253))]
+    pub priority_class_name: Option<String>,
+}
+
+impl WorkerPodSpec {
+    /// Nothing set.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+}
+
+/// Log line format, of the workers and of the operator.
+#[derive(JsonSchema, Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl LogFormat {
+    /// The spelling in the environment and the spec.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Text => "text",
+            Self::Json => "json",
+        }
+    }
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "text" => Ok(Self::Text),
+            "json" => Ok(Self::Json),
+            _ => Err(format!("{s:?} is not a log format: use text or json")),
+        }
+    }
 }
 
 /// Image pull policy of the worker container.
@@ -343,8 +445,9 @@ impl Default for AutoscalingSpec {
     validation = Rule::new("has(self.url) != has(self.secretRef)").message("set exactly one of url or secretRef"),
 )]
 pub struct ConnectionRef {
-    /// The URL itself, e.g. `redis://redis:6379` or `mongodb://mongodb:27017/kyuta`. Put
-    /// URLs with passwords in a Secret.
+    /// The URL itself, e.g. `redis://redis:6379` or `mongodb://mongodb:27017/kyuta`. A
+    /// Redis Cluster is found from any one of its nodes (or several, separated by commas).
+    /// Put URLs with passwords in a Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     pub url: Option<String>,

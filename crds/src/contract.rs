@@ -124,15 +124,15 @@ pub mod env {
     /// The bot token (from the Secret the KyutaCluster references).
     pub const DISCORD_TOKEN: &str = "DISCORD_TOKEN";
     /// Origin under which `/api/v10` lives (default Discord's).
-    pub const DISCORD_API_URL: &str = "DISCORD_API_URL";
+    pub const DISCORD_API_URL: &str = "KYUTA_DISCORD_API_URL";
     /// Gateway URL override, e.g. `ws://127.0.0.1:PORT` for the simulator.
-    pub const DISCORD_GATEWAY_URL: &str = "DISCORD_GATEWAY_URL";
+    pub const DISCORD_GATEWAY_URL: &str = "KYUTA_DISCORD_GATEWAY_URL";
     /// Total shards of the worker's generation (`auto` or a number).
-    pub const SHARD_COUNT: &str = "SHARD_COUNT";
+    pub const SHARD_COUNT: &str = "KYUTA_SHARD_COUNT";
     /// Shards each pod owns.
     pub const SHARDS_PER_POD: &str = "KYUTA_SHARDS_PER_POD";
     /// The pod's name; its ordinal picks the shard range.
-    pub const POD_NAME: &str = "POD_NAME";
+    pub const POD_NAME: &str = "KYUTA_POD_NAME";
     /// The pod ordinal, when set directly instead of through the pod name.
     pub const POD_ORDINAL: &str = "KYUTA_POD_ORDINAL";
     /// The KyutaCluster's name (namespaces Redis keys).
@@ -144,15 +144,17 @@ pub mod env {
     /// MongoDB URI; absent means the embedded store.
     pub const MONGO_URI: &str = "MONGO_URI";
     /// Prefix for text commands (default `k!`).
-    pub const PREFIX: &str = "PREFIX";
+    pub const PREFIX: &str = "KYUTA_PREFIX";
     /// Guild to register slash commands in (development).
-    pub const GUILD_ID: &str = "GUILD_ID";
+    pub const GUILD_ID: &str = "KYUTA_GUILD_ID";
     /// Port of `/metrics`.
-    pub const METRICS_PORT: &str = "METRICS_PORT";
+    pub const METRICS_PORT: &str = "KYUTA_METRICS_PORT";
     /// Port of `/health` and `/ready`.
-    pub const HEALTH_CHECK_PORT: &str = "HEALTH_CHECK_PORT";
+    pub const HEALTH_CHECK_PORT: &str = "KYUTA_HEALTH_PORT";
     /// Log filter (tracing `EnvFilter` syntax).
-    pub const LOG_LEVEL: &str = "LOG_LEVEL";
+    pub const LOG_LEVEL: &str = "KYUTA_LOG_LEVEL";
+    /// Log line format: `text` or `json`.
+    pub const LOG_FORMAT: &str = "KYUTA_LOG_FORMAT";
     /// Comma-separated feature flags.
     pub const FEATURES: &str = "KYUTA_FEATURES";
     /// Activities the bot shows (`kind:text|kind:text`).
@@ -164,6 +166,36 @@ pub mod env {
     pub const PRIVILEGED_INTENTS: &str = "KYUTA_PRIVILEGED_INTENTS";
     /// Identify window in milliseconds (Discord's is 5000; shorter only against a simulator).
     pub const IDENTIFY_WINDOW_MS: &str = "KYUTA_IDENTIFY_WINDOW_MS";
+
+    /// Names read before every name but the seed's three (`DISCORD_TOKEN`, `REDIS_URL`,
+    /// `MONGO_URI`) took the `KYUTA_` prefix: (old, new). They are no longer read; a process
+    /// that finds one set without its new name says so at start.
+    pub const RENAMED: &[(&str, &str)] = &[
+        ("DISCORD_API_URL", DISCORD_API_URL),
+        ("DISCORD_GATEWAY_URL", DISCORD_GATEWAY_URL),
+        ("SHARD_COUNT", SHARD_COUNT),
+        ("POD_NAME", POD_NAME),
+        ("PREFIX", PREFIX),
+        ("GUILD_ID", GUILD_ID),
+        ("METRICS_PORT", METRICS_PORT),
+        ("HEALTH_CHECK_PORT", HEALTH_CHECK_PORT),
+        ("LOG_LEVEL", LOG_LEVEL),
+        ("CLIENT_ID", "KYUTA_CLIENT_ID"),
+        ("MAX_CONCURRENT_COMMANDS", "KYUTA_MAX_CONCURRENT_COMMANDS"),
+        ("POD_NAMESPACE", "KYUTA_POD_NAMESPACE"),
+    ];
+
+    /// The renamed names set in `vars` without their new name, as (old, new).
+    pub fn renamed_in(
+        vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Vec<(&'static str, &'static str)> {
+        let set: std::collections::BTreeSet<String> = vars.into_iter().map(|(k, _)| k).collect();
+        RENAMED
+            .iter()
+            .filter(|(old, new)| set.contains(*old) && !set.contains(*new))
+            .copied()
+            .collect()
+    }
 }
 
 /// Fields of the per-shard load hash at [`redis_keys::shard_load`], written by the worker
@@ -214,68 +246,72 @@ pub mod labels {
     pub const SHARD_TOTAL: &str = "kyuta.dev/shard-total";
 }
 
-/// The Redis key layout. Every key starts with `kyuta:{cluster}:` so one Redis can hold
-/// several clusters and the operator's finalizer can delete a cluster's keys by prefix.
+/// The Redis key layout. Every key starts with `kyuta:{<cluster>}:` so one Redis can hold
+/// several clusters and the operator's finalizer can delete a cluster's keys by prefix. The
+/// braces are a Redis Cluster hash tag: every key of one KyutaCluster lives in one slot, so
+/// the scripts and atomic pipelines that touch several of them (identify lock and budget,
+/// lease and hand-off, automod counters, fatal close and load) work on a Redis Cluster too,
+/// while different bots spread over its nodes.
 pub mod redis_keys {
     /// Prefix of every key of a cluster.
     #[must_use]
     pub fn cluster_prefix(cluster: &str) -> String {
-        format!("kyuta:{cluster}:")
+        format!("kyuta:{{{cluster}}}:")
     }
     /// Saved gateway session of a shard; keyed by the shard total so another
     /// generation's layout never resumes a session of a different shard count.
     #[must_use]
     pub fn session(cluster: &str, shard_total: u32, shard_id: u32) -> String {
-        format!("kyuta:{cluster}:session:{shard_total}:{shard_id}")
+        format!("kyuta:{{{cluster}}}:session:{shard_total}:{shard_id}")
     }
     /// The lease of the process that runs a shard (value: the owner's id; short TTL renewed
     /// by the owner), so a shard runs in one process and moves between processes by RESUME.
     #[must_use]
     pub fn shard_owner(cluster: &str, shard_total: u32, shard_id: u32) -> String {
-        format!("kyuta:{cluster}:owner:{shard_total}:{shard_id}")
+        format!("kyuta:{{{cluster}}}:owner:{shard_total}:{shard_id}")
     }
     /// A request (value: the requester's id) that the current owner hand a shard over: close
     /// it resumably, save the session, release the lease.
     #[must_use]
     pub fn shard_handoff(cluster: &str, shard_total: u32, shard_id: u32) -> String {
-        format!("kyuta:{cluster}:handoff:{shard_total}:{shard_id}")
+        format!("kyuta:{{{cluster}}}:handoff:{shard_total}:{shard_id}")
     }
     /// The identify lock of a rate-limit bucket.
     #[must_use]
     pub fn identify_bucket(cluster: &str, bucket: u32) -> String {
-        format!("kyuta:{cluster}:identify:{bucket}")
+        format!("kyuta:{{{cluster}}}:identify:{bucket}")
     }
     /// Identifies spent against `session_start_limit` (fleet-wide counter).
     #[must_use]
     pub fn identify_budget(cluster: &str) -> String {
-        format!("kyuta:{cluster}:identify:budget")
+        format!("kyuta:{{{cluster}}}:identify:budget")
     }
     /// The fleet-wide REST budget (50 requests in any second): a sorted set of the last
     /// second's requests, scored by the Redis server's clock in microseconds.
     #[must_use]
     pub fn rest_log(cluster: &str) -> String {
-        format!("kyuta:{cluster}:rest:log")
+        format!("kyuta:{{{cluster}}}:rest:log")
     }
     /// Load published by a shard (hash: guilds, events_per_minute, updated_at).
     #[must_use]
     pub fn shard_load(cluster: &str, shard_total: u32, shard_id: u32) -> String {
-        format!("kyuta:{cluster}:load:{shard_total}:{shard_id}")
+        format!("kyuta:{{{cluster}}}:load:{shard_total}:{shard_id}")
     }
     /// The last fatal gateway close of a shard (hash: `fatal_fields`); deleted when the
     /// shard is READY again.
     #[must_use]
     pub fn shard_fatal(cluster: &str, shard_total: u32, shard_id: u32) -> String {
-        format!("kyuta:{cluster}:fatal:{shard_total}:{shard_id}")
+        format!("kyuta:{{{cluster}}}:fatal:{shard_total}:{shard_id}")
     }
     /// Which generation answers interactions while two run side by side.
     #[must_use]
     pub fn active_generation(cluster: &str) -> String {
-        format!("kyuta:{cluster}:active-generation")
+        format!("kyuta:{{{cluster}}}:active-generation")
     }
     /// Event dedupe marker (interaction or message id) during a reshard.
     #[must_use]
     pub fn dedupe(cluster: &str, id: u64) -> String {
-        format!("kyuta:{cluster}:seen:{id}")
+        format!("kyuta:{{{cluster}}}:seen:{id}")
     }
     /// Event dedupe marker of a member join (GUILD_MEMBER_ADD has no id of its own): the
     /// guild, the user and the join time in microseconds since the Unix epoch, so a replay of
@@ -287,31 +323,31 @@ pub mod redis_keys {
         user_id: u64,
         joined_at_micros: i64,
     ) -> String {
-        format!("kyuta:{cluster}:seen:join:{guild_id}:{user_id}:{joined_at_micros}")
+        format!("kyuta:{{{cluster}}}:seen:join:{guild_id}:{user_id}:{joined_at_micros}")
     }
     /// Lock taken (SET NX) by the one pod that registers slash commands at start; the value
     /// is a hash of the command list.
     #[must_use]
     pub fn command_registration(cluster: &str) -> String {
-        format!("kyuta:{cluster}:commands:registration")
+        format!("kyuta:{{{cluster}}}:commands:registration")
     }
-    /// The development guild (`GUILD_ID`) whose copies of the slash commands the fleet
-    /// registered last, so they are removed once `GUILD_ID` is unset or changed.
+    /// The development guild (`KYUTA_GUILD_ID`) whose copies of the slash commands the fleet
+    /// registered last, so they are removed once `KYUTA_GUILD_ID` is unset or changed.
     #[must_use]
     pub fn dev_guild_commands(cluster: &str) -> String {
-        format!("kyuta:{cluster}:commands:dev-guild")
+        format!("kyuta:{{{cluster}}}:commands:dev-guild")
     }
     /// A user's command cooldown.
     #[must_use]
     pub fn cooldown(cluster: &str, command: &str, user_id: u64) -> String {
-        format!("kyuta:{cluster}:cooldown:{command}:{user_id}")
+        format!("kyuta:{{{cluster}}}:cooldown:{command}:{user_id}")
     }
     /// An automod counter of one rule in one guild: `subject` is `user:{id}` (a member's
     /// sliding window), `dup:{user}:{hash}` (repeated text), `joins` (the guild's join
     /// window), `raid` (raid-mode latch) or `punished:{user}` (one punishment per window).
     #[must_use]
     pub fn automod(cluster: &str, guild_id: u64, rule: &str, subject: &str) -> String {
-        format!("kyuta:{cluster}:automod:{guild_id}:{rule}:{subject}")
+        format!("kyuta:{{{cluster}}}:automod:{guild_id}:{rule}:{subject}")
     }
 }
 
@@ -364,5 +400,60 @@ mod tests {
         assert_eq!(ordinal_from_pod_name("kyuta-prod-g3-7"), Ok(7));
         assert!(ordinal_from_pod_name("kyuta").is_err());
         assert!(ordinal_from_pod_name("kyuta-x").is_err());
+    }
+
+    #[test]
+    fn renamed_names_are_reported_only_without_their_new_name() {
+        let vars = |v: &[(&str, &str)]| {
+            v.iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(
+            env::renamed_in(vars(&[("SHARD_COUNT", "8"), ("PATH", "/bin")])),
+            vec![("SHARD_COUNT", "KYUTA_SHARD_COUNT")]
+        );
+        assert!(
+            env::renamed_in(vars(&[("SHARD_COUNT", "8"), ("KYUTA_SHARD_COUNT", "8")])).is_empty()
+        );
+        for (old, new) in env::RENAMED {
+            assert_eq!(
+                *new,
+                format!("KYUTA_{old}").replace("HEALTH_CHECK", "HEALTH")
+            );
+        }
+    }
+
+    #[test]
+    fn every_key_of_a_cluster_shares_one_hash_tag() {
+        use redis_keys::*;
+        let c = "prod";
+        let keys = [
+            cluster_prefix(c),
+            session(c, 8, 3),
+            shard_owner(c, 8, 3),
+            shard_handoff(c, 8, 3),
+            identify_bucket(c, 1),
+            identify_budget(c),
+            rest_log(c),
+            shard_load(c, 8, 3),
+            shard_fatal(c, 8, 3),
+            active_generation(c),
+            dedupe(c, 9),
+            dedupe_join(c, 1, 2, 3),
+            command_registration(c),
+            dev_guild_commands(c),
+            cooldown(c, "ping", 4),
+            automod(c, 5, "r", "user:7"),
+        ];
+        for key in keys {
+            // Redis Cluster hashes the text between the first `{` and the next `}`.
+            let tag = key
+                .split_once('{')
+                .and_then(|(_, rest)| rest.split_once('}'))
+                .map(|(tag, _)| tag);
+            assert_eq!(tag, Some(c), "{key}");
+            assert!(key.starts_with(&cluster_prefix(c)), "{key}");
+        }
     }
 }

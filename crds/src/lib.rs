@@ -4,7 +4,7 @@
 pub mod cluster;
 pub mod contract;
 
-pub use cluster::{KyutaCluster, KyutaClusterSpec, KyutaClusterStatus};
+pub use cluster::{KyutaCluster, KyutaClusterSpec, KyutaClusterStatus, LogFormat, StorageMode};
 
 pub use contract::{
     LayoutError, ShardLayout, identify_bucket, ordinal_from_pod_name, shard_for_guild,

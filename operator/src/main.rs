@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use clap::Parser;
+use kyuta_crds::LogFormat;
 use tracing_subscriber::EnvFilter;
 
 /// Sizes Discord shard fleets described by KyutaCluster resources and runs them as
@@ -26,7 +27,7 @@ struct Args {
     #[arg(long, env = "KYUTA_OPERATOR_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     leader_election: bool,
     /// Namespace of the leader Lease.
-    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    #[arg(long, env = "KYUTA_POD_NAMESPACE", default_value = "default")]
     lease_namespace: String,
     /// Name of the leader Lease.
     #[arg(
@@ -57,17 +58,29 @@ struct Args {
     )]
     reshard_deadline_seconds: u64,
     /// Log format: text or json.
-    #[arg(long, env = "KYUTA_OPERATOR_LOG_FORMAT", default_value = "text")]
-    log_format: String,
+    #[arg(long, env = kyuta_crds::contract::env::LOG_FORMAT, default_value = "text", value_parser = clap::builder::ValueParser::new(str::parse::<LogFormat>))]
+    log_format: LogFormat,
+    /// Log filter (tracing `EnvFilter` syntax, e.g. `info,kyuta_operator=debug`).
+    #[arg(long, env = kyuta_crds::contract::env::LOG_LEVEL, default_value = "info", value_parser = parse_log_filter)]
+    log_level: String,
+}
+
+fn parse_log_filter(s: &str) -> Result<String, String> {
+    EnvFilter::try_new(s)
+        .map(|_| s.to_owned())
+        .map_err(|e| format!("{s:?} is not a log filter: {e}"))
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    for (old, new) in kyuta_crds::contract::env::renamed_in(std::env::vars()) {
+        eprintln!("kyuta-operator: {old} is set but no longer read: the setting is now {new}");
+    }
+    let filter = EnvFilter::new(&args.log_level);
     // Colours only on a terminal, never in a file or a pod's log.
     let ansi = std::io::stdout().is_terminal();
-    if args.log_format == "json" {
+    if args.log_format == LogFormat::Json {
         tracing_subscriber::fmt()
             .json()
             .with_ansi(ansi)

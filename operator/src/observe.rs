@@ -12,7 +12,7 @@ use kube::{Client, ResourceExt};
 use kyuta_crds::KyutaCluster;
 use kyuta_crds::cluster::{ConnectionRef, GatewayInfo, KyutaClusterStatus, redact_userinfo};
 use kyuta_crds::contract::{ShardLayout, env, labels, ordinal_from_pod_name};
-use redis::aio::MultiplexedConnection;
+use kyuta_redis::Conn;
 
 use crate::context::Context;
 use crate::decide::{
@@ -37,7 +37,7 @@ pub struct Observed {
     /// The generations those StatefulSets run.
     pub generations: Vec<GenerationState>,
     /// A connection to the cluster's Redis, when it has one and it answered.
-    pub redis: Option<MultiplexedConnection>,
+    pub redis: Option<Conn>,
     /// The Redis URL (to forget its connection after a failure).
     pub redis_url: Option<String>,
     /// Discord's gateway info (fresh, or the last answer while Discord is unreachable).

@@ -183,6 +183,9 @@ pub fn worker_env(kc: &KyutaCluster, plan: &GenerationPlan) -> Vec<EnvVar> {
     if let Some(l) = &spec.worker.log_level {
         out.push(value(env::LOG_LEVEL, l.clone()));
     }
+    if let Some(f) = spec.worker.log_format {
+        out.push(value(env::LOG_FORMAT, f.as_str()));
+    }
     out
 }
 
@@ -257,8 +260,17 @@ pub fn statefulset(kc: &KyutaCluster, plan: &GenerationPlan) -> StatefulSet {
         working_dir: Some("/data".into()),
         ..Container::default()
     };
-    let mut pod_labels = object_labels(&cluster, plan);
+    let pod = &kc.spec.worker.pod;
+    // The spec's extra labels and annotations first, so the operator's own keep their values.
+    let mut pod_labels = pod.labels.clone();
+    pod_labels.extend(object_labels(&cluster, plan));
     pod_labels.remove(labels::MANAGED_BY);
+    let mut pod_annotations = pod.annotations.clone();
+    pod_annotations.extend([
+        ("prometheus.io/scrape".to_owned(), "true".to_owned()),
+        ("prometheus.io/port".to_owned(), METRICS_PORT.to_string()),
+    ]);
+    let non_empty = |v: &BTreeMap<String, String>| (!v.is_empty()).then(|| v.clone());
     StatefulSet {
         metadata: meta.clone(),
         spec: Some(StatefulSetSpec {
@@ -278,10 +290,7 @@ pub fn statefulset(kc: &KyutaCluster, plan: &GenerationPlan) -> StatefulSet {
             template: PodTemplateSpec {
                 metadata: Some(ObjectMeta {
                     labels: Some(pod_labels),
-                    annotations: Some(BTreeMap::from([
-                        ("prometheus.io/scrape".to_owned(), "true".to_owned()),
-                        ("prometheus.io/port".to_owned(), METRICS_PORT.to_string()),
-                    ])),
+                    annotations: Some(pod_annotations),
                     ..ObjectMeta::default()
                 }),
                 spec: Some(PodSpec {
@@ -305,6 +314,12 @@ pub fn statefulset(kc: &KyutaCluster, plan: &GenerationPlan) -> StatefulSet {
                         empty_dir: Some(EmptyDirVolumeSource::default()),
                         ..Volume::default()
                     }]),
+                    image_pull_secrets: non_empty_vec(&pod.image_pull_secrets),
+                    node_selector: non_empty(&pod.node_selector),
+                    tolerations: non_empty_vec(&pod.tolerations),
+                    affinity: pod.affinity.clone(),
+                    topology_spread_constraints: non_empty_vec(&pod.topology_spread_constraints),
+                    priority_class_name: pod.priority_class_name.clone(),
                     ..PodSpec::default()
                 }),
             },
@@ -312,6 +327,10 @@ pub fn statefulset(kc: &KyutaCluster, plan: &GenerationPlan) -> StatefulSet {
         }),
         status: None,
     }
+}
+
+fn non_empty_vec<T: Clone>(v: &[T]) -> Option<Vec<T>> {
+    (!v.is_empty()).then(|| v.to_vec())
 }
 
 /// The headless Service of one generation (stable pod DNS names, metrics discovery).

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use kyuta_crds::contract::{load_fields, redis_keys};
-use redis::aio::MultiplexedConnection;
+use kyuta_redis::Conn;
 
 use crate::decide::{GatewayClosed, Load};
 use crate::error::{Error, Result};
@@ -20,10 +20,19 @@ async fn timed<T>(f: impl Future<Output = redis::RedisResult<T>>) -> Result<T> {
         .map_err(Error::from)
 }
 
-/// Opens a connection to `url`.
-pub async fn connect(url: &str) -> Result<MultiplexedConnection> {
-    let client = redis::Client::open(url)?;
-    timed(client.get_multiplexed_async_connection()).await
+/// Opens a connection to `url`: one server or a Redis Cluster (`kyuta_redis`).
+pub async fn connect(url: &str) -> Result<Conn> {
+    let options = kyuta_redis::Options {
+        response_timeout: REDIS_TIMEOUT,
+        open_timeout: REDIS_TIMEOUT,
+        ..kyuta_redis::Options::default()
+    };
+    kyuta_redis::connect(url, &options)
+        .await
+        .map_err(|e| match e {
+            kyuta_redis::OpenError::Timeout => Error::RedisTimeout(REDIS_TIMEOUT),
+            kyuta_redis::OpenError::Url(e) | kyuta_redis::OpenError::Redis(e) => Error::from(e),
+        })
 }
 
 /// The operator's Redis connections, one per URL, kept across reconciles (a reconcile does
@@ -31,12 +40,12 @@ pub async fn connect(url: &str) -> Result<MultiplexedConnection> {
 /// reconcile opens a new one.
 #[derive(Default)]
 pub struct Connections {
-    open: tokio::sync::Mutex<HashMap<String, MultiplexedConnection>>,
+    open: tokio::sync::Mutex<HashMap<String, Conn>>,
 }
 
 impl Connections {
     /// The connection to `url`, opened if there is none.
-    pub async fn get(&self, url: &str) -> Result<MultiplexedConnection> {
+    pub async fn get(&self, url: &str) -> Result<Conn> {
         if let Some(con) = self.open.lock().await.get(url) {
             return Ok(con.clone());
         }
@@ -63,7 +72,7 @@ type LoadRow = (Option<u64>, Option<u64>, Option<i64>, Option<u16>);
 /// not fresh ([`Load::complete`] is false then); with no fresh hash at all both figures are
 /// `None` (unknown, not zero).
 pub async fn read_load(
-    con: &mut MultiplexedConnection,
+    con: &mut Conn,
     cluster: &str,
     shard_total: u32,
     now_unix: i64,
@@ -123,11 +132,7 @@ pub async fn read_load(
 }
 
 /// Records which generation answers interactions.
-pub async fn set_active_generation(
-    con: &mut MultiplexedConnection,
-    cluster: &str,
-    generation: u32,
-) -> Result<()> {
+pub async fn set_active_generation(con: &mut Conn, cluster: &str, generation: u32) -> Result<()> {
     timed(
         redis::cmd("SET")
             .arg(redis_keys::active_generation(cluster))
@@ -138,10 +143,7 @@ pub async fn set_active_generation(
 }
 
 /// The generation Redis names as active, if any.
-pub async fn active_generation(
-    con: &mut MultiplexedConnection,
-    cluster: &str,
-) -> Result<Option<u32>> {
+pub async fn active_generation(con: &mut Conn, cluster: &str) -> Result<Option<u32>> {
     timed(
         redis::cmd("GET")
             .arg(redis_keys::active_generation(cluster))
@@ -150,23 +152,16 @@ pub async fn active_generation(
     .await
 }
 
-/// Deletes every key under `kyuta:{cluster}:` with SCAN + UNLINK (never KEYS, so Redis is
-/// not blocked). Returns how many keys were deleted.
-pub async fn delete_cluster_keys(con: &mut MultiplexedConnection, cluster: &str) -> Result<u64> {
-    let pattern = format!("{}*", glob_escape(&redis_keys::cluster_prefix(cluster)));
+/// Deletes every key of `cluster` (under [`redis_keys::cluster_prefix`]) with SCAN + UNLINK
+/// (never KEYS, so Redis is not blocked); on a Redis Cluster the scan runs on the node that
+/// owns the cluster's hash tag. Returns how many keys were deleted.
+pub async fn delete_cluster_keys(con: &mut Conn, cluster: &str) -> Result<u64> {
+    let prefix = redis_keys::cluster_prefix(cluster);
+    let pattern = format!("{}*", glob_escape(&prefix));
     let mut cursor: u64 = 0;
     let mut deleted = 0u64;
     loop {
-        let (next, keys): (u64, Vec<String>) = timed(
-            redis::cmd("SCAN")
-                .arg(cursor)
-                .arg("MATCH")
-                .arg(&pattern)
-                .arg("COUNT")
-                .arg(500)
-                .query_async(con),
-        )
-        .await?;
+        let (next, keys) = timed(con.scan_step(&prefix, &pattern, cursor, 500)).await?;
         if !keys.is_empty() {
             let n: u64 = timed(redis::cmd("UNLINK").arg(&keys).query_async(con)).await?;
             deleted += n;

@@ -2,7 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase, SessionStartLimit, ShardCount};
+use kyuta_crds::cluster::{
+    GatewayInfo, KyutaClusterSpec, Phase, SessionStartLimit, ShardCount, StorageMode,
+};
 use kyuta_operator::decide::{
     Action, Current, FailedReshard, GenerationPlan, GenerationState, Load, Refusal, StoreActive,
     after_store_write, desired_state, reshard_deadline_from, reshard_deadline_secs, shard_total,
@@ -13,7 +15,8 @@ fn spec() -> KyutaClusterSpec {
     serde_json::from_value(serde_json::json!({
         "tokenSecretRef": {"name": "bot", "key": "token"},
         "worker": {"image": "kyuta-worker:dev"},
-        "redis": {"url": "redis://redis:6379"}
+        "redis": {"url": "redis://redis:6379"},
+        "mongodb": {"url": "mongodb://mongodb:27017/kyuta"}
     }))
     .unwrap()
 }
@@ -948,6 +951,46 @@ fn more_than_one_pod_without_redis_is_refused(
         None => {
             assert_eq!(d.action, Action::Start, "{}", d.message);
             assert_eq!(d.active.unwrap().replicas, 1);
+        }
+    }
+}
+
+#[rstest]
+#[case::three_pods_without_mongodb(2, None, Some(3))]
+#[case::three_pods_on_ephemeral_storage(2, Some(StorageMode::Ephemeral), None)]
+#[case::one_pod_without_mongodb(6, None, None)]
+fn more_than_one_pod_without_mongodb_needs_ephemeral_storage(
+    #[case] spp: u32,
+    #[case] storage: Option<StorageMode>,
+    #[case] refused_pods: Option<u32>,
+) {
+    let mut s = spec();
+    s.mongodb = None;
+    s.storage = storage;
+    s.shards_per_pod = spp;
+    let d = desired_state(
+        &s,
+        Some(&gw(6, 1000)),
+        &Load::unknown(),
+        &current(&[], None),
+    );
+    match refused_pods {
+        Some(pods) => {
+            assert_eq!(d.action, Action::RefuseSpec, "{}", d.message);
+            assert_eq!(d.phase, Phase::Degraded);
+            assert_eq!(d.refusal, Some(Refusal::NoMongoDB { pods }));
+            assert_eq!(d.refusal.unwrap().reason(), "MongoDBRequired");
+            assert!(!d.refusal.unwrap().applies(), "nothing is rolled out");
+            assert!(d.active.is_none() && d.next.is_none());
+            assert!(
+                d.message.contains("spec.mongodb") && d.message.contains("storage: Ephemeral"),
+                "{}",
+                d.message
+            );
+        }
+        None => {
+            assert_eq!(d.action, Action::Start, "{}", d.message);
+            assert!(d.refusal.is_none(), "{}", d.message);
         }
     }
 }

@@ -82,3 +82,66 @@ fn readiness_survives_a_reconnect() {
     );
     assert_eq!(probe.success_threshold.unwrap_or(1), 1);
 }
+
+#[test]
+fn worker_pod_fields_and_log_format_reach_the_pods() {
+    let mut kc = cluster();
+    let spec: kyuta_crds::cluster::WorkerSpec = serde_json::from_value(serde_json::json!({
+        "image": "ghcr.io/kyuta-bot/kyuta-worker:0.1.0",
+        "logFormat": "json",
+        "pod": {
+            "imagePullSecrets": [{"name": "registry"}],
+            "nodeSelector": {"kubernetes.io/os": "linux"},
+            "tolerations": [{"key": "bots", "operator": "Exists", "effect": "NoSchedule"}],
+            "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": [{"key": "pool", "operator": "In", "values": ["bots"]}]}]
+            }}},
+            "topologySpreadConstraints": [{"maxSkew": 1, "topologyKey": "topology.kubernetes.io/zone", "whenUnsatisfiable": "ScheduleAnyway"}],
+            "labels": {"team": "trust", "app.kubernetes.io/name": "mine"},
+            "annotations": {"owner": "trust@example.com", "prometheus.io/port": "1"},
+            "priorityClassName": "bots-high"
+        }
+    }))
+    .unwrap();
+    kc.spec.worker = spec;
+    let sts = serde_json::to_value(render::statefulset(&kc, &PLAN)).unwrap();
+    let pod = &sts["spec"]["template"];
+    let s = &pod["spec"];
+    assert_eq!(s["imagePullSecrets"][0]["name"], "registry");
+    assert_eq!(s["nodeSelector"]["kubernetes.io/os"], "linux");
+    assert_eq!(s["tolerations"][0]["key"], "bots");
+    assert_eq!(
+        s["affinity"]["nodeAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+            [0]["matchExpressions"][0]["values"][0],
+        "bots"
+    );
+    assert_eq!(s["topologySpreadConstraints"][0]["maxSkew"], 1);
+    assert_eq!(s["priorityClassName"], "bots-high");
+    let labels = &pod["metadata"]["labels"];
+    assert_eq!(labels["team"], "trust");
+    assert_eq!(
+        labels["app.kubernetes.io/name"], "kyuta-worker",
+        "the operator's own labels keep their values: {labels}"
+    );
+    let annotations = &pod["metadata"]["annotations"];
+    assert_eq!(annotations["owner"], "trust@example.com");
+    assert_eq!(annotations["prometheus.io/port"], "9000");
+    let env = s["containers"][0]["env"].as_array().unwrap();
+    assert!(
+        env.iter()
+            .any(|e| e["name"] == kyuta_crds::contract::env::LOG_FORMAT && e["value"] == "json"),
+        "{env:?}"
+    );
+    // Unset, nothing of it is rendered.
+    let plain = serde_json::to_value(render::statefulset(&cluster(), &PLAN)).unwrap();
+    let s = &plain["spec"]["template"]["spec"];
+    for field in [
+        "imagePullSecrets",
+        "nodeSelector",
+        "tolerations",
+        "affinity",
+        "priorityClassName",
+    ] {
+        assert!(s.get(field).is_none(), "{field}: {s}");
+    }
+}

@@ -37,6 +37,10 @@ pub fn sim_config(guilds: u64, shards: u32) -> SimConfig {
         identify_window: Duration::from_millis(WINDOW_MS),
         heartbeat_interval: Duration::from_millis(1000),
         session_start_total: SESSION_STARTS,
+        // Routes without a limit of their own (GET /users/@me, /applications/@me, command
+        // registration, member reads; 5 per window by default) get 50: the workers of one test
+        // call them more often than one bot at rest would. The routes Discord limits on their
+        // own (messages, bans, member edits, DMs) keep their real limits.
         route_limit: 50,
         ..SimConfig::default()
     }

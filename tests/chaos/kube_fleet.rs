@@ -33,7 +33,7 @@ use crate::fleet::{TOKEN, sim_config};
 use crate::procs::{RedisServer, signal};
 use crate::proxy::Proxy;
 
-/// The KyutaCluster's name in every scenario (its Redis keys are under `kyuta:bot:`).
+/// The KyutaCluster's name in every scenario (its Redis keys are under `kyuta:{bot}:`).
 pub const CLUSTER: &str = "bot";
 
 /// The identify window of the simulator and the workers of this fleet (Discord: 5 s). Twice
@@ -226,7 +226,7 @@ impl KubeFleet {
             env: BTreeMap::from([
                 ("KUBECONFIG".to_owned(), kubeconfig.display().to_string()),
                 (
-                    "RUST_LOG".to_owned(),
+                    "KYUTA_LOG_LEVEL".to_owned(),
                     "kyuta_operator=debug,info".to_owned(),
                 ),
             ]),
@@ -300,6 +300,7 @@ impl KubeFleet {
                 "shardsPerPod": per_pod,
                 "autoscaling": autoscaling,
                 "redis": {"url": format!("redis://127.0.0.1:{}", self.operator_redis.port)},
+                "storage": "Ephemeral",
                 "discord": {"apiUrl": self.sim.api_url(), "gatewayUrl": self.sim.gateway_url()}
             }
         });

@@ -4,7 +4,7 @@
 //! the Pods the controller-manager makes from the operator's StatefulSets and runs one
 //! `kyuta-worker` process per Pod with that Pod's environment resolved (`secretKeyRef` from
 //! the Secret, `fieldRef metadata.name` → the Pod's name). Like a node it adds what belongs to
-//! the node, not the Pod: free ports for `METRICS_PORT` and `HEALTH_CHECK_PORT` (processes
+//! the node, not the Pod: free ports for `KYUTA_METRICS_PORT` and `KYUTA_HEALTH_PORT` (processes
 //! share 127.0.0.1), `KYUTA_BIND_ADDRESS=127.0.0.1`, a fresh working directory for the Pod's
 //! `emptyDir`, and the simulator's scaled identify window (`KYUTA_IDENTIFY_WINDOW_MS`). It
 //! polls each worker's `/ready` and writes the Pod's status (phase Running, condition Ready)
@@ -97,7 +97,7 @@ pub struct RunningPod {
     pub health: SocketAddr,
     /// The worker's generation (`KYUTA_GENERATION`), 0 when not set.
     pub generation: u32,
-    /// The generation's shard total (`SHARD_COUNT`).
+    /// The generation's shard total (`KYUTA_SHARD_COUNT`).
     pub shard_total: u32,
     /// The shards the Pod owns in its layout.
     pub range: std::ops::Range<u32>,

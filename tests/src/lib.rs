@@ -55,6 +55,47 @@ pub fn redis_url() -> String {
     require_env("REDIS_URL", "Redis")
 }
 
+/// A seed node of the test environment's three-master Redis Cluster (`REDIS_CLUSTER_URL`).
+#[must_use]
+pub fn redis_cluster_url() -> String {
+    require_env("REDIS_CLUSTER_URL", "the Redis Cluster")
+}
+
+/// A [`kyuta_redis::Conn`] to `url` (one server or a cluster, as the workers open it).
+///
+/// # Panics
+/// When `url` does not answer, naming the command that starts the test environment.
+pub async fn redis_conn(url: &str) -> kyuta_redis::Conn {
+    kyuta_redis::connect(url, &kyuta_redis::Options::default())
+        .await
+        .unwrap_or_else(|e| unreachable_panic("Redis", url, &e))
+}
+
+/// Deletes every key of `cluster` through `conn` (one server or a cluster), with SCAN on
+/// the node that holds the cluster's hash tag.
+pub async fn redis_forget_keys(conn: &mut kyuta_redis::Conn, cluster: &str) {
+    let prefix = kyuta_crds::contract::redis_keys::cluster_prefix(cluster);
+    let pattern = format!("{prefix}*");
+    let mut cursor = 0;
+    loop {
+        let (next, keys) = conn
+            .scan_step(&prefix, &pattern, cursor, 500)
+            .await
+            .expect("scan the cluster's keys");
+        if !keys.is_empty() {
+            let _: i64 = redis::cmd("DEL")
+                .arg(&keys)
+                .query_async(conn)
+                .await
+                .expect("delete the cluster's keys");
+        }
+        if next == 0 {
+            return;
+        }
+        cursor = next;
+    }
+}
+
 /// The MongoDB URI of the test environment (FerretDB).
 #[must_use]
 pub fn mongo_uri() -> String {

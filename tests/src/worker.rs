@@ -410,11 +410,11 @@ pub fn sim_worker_env(sim: &kyuta_sim::Sim, token: &str, dir: &Path) -> BTreeMap
         env.insert(k.to_owned(), v);
     };
     set("DISCORD_TOKEN", token.to_owned());
-    set("DISCORD_API_URL", sim.api_url());
-    set("DISCORD_GATEWAY_URL", sim.gateway_url());
+    set("KYUTA_DISCORD_API_URL", sim.api_url());
+    set("KYUTA_DISCORD_GATEWAY_URL", sim.gateway_url());
     set("KYUTA_BIND_ADDRESS", "127.0.0.1".to_owned());
-    set("METRICS_PORT", free_port().to_string());
-    set("HEALTH_CHECK_PORT", free_port().to_string());
+    set("KYUTA_METRICS_PORT", free_port().to_string());
+    set("KYUTA_HEALTH_PORT", free_port().to_string());
     set(
         "KYUTA_STORE_PATH",
         dir.join("kyuta.redb").display().to_string(),
@@ -424,7 +424,7 @@ pub fn sim_worker_env(sim: &kyuta_sim::Sim, token: &str, dir: &Path) -> BTreeMap
         dir.join("sessions.json").display().to_string(),
     );
     set("KYUTA_SHUTDOWN_GRACE_SECS", "3".to_owned());
-    set("LOG_LEVEL", "info".to_owned());
+    set("KYUTA_LOG_LEVEL", "info".to_owned());
     env
 }
 
@@ -445,7 +445,7 @@ pub struct WorkerProcess {
 
 impl WorkerProcess {
     /// Starts the binary in `dir` (its working directory) with exactly `env` (plus `PATH`).
-    /// `env` must hold `METRICS_PORT` and `HEALTH_CHECK_PORT` (see [`sim_worker_env`]). Logs
+    /// `env` must hold `KYUTA_METRICS_PORT` and `KYUTA_HEALTH_PORT` (see [`sim_worker_env`]). Logs
     /// are appended to `dir/NAME.stdout` and `dir/NAME.stderr`.
     ///
     /// # Panics
@@ -457,8 +457,8 @@ impl WorkerProcess {
                 .and_then(|p| p.parse().ok())
                 .unwrap_or_else(|| panic!("{k} must be set to a port"))
         };
-        let health_addr = SocketAddr::from(([127, 0, 0, 1], port("HEALTH_CHECK_PORT")));
-        let metrics_addr = SocketAddr::from(([127, 0, 0, 1], port("METRICS_PORT")));
+        let health_addr = SocketAddr::from(([127, 0, 0, 1], port("KYUTA_HEALTH_PORT")));
+        let metrics_addr = SocketAddr::from(([127, 0, 0, 1], port("KYUTA_METRICS_PORT")));
         let stdout = dir.join(format!("{name}.stdout"));
         let stderr = dir.join(format!("{name}.stderr"));
         let open = |p: &Path| {

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use kyuta_crds::contract::redis_keys;
 use kyuta_worker::automod::counters::{CounterKey, CounterOp, Subject};
 use kyuta_worker::automod::{
     Action, AutomodConfig, Counters, Engine, GuildRules, LocalCounters, MemberContext,
@@ -31,7 +32,7 @@ async fn cleanup(cluster: &str) {
     let client = redis::Client::open(kyuta_tests::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("kyuta:{cluster}:*"))
+        .arg(format!("{}*", redis_keys::cluster_prefix(cluster)))
         .query_async(&mut conn)
         .await
         .unwrap();
@@ -99,17 +100,17 @@ async fn redis_counters_agree_with_in_process_counters() {
     let client = redis::Client::open(kyuta_tests::redis_url()).unwrap();
     let mut conn = client.get_multiplexed_async_connection().await.unwrap();
     let mut keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("kyuta:{cl}:automod:*"))
+        .arg(format!("kyuta:{{{cl}}}:automod:*"))
         .query_async(&mut conn)
         .await
         .unwrap();
     keys.sort();
     assert!(
-        keys.contains(&format!("kyuta:{cl}:automod:5:r:user:7")),
+        keys.contains(&format!("kyuta:{{{cl}}}:automod:5:r:user:7")),
         "{keys:?}"
     );
     assert!(
-        keys.contains(&format!("kyuta:{cl}:automod:5:r:joins")),
+        keys.contains(&format!("kyuta:{{{cl}}}:automod:5:r:joins")),
         "{keys:?}"
     );
     // Every key expires on its own.

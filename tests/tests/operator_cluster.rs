@@ -111,6 +111,7 @@ impl World {
                 "shards": {"count": shards},
                 "shardsPerPod": spp,
                 "redis": {"url": redis_url()},
+                "storage": "Ephemeral",
                 "discord": {"apiUrl": self.sim.api_url(), "gatewayUrl": self.sim.gateway_url()}
             }
         })
@@ -262,14 +263,14 @@ async fn recommended_six_with_two_per_pod_makes_three_pods() {
     let spec = sts.spec.clone().unwrap();
     assert_eq!(spec.replicas, Some(3));
     let env = env_of(&sts);
-    assert_eq!(env["SHARD_COUNT"], json!("6"));
+    assert_eq!(env["KYUTA_SHARD_COUNT"], json!("6"));
     assert_eq!(env["KYUTA_SHARDS_PER_POD"], json!("2"));
     assert_eq!(env["KYUTA_GENERATION"], json!("1"));
     assert_eq!(env["KYUTA_CLUSTER"], json!("six"));
-    assert_eq!(env["DISCORD_API_URL"], json!(w.sim.api_url()));
+    assert_eq!(env["KYUTA_DISCORD_API_URL"], json!(w.sim.api_url()));
     assert_eq!(env["REDIS_URL"], json!(redis_url()));
     assert_eq!(
-        env["POD_NAME"]["fieldRef"]["fieldPath"],
+        env["KYUTA_POD_NAME"]["fieldRef"]["fieldPath"],
         json!("metadata.name")
     );
     assert_eq!(env["DISCORD_TOKEN"]["secretKeyRef"]["name"], json!("bot"));
@@ -420,7 +421,7 @@ async fn recommended_six_with_two_per_pod_makes_three_pods() {
     })
     .await;
     let left: Vec<String> = redis::cmd("KEYS")
-        .arg("kyuta:six:*")
+        .arg("kyuta:{six}:*")
         .query_async(&mut redis)
         .await
         .unwrap();
@@ -495,6 +496,15 @@ async fn invalid_specs_are_refused_by_the_api_server() {
             "bot.presence is kind:text entries",
         ),
         (json!({"bot": {"status": "away"}}), "bot.status"),
+        (
+            json!({"storage": "MongoDB"}),
+            "storage: MongoDB needs spec.mongodb",
+        ),
+        (json!({"storage": "Disk"}), "storage"),
+        (
+            json!({"worker": {"image": "kyuta-worker:test", "logFormat": "yaml"}}),
+            "logFormat",
+        ),
     ];
     let spec_with = |extra: &serde_json::Value| {
         let mut spec = json!({
@@ -624,7 +634,7 @@ async fn reshard_starts_beside_then_switches_and_retires() {
     w.apply_cluster(w.cluster_json("grow", json!(8), 2)).await;
     let sts = w.statefulset("grow-g2").await;
     assert_eq!(sts.spec.as_ref().unwrap().replicas, Some(4));
-    assert_eq!(env_of(&sts)["SHARD_COUNT"], json!("8"));
+    assert_eq!(env_of(&sts)["KYUTA_SHARD_COUNT"], json!("8"));
     let status = w
         .status_where("grow", "Resharding", |s| s.phase == Phase::Resharding)
         .await;

@@ -199,6 +199,7 @@ impl Fleet {
                 "shards": {"count": shards},
                 "shardsPerPod": shards_per_pod,
                 "redis": {"url": redis_url()},
+                "storage": "Ephemeral",
                 "discord": {"apiUrl": self.sim.api_url(), "gatewayUrl": self.sim.gateway_url()}
             }
         });

@@ -118,6 +118,7 @@ async fn metrics_count_reconciles_decisions_and_errors_by_kind() {
                 "worker": {"image": "kyuta-worker:test"},
                 "shardsPerPod": 1,
                 "redis": {"url": url},
+                "storage": "Ephemeral",
                 "discord": {"apiUrl": sim.api_url(), "gatewayUrl": sim.gateway_url()}
             }
         });

@@ -23,7 +23,7 @@ fn spawn(dir: &std::path::Path, name: &str, lease: &str) -> Replica {
     let child = tokio::process::Command::new(operator_binary())
         .env_clear()
         .env("KUBECONFIG", kubeconfig())
-        .env("RUST_LOG", "info")
+        .env("KYUTA_LOG_LEVEL", "info")
         .args([
             "--metrics-addr",
             &addr.to_string(),

@@ -40,6 +40,10 @@ async fn start_sim(shards: u32, guilds: u64) -> Sim {
         members_per_guild: 10,
         heartbeat_interval: Duration::from_millis(1000),
         identify_window: Duration::from_millis(500),
+        // Routes without a limit of their own (GET /users/@me, /applications/@me, command
+        // registration, member reads; 5 per window by default) get 50: the workers of one test
+        // call them more often than one bot at rest would. The routes Discord limits on their
+        // own (messages, bans, member edits, DMs) keep their real limits.
         route_limit: 50,
         ..SimConfig::default()
     })

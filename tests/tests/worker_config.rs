@@ -13,8 +13,8 @@ const TOKEN: &str = "MTIz.config-test-token.c3VwZXJzZWNyZXQ";
 fn base_env() -> BTreeMap<String, String> {
     BTreeMap::from([
         ("DISCORD_TOKEN".to_owned(), TOKEN.to_owned()),
-        ("METRICS_PORT".to_owned(), free_port().to_string()),
-        ("HEALTH_CHECK_PORT".to_owned(), free_port().to_string()),
+        ("KYUTA_METRICS_PORT".to_owned(), free_port().to_string()),
+        ("KYUTA_HEALTH_PORT".to_owned(), free_port().to_string()),
         ("KYUTA_BIND_ADDRESS".to_owned(), "127.0.0.1".to_owned()),
     ])
 }
@@ -60,18 +60,26 @@ fn assert_refused(run: &WorkerRun, setting: &str, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn invalid_settings_exit_2_naming_the_setting() {
     let cases: &[(&str, &str, &str)] = &[
-        ("SHARD_COUNT", "lots", "SHARD_COUNT"),
-        ("SHARD_COUNT", "0", "SHARD_COUNT"),
-        ("PREFIX", "k !", "PREFIX"),
-        ("DISCORD_API_URL", "ftp://127.0.0.1:1", "DISCORD_API_URL"),
+        ("KYUTA_SHARD_COUNT", "lots", "KYUTA_SHARD_COUNT"),
+        ("KYUTA_SHARD_COUNT", "0", "KYUTA_SHARD_COUNT"),
+        ("KYUTA_PREFIX", "k !", "KYUTA_PREFIX"),
         (
-            "DISCORD_GATEWAY_URL",
-            "http://127.0.0.1:1",
-            "DISCORD_GATEWAY_URL",
+            "KYUTA_DISCORD_API_URL",
+            "ftp://127.0.0.1:1",
+            "KYUTA_DISCORD_API_URL",
         ),
-        ("METRICS_PORT", "99999", "METRICS_PORT"),
-        ("LOG_LEVEL", "kyuta=[[", "LOG_LEVEL"),
-        ("MAX_CONCURRENT_COMMANDS", "0", "MAX_CONCURRENT_COMMANDS"),
+        (
+            "KYUTA_DISCORD_GATEWAY_URL",
+            "http://127.0.0.1:1",
+            "KYUTA_DISCORD_GATEWAY_URL",
+        ),
+        ("KYUTA_METRICS_PORT", "99999", "KYUTA_METRICS_PORT"),
+        ("KYUTA_LOG_LEVEL", "kyuta=[[", "KYUTA_LOG_LEVEL"),
+        (
+            "KYUTA_MAX_CONCURRENT_COMMANDS",
+            "0",
+            "KYUTA_MAX_CONCURRENT_COMMANDS",
+        ),
         ("REDIS_URL", "127.0.0.1:6379", "REDIS_URL"),
         ("KYUTA_CLUSTER", "Not_A_Name", "KYUTA_CLUSTER"),
         ("KYUTA_SHARDS_PER_POD", "0", "KYUTA_SHARDS_PER_POD"),
@@ -86,7 +94,7 @@ async fn invalid_settings_exit_2_naming_the_setting() {
             "presences",
             "KYUTA_PRIVILEGED_INTENTS",
         ),
-        ("CLIENT_ID", "me", "CLIENT_ID"),
+        ("KYUTA_CLIENT_ID", "me", "KYUTA_CLIENT_ID"),
         ("KYUTA_PRESENCE", "servers", "KYUTA_PRESENCE"),
         ("KYUTA_PRESENCE", "watching:{guild}", "KYUTA_PRESENCE"),
         ("KYUTA_PRESENCE_STATUS", "away", "KYUTA_PRESENCE_STATUS"),
@@ -106,7 +114,7 @@ async fn invalid_settings_exit_2_naming_the_setting() {
 
     // Settings that are fine alone but not together.
     let mut env = base_env();
-    env.insert("SHARD_COUNT".into(), "8".into());
+    env.insert("KYUTA_SHARD_COUNT".into(), "8".into());
     env.insert("KYUTA_SHARDS_PER_POD".into(), "4".into());
     env.insert("KYUTA_POD_ORDINAL".into(), "2".into());
     let run = run_worker_to_exit(dir.path(), &env, &[], Duration::from_secs(30)).await;
@@ -114,16 +122,16 @@ async fn invalid_settings_exit_2_naming_the_setting() {
 
     let mut env = base_env();
     env.insert("KYUTA_SHARDS_PER_POD".into(), "4".into());
-    env.insert("POD_NAME".into(), "kyuta-worker".into());
+    env.insert("KYUTA_POD_NAME".into(), "kyuta-worker".into());
     let run = run_worker_to_exit(dir.path(), &env, &[], Duration::from_secs(30)).await;
-    assert_refused(&run, "POD_NAME", "pod name without an ordinal");
+    assert_refused(&run, "KYUTA_POD_NAME", "pod name without an ordinal");
 
     let mut env = base_env();
     let port = free_port().to_string();
-    env.insert("METRICS_PORT".into(), port.clone());
-    env.insert("HEALTH_CHECK_PORT".into(), port);
+    env.insert("KYUTA_METRICS_PORT".into(), port.clone());
+    env.insert("KYUTA_HEALTH_PORT".into(), port);
     let run = run_worker_to_exit(dir.path(), &env, &[], Duration::from_secs(30)).await;
-    assert_refused(&run, "HEALTH_CHECK_PORT", "one port for metrics and health");
+    assert_refused(&run, "KYUTA_HEALTH_PORT", "one port for metrics and health");
 
     // A flag is named by its environment variable too.
     let run = run_worker_to_exit(
@@ -133,12 +141,12 @@ async fn invalid_settings_exit_2_naming_the_setting() {
         Duration::from_secs(30),
     )
     .await;
-    assert_refused(&run, "SHARD_COUNT", "--shard-count lots");
+    assert_refused(&run, "KYUTA_SHARD_COUNT", "--shard-count lots");
 
     // A .env file in the working directory is read like the environment.
-    std::fs::write(dir.path().join(".env"), "PREFIX=\"a b\"\n").unwrap();
+    std::fs::write(dir.path().join(".env"), "KYUTA_PREFIX=\"a b\"\n").unwrap();
     let run = run_worker_to_exit(dir.path(), &base_env(), &[], Duration::from_secs(30)).await;
-    assert_refused(&run, "PREFIX", ".env with PREFIX=\"a b\"");
+    assert_refused(&run, "KYUTA_PREFIX", ".env with KYUTA_PREFIX=\"a b\"");
     std::fs::remove_file(dir.path().join(".env")).unwrap();
 }
 
@@ -163,7 +171,7 @@ async fn the_token_is_never_printed() {
     // Given as a flag with another setting wrong: the error is about the other setting.
     let mut env = base_env();
     env.remove("DISCORD_TOKEN");
-    env.insert("SHARD_COUNT".into(), "-3".into());
+    env.insert("KYUTA_SHARD_COUNT".into(), "-3".into());
     let run = run_worker_to_exit(
         dir.path(),
         &env,
@@ -171,7 +179,11 @@ async fn the_token_is_never_printed() {
         Duration::from_secs(30),
     )
     .await;
-    assert_refused(&run, "SHARD_COUNT", "--discord-token with SHARD_COUNT=-3");
+    assert_refused(
+        &run,
+        "KYUTA_SHARD_COUNT",
+        "--discord-token with KYUTA_SHARD_COUNT=-3",
+    );
 
     // Redis unreachable, with a password in its URL: a startup error (exit 1) naming
     // REDIS_URL, neither the token nor the password in it.
@@ -181,7 +193,9 @@ async fn the_token_is_never_printed() {
         "REDIS_URL".into(),
         format!("redis://kyuta:hunter2-redis-pw@127.0.0.1:{port}"),
     );
-    env.insert("LOG_LEVEL".into(), "debug".into());
+    env.insert("KYUTA_LOG_LEVEL".into(), "debug".into());
+    // A name from before the KYUTA_ prefix is not read, and the worker says which name to use.
+    env.insert("SHARD_COUNT".into(), "8".into());
     let run = run_worker_to_exit(dir.path(), &env, &[], Duration::from_secs(60)).await;
     assert_eq!(
         run.code,
@@ -191,6 +205,13 @@ async fn the_token_is_never_printed() {
         run.stderr
     );
     assert!(run.stderr.contains("REDIS_URL"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains(
+            "SHARD_COUNT is set but no longer read: the setting is now KYUTA_SHARD_COUNT"
+        ),
+        "{}",
+        run.stderr
+    );
     assert_no_secret(&run, TOKEN, "Redis unreachable");
     assert_no_secret(&run, "hunter2-redis-pw", "Redis unreachable");
 
@@ -204,7 +225,7 @@ async fn the_token_is_never_printed() {
     .await
     .expect("start the simulator");
     let mut env = sim_worker_env(&sim, TOKEN, dir.path());
-    env.insert("LOG_LEVEL".into(), "trace".into());
+    env.insert("KYUTA_LOG_LEVEL".into(), "trace".into());
     let run = run_worker_to_exit(dir.path(), &env, &[], Duration::from_secs(60)).await;
     assert_eq!(
         run.code,

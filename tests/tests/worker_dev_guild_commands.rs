@@ -1,5 +1,5 @@
-//! Slash commands registered in a development guild (`GUILD_ID`) are removed from it once
-//! the worker runs without `GUILD_ID`, so members do not see every command twice.
+//! Slash commands registered in a development guild (`KYUTA_GUILD_ID`) are removed from it once
+//! the worker runs without `KYUTA_GUILD_ID`, so members do not see every command twice.
 
 use std::time::Duration;
 
@@ -53,7 +53,7 @@ async fn guild_copies_are_removed_when_guild_id_is_unset() {
     env.insert("KYUTA_IDENTIFY_WINDOW_MS".into(), "200".into());
 
     // Development: the commands go to the guild only.
-    env.insert("GUILD_ID".into(), guild.to_string());
+    env.insert("KYUTA_GUILD_ID".into(), guild.to_string());
     let mut dev = WorkerProcess::spawn("dev", dir.path(), &env);
     dev.wait_ready(Duration::from_secs(60)).await;
     assert!(
@@ -71,7 +71,7 @@ async fn guild_copies_are_removed_when_guild_id_is_unset() {
         .query_async(&mut con)
         .await
         .unwrap();
-    env.remove("GUILD_ID");
+    env.remove("KYUTA_GUILD_ID");
     let mut prod = WorkerProcess::spawn("prod", dir.path(), &env);
     prod.wait_ready(Duration::from_secs(60)).await;
     let end = std::time::Instant::now() + Duration::from_secs(20);

@@ -10,10 +10,12 @@ use std::time::Duration;
 use kyuta_crds::contract::redis_keys;
 use kyuta_sim::{Sim, SimConfig};
 use kyuta_tests::worker::{
-    GuildCast, SimControl, WorkerProcess, metric_samples, redis_forget_cluster, shard_of,
-    sim_worker_env,
+    GuildCast, SimControl, WorkerProcess, metric_samples, shard_of, sim_worker_env,
 };
-use kyuta_tests::{mongo_client, mongo_uri, redis_connection, redis_url, unique_name};
+use kyuta_tests::{
+    mongo_client, mongo_uri, redis_cluster_url, redis_conn, redis_forget_keys, redis_url,
+    unique_name,
+};
 use serde_json::{Value, json};
 
 const TOKEN: &str = "fleet-test-token-6f1d2c";
@@ -30,6 +32,10 @@ async fn sim(shards: u32, guilds: u64) -> Sim {
         max_concurrency: MAX_CONCURRENCY,
         identify_window: Duration::from_millis(WINDOW_MS),
         heartbeat_interval: Duration::from_millis(1000),
+        // Routes without a limit of their own (GET /users/@me, /applications/@me, command
+        // registration, member reads; 5 per window by default) get 50: the workers of one test
+        // call them more often than one bot at rest would. The routes Discord limits on their
+        // own (messages, bans, member edits, DMs) keep their real limits.
         route_limit: 50,
         ..SimConfig::default()
     })
@@ -41,18 +47,19 @@ async fn sim(shards: u32, guilds: u64) -> Sim {
 fn fleet_env(
     sim: &Sim,
     dir: &Path,
+    redis: &str,
     cluster: &str,
     database: &str,
     ordinal: Option<u32>,
 ) -> BTreeMap<String, String> {
     let mut env = sim_worker_env(sim, TOKEN, dir);
-    env.insert("REDIS_URL".into(), redis_url());
+    env.insert("REDIS_URL".into(), redis.into());
     env.insert("MONGO_URI".into(), mongo_uri());
     env.insert("KYUTA_MONGO_DATABASE".into(), database.into());
     env.insert("KYUTA_CLUSTER".into(), cluster.into());
     env.insert("KYUTA_IDENTIFY_WINDOW_MS".into(), WINDOW_MS.to_string());
     env.insert(
-        "LOG_LEVEL".into(),
+        "KYUTA_LOG_LEVEL".into(),
         "kyuta_worker=debug,twilight_gateway=debug,twilight_http=debug,info".into(),
     );
     if let Some(ordinal) = ordinal {
@@ -135,22 +142,70 @@ fn assert_no_token(w: &WorkerProcess) {
     );
 }
 
-async fn cleanup(cluster: &str, database: &str) {
-    redis_forget_cluster(cluster).await;
+async fn cleanup(redis: &str, cluster: &str, database: &str) {
+    redis_forget_keys(&mut redis_conn(redis).await, cluster).await;
     let _ = mongo_client().await.database(database).drop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_workers_split_eight_shards_and_a_restart_resumes_without_identifying() {
+    split_and_restart(&redis_url(), unique_name("fleet")).await;
+}
+
+/// A cluster name whose keys live on another node than `url`'s, so a worker that talked to
+/// the seed node alone (not as a cluster client) would get MOVED for every key.
+async fn cluster_name_away_from(url: &str) -> String {
+    let mut seed = redis::Client::open(url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap_or_else(|e| panic!("Redis Cluster node {url}: {e}; start it with tests/env/up"));
+    loop {
+        let name = unique_name("fleet");
+        let probe = format!("{}probe", redis_keys::cluster_prefix(&name));
+        let set: redis::RedisResult<()> = redis::cmd("SET")
+            .arg(&probe)
+            .arg(1)
+            .query_async(&mut seed)
+            .await;
+        match set {
+            Err(e) if e.kind() == redis::ErrorKind::Server(redis::ServerErrorKind::Moved) => {
+                return name;
+            }
+            Err(e) => panic!("probing {url}: {e}"),
+            Ok(()) => {
+                let _: i64 = redis::cmd("DEL")
+                    .arg(&probe)
+                    .query_async(&mut seed)
+                    .await
+                    .unwrap();
+            }
+        }
+    }
+}
+
+/// The same fleet on a three-master Redis Cluster: identify locks and budget, leases and
+/// hand-offs, saved sessions, the generation gate and the load all work across its nodes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_redis_cluster_two_workers_split_eight_shards_and_a_restart_resumes() {
+    let url = redis_cluster_url();
+    assert!(
+        redis_conn(&url).await.is_cluster(),
+        "REDIS_CLUSTER_URL ({url}) is not a Redis Cluster; tests/env/up starts one"
+    );
+    let cluster = cluster_name_away_from(&url).await;
+    split_and_restart(&url, cluster).await;
+}
+
+async fn split_and_restart(redis_url: &str, cluster: String) {
     const TOTAL: u32 = 8;
     const GUILDS: u64 = 48;
     let sim = sim(TOTAL, GUILDS).await;
     let control = SimControl::new(sim.addr());
-    let cluster = unique_name("fleet");
     let database = unique_name("fleet").replace('-', "_");
     let dir = tempfile::tempdir().unwrap();
-    let env_a = fleet_env(&sim, dir.path(), &cluster, &database, Some(0));
-    let env_b = fleet_env(&sim, dir.path(), &cluster, &database, Some(1));
+    let env_a = fleet_env(&sim, dir.path(), redis_url, &cluster, &database, Some(0));
+    let env_b = fleet_env(&sim, dir.path(), redis_url, &cluster, &database, Some(1));
 
     let mut a = WorkerProcess::spawn("a", dir.path(), &env_a);
     let mut b = WorkerProcess::spawn("b", dir.path(), &env_b);
@@ -203,7 +258,7 @@ async fn two_workers_split_eight_shards_and_a_restart_resumes_without_identifyin
     b.sigterm();
     let status = b.wait_exit(Duration::from_secs(30)).await;
     assert!(status.success(), "worker b exited with {status}");
-    let mut redis = redis_connection().await;
+    let mut redis = redis_conn(redis_url).await;
     for shard in 4..TOTAL {
         let key = redis_keys::session(&cluster, TOTAL, shard);
         let saved: Option<String> = redis::cmd("GET")
@@ -286,7 +341,7 @@ async fn two_workers_split_eight_shards_and_a_restart_resumes_without_identifyin
     b.sigterm();
     assert!(a.wait_exit(Duration::from_secs(30)).await.success());
     assert!(b.wait_exit(Duration::from_secs(30)).await.success());
-    cleanup(&cluster, &database).await;
+    cleanup(redis_url, &cluster, &database).await;
     sim.shutdown().await;
 }
 
@@ -298,7 +353,7 @@ async fn stale_saved_sessions_recover_by_identifying() {
     let cluster = unique_name("stale");
     let database = unique_name("stale").replace('-', "_");
     let dir = tempfile::tempdir().unwrap();
-    let env = fleet_env(&sim, dir.path(), &cluster, &database, None);
+    let env = fleet_env(&sim, dir.path(), &redis_url(), &cluster, &database, None);
 
     let mut w = WorkerProcess::spawn("w", dir.path(), &env);
     w.wait_ready(READY).await;
@@ -309,7 +364,7 @@ async fn stale_saved_sessions_recover_by_identifying() {
     // Shard 0: a session the gateway never knew; shard 1: a sequence ahead of the session
     // (close 4007); shard 2: untouched (resumes); shard 3: a session invalidated in the
     // simulator since (sessions expire there after `session_ttl`; an unknown id is the same).
-    let mut redis = redis_connection().await;
+    let mut redis = redis_conn(&redis_url()).await;
     for shard in [0, 1, 3] {
         let key = redis_keys::session(&cluster, TOTAL, shard);
         let raw: String = redis::cmd("GET")
@@ -349,6 +404,6 @@ async fn stale_saved_sessions_recover_by_identifying() {
     assert_no_token(&w);
     w.sigterm();
     assert!(w.wait_exit(Duration::from_secs(30)).await.success());
-    cleanup(&cluster, &database).await;
+    cleanup(&redis_url(), &cluster, &database).await;
     sim.shutdown().await;
 }

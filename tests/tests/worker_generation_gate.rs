@@ -6,16 +6,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use kyuta_crds::contract::redis_keys;
+use kyuta_redis::Conn;
 use kyuta_tests::{redis_connection, redis_url, unique_name};
 use kyuta_worker::gateway::generation::{Admission, EventId, GenerationGate};
 use kyuta_worker::telemetry::Metrics;
-use redis::aio::ConnectionManager;
 
-async fn manager(url: &str) -> ConnectionManager {
-    let client = redis::Client::open(url).unwrap();
-    tokio::time::timeout(Duration::from_secs(10), client.get_connection_manager())
+async fn manager(url: &str) -> Conn {
+    kyuta_redis::connect(url, &kyuta_redis::Options::default())
         .await
-        .expect("Redis answers")
         .unwrap_or_else(|e| panic!("Redis at {url}: {e}. Start it with `tests/env/up`."))
 }
 
@@ -32,7 +30,7 @@ async fn set_active(cluster: &str, generation: u32) {
 async fn delete_cluster(cluster: &str) {
     let mut con = redis_connection().await;
     let keys: Vec<String> = redis::cmd("KEYS")
-        .arg(format!("kyuta:{cluster}:*"))
+        .arg(format!("kyuta:{{{cluster}}}:*"))
         .query_async(&mut con)
         .await
         .unwrap();
@@ -261,7 +259,8 @@ async fn redis_unreachable_handles_and_counts() {
         .await
         .unwrap();
     let metrics = Arc::new(Metrics::new());
-    let gate = GenerationGate::new(Some(conn), "down", Some(2)).with_metrics(Arc::clone(&metrics));
+    let gate =
+        GenerationGate::new(Some(conn.into()), "down", Some(2)).with_metrics(Arc::clone(&metrics));
     assert_eq!(
         gate.admit(EventId::Interaction(1)).await,
         Admission::OtherGeneration(1)

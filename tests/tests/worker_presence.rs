@@ -44,7 +44,7 @@ async fn workers_show_and_rotate_the_configured_presence_with_fleet_figures() {
         env.insert("REDIS_URL".into(), redis_url());
         env.insert("KYUTA_CLUSTER".into(), cluster.clone());
         env.insert("KYUTA_IDENTIFY_WINDOW_MS".into(), "500".into());
-        env.insert("SHARD_COUNT".into(), "2".into());
+        env.insert("KYUTA_SHARD_COUNT".into(), "2".into());
         env.insert("KYUTA_SHARDS_PER_POD".into(), "1".into());
         env.insert("KYUTA_POD_ORDINAL".into(), ordinal.to_string());
         env.insert(

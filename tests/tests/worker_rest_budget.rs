@@ -17,7 +17,7 @@ async fn pods_share_fifty_per_second_in_any_window() {
             .get_connection_manager()
             .await
             .expect("connect to Redis; start it with tests/env/up");
-        budgets.push(Arc::new(RedisBudget::new(conn, &cluster, 50, 3)));
+        budgets.push(Arc::new(RedisBudget::new(conn.into(), &cluster, 50, 3)));
     }
     let start = Instant::now();
     let mut tasks = Vec::new();

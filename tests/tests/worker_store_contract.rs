@@ -6,6 +6,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use kyuta_worker::i18n::Locale;
 use kyuta_worker::store::{
     ActionKind, CaseFilter, CaseOutcome, CaseStore, DueScope, EmbeddedStore, EscalationAction,
     EscalationRule, GuildConfig, MongoOptions, MongoStore, NewCase, NewSchedule, ScheduleId,
@@ -1202,12 +1203,12 @@ async fn analytics_buckets(env: &Env) {
 async fn guild_config_defaults_and_roundtrip(env: &Env) {
     let d = env.a.guild_config(G1).await.unwrap();
     assert_eq!(d, GuildConfig::new(G1));
-    assert_eq!(d.locale, "en-US");
+    assert_eq!(d.locale, Locale::EnUs);
     assert_eq!(d.prefix, None);
     let mut c = GuildConfig::new(G1);
     c.prefix = Some("?".into());
     c.mod_log_channel = Some(400_000_000_000_000_001);
-    c.locale = "de".into();
+    c.locale = Locale::De;
     c.dm_on_action = false;
     c.escalation = vec![
         EscalationRule {
@@ -1247,7 +1248,7 @@ async fn guild_config_defaults_and_roundtrip(env: &Env) {
 async fn concurrent_edits_of_different_settings_both_survive(env: &Env) {
     use kyuta_worker::cache::GuildConfigs;
     let mut start = GuildConfig::new(G1);
-    start.locale = "de".into();
+    start.locale = Locale::De;
     start.escalation = vec![EscalationRule {
         warns: 3,
         within_secs: 3600,
@@ -1301,7 +1302,8 @@ async fn concurrent_edits_of_different_settings_both_survive(env: &Env) {
             "round {round}: mod-log channel lost"
         );
         assert_eq!(
-            stored.locale, "de",
+            stored.locale,
+            Locale::De,
             "round {round}: untouched settings stay"
         );
         assert_eq!(stored.escalation, start.escalation, "round {round}");

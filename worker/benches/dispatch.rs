@@ -16,11 +16,12 @@ use kyuta_worker::{
     clock::SystemClock,
     commands::{CommandObserver, dispatch::Dispatcher},
     config::{Config, Token},
-    gateway::{EventSink, status::ShardStatus},
+    gateway::EventSink,
     rest::{LocalBudget, Rest, http_client},
     router::Router,
     runtime::build_registry,
     services::Services,
+    shards::status::ShardStatus,
     store::{EmbeddedStore, Store},
     telemetry::{Metrics, metrics::EventLabels},
 };

@@ -89,7 +89,7 @@ async fn main() {
     let cluster = format!("bench-gate-{}", std::process::id());
 
     measure("disabled", Arc::new(GenerationGate::disabled()), 1).await;
-    let gate = GenerationGate::new(Some(conn.clone()), &cluster, Some(1));
+    let gate = GenerationGate::new(Some(conn.clone().into()), &cluster, Some(1));
     measure("enabled", Arc::new(gate), 1).await;
 
     let mut c = conn;

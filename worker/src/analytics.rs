@@ -262,7 +262,7 @@ impl CommandHandler for Stats {
         self.analytics
             .flush(ctx.store())
             .await
-            .map_err(|e| CommandError::StoreUnavailable(Box::new(e)))?;
+            .map_err(CommandError::from)?;
         let now = hour_of(ctx.clock());
         let mut b = EmbedBuilder::new()
             .title("Server activity")
@@ -270,7 +270,7 @@ impl CommandHandler for Stats {
         for m in Metric::ALL {
             let s = summary(ctx.store(), guild, m, now)
                 .await
-                .map_err(|e| CommandError::StoreUnavailable(Box::new(e)))?;
+                .map_err(CommandError::from)?;
             let mut v = format!("{} · {}", s.day, s.week);
             if let Some((hour, n)) = s.peak.filter(|(_, n)| *n > 0) {
                 v.push_str(&format!("\npeak {n} at <t:{}:f>", hour * 3600));

@@ -9,7 +9,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use redis::aio::ConnectionManager;
+use kyuta_redis::Conn;
 
 use crate::{
     automod::{Counters, LocalCounters, RedisCounters},
@@ -28,7 +28,7 @@ use crate::{
 
 /// The shared-state backends of one worker process.
 pub struct Backends {
-    redis: Option<ConnectionManager>,
+    redis: Option<Conn>,
     /// The fleet-wide REST budget (50 requests/s across every pod).
     pub budget: Arc<dyn RestBudget>,
     /// Per-user command cooldowns.
@@ -83,7 +83,7 @@ impl Backends {
 
     /// Backends in Redis, shared by every pod of the cluster.
     #[must_use]
-    pub fn redis(conn: ConnectionManager, config: &Config, metrics: &Arc<Metrics>) -> Self {
+    pub fn redis(conn: Conn, config: &Config, metrics: &Arc<Metrics>) -> Self {
         let cluster = &config.cluster;
         Self {
             budget: Arc::new(RedisBudget::new(
@@ -114,7 +114,7 @@ impl Backends {
     /// The Redis connection, when the backends are in Redis (load publishing, the guild count
     /// of the presence, command registration).
     #[must_use]
-    pub fn connection(&self) -> Option<&ConnectionManager> {
+    pub fn connection(&self) -> Option<&Conn> {
         self.redis.as_ref()
     }
 
@@ -182,11 +182,7 @@ fn pods(config: &Config) -> u32 {
     }
 }
 
-fn gate(
-    redis: Option<ConnectionManager>,
-    config: &Config,
-    metrics: &Arc<Metrics>,
-) -> Arc<GenerationGate> {
+fn gate(redis: Option<Conn>, config: &Config, metrics: &Arc<Metrics>) -> Arc<GenerationGate> {
     Arc::new(
         GenerationGate::new(redis, &config.cluster, config.generation)
             .with_metrics(Arc::clone(metrics)),
@@ -194,25 +190,25 @@ fn gate(
 }
 
 /// Opens the Redis connection of `REDIS_URL`, when set.
-async fn redis_connection(config: &Config) -> anyhow::Result<Option<ConnectionManager>> {
+async fn redis_connection(config: &Config) -> anyhow::Result<Option<Conn>> {
     let Some(url) = &config.redis_url else {
         return Ok(None);
     };
-    let client = redis::Client::open(url.expose())
-        .map_err(|e| anyhow::anyhow!("REDIS_URL ({}): {e}", url.redacted()))?;
     // Every command is bounded: a stalled Redis fails calls after 2 s instead of holding the
-    // shard tasks, the REST budget or the event gate; the manager reconnects in the
-    // background.
-    let manager = redis::aio::ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(Some(Duration::from_secs(2)))
-        .set_number_of_retries(2);
-    let conn = tokio::time::timeout(
-        Duration::from_secs(10),
-        ConnectionManager::new_with_config(client, manager),
-    )
-    .await
-    .map_err(|_| anyhow::anyhow!("REDIS_URL ({}): no answer within 10 s", url.redacted()))?
-    .map_err(|e| anyhow::anyhow!("REDIS_URL ({}): {e}", url.redacted()))?;
+    // shard tasks, the REST budget or the event gate; the connection reconnects in the
+    // background. One server or a Redis Cluster, as `kyuta_redis` finds it.
+    let conn = kyuta_redis::connect(url.expose(), &kyuta_redis::Options::default())
+        .await
+        .map_err(|e| match e {
+            kyuta_redis::OpenError::Timeout => {
+                anyhow::anyhow!("REDIS_URL ({}): no answer within 10 s", url.redacted())
+            }
+            e => anyhow::anyhow!("REDIS_URL ({}): {e}", url.redacted()),
+        })?;
+    tracing::info!(
+        redis = %url.redacted(),
+        mode = if conn.is_cluster() { "cluster" } else { "single server" },
+        "connected to Redis"
+    );
     Ok(Some(conn))
 }

@@ -3,7 +3,7 @@
 
 use std::{fmt, path::PathBuf, str::FromStr, time::Duration};
 
-use clap::{CommandFactory, Parser, ValueEnum, error::ContextKind};
+use clap::{CommandFactory, Parser, error::ContextKind};
 use kyuta_crds::contract::{self, LayoutError, ShardLayout};
 
 /// The bot token. Its `Debug` and `Display` never show the value.
@@ -103,7 +103,7 @@ impl FromStr for SecretUrl {
     }
 }
 
-/// `SHARD_COUNT`: `auto` (Discord's recommendation from `/gateway/bot`) or a number.
+/// `KYUTA_SHARD_COUNT`: `auto` (Discord's recommendation from `/gateway/bot`) or a number.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ShardCount {
     /// Ask Discord.
@@ -128,37 +128,55 @@ impl FromStr for ShardCount {
     }
 }
 
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
+/// Log line format (`text` or `json`), the same setting the operator passes down.
+pub use kyuta_crds::LogFormat;
+
+/// A feature flag the worker knows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Feature {
+    /// Per-guild activity counts and `/stats`.
+    Analytics,
 }
 
-/// Feature flags (`KYUTA_FEATURES`, comma-separated).
+impl Feature {
+    /// Every flag the worker knows.
+    pub const ALL: [Self; 1] = [Self::Analytics];
+
+    /// The flag's name in `KYUTA_FEATURES`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Analytics => "analytics",
+        }
+    }
+}
+
+/// Feature flags (`KYUTA_FEATURES`, comma-separated, any case). Names the worker does not
+/// know are kept apart: they have no effect, and the worker warns about them at start.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Features(Vec<String>);
+pub struct Features {
+    on: Vec<Feature>,
+    unknown: Vec<String>,
+}
 
 impl Features {
-    /// Whether `name` is enabled.
+    /// Whether `feature` is on.
     #[must_use]
-    pub fn enabled(&self, name: &str) -> bool {
-        self.0.iter().any(|f| f.eq_ignore_ascii_case(name))
+    pub fn enabled(&self, feature: Feature) -> bool {
+        self.on.contains(&feature)
     }
 
-    /// The enabled flags.
+    /// The names given that the worker does not know (lowercased).
     #[must_use]
-    pub fn list(&self) -> &[String] {
-        &self.0
+    pub fn unknown(&self) -> &[String] {
+        &self.unknown
     }
 
-    /// These flags plus `name` (a valid flag name).
+    /// These flags plus `feature`.
     #[must_use]
-    pub fn with(mut self, name: &str) -> Self {
-        if !self.enabled(name) {
-            self.0.push(name.to_ascii_lowercase());
+    pub fn with(mut self, feature: Feature) -> Self {
+        if !self.enabled(feature) {
+            self.on.push(feature);
         }
         self
     }
@@ -168,7 +186,7 @@ impl FromStr for Features {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut out = Vec::new();
+        let mut out = Self::default();
         for f in s.split(',').map(str::trim).filter(|f| !f.is_empty()) {
             if !f
                 .chars()
@@ -178,9 +196,14 @@ impl FromStr for Features {
                     "feature flag {f:?} may hold only letters, digits, '-' and '_'"
                 ));
             }
-            out.push(f.to_ascii_lowercase());
+            let name = f.to_ascii_lowercase();
+            match Feature::ALL.into_iter().find(|k| k.name() == name) {
+                Some(k) => out = out.with(k),
+                None if !out.unknown.contains(&name) => out.unknown.push(name),
+                None => {}
+            }
         }
-        Ok(Self(out))
+        Ok(out)
     }
 }
 
@@ -257,7 +280,7 @@ pub struct Config {
     pub discord_token: Option<Token>,
 
     /// Application id; read from /applications/@me when absent.
-    #[arg(long, env = "CLIENT_ID")]
+    #[arg(long, env = "KYUTA_CLIENT_ID")]
     pub client_id: Option<u64>,
 
     /// Register slash commands in this guild only (development) instead of globally.
@@ -296,7 +319,7 @@ pub struct Config {
     #[arg(long, env = contract::env::POD_NAME)]
     pub pod_name: Option<String>,
 
-    /// Pod ordinal, instead of deriving it from POD_NAME.
+    /// Pod ordinal, instead of deriving it from KYUTA_POD_NAME.
     #[arg(long, env = contract::env::POD_ORDINAL)]
     pub pod_ordinal: Option<u32>,
 
@@ -339,11 +362,11 @@ pub struct Config {
     pub log_level: String,
 
     /// Log format.
-    #[arg(long, env = "KYUTA_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    #[arg(long, env = contract::env::LOG_FORMAT, default_value = "text", value_parser = clap::builder::ValueParser::new(str::parse::<LogFormat>))]
     pub log_format: LogFormat,
 
     /// Commands running at once; more wait for a slot.
-    #[arg(long, env = "MAX_CONCURRENT_COMMANDS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    #[arg(long, env = "KYUTA_MAX_CONCURRENT_COMMANDS", default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=100_000))]
     pub max_concurrent_commands: u32,
 
     /// An interaction whose command has not answered after this many milliseconds is deferred
@@ -398,7 +421,8 @@ pub struct Config {
     pub presence_interval_secs: u64,
 
     /// Comma-separated feature flags. Known: `analytics` (per-guild activity counts and
-    /// `/stats`). Other names are accepted and have no effect.
+    /// `/stats`). Other names are accepted, have no effect, and are named in a warning at
+    /// start.
     #[arg(long, env = contract::env::FEATURES, default_value = "")]
     pub features: Features,
 
@@ -515,7 +539,7 @@ impl Config {
             return Err(ConfigError::new(
                 contract::env::HEALTH_CHECK_PORT,
                 format!(
-                    "is the same port as METRICS_PORT ({}); give them different ports",
+                    "is the same port as KYUTA_METRICS_PORT ({}); give them different ports",
                     self.metrics_port
                 ),
             ));
@@ -534,7 +558,7 @@ impl Config {
         }
     }
 
-    /// The pod ordinal: `KYUTA_POD_ORDINAL`, else the suffix of `POD_NAME`, else 0.
+    /// The pod ordinal: `KYUTA_POD_ORDINAL`, else the suffix of `KYUTA_POD_NAME`, else 0.
     pub fn ordinal(&self) -> Result<u32, LayoutError> {
         match (self.pod_ordinal, &self.pod_name) {
             (Some(o), _) => Ok(o),
@@ -698,14 +722,14 @@ mod tests {
     #[test]
     fn bad_values_name_the_setting() {
         let e = load(&["--local", "--shard-count", "lots"]).unwrap_err();
-        assert_eq!(e.setting, "SHARD_COUNT", "{e}");
+        assert_eq!(e.setting, "KYUTA_SHARD_COUNT", "{e}");
         assert!(e.message.contains("lots"), "{e}");
         let e = load(&["--local", "--metrics-port", "99999"]).unwrap_err();
-        assert_eq!(e.setting, "METRICS_PORT", "{e}");
+        assert_eq!(e.setting, "KYUTA_METRICS_PORT", "{e}");
         let e = load(&["--local", "--max-concurrent-commands", "0"]).unwrap_err();
-        assert_eq!(e.setting, "MAX_CONCURRENT_COMMANDS", "{e}");
+        assert_eq!(e.setting, "KYUTA_MAX_CONCURRENT_COMMANDS", "{e}");
         let e = load(&["--local", "--discord-api-url", "ftp://x"]).unwrap_err();
-        assert_eq!(e.setting, "DISCORD_API_URL", "{e}");
+        assert_eq!(e.setting, "KYUTA_DISCORD_API_URL", "{e}");
         let e = load(&["--local", "--log-format", "xml"]).unwrap_err();
         assert_eq!(e.setting, "KYUTA_LOG_FORMAT", "{e}");
         let e = load(&["--discord-token", "a b"]).unwrap_err();
@@ -740,7 +764,7 @@ mod tests {
         .unwrap_err();
         assert_eq!(e.setting, "KYUTA_POD_ORDINAL", "{e}");
         let e = load(&["--local", "--shards-per-pod", "4", "--pod-name", "kyuta"]).unwrap_err();
-        assert_eq!(e.setting, "POD_NAME", "{e}");
+        assert_eq!(e.setting, "KYUTA_POD_NAME", "{e}");
     }
 
     #[test]
@@ -753,7 +777,7 @@ mod tests {
             "9000",
         ])
         .unwrap_err();
-        assert_eq!(e.setting, "HEALTH_CHECK_PORT");
+        assert_eq!(e.setting, "KYUTA_HEALTH_PORT");
     }
 
     #[test]
@@ -766,12 +790,12 @@ mod tests {
             "?",
         ])
         .unwrap();
-        assert!(c.features.enabled("analytics"));
-        assert!(c.features.enabled("presence"));
+        assert!(c.features.enabled(Feature::Analytics));
+        assert_eq!(c.features.unknown(), ["presence"]);
         assert_eq!(c.prefix, "?");
         assert_eq!(
             load(&["--local", "--prefix", "a b"]).unwrap_err().setting,
-            "PREFIX"
+            "KYUTA_PREFIX"
         );
     }
 }

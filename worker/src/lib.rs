@@ -20,6 +20,7 @@ pub mod i18n;
 pub mod input;
 pub mod intents;
 pub mod invite;
+#[cfg(feature = "local")]
 pub mod local;
 pub mod moderation;
 pub mod presence;
@@ -28,6 +29,7 @@ pub mod router;
 pub mod runtime;
 pub mod serverlog;
 pub mod services;
+pub mod shards;
 pub mod snowflake;
 pub mod store;
 pub mod telemetry;
@@ -36,12 +38,22 @@ pub use config::{Config, ConfigError};
 pub use runtime::{WorkerHandle, start};
 
 /// Runs the worker until SIGTERM/Ctrl-C, then shuts down gracefully: against Discord (or
-/// whatever `DISCORD_API_URL` names), or with `--local` against an in-process simulator.
+/// whatever `KYUTA_DISCORD_API_URL` names), or with `--local` against an in-process simulator.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    if config.local {
+    if !config.local {
+        return runtime::run(config).await;
+    }
+    #[cfg(feature = "local")]
+    {
         local::run(config).await
-    } else {
-        runtime::run(config).await
+    }
+    #[cfg(not(feature = "local"))]
+    {
+        anyhow::bail!(
+            "--local needs the simulator, and this kyuta-worker was built without it \
+             (without the `local` feature, as production images are); run it from a checkout \
+             with `cargo run -p kyuta-worker -- --local`"
+        )
     }
 }
 
@@ -49,6 +61,9 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
 /// Returns the process exit code (0 on a clean shutdown, 1 on a startup or runtime error).
 pub fn run_blocking(config: Config) -> std::process::ExitCode {
     telemetry::logging::init(&config.log_level, config.log_format);
+    for (old, new) in kyuta_crds::contract::env::renamed_in(std::env::vars()) {
+        tracing::warn!("{old} is set but no longer read: the setting is now {new}");
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use kyuta_sim::{Sim, SimConfig};
 
-use crate::config::{Config, ShardCount, Token};
+use crate::config::{Config, Feature, ShardCount, Token};
 
 /// The token the local simulator accepts (local only; not a Discord token).
 const LOCAL_TOKEN: &str = "kyuta-local-token";
@@ -56,7 +56,7 @@ pub async fn start_sim(config: &Config) -> anyhow::Result<(Sim, Config, Playgrou
     worker.identify_window_ms = 5000;
     worker.session_file = "none".into();
     // The playground shows everything, `/stats` included.
-    worker.features = worker.features.clone().with("analytics");
+    worker.features = worker.features.clone().with(Feature::Analytics);
     // Ports 0 = any free port, so the playground never collides with something running.
     if config.metrics_port == 9100 {
         worker.metrics_port = 0;

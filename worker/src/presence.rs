@@ -28,7 +28,7 @@ use twilight_model::gateway::{
     presence::{Activity, ActivityType, MinimalActivity, Status},
 };
 
-use crate::gateway::status::ShardStatus;
+use crate::shards::status::ShardStatus;
 
 /// Longest activity text Discord shows (longer names are refused).
 pub const MAX_TEXT: usize = 128;
@@ -335,7 +335,7 @@ pub fn unix_now() -> u64 {
 /// # Errors
 /// The Redis error when the read fails.
 pub async fn fleet_guilds(
-    conn: &mut redis::aio::ConnectionManager,
+    conn: &mut kyuta_redis::Conn,
     cluster: &str,
     shard_total: u32,
 ) -> redis::RedisResult<u64> {
@@ -354,7 +354,7 @@ pub async fn fleet_guilds(
 /// this process's shards when Redis is absent or a read fails.
 pub async fn guild_count_loop(
     presence: Arc<Presence>,
-    redis: Option<redis::aio::ConnectionManager>,
+    redis: Option<kyuta_redis::Conn>,
     cluster: String,
     status: Arc<ShardStatus>,
     every: Duration,

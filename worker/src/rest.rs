@@ -177,7 +177,7 @@ impl RestBudget for LocalBudget {
 /// the fleet as a whole stays within the limit; it says so in the log.
 #[derive(Clone)]
 pub struct RedisBudget {
-    conn: redis::aio::ConnectionManager,
+    conn: kyuta_redis::Conn,
     cluster: String,
     per_second: u32,
     fallback: Arc<LocalBudget>,
@@ -213,12 +213,7 @@ impl RedisBudget {
     /// A budget of `per_second` for `cluster`, shared by `pods` pods (each pod's share is
     /// its fallback when Redis does not answer).
     #[must_use]
-    pub fn new(
-        conn: redis::aio::ConnectionManager,
-        cluster: &str,
-        per_second: u32,
-        pods: u32,
-    ) -> Self {
+    pub fn new(conn: kyuta_redis::Conn, cluster: &str, per_second: u32, pods: u32) -> Self {
         Self {
             conn,
             cluster: cluster.to_owned(),

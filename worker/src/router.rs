@@ -32,7 +32,7 @@ use crate::{
 
 /// How many automod evaluations (a message or a join, with the actions they lead to) run at
 /// once in one process. Past it, events wait for a slot in arrival order; none is dropped.
-/// Commands have their own bound (`MAX_CONCURRENT_COMMANDS`).
+/// Commands have their own bound (`KYUTA_MAX_CONCURRENT_COMMANDS`).
 pub const MAX_CONCURRENT_AUTOMOD: usize = 64;
 
 /// Routes gateway events to the cache, the command dispatcher and automod.

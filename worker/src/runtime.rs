@@ -31,11 +31,10 @@ use crate::{
         CommandObserver, Registry, RegistryError, dispatch::Dispatcher, general,
         sync::register_commands,
     },
-    config::{Config, ShardCount, ShardPlan},
+    config::{Config, Feature, ShardCount, ShardPlan},
     gateway::{
         queue::{QueueStats, StartLimit},
         runner::{ShardDeps, ShardExit, run_shard},
-        status::ShardStatus,
     },
     intents::{Privileged, PrivilegedIntents},
     moderation::{
@@ -47,6 +46,7 @@ use crate::{
     rest::{Rest, http_client},
     router::Router,
     services::Services,
+    shards::status::ShardStatus,
     store::{DueScope, Store},
     telemetry::{Metrics, http, load},
 };
@@ -187,14 +187,14 @@ struct Bootstrap {
 }
 
 impl Bootstrap {
-    /// Reads `/gateway/bot`, `/users/@me` and (unless `CLIENT_ID` is set and the privileged
+    /// Reads `/gateway/bot`, `/users/@me` and (unless `KYUTA_CLIENT_ID` is set and the privileged
     /// intents are given) `/applications/@me`, and lays out this process's shards.
     async fn read(config: &Config, rest: &Rest) -> anyhow::Result<Self> {
         let info = rest
             .model("get_gateway_bot", |c| c.gateway().authed().into_future())
             .await
             .context(
-                "reading /gateway/bot (is DISCORD_TOKEN right and DISCORD_API_URL reachable?)",
+                "reading /gateway/bot (is DISCORD_TOKEN right and KYUTA_DISCORD_API_URL reachable?)",
             )?;
         let me = rest
             .model("get_current_user", |c| c.current_user().into_future())
@@ -208,7 +208,7 @@ impl Bootstrap {
                 })
                 .await
                 .context(
-                    "reading /applications/@me (or set CLIENT_ID and KYUTA_PRIVILEGED_INTENTS)",
+                    "reading /applications/@me (or set KYUTA_CLIENT_ID and KYUTA_PRIVILEGED_INTENTS)",
                 )?,
             ),
         };
@@ -217,7 +217,7 @@ impl Bootstrap {
             (None, app) => app
                 .as_ref()
                 .map(|a| a.id)
-                .context("CLIENT_ID is not set and /applications/@me was not read")?,
+                .context("KYUTA_CLIENT_ID is not set and /applications/@me was not read")?,
         };
         let privileged = match config.privileged_intents {
             PrivilegedIntents::Fixed(p) => p,
@@ -229,6 +229,14 @@ impl Bootstrap {
         };
         if let Some(missing) = privileged.missing() {
             tracing::warn!("{missing}");
+        }
+        if !config.features.unknown().is_empty() {
+            let known: Vec<&str> = Feature::ALL.iter().map(|f| f.name()).collect();
+            tracing::warn!(
+                unknown = ?config.features.unknown(),
+                ?known,
+                "KYUTA_FEATURES names flags this version does not know; they have no effect"
+            );
         }
         tracing::info!(
             invite = %crate::invite::url(application_id.get()),
@@ -312,7 +320,7 @@ async fn serve_telemetry(
         stop.clone(),
     )
     .await
-    .with_context(|| format!("METRICS_PORT {}: cannot listen", config.metrics_port))?;
+    .with_context(|| format!("KYUTA_METRICS_PORT {}: cannot listen", config.metrics_port))?;
     let health_addr = http::serve_health(
         SocketAddr::new(config.bind_address, config.health_check_port),
         Arc::clone(status),
@@ -321,7 +329,7 @@ async fn serve_telemetry(
     .await
     .with_context(|| {
         format!(
-            "HEALTH_CHECK_PORT {}: cannot listen",
+            "KYUTA_HEALTH_PORT {}: cannot listen",
             config.health_check_port
         )
     })?;
@@ -437,7 +445,7 @@ pub async fn start(config: Config) -> anyhow::Result<WorkerHandle> {
 
     let rules = Arc::new(RulesCache::default());
     let analytics = Arc::new(Analytics::new(
-        config.features.enabled("analytics"),
+        config.features.enabled(Feature::Analytics),
         Arc::new(SystemClock),
     ));
     let registry = Arc::new(
@@ -616,7 +624,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             anyhow::bail!(
                 "the gateway closed shard {shard} for good (close code {}): {}",
                 code.map_or_else(|| "none".to_owned(), |c| c.to_string()),
-                crate::gateway::fatal::explain(code)
+                crate::shards::close::explain(code)
             )
         }
     }

@@ -16,8 +16,8 @@ use crate::{
     cache::{CooldownStore, GuildCache, GuildConfigs},
     clock::Clock,
     config::Config,
-    gateway::status::ShardStatus,
     rest::{Rest, RestError},
+    shards::status::ShardStatus,
     store::Store,
     telemetry::Metrics,
 };

@@ -1,7 +1,7 @@
 //! The decision itself: start, hold, scale, reshard beside the active generation, switch, or
 //! refuse, from the serving generation and the settled shard total.
 
-use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase};
+use kyuta_crds::cluster::{GatewayInfo, KyutaClusterSpec, Phase, StorageMode};
 
 use super::deadline::hold_after_give_up;
 use super::pods::shards_per_pod;
@@ -36,7 +36,51 @@ pub(super) fn refuse_without_redis(
     d: Desired,
     current: &Current,
 ) -> Desired {
-    if spec.redis.is_some() || d.refusal.is_some_and(|r| !r.applies()) {
+    if spec.redis.is_some() {
+        return d;
+    }
+    refuse_pods(d, current, |pods, keep| {
+        (
+            Refusal::NoRedis { pods },
+            format!(
+                "refused: {pods} pods without Redis (spec.redis is not set) cannot share Discord's identify budget; \
+                 set spec.redis, or run every shard in one pod (shardsPerPod ≥ the shard total, autoscaling off); {keep}"
+            ),
+        )
+    })
+}
+
+/// Refuses more than one pod without MongoDB unless the spec accepts ephemeral storage: each
+/// pod would keep its own cases and settings on an emptyDir, lost with the pod, and a guild's
+/// cases would split between pods whenever its shard moves.
+pub(super) fn refuse_without_mongodb(
+    spec: &KyutaClusterSpec,
+    d: Desired,
+    current: &Current,
+) -> Desired {
+    if spec.mongodb.is_some() || spec.storage == Some(StorageMode::Ephemeral) {
+        return d;
+    }
+    refuse_pods(d, current, |pods, keep| {
+        (
+            Refusal::NoMongoDB { pods },
+            format!(
+                "refused: {pods} pods without MongoDB (spec.mongodb is not set) would each keep their own \
+                 cases and guild settings on an emptyDir, lost with the pod; set spec.mongodb, or \
+                 spec.storage: Ephemeral to accept that; {keep}"
+            ),
+        )
+    })
+}
+
+/// `d` unless it runs more than one pod (and is not refused already); then the refusal
+/// `refuse(pods, what is kept)` gives, keeping the serving generation as it is.
+fn refuse_pods(
+    d: Desired,
+    current: &Current,
+    refuse: impl FnOnce(u32, &str) -> (Refusal, String),
+) -> Desired {
+    if d.refusal.is_some_and(|r| !r.applies()) {
         return d;
     }
     let Some(pods) = d
@@ -54,16 +98,14 @@ pub(super) fn refuse_without_redis(
         Some(a) => format!("generation {} is kept as it is", a.generation),
         None => "nothing was started".into(),
     };
+    let (refusal, message) = refuse(pods, &keep);
     Desired {
         phase: Phase::Degraded,
         active: running.as_ref().map(plan_of),
         target_shards: d.target_shards,
         action: Action::RefuseSpec,
-        message: format!(
-            "refused: {pods} pods without Redis (spec.redis is not set) cannot share Discord's identify budget; \
-             set spec.redis, or run every shard in one pod (shardsPerPod ≥ the shard total, autoscaling off); {keep}"
-        ),
-        refusal: Some(Refusal::NoRedis { pods }),
+        message,
+        refusal: Some(refusal),
         shrink: current.shrink,
         failed: current.failed.clone(),
         ..Desired::default()

@@ -89,7 +89,7 @@ impl CloseReason {
                 "put the bot's current token (Developer Portal → Bot → Reset Token) in the Secret spec.tokenSecretRef names"
             }
             Self::InvalidShard => {
-                "the workers were given a shard id past the shard total; check spec.shards and the workers' SHARD_COUNT"
+                "the workers were given a shard id past the shard total; check spec.shards and the workers' KYUTA_SHARD_COUNT"
             }
             Self::ShardingRequired => {
                 "the bot is in too many guilds for the shard total (2500 per shard); raise spec.shards.count or set it to auto"

@@ -27,7 +27,7 @@ pub use shards::{
 };
 
 use generation::decide;
-use generation::refuse_without_redis;
+use generation::{refuse_without_mongodb, refuse_without_redis};
 
 /// One worker generation (StatefulSet `<name>-g<N>`) as observed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -195,6 +195,13 @@ pub enum Refusal {
         /// The pods the spec calls for.
         pods: u32,
     },
+    /// More than one pod without MongoDB (`spec.mongodb` unset) and without
+    /// `storage: Ephemeral`: each pod would keep its cases on its own emptyDir. Nothing is
+    /// applied.
+    NoMongoDB {
+        /// The pods the spec calls for.
+        pods: u32,
+    },
 }
 
 impl Refusal {
@@ -205,6 +212,7 @@ impl Refusal {
             Self::IdentifyBudget => "IdentifyBudgetExhausted",
             Self::TooFewShards { .. } => "ShardCountTooLow",
             Self::NoRedis { .. } => "RedisRequired",
+            Self::NoMongoDB { .. } => "MongoDBRequired",
         }
     }
 
@@ -275,7 +283,8 @@ impl Default for Desired {
 ///
 /// - Shard total per [`shard_total`]; pods = `⌈total / shards_per_pod⌉`, with autoscaling of
 ///   the pod count (hysteresis [`SCALE_TOLERANCE`] and a cooldown).
-/// - More than one pod without Redis is refused ([`Refusal::NoRedis`]).
+/// - More than one pod without Redis is refused ([`Refusal::NoRedis`]), and so is more than
+///   one pod without MongoDB unless the spec says `storage: Ephemeral` ([`Refusal::NoMongoDB`]).
 /// - A changed shard total starts generation N+1 beside N; N is retired only once every pod of
 ///   N+1 is Ready. A start or reshard that `session_start_limit.remaining` cannot pay for is
 ///   refused whole: nothing new is started.
@@ -290,7 +299,8 @@ pub fn desired_state(
     load: &Load,
     current: &Current,
 ) -> Desired {
-    let mut d = refuse_without_redis(spec, decide(spec, gateway, load, current), current);
+    let d = refuse_without_redis(spec, decide(spec, gateway, load, current), current);
+    let mut d = refuse_without_mongodb(spec, d, current);
     match current.store {
         StoreActive::NoStore | StoreActive::Names(None) => {}
         StoreActive::Unknown => {

@@ -12,11 +12,11 @@ use kyuta_sim::{Sim, SimConfig};
 use kyuta_worker::clock::SystemClock;
 use kyuta_worker::commands::{CommandContext, CommandError, Invoker, Registry, Reply, Source};
 use kyuta_worker::config::{Config, Token};
-use kyuta_worker::gateway::status::ShardStatus;
 use kyuta_worker::moderation::engine::Deps;
 use kyuta_worker::moderation::scheduler::SchedulerConfig;
 use kyuta_worker::rest::{LocalBudget, Rest, http_client};
 use kyuta_worker::services::Services;
+use kyuta_worker::shards::status::ShardStatus;
 use kyuta_worker::store::{DueScope, EmbeddedStore, MongoOptions, MongoStore, Store};
 use kyuta_worker::telemetry::Metrics;
 use serde_json::{Value, json};
@@ -150,6 +150,11 @@ impl Harness {
             token: TOKEN.into(),
             guilds,
             members_per_guild: 12,
+            // Routes without a limit of their own (GET /users/@me, /applications/@me,
+            // command registration, member reads; 5 per window by default) get 50: the
+            // workers of one test call them more often than one bot at rest would. The
+            // routes Discord limits on their own (messages, bans, member edits, DMs) keep
+            // their real limits.
             route_limit: 50,
             // Readiness waits for an acked heartbeat: Discord's 41.25 s would make a live
             // worker's start take up to that long.

@@ -9,7 +9,7 @@ use super::toxicity::TermHit;
 /// Longest excerpt of a message kept in the evidence.
 pub const EXCERPT_CHARS: usize = 300;
 
-pub use crate::snowflake::timestamp_ms as snowflake_ms;
+pub use crate::snowflake;
 
 /// Permissions that make a member a moderator for automod (exempt by default).
 pub const MODERATOR_PERMISSIONS: Permissions = Permissions::ADMINISTRATOR
@@ -74,7 +74,7 @@ impl<'a> MessageContext<'a> {
             role_mentions: 0,
             mentions_everyone: false,
             attachments: 0,
-            timestamp_ms: snowflake_ms(message_id),
+            timestamp_ms: snowflake::timestamp_ms(message_id),
         }
     }
 }

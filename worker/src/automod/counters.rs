@@ -365,7 +365,7 @@ return out
 /// Counters in Redis under `kyuta:{cluster}:automod:…`, shared by every pod of the cluster.
 #[derive(Clone)]
 pub struct RedisCounters {
-    conn: redis::aio::ConnectionManager,
+    conn: kyuta_redis::Conn,
     cluster: Arc<str>,
     script: Arc<redis::Script>,
 }
@@ -381,7 +381,7 @@ impl fmt::Debug for RedisCounters {
 impl RedisCounters {
     /// Counters of `cluster` on an existing connection.
     #[must_use]
-    pub fn new(conn: redis::aio::ConnectionManager, cluster: &str) -> Self {
+    pub fn new(conn: kyuta_redis::Conn, cluster: &str) -> Self {
         Self {
             conn,
             cluster: cluster.into(),
@@ -391,8 +391,15 @@ impl RedisCounters {
 
     /// Connects to `url` and returns counters of `cluster`.
     pub async fn connect(url: &str, cluster: &str) -> Result<Self, CounterError> {
-        let client = redis::Client::open(url)?;
-        let conn = redis::aio::ConnectionManager::new(client).await?;
+        let conn = kyuta_redis::connect(url, &kyuta_redis::Options::default())
+            .await
+            .map_err(|e| {
+                redis::RedisError::from((
+                    redis::ErrorKind::Io,
+                    "connecting to Redis",
+                    e.to_string(),
+                ))
+            })?;
         Ok(Self::new(conn, cluster))
     }
 }

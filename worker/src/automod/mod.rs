@@ -36,7 +36,7 @@ pub mod text;
 pub mod toxicity;
 
 pub use config::{Action, AutomodConfig, ConfigError, Rule, RuleKind, Window};
-pub use context::{Evidence, MODERATOR_PERMISSIONS, MemberContext, MessageContext, snowflake_ms};
+pub use context::{Evidence, MODERATOR_PERMISSIONS, MemberContext, MessageContext};
 pub use counters::{CounterError, Counters, LocalCounters, RedisCounters};
 pub use engine::{DryRun, Engine, GuildRules, RulesCache, Verdict};
 pub use presets::Preset;

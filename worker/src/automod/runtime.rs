@@ -12,10 +12,11 @@ use twilight_model::channel::Message;
 use twilight_model::guild::{Member, Permissions};
 
 use super::config::Action;
-use super::context::{MemberContext, MessageContext, snowflake_ms};
+use super::context::{MemberContext, MessageContext};
 use super::counters::Counters;
 use super::engine::{Engine, RulesCache, Verdict};
 use crate::action::ActionKind;
+use crate::snowflake;
 use crate::store::{NewCase, Timestamp};
 
 /// Longest case reason (Discord's audit-log reason limit).
@@ -133,7 +134,7 @@ pub fn message_context<'a>(
         role_mentions: msg.mention_roles.len() as u32,
         mentions_everyone: msg.mention_everyone,
         attachments: msg.attachments.len() as u32,
-        timestamp_ms: snowflake_ms(msg.id.get()),
+        timestamp_ms: snowflake::timestamp_ms(msg.id.get()),
     })
 }
 
@@ -152,7 +153,7 @@ pub fn member_context(guild: u64, member: &Member) -> MemberContext<'_> {
     let joined = member
         .joined_at
         .map(|t| (t.as_micros() / 1000) as u64)
-        .unwrap_or_else(|| snowflake_ms(member.user.id.get()));
+        .unwrap_or_else(|| snowflake::timestamp_ms(member.user.id.get()));
     MemberContext {
         guild_id: guild,
         user_id: member.user.id.get(),
@@ -202,7 +203,7 @@ pub fn updated_member_context(
         joined_at_ms: update
             .joined_at
             .map(|t| (t.as_micros() / 1000) as u64)
-            .unwrap_or_else(|| snowflake_ms(update.user.id.get())),
+            .unwrap_or_else(|| snowflake::timestamp_ms(update.user.id.get())),
     }
 }
 

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use kyuta_crds::contract::redis_keys;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use kyuta_redis::Conn;
 
 /// Why a cooldown check could not be made.
 #[derive(Debug, thiserror::Error)]
@@ -116,7 +116,7 @@ impl CooldownStore for InProcessCooldowns {
 /// several concurrent invocations starts the cooldown.
 #[derive(Clone)]
 pub struct RedisCooldowns {
-    conn: ConnectionManager,
+    conn: Conn,
     cluster: String,
 }
 
@@ -131,7 +131,7 @@ impl std::fmt::Debug for RedisCooldowns {
 impl RedisCooldowns {
     /// Uses an existing connection for cluster `cluster`.
     #[must_use]
-    pub fn new(conn: ConnectionManager, cluster: impl Into<String>) -> Self {
+    pub fn new(conn: Conn, cluster: impl Into<String>) -> Self {
         Self {
             conn,
             cluster: cluster.into(),
@@ -140,14 +140,17 @@ impl RedisCooldowns {
 
     /// Connects to `url` with short timeouts (2 s connect, 2 s per command).
     pub async fn connect(url: &str, cluster: impl Into<String>) -> Result<Self, CooldownError> {
-        let client = redis::Client::open(url).map_err(CooldownError::Unavailable)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(2)))
-            .set_response_timeout(Some(Duration::from_secs(2)))
-            .set_number_of_retries(1);
-        let conn = ConnectionManager::new_with_config(client, config)
-            .await
-            .map_err(CooldownError::Unavailable)?;
+        let options = kyuta_redis::Options {
+            retries: 1,
+            ..kyuta_redis::Options::default()
+        };
+        let conn = kyuta_redis::connect(url, &options).await.map_err(|e| {
+            CooldownError::Unavailable(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "connecting to Redis",
+                e.to_string(),
+            )))
+        })?;
         Ok(Self::new(conn, cluster))
     }
 }

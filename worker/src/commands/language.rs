@@ -33,7 +33,7 @@ impl CommandHandler for SetLanguage {
         ctx.services
             .guild_configs
             .update(&*self.0, guild, |c| {
-                c.locale = locale.code().to_owned();
+                c.locale = locale;
                 Ok::<_, CommandError>(())
             })
             .await??;

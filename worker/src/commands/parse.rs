@@ -10,6 +10,7 @@ use super::{
     args::{ArgValue, Args},
     def::{ChoiceValue, CommandDef, OptionDef, OptionKind},
 };
+use crate::input::{Mention, parse_id};
 
 /// Why arguments were refused. The `Display` text is shown to the user.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -120,28 +121,11 @@ fn next_token(s: &str) -> Result<Option<(String, &str)>, ArgError> {
     Ok(Some((s[..end].to_owned(), &s[end..])))
 }
 
-fn strip_mention<'a>(s: &'a str, open: &str) -> Option<&'a str> {
-    s.strip_prefix(open)?.strip_suffix('>')
-}
-
-/// An id from a mention (`<@…>`: any id but 0) or a bare number (snowflake-sized only).
-fn parse_id(word: &str, mention: Option<&str>) -> Option<u64> {
-    match mention {
-        Some(inner) => inner.parse::<u64>().ok().filter(|n| *n != 0),
-        None => word
-            .parse::<u64>()
-            .ok()
-            .filter(|n| crate::snowflake::is_snowflake_sized(*n)),
-    }
-}
-
 /// A user id from a prefix word: a user mention (`<@1>`, `<@!1>`, any id but 0) or a bare
 /// snowflake-sized number.
 #[must_use]
 pub fn user_id(word: &str) -> Option<u64> {
-    let mention = strip_mention(word, "<@!")
-        .or_else(|| strip_mention(word, "<@").filter(|r| !r.starts_with('&')));
-    parse_id(word, mention)
+    parse_id(word, &[Mention::User])
 }
 
 /// Parses one prefix word as `option`'s kind and checks its constraints.
@@ -165,14 +149,12 @@ fn parse_word(option: &OptionDef, word: &str) -> Result<ArgValue, ArgError> {
             ArgValue::Boolean(crate::input::parse_bool(word).ok_or_else(invalid)?)
         }
         OptionKind::User => ArgValue::User(Id::new(user_id(word).ok_or_else(invalid)?)),
-        OptionKind::Channel => {
-            let mention = strip_mention(word, "<#");
-            ArgValue::Channel(Id::new(parse_id(word, mention).ok_or_else(invalid)?))
-        }
-        OptionKind::Role => {
-            let mention = strip_mention(word, "<@&");
-            ArgValue::Role(Id::new(parse_id(word, mention).ok_or_else(invalid)?))
-        }
+        OptionKind::Channel => ArgValue::Channel(Id::new(
+            parse_id(word, &[Mention::Channel]).ok_or_else(invalid)?,
+        )),
+        OptionKind::Role => ArgValue::Role(Id::new(
+            parse_id(word, &[Mention::Role]).ok_or_else(invalid)?,
+        )),
     };
     check_value(option, value, true)
 }

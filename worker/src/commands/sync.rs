@@ -1,8 +1,8 @@
 //! Registering the slash commands with Discord, once per fleet.
 //!
-//! With `GUILD_ID` set (development) the commands are registered in that guild, which is
+//! With `KYUTA_GUILD_ID` set (development) the commands are registered in that guild, which is
 //! recorded (`redis_keys::dev_guild_commands` with Redis, else a file beside the store:
-//! `KYUTA_STORE_PATH` with the extension `dev-guild`). Once `GUILD_ID` is unset (or names
+//! `KYUTA_STORE_PATH` with the extension `dev-guild`). Once `KYUTA_GUILD_ID` is unset (or names
 //! another guild) the recorded guild's copies are removed, so members do not see every
 //! command twice.
 
@@ -18,11 +18,11 @@ use crate::services::Services;
 
 /// Registers the slash commands of `registry`, once per fleet: with Redis the pod that wins a `SET NX` on
 /// `redis_keys::command_registration` for this command list; without Redis, ordinal 0.
-/// Global commands, or the commands of `GUILD_ID` when set.
+/// Global commands, or the commands of `KYUTA_GUILD_ID` when set.
 pub async fn register_commands(
     services: &Services,
     registry: &Registry,
-    redis: Option<&redis::aio::ConnectionManager>,
+    redis: Option<&kyuta_redis::Conn>,
     ordinal: u32,
 ) -> anyhow::Result<()> {
     let commands = registry.discord_commands(Some(services.application_id));
@@ -127,12 +127,12 @@ pub fn registration_digest(body: &str, guild: Option<u64>) -> String {
 
 /// Where the development guild holding copies of the commands is recorded.
 enum DevGuildRecord {
-    Redis(redis::aio::ConnectionManager, String),
+    Redis(kyuta_redis::Conn, String),
     File(PathBuf),
 }
 
 impl DevGuildRecord {
-    fn new(services: &Services, redis: Option<&redis::aio::ConnectionManager>) -> Self {
+    fn new(services: &Services, redis: Option<&kyuta_redis::Conn>) -> Self {
         let config = &services.config;
         match redis {
             Some(c) => Self::Redis(c.clone(), redis_keys::dev_guild_commands(&config.cluster)),

@@ -29,41 +29,6 @@ pub fn backoff(strikes: u32) -> Duration {
     BACKOFF_BASE.saturating_mul(1 << doublings).min(BACKOFF_MAX)
 }
 
-/// What a fatal close code means and what fixes it, one sentence for the log and the exit
-/// message.
-#[must_use]
-pub fn explain(code: Option<u16>) -> &'static str {
-    match code {
-        Some(4004) => {
-            "authentication failed: DISCORD_TOKEN is wrong or was reset; copy the current token \
-             from the Developer Portal → Bot → Reset Token into the Secret (or DISCORD_TOKEN)"
-        }
-        Some(4010) => {
-            "invalid shard: the shard id is not below the shard total; check SHARD_COUNT, \
-             KYUTA_SHARDS_PER_POD and the pod ordinal (the operator sets them)"
-        }
-        Some(4011) => {
-            "sharding required: the bot is in too many guilds for this shard total (2500 per \
-             shard); raise SHARD_COUNT (or spec.shards) or leave it on auto"
-        }
-        Some(4012) => {
-            "invalid API version: this build speaks a gateway version Discord no longer \
-             serves; upgrade Kyuta"
-        }
-        Some(4013) => {
-            "invalid intents: the worker asked for an intent Discord does not know; this is a \
-             bug in this build, report it"
-        }
-        Some(4014) => {
-            "disallowed intents: enable the Message Content and Server Members intents in the \
-             Developer Portal → Bot → Privileged Gateway Intents (a bot in 100 or more servers \
-             needs Discord's approval for them), or leave them out with \
-             KYUTA_PRIVILEGED_INTENTS=auto or none (docs/discord-setup.md)"
-        }
-        _ => "the gateway does not allow this shard to reconnect",
-    }
-}
-
 /// The last fatal close of a shard, as recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FatalRecord {
@@ -96,7 +61,7 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(2);
 /// The fatal-close records of this process's shards: in Redis, or none without it.
 #[derive(Clone)]
 pub struct FatalRecords {
-    redis: Option<(redis::aio::ConnectionManager, String, u32)>,
+    redis: Option<(kyuta_redis::Conn, String, u32)>,
 }
 
 impl std::fmt::Debug for FatalRecords {
@@ -110,7 +75,7 @@ impl std::fmt::Debug for FatalRecords {
 impl FatalRecords {
     /// Records in Redis for the shards of `cluster` at `shard_total`.
     #[must_use]
-    pub fn redis(conn: redis::aio::ConnectionManager, cluster: &str, shard_total: u32) -> Self {
+    pub fn redis(conn: kyuta_redis::Conn, cluster: &str, shard_total: u32) -> Self {
         Self {
             redis: Some((conn, cluster.to_owned(), shard_total)),
         }
@@ -247,27 +212,5 @@ mod tests {
         assert_eq!(r.wait_left(1_050_000), Some(Duration::from_secs(10)));
         assert_eq!(r.wait_left(1_060_000), None);
         assert_eq!(r.wait_left(9_000_000), None);
-    }
-
-    #[test]
-    fn every_fatal_code_names_its_cause_and_fix() {
-        for (code, words) in [
-            (4004, "DISCORD_TOKEN"),
-            (4010, "SHARD_COUNT"),
-            (4011, "raise SHARD_COUNT"),
-            (4012, "upgrade Kyuta"),
-            (4013, "report it"),
-            (
-                4014,
-                "enable the Message Content and Server Members intents",
-            ),
-        ] {
-            assert!(
-                explain(Some(code)).contains(words),
-                "{code}: {}",
-                explain(Some(code))
-            );
-        }
-        assert!(explain(None).contains("does not allow"));
     }
 }

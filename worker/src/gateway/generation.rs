@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use kyuta_crds::contract::redis_keys;
-use redis::aio::ConnectionManager;
+use kyuta_redis::Conn;
 use twilight_model::gateway::event::Event;
 
 use crate::telemetry::{Metrics, metrics::GateLabels};
@@ -133,7 +133,7 @@ struct Cached {
 }
 
 struct Enabled {
-    conn: ConnectionManager,
+    conn: Conn,
     cluster: String,
     /// This process's generation; `None`: claims only (no generation is checked).
     generation: Option<u32>,
@@ -177,7 +177,7 @@ impl GenerationGate {
     /// The gate of a worker of `generation` in `cluster`: enabled with a Redis connection
     /// (claims only when `generation` is `None`), else [`disabled`](Self::disabled).
     #[must_use]
-    pub fn new(redis: Option<ConnectionManager>, cluster: &str, generation: Option<u32>) -> Self {
+    pub fn new(redis: Option<Conn>, cluster: &str, generation: Option<u32>) -> Self {
         let enabled = redis.map(|conn| Enabled {
             conn,
             cluster: cluster.to_owned(),
@@ -389,7 +389,7 @@ mod tests {
     #[test]
     fn keys_follow_the_contract() {
         assert_eq!(EventId::Interaction(7).key("c"), redis_keys::dedupe("c", 7));
-        assert_eq!(EventId::Message(7).key("c"), "kyuta:c:seen:7");
+        assert_eq!(EventId::Message(7).key("c"), "kyuta:{c}:seen:7");
         assert_eq!(
             EventId::MemberJoin {
                 guild_id: 1,
@@ -397,7 +397,7 @@ mod tests {
                 joined_at_micros: 3
             }
             .key("c"),
-            "kyuta:c:seen:join:1:2:3"
+            "kyuta:{c}:seen:join:1:2:3"
         );
     }
 

@@ -7,7 +7,6 @@ pub mod ownership;
 pub mod queue;
 pub mod runner;
 pub mod session;
-pub mod status;
 
 use twilight_model::gateway::event::Event;
 

@@ -43,7 +43,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use kyuta_crds::contract::redis_keys;
-use redis::aio::ConnectionManager;
+use kyuta_redis::Conn;
 use tokio_util::sync::CancellationToken;
 
 /// How long a lease lives without renewal.
@@ -108,7 +108,7 @@ return 0
 
 #[derive(Clone)]
 struct Shared {
-    conn: ConnectionManager,
+    conn: Conn,
     cluster: String,
     shard_total: u32,
     /// This process's id in leases: `<pod>|<nonce>`.
@@ -127,7 +127,7 @@ impl Shared {
 
     async fn call<T: redis::FromRedisValue>(
         &self,
-        f: impl AsyncFnOnce(&mut ConnectionManager) -> redis::RedisResult<T>,
+        f: impl AsyncFnOnce(&mut Conn) -> redis::RedisResult<T>,
     ) -> redis::RedisResult<T> {
         let mut conn = self.conn.clone();
         tokio::time::timeout(CALL_TIMEOUT, f(&mut conn))
@@ -230,13 +230,7 @@ impl ShardLeases {
     /// Leases of `cluster`'s shards out of `shard_total`, held in the name of this process
     /// of pod `pod` (`nonce` tells this process from the pod's earlier ones).
     #[must_use]
-    pub fn new(
-        conn: ConnectionManager,
-        cluster: &str,
-        shard_total: u32,
-        pod: &str,
-        nonce: &str,
-    ) -> Self {
+    pub fn new(conn: Conn, cluster: &str, shard_total: u32, pod: &str, nonce: &str) -> Self {
         Self {
             shared: Some(Arc::new(Shared {
                 conn,

@@ -234,7 +234,7 @@ return 1
 /// (`redis_keys::identify_budget`) counts down `session_start_limit.remaining`.
 #[derive(Clone)]
 pub struct RedisQueue {
-    conn: redis::aio::ConnectionManager,
+    conn: kyuta_redis::Conn,
     cluster: String,
     owner: String,
     limit: StartLimit,
@@ -259,7 +259,7 @@ impl RedisQueue {
     /// A queue for `cluster`; `owner` names this process in the lock values.
     #[must_use]
     pub fn new(
-        conn: redis::aio::ConnectionManager,
+        conn: kyuta_redis::Conn,
         cluster: &str,
         owner: &str,
         limit: StartLimit,

@@ -17,14 +17,17 @@ use twilight_model::gateway::event::Event;
 
 use super::{
     EventSink,
-    fatal::{FatalRecords, explain},
+    fatal::FatalRecords,
     ownership::{AcquireMode, Acquired, LeaseEnd, ShardLeases, Watched},
     queue::IdentifyQueue,
     session::{SavedSession, SessionStore, now_ms},
-    status::{ShardPhase, ShardStatus},
 };
 use crate::{
     config::Token,
+    shards::{
+        close::explain,
+        status::{ShardPhase, ShardStatus},
+    },
     telemetry::{
         Metrics,
         metrics::{EventLabels, ShardLabels, shard_state},

@@ -74,7 +74,7 @@ pub(crate) fn now_ms() -> u64 {
 /// Sessions in Redis.
 #[derive(Clone)]
 pub struct RedisSessions {
-    conn: redis::aio::ConnectionManager,
+    conn: kyuta_redis::Conn,
     cluster: String,
     shard_total: u32,
     ttl: Duration,
@@ -93,12 +93,7 @@ impl std::fmt::Debug for RedisSessions {
 impl RedisSessions {
     /// Sessions of `cluster`'s generation with `shard_total` shards.
     #[must_use]
-    pub fn new(
-        conn: redis::aio::ConnectionManager,
-        cluster: &str,
-        shard_total: u32,
-        ttl: Duration,
-    ) -> Self {
+    pub fn new(conn: kyuta_redis::Conn, cluster: &str, shard_total: u32, ttl: Duration) -> Self {
         Self {
             conn,
             cluster: cluster.to_owned(),

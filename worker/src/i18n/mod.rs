@@ -20,10 +20,12 @@ use std::{collections::HashMap, sync::LazyLock};
 
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue, concurrent::FluentBundle};
 
-/// A language Kyuta speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A language Kyuta speaks. Stored (in a guild's settings) as its [`code`](Self::code); a
+/// stored code Kyuta does not speak reads as English, the default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Locale {
     /// English (United States); the fallback.
+    #[default]
     EnUs,
     /// German.
     De,
@@ -33,6 +35,19 @@ pub enum Locale {
     EsEs,
     /// Portuguese (Brazil).
     PtBr,
+}
+
+impl serde::Serialize for Locale {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Locale {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(Self::from_setting(&code))
+    }
 }
 
 impl Locale {

@@ -25,7 +25,6 @@ use crate::store::{
     Timestamp,
 };
 
-use super::commands::store_error;
 use super::engine::{self, MODERATOR_PERMISSIONS};
 use super::modlog::{self, build_embed};
 use super::options::{MAX_REASON_CHARS, Reason};
@@ -83,7 +82,7 @@ impl Shared {
         self.store
             .get_case(guild, number)
             .await
-            .map_err(store_error)?
+            .map_err(CommandError::from)?
             .ok_or_else(|| CommandError::user(format!("there is no case #{number}")))
     }
 
@@ -102,7 +101,7 @@ impl Shared {
                 change(ctx, CaseChangeKind::Voided, reason),
             )
             .await
-            .map_err(store_error)?;
+            .map_err(CommandError::from)?;
         self.post_void_notice(ctx, std::slice::from_ref(&voided))
             .await;
         Ok(voided)
@@ -259,7 +258,7 @@ async fn case_page(
     let found = store
         .list_cases(guild, filter, page - 1, CASES_PER_PAGE)
         .await
-        .map_err(store_error)?;
+        .map_err(CommandError::from)?;
     let pages = found.total.div_ceil(u64::from(CASES_PER_PAGE)).max(1);
     if found.cases.is_empty() {
         return Ok(Reply::text(if found.total == 0 {
@@ -316,7 +315,7 @@ impl CommandHandler for CaseCommand {
             .store
             .change_case(guild, n, change(ctx, kind, None))
             .await
-            .map_err(store_error)?;
+            .map_err(CommandError::from)?;
         Ok(Reply::text(match kind {
             CaseChangeKind::Hidden => format!(
                 "Case #{n} is hidden from `/cases` (`/cases hidden:true` lists it); it still counts towards escalation."
@@ -365,8 +364,11 @@ impl CommandHandler for EditReason {
                 ctx.invoker.user_id.get(),
             )
             .await
-            .map_err(store_error)?;
-        let config = store.guild_config(guild).await.map_err(store_error)?;
+            .map_err(CommandError::from)?;
+        let config = store
+            .guild_config(guild)
+            .await
+            .map_err(CommandError::from)?;
         post_modlog(&self.0.deps(ctx), config.mod_log_channel, &case).await;
         Ok(Reply::text(format!("Updated the reason of case #{number}.")).ephemeral())
     }
@@ -397,14 +399,19 @@ impl CommandHandler for Note {
         .reason(text.into_string())
         .outcome(CaseOutcome::Applied)
         .created_at(self.0.deps(ctx).now());
-        let (case, created) = self.0.store.insert_case(new).await.map_err(store_error)?;
+        let (case, created) = self
+            .0
+            .store
+            .insert_case(new)
+            .await
+            .map_err(CommandError::from)?;
         if created {
             let config = self
                 .0
                 .store
                 .guild_config(guild)
                 .await
-                .map_err(store_error)?;
+                .map_err(CommandError::from)?;
             post_modlog(&self.0.deps(ctx), config.mod_log_channel, &case).await;
         }
         Ok(Reply::text(format!(
@@ -434,7 +441,7 @@ impl Warnings {
                 .store
                 .list_cases(guild, &filter, page, MAX_PER_PAGE)
                 .await
-                .map_err(store_error)?;
+                .map_err(CommandError::from)?;
             let n = found.cases.len();
             out.extend(found.cases);
             if n < MAX_PER_PAGE as usize || out.len() as u64 >= found.total {
@@ -491,7 +498,7 @@ impl CommandHandler for Warnings {
                                 change(ctx, CaseChangeKind::Voided, reason.as_ref()),
                             )
                             .await
-                            .map_err(store_error)?,
+                            .map_err(CommandError::from)?,
                     );
                 }
                 self.0.post_void_notice(ctx, &voided).await;

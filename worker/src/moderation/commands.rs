@@ -205,15 +205,10 @@ impl Shared {
 
 fn action_error(e: ActionError) -> CommandError {
     match e {
-        ActionError::Store(e) => CommandError::StoreUnavailable(Box::new(e)),
+        ActionError::Store(e) => CommandError::from(e),
         ActionError::Facts(e) => CommandError::Discord(Box::new(e)),
         other => CommandError::user(other.to_string()),
     }
-}
-
-/// A store failure as the moderation commands report it: storage unavailable, nothing done.
-pub(super) fn store_error(e: crate::store::StoreError) -> CommandError {
-    CommandError::StoreUnavailable(Box::new(e))
 }
 
 /// A moderation command: carries out its [`ActionKind`] (a ban with a duration is a tempban).
@@ -398,7 +393,7 @@ impl CommandHandler for SetModlog {
                 Ok::<_, CommandError>(())
             })
             .await
-            .map_err(store_error)??;
+            .map_err(CommandError::from)??;
         Ok(Reply::text(format!("Cases will be posted in <#{channel}>.")).ephemeral())
     }
 }
@@ -417,7 +412,7 @@ impl CommandHandler for SetDm {
                 Ok::<_, CommandError>(())
             })
             .await
-            .map_err(store_error)??;
+            .map_err(CommandError::from)??;
         Ok(Reply::text(if enabled {
             "Users will get a DM before an action against them (a failed DM never stops the action)."
         } else {
@@ -494,7 +489,7 @@ impl CommandHandler for Escalation {
                         Ok(())
                     })
                     .await
-                    .map_err(store_error)??;
+                    .map_err(CommandError::from)??;
                 Ok(Reply::text(format!("Added: {text}")).ephemeral())
             }
             Some("remove") => {
@@ -509,11 +504,14 @@ impl CommandHandler for Escalation {
                         Ok(config.escalation.remove(n - 1))
                     })
                     .await
-                    .map_err(store_error)??;
+                    .map_err(CommandError::from)??;
                 Ok(Reply::text(format!("Removed: {}", describe_rule(&rule))).ephemeral())
             }
             _ => {
-                let config = store.guild_config(guild).await.map_err(store_error)?;
+                let config = store
+                    .guild_config(guild)
+                    .await
+                    .map_err(CommandError::from)?;
                 if config.escalation.is_empty() {
                     return Ok(Reply::text("No escalation rules.").ephemeral());
                 }

@@ -34,7 +34,7 @@ use crate::store::{CaseOutcome, NewCase, ScheduleKind, Timestamp};
 use super::facts;
 use super::publish::post_modlog;
 use super::request::Deps;
-use crate::snowflake::timestamp_ms as snowflake_ms;
+use crate::snowflake;
 
 /// Attempts to write a case while the store does not answer (1, 2, 4, 8, 16 s apart): an audit
 /// entry is sent once, so it is not dropped on the first failure.
@@ -55,7 +55,7 @@ pub fn case_of(entry: &AuditLogEntry, guild_id: u64, bot_id: u64) -> Option<NewC
     if moderator == bot_id {
         return None;
     }
-    let at_ms = snowflake_ms(entry.id.get());
+    let at_ms = snowflake::timestamp_ms(entry.id.get());
     let mut duration = None;
     let kind = match entry.action_type {
         AuditLogEventType::MemberBanAdd => ActionKind::Ban,

@@ -24,7 +24,6 @@ use crate::commands::{
 };
 use crate::store::Store;
 
-use super::commands::store_error;
 use super::discord::describe;
 use super::modlog::truncate;
 use super::publish::post_to_modlog;
@@ -242,7 +241,11 @@ impl CommandHandler for Report {
             // The shared store cannot answer: a report matters more than its rate.
             Err(e) => tracing::warn!(error = %e, "report cooldown unavailable"),
         }
-        let config = self.0.guild_config(guild).await.map_err(store_error)?;
+        let config = self
+            .0
+            .guild_config(guild)
+            .await
+            .map_err(CommandError::from)?;
         let Some(modlog) = config.mod_log_channel else {
             return Err(CommandError::user(
                 "this server has no mod-log channel, so reports have nowhere to go: tell a moderator (they set one with /modlog)",

@@ -7,7 +7,7 @@
 //! [`MAX_CONTENT_CHARS`] characters of content, so the cache holds at most about
 //! 50 000 × 4 KB = 200 MB in the worst case and a few megabytes in practice.
 
-use crate::snowflake::timestamp_ms as snowflake_ms;
+use crate::snowflake;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
@@ -80,7 +80,7 @@ impl MessageCache {
         }
         let cutoff = self.cutoff(now_ms);
         let mut m = self.lock();
-        if snowflake_ms(id) >= cutoff {
+        if snowflake::timestamp_ms(id) >= cutoff {
             m.insert(id, message);
         }
         Self::evict(&mut m, self.max, cutoff);
@@ -96,7 +96,7 @@ impl MessageCache {
         }
         while m
             .first_key_value()
-            .is_some_and(|(id, _)| snowflake_ms(*id) < cutoff)
+            .is_some_and(|(id, _)| snowflake::timestamp_ms(*id) < cutoff)
         {
             m.pop_first();
         }
@@ -105,7 +105,7 @@ impl MessageCache {
     /// What is remembered of message `id`, if it is still in the bounds at `now_ms`.
     #[must_use]
     pub fn get(&self, id: u64, now_ms: u64) -> Option<CachedMessage> {
-        if snowflake_ms(id) < self.cutoff(now_ms) {
+        if snowflake::timestamp_ms(id) < self.cutoff(now_ms) {
             return None;
         }
         self.lock().get(&id).cloned()
@@ -152,7 +152,7 @@ mod tests {
 
     #[test]
     fn snowflakes_tell_their_time() {
-        assert_eq!(snowflake_ms(id_at(NOW, 5)), NOW);
+        assert_eq!(snowflake::timestamp_ms(id_at(NOW, 5)), NOW);
     }
 
     #[test]

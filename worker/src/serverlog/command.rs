@@ -11,7 +11,7 @@ use crate::commands::{
     Args, CommandContext, CommandDef, CommandError, CommandHandler, IdKind, OptionDef, OptionKind,
     Registry, RegistryError, Reply, SubcommandDef,
 };
-use crate::store::{ServerLogKind, ServerLogSettings, Store, StoreError};
+use crate::store::{ServerLogKind, ServerLogSettings, Store};
 
 /// Adds `/serverlog`; the handler keeps `store` (guild settings).
 ///
@@ -55,10 +55,6 @@ pub fn register(registry: &mut Registry, store: Arc<dyn Store>) -> Result<(), Re
 
 struct ServerLogCommand {
     store: Arc<dyn Store>,
-}
-
-fn store_error(e: StoreError) -> CommandError {
-    CommandError::StoreUnavailable(Box::new(e))
 }
 
 /// What `/serverlog show` answers.
@@ -137,14 +133,14 @@ impl CommandHandler for ServerLogCommand {
                         Ok::<_, CommandError>(())
                     })
                     .await
-                    .map_err(store_error)??;
+                    .map_err(CommandError::from)??;
                 format!(
                     "The server log will be posted in <#{channel}>. Kinds off: {}.",
                     off_list(
                         &configs
                             .get(store, guild)
                             .await
-                            .map_err(store_error)?
+                            .map_err(CommandError::from)?
                             .server_log
                     )
                 )
@@ -156,7 +152,7 @@ impl CommandHandler for ServerLogCommand {
                         Ok::<_, CommandError>(())
                     })
                     .await
-                    .map_err(store_error)??;
+                    .map_err(CommandError::from)??;
                 "The server log is off.".to_owned()
             }
             Some(sub @ ("enable" | "disable")) => {
@@ -172,7 +168,7 @@ impl CommandHandler for ServerLogCommand {
                         Ok::<_, CommandError>(c.server_log.clone())
                     })
                     .await
-                    .map_err(store_error)??;
+                    .map_err(CommandError::from)??;
                 let mut t = format!(
                     "{} {} logged.",
                     kind.name(),
@@ -189,7 +185,7 @@ impl CommandHandler for ServerLogCommand {
                 &configs
                     .get(store, guild)
                     .await
-                    .map_err(store_error)?
+                    .map_err(CommandError::from)?
                     .server_log,
             ),
         };

@@ -17,7 +17,7 @@ use super::cache::{CachedMessage, MessageCache};
 use super::format::{self, Change, Content, Deleted, Diff, Entry};
 use crate::cache::GuildCache;
 use crate::services::Services;
-use crate::snowflake::timestamp_ms as snowflake_ms;
+use crate::snowflake;
 use crate::store::ServerLogKind;
 
 /// Most members whose nickname and avatar are remembered per process (past it, members not
@@ -661,7 +661,7 @@ fn deleted(m: CachedMessage) -> Deleted {
 /// When the account `user` was made (Unix seconds), from its id.
 #[must_use]
 pub fn created_secs(user: u64) -> i64 {
-    i64::try_from(snowflake_ms(user) / 1000).unwrap_or(i64::MAX)
+    i64::try_from(snowflake::timestamp_ms(user) / 1000).unwrap_or(i64::MAX)
 }
 
 #[cfg(test)]

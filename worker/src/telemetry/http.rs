@@ -8,8 +8,8 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use super::Metrics;
-use crate::gateway::{
-    fatal::explain,
+use crate::shards::{
+    close::explain,
     status::{ShardPhase, ShardStatus},
 };
 

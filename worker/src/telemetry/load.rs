@@ -11,7 +11,7 @@ use std::{
 use kyuta_crds::contract::{fatal_fields, load_fields, redis_keys};
 use tokio_util::sync::CancellationToken;
 
-use crate::gateway::status::{ShardPhase, ShardStatus};
+use crate::shards::status::{ShardPhase, ShardStatus};
 
 /// Events per minute from samples of a shard's event counter.
 #[derive(Debug, Default)]
@@ -48,7 +48,7 @@ pub fn publishes(phase: ShardPhase) -> bool {
 
 /// Publishes the load of every shard this process runs every `REFRESH_SECS` until `stop`.
 pub async fn publish_loop(
-    conn: redis::aio::ConnectionManager,
+    conn: kyuta_redis::Conn,
     cluster: String,
     status: Arc<ShardStatus>,
     stop: CancellationToken,

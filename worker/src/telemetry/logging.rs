@@ -1,4 +1,4 @@
-//! Log setup: `LOG_LEVEL` filter, text or JSON lines on stderr; colours only when stderr is a
+//! Log setup: `KYUTA_LOG_LEVEL` filter, text or JSON lines on stderr; colours only when stderr is a
 //! terminal (never in a file or a pod's log).
 
 use std::io::IsTerminal as _;

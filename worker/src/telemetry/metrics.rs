@@ -1,4 +1,4 @@
-//! Prometheus metrics of the worker (served on `METRICS_PORT` at `/metrics`).
+//! Prometheus metrics of the worker (served on `KYUTA_METRICS_PORT` at `/metrics`).
 
 use std::sync::atomic::AtomicU64;
 

@@ -10,8 +10,9 @@ use super::super::presets::Preset;
 use super::Edit;
 use super::edit::apply_edit;
 use super::inspect::{list_reply, test_reply};
+use crate::cache::GuildConfigs;
 use crate::commands::{Args, CommandContext, CommandError, CommandHandler, GuildScope, Reply};
-use crate::store::{GuildField, Store};
+use crate::store::Store;
 
 /// The `/automod` command.
 pub struct AutomodCommand {
@@ -34,23 +35,21 @@ impl AutomodCommand {
     /// Runs one subcommand for `guild` (the handler without Discord).
     ///
     /// Every channel and role id an edit adds is checked with `scope` to belong to `guild`
-    /// before anything is stored.
+    /// before anything is stored. The edit is then written through `configs` (only the
+    /// automod setting, so an edit of another setting meanwhile is kept).
     pub async fn run_for_guild(
         &self,
         guild: u64,
         args: &Args,
+        configs: &GuildConfigs,
         scope: &dyn GuildScope,
     ) -> Result<Reply, CommandError> {
-        let mut gc = self
+        let gc = self
             .store
             .guild_config(guild)
             .await
-            .map_err(|e| CommandError::StoreUnavailable(Box::new(e)))?;
-        let stored = AutomodConfig::from_json(&gc.automod).map_err(|e| {
-            CommandError::user(format!(
-                "the stored automod configuration cannot be read ({e}); `/automod preset standard` replaces it"
-            ))
-        });
+            .map_err(CommandError::from)?;
+        let stored = read_stored(&gc.automod);
         let sub = args.subcommand().unwrap_or("list");
         let s = |name: &str| args.string(name).map(str::to_owned);
         let edit = match sub {
@@ -82,33 +81,71 @@ impl AutomodCommand {
             "remove" => Edit::Remove(s("rule").unwrap_or_default()),
             other => return Err(CommandError::user(format!("unknown subcommand {other:?}"))),
         };
-        // A preset may replace a configuration that no longer reads.
-        let mut cfg = match (stored, &edit) {
-            (Ok(c), _) => c,
-            (Err(_), Edit::Preset(_)) => AutomodConfig::default(),
-            (Err(e), _) => return Err(e),
-        };
-        let (old_channels, old_roles) = cfg.referenced_ids();
-        let summary = apply_edit(&mut cfg, &edit).map_err(|e| CommandError::user(e.0))?;
-        let (channels, roles) = cfg.referenced_ids();
-        for c in channels
-            .iter()
-            .filter(|c| old_channels.binary_search(c).is_err())
-        {
+        // The ids the edit adds are checked (that needs Discord or the cache) before the
+        // write; the write applies the edit again to the settings as they are then.
+        let (_, (channels, roles)) = edited(stored, &edit)?;
+        for c in &channels {
             scope.check_channel(guild, *c).await?;
         }
-        for r in roles.iter().filter(|r| old_roles.binary_search(r).is_err()) {
+        for r in &roles {
             scope.check_role(guild, *r).await?;
         }
-        gc.automod = cfg.to_json();
-        // Only the automod setting is written: an edit of another setting meanwhile is kept.
-        self.store
-            .put_guild_fields(&gc, &[GuildField::Automod])
+        let summary = configs
+            .update(self.store.as_ref(), guild, |gc| {
+                let ((summary, json), added) = edited(read_stored(&gc.automod), &edit)?;
+                if added.0.iter().any(|c| !channels.contains(c))
+                    || added.1.iter().any(|r| !roles.contains(r))
+                {
+                    return Err(CommandError::user(
+                        "the automod settings changed meanwhile; run the command again",
+                    ));
+                }
+                gc.automod = json;
+                Ok(summary)
+            })
             .await
-            .map_err(|e| CommandError::StoreUnavailable(Box::new(e)))?;
+            .map_err(CommandError::from)??;
         self.cache.invalidate(guild);
         Ok(Reply::text(format!("✅ {summary}.")))
     }
+}
+
+/// The stored automod settings, or the error a user sees when they no longer read.
+fn read_stored(json: &serde_json::Value) -> Result<AutomodConfig, CommandError> {
+    AutomodConfig::from_json(json).map_err(|e| {
+        CommandError::user(format!(
+            "the stored automod configuration cannot be read ({e}); `/automod preset standard` replaces it"
+        ))
+    })
+}
+
+/// Channel and role ids, each sorted.
+type Ids = (Vec<u64>, Vec<u64>);
+
+/// Applies `edit` to the `stored` settings: the summary and the new settings' JSON, and the
+/// channel and role ids the edit adds.
+fn edited(
+    stored: Result<AutomodConfig, CommandError>,
+    edit: &Edit,
+) -> Result<((String, serde_json::Value), Ids), CommandError> {
+    // A preset may replace a configuration that no longer reads.
+    let mut cfg = match (stored, edit) {
+        (Ok(c), _) => c,
+        (Err(_), Edit::Preset(_)) => AutomodConfig::default(),
+        (Err(e), _) => return Err(e),
+    };
+    let (old_channels, old_roles) = cfg.referenced_ids();
+    let summary = apply_edit(&mut cfg, edit).map_err(|e| CommandError::user(e.0))?;
+    let (channels, roles) = cfg.referenced_ids();
+    let added = |now: Vec<u64>, old: &[u64]| {
+        now.into_iter()
+            .filter(|id| old.binary_search(id).is_err())
+            .collect::<Vec<_>>()
+    };
+    Ok((
+        (summary, cfg.to_json()),
+        (added(channels, &old_channels), added(roles, &old_roles)),
+    ))
 }
 
 #[async_trait::async_trait]
@@ -120,20 +157,19 @@ impl CommandHandler for AutomodCommand {
                 .store
                 .guild_config(guild.get())
                 .await
-                .map_err(|e| CommandError::StoreUnavailable(Box::new(e)))?;
-            let cfg = AutomodConfig::from_json(&gc.automod).map_err(|e| {
-                CommandError::user(format!(
-                    "the stored automod configuration cannot be read ({e}); `/automod preset standard` replaces it"
-                ))
-            })?;
+                .map_err(CommandError::from)?;
+            let cfg = read_stored(&gc.automod)?;
             return super::native::run(ctx, guild.get(), &cfg, args).await;
         }
-        let reply = self
-            .run_for_guild(guild.get(), args, ctx.services.as_ref())
-            .await;
-        // An edit applies to this pod's automod at once.
-        ctx.services.guild_configs.invalidate(guild.get());
-        reply
+        // An edit applies to this pod's automod at once: `GuildConfigs::update` drops the
+        // pod's cached settings.
+        self.run_for_guild(
+            guild.get(),
+            args,
+            &ctx.services.guild_configs,
+            ctx.services.as_ref(),
+        )
+        .await
     }
 }
 
@@ -159,11 +195,16 @@ mod tests {
             channels: vec![],
             roles: vec![],
         };
+        let configs = GuildConfigs::new();
         let text = |r: Reply| format!("{}{:?}", r.content.clone().unwrap_or_default(), r.embeds);
 
         assert!(
-            text(cmd.run_for_guild(g, &sub("list"), &scope).await.unwrap())
-                .contains("No rules yet")
+            text(
+                cmd.run_for_guild(g, &sub("list"), &configs, &scope)
+                    .await
+                    .unwrap()
+            )
+            .contains("No rules yet")
         );
         assert!(
             !cache
@@ -174,6 +215,7 @@ mod tests {
             .run_for_guild(
                 g,
                 &sub("preset").with("name", ArgValue::String("strict".into())),
+                &configs,
                 &scope,
             )
             .await
@@ -182,7 +224,12 @@ mod tests {
         let stored = store.guild_config(g).await.unwrap().automod;
         assert!(cache.get(g, &stored).enabled());
         assert!(
-            text(cmd.run_for_guild(g, &sub("list"), &scope).await.unwrap()).contains("account-age")
+            text(
+                cmd.run_for_guild(g, &sub("list"), &configs, &scope)
+                    .await
+                    .unwrap()
+            )
+            .contains("account-age")
         );
 
         let r = cmd
@@ -192,6 +239,7 @@ mod tests {
                     "text",
                     ArgValue::String("join discord.gg/xyz you idiot".into()),
                 ),
+                &configs,
                 &scope,
             )
             .await
@@ -213,6 +261,7 @@ mod tests {
                     .with("rule", ArgValue::String("caps".into()))
                     .with("setting", ArgValue::String("min_percent".into()))
                     .with("value", ArgValue::String("150".into())),
+                &configs,
                 &scope,
             )
             .await
@@ -224,7 +273,9 @@ mod tests {
         // The refused edit changed nothing.
         assert_eq!(store.guild_config(g).await.unwrap().automod, stored);
 
-        cmd.run_for_guild(g, &sub("disable"), &scope).await.unwrap();
+        cmd.run_for_guild(g, &sub("disable"), &configs, &scope)
+            .await
+            .unwrap();
         assert!(
             !cache
                 .get(g, &store.guild_config(g).await.unwrap().automod)
@@ -276,6 +327,7 @@ mod tests {
             channels: vec![500],
             roles: vec![600],
         };
+        let configs = GuildConfigs::new();
         let set = |rule: &str, setting: &str, value: &str| {
             Args::new()
                 .with_subcommand("set")
@@ -288,6 +340,7 @@ mod tests {
             &Args::new()
                 .with_subcommand("preset")
                 .with("name", ArgValue::String("standard".into())),
+            &configs,
             &scope,
         )
         .await
@@ -332,7 +385,7 @@ mod tests {
             ),
         ] {
             let e = cmd
-                .run_for_guild(g, &set(rule, setting, value), &scope)
+                .run_for_guild(g, &set(rule, setting, value), &configs, &scope)
                 .await
                 .expect_err(value);
             assert!(e.to_string().contains(says), "{value}: {e}");
@@ -342,10 +395,10 @@ mod tests {
                 "{value}"
             );
         }
-        cmd.run_for_guild(g, &set("all", "alert_channel", "<#500>"), &scope)
+        cmd.run_for_guild(g, &set("all", "alert_channel", "<#500>"), &configs, &scope)
             .await
             .unwrap();
-        cmd.run_for_guild(g, &set("all", "exempt_roles", "<@&600>"), &scope)
+        cmd.run_for_guild(g, &set("all", "exempt_roles", "<@&600>"), &configs, &scope)
             .await
             .unwrap();
         let cfg = AutomodConfig::from_json(&store.guild_config(g).await.unwrap().automod).unwrap();

@@ -4,6 +4,7 @@
 use super::super::config::{Action, MAX_TIMEOUT_SECS};
 use super::super::rules::settings;
 use super::EditError;
+use crate::input::Mention;
 
 pub(super) fn parse_bool(v: &str) -> Result<bool, EditError> {
     settings::parse_bool(v).map_err(EditError)
@@ -12,19 +13,8 @@ pub(super) fn parse_bool(v: &str) -> Result<bool, EditError> {
 /// A role or channel id: a mention (`<@&…>`, `<#…>`, `<@…>`; any id but 0) or a bare
 /// snowflake-sized number, as prefix arguments are read.
 pub(super) fn parse_id(v: &str) -> Result<u64, EditError> {
-    let t = v.trim();
-    let mention = ["<@&", "<#", "<@!", "<@"]
-        .iter()
-        .find_map(|open| t.strip_prefix(open))
-        .and_then(|inner| inner.strip_suffix('>'));
-    match mention {
-        Some(inner) => inner.parse().ok().filter(|id| *id != 0),
-        None => t
-            .parse()
-            .ok()
-            .filter(|id| crate::snowflake::is_snowflake_sized(*id)),
-    }
-    .ok_or_else(|| EditError(format!("{v:?} is not a role or channel mention or id")))
+    crate::input::parse_id(v, &Mention::ALL)
+        .ok_or_else(|| EditError(format!("{v:?} is not a role or channel mention or id")))
 }
 
 pub(super) fn parse_ids(v: &str) -> Result<Vec<u64>, EditError> {

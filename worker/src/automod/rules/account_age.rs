@@ -5,7 +5,8 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 use super::{Check, Family, Finding, RuleInfo, Scope, Setting, SettingKind};
-use crate::automod::context::{Evidence, MemberContext, snowflake_ms};
+use crate::automod::context::{Evidence, MemberContext};
+use crate::snowflake;
 use crate::duration::format_secs;
 use crate::automod::error::ConfigError;
 
@@ -48,7 +49,7 @@ struct Compiled {
 
 impl Check for Compiled {
     fn join(&self, member: &MemberContext<'_>, rule: &RuleInfo) -> Finding {
-        let created = snowflake_ms(member.user_id);
+        let created = snowflake::timestamp_ms(member.user_id);
         let age = member.joined_at_ms.saturating_sub(created);
         if age >= self.min_age_ms {
             return Finding::Clean;

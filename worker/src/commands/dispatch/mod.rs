@@ -177,7 +177,7 @@ impl Dispatcher {
             .get(&*self.services.store, guild.get())
             .await
         {
-            Ok(c) => Locale::from_setting(&c.locale),
+            Ok(c) => c.locale,
             Err(_) => Locale::EnUs,
         }
     }
@@ -238,7 +238,7 @@ impl Dispatcher {
             locale: message
                 .guild_id
                 .and_then(|g| self.services.guild_configs.cached(g.get()))
-                .map_or(Locale::EnUs, |c| Locale::from_setting(&c.locale)),
+                .map_or(Locale::EnUs, |c| c.locale),
             services: Arc::clone(&self.services),
             registry: Arc::clone(&self.registry),
             progress: Progress::default(),

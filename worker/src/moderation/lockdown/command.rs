@@ -16,7 +16,6 @@ use crate::commands::{
 };
 use crate::store::Store;
 
-use super::super::commands::store_error;
 use super::super::options::{MAX_REASON_CHARS, Reason};
 use super::super::request::Deps;
 use super::apply::{self, LockError, mentions};
@@ -103,7 +102,7 @@ impl CommandHandler for LockdownCommand {
         .await
         .map_err(|e| match e {
             LockError::Rest(e) => CommandError::from(e),
-            LockError::Store(e) => store_error(e),
+            LockError::Store(e) => CommandError::from(e),
         })?;
         let mut out = String::new();
         if !done.is_empty() {
@@ -156,7 +155,7 @@ impl CommandHandler for UnlockCommand {
             &progress(ctx, "Unlocking"),
         )
         .await
-        .map_err(store_error)?;
+        .map_err(CommandError::from)?;
         let mut out = String::new();
         if !done.is_empty() {
             out.push_str(&format!(

@@ -28,7 +28,6 @@ use crate::commands::{
 use crate::rest::RestError;
 use crate::store::{CaseOutcome, NewCase, ScheduleKind, Store};
 
-use super::super::commands::store_error;
 use super::super::discord::{self, Expect};
 use super::super::facts;
 use super::super::options::{DeleteMessages, MAX_REASON_CHARS, Reason};
@@ -199,7 +198,7 @@ impl CommandHandler for Massban {
             if let Some(r) = &reason {
                 new = new.reason(r.as_str());
             }
-            match self.0.insert_case(new).await.map_err(store_error)? {
+            match self.0.insert_case(new).await.map_err(CommandError::from)? {
                 (case, true) => todo.push((case.number, user)),
                 (_, false) => outcome.already += 1,
             }

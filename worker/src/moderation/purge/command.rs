@@ -18,7 +18,6 @@ use crate::commands::{
 };
 use crate::store::{Case, CaseOutcome, NewCase, Store, Timestamp};
 
-use super::super::commands::store_error;
 use super::super::options::{MAX_REASON_CHARS, Reason};
 use super::super::publish::post_modlog;
 use super::super::request::Deps;
@@ -88,7 +87,12 @@ impl CommandHandler for Purge {
         let reason = Reason::parse_optional(args.string("reason"))
             .map_err(|e| CommandError::user(e.to_string()))?;
         let key = ctx.idempotency_key();
-        if let Some(case) = self.0.case_by_key(guild, &key).await.map_err(store_error)? {
+        if let Some(case) = self
+            .0
+            .case_by_key(guild, &key)
+            .await
+            .map_err(CommandError::from)?
+        {
             return Ok(already(&case));
         }
         let channel = ctx.channel_id.get();
@@ -139,7 +143,7 @@ impl CommandHandler for Purge {
         if let Some(r) = &reason {
             new = new.reason(r.as_str());
         }
-        let (case, created) = self.0.insert_case(new).await.map_err(store_error)?;
+        let (case, created) = self.0.insert_case(new).await.map_err(CommandError::from)?;
         if !created {
             return Ok(already(&case));
         }

@@ -216,6 +216,26 @@ async fn replace_upsert(
     }
 }
 
+/// Kyuta's settings on top of what the URI says. The URI's own options pass through
+/// (`retryWrites`, `readPreference`, `w`, `journal`, `replicaSet`, TLS, …); without a write
+/// concern in the URI, writes wait for a majority (`w=majority`), so an acknowledged case or
+/// case number survives a replica-set failover, as the exactly-once rules need (on a single
+/// server, majority is that server). Retryable writes follow the driver's default (on) unless
+/// the URI turns them off; the driver uses them only on a replica set or sharded cluster.
+fn with_defaults(client_opts: &mut ClientOptions, options: &MongoOptions) {
+    client_opts.server_selection_timeout = Some(options.server_selection_timeout);
+    client_opts.connect_timeout = Some(options.connect_timeout);
+    if client_opts.app_name.is_none() {
+        client_opts.app_name = Some("kyuta".to_owned());
+    }
+    let concern = client_opts
+        .write_concern
+        .get_or_insert_with(Default::default);
+    if concern.w.is_none() {
+        concern.w = Some(mongodb::options::Acknowledgment::Majority);
+    }
+}
+
 impl MongoStore {
     /// Connects, checks the server answers (failing with [`StoreErrorKind::Unavailable`]
     /// after the server-selection timeout) and creates the indexes.
@@ -228,10 +248,7 @@ impl MongoStore {
             };
             StoreError::new(kind, format!("MONGO_URI is not usable: {e}")).with_source(e)
         })?;
-        client_opts.server_selection_timeout = Some(options.server_selection_timeout);
-        client_opts.connect_timeout = Some(options.connect_timeout);
-        client_opts.retry_writes = Some(false);
-        client_opts.app_name = Some("kyuta".to_owned());
+        with_defaults(&mut client_opts, &options);
         let name = options
             .database
             .clone()
@@ -298,5 +315,45 @@ impl StoreBackend for MongoStore {
             .await
             .map_err(|e| mongo_err("ping", e))?;
         Ok(start.elapsed())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mongodb::options::{Acknowledgment, ReadPreference};
+
+    async fn options(uri: &str) -> ClientOptions {
+        let mut o = ClientOptions::parse(uri).await.unwrap();
+        with_defaults(&mut o, &MongoOptions::new(uri));
+        o
+    }
+
+    #[tokio::test]
+    async fn writes_wait_for_a_majority_unless_the_uri_says_otherwise() {
+        let o = options("mongodb://127.0.0.1:27017/kyuta").await;
+        let w = o.write_concern.unwrap();
+        assert_eq!(w.w, Some(Acknowledgment::Majority));
+        assert_eq!(o.retry_writes, None, "the driver's default (on)");
+        assert_eq!(o.app_name.as_deref(), Some("kyuta"));
+        assert_eq!(o.server_selection_timeout, Some(Duration::from_secs(3)));
+
+        let o = options(
+            "mongodb://a:1,b:2/kyuta?replicaSet=rs0&w=2&journal=true&retryWrites=false\
+             &readPreference=secondaryPreferred&appName=bots",
+        )
+        .await;
+        let w = o.write_concern.unwrap();
+        assert_eq!(w.w, Some(Acknowledgment::Nodes(2)));
+        assert_eq!(w.journal, Some(true));
+        assert_eq!(o.retry_writes, Some(false));
+        assert!(matches!(
+            o.selection_criteria,
+            Some(mongodb::options::SelectionCriteria::ReadPreference(
+                ReadPreference::SecondaryPreferred { .. }
+            ))
+        ));
+        assert_eq!(o.repl_set_name.as_deref(), Some("rs0"));
+        assert_eq!(o.app_name.as_deref(), Some("bots"));
     }
 }
