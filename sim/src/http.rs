@@ -1,14 +1,13 @@
 //! Shared pieces of the REST handlers: extractor aliases, the handler result, parameter and
 //! body parsing, and the audit-log reason header.
 
-use crate::error::{ApiError, e};
+use crate::error::ApiError;
 use crate::state::Shared;
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -33,7 +32,6 @@ pub(crate) fn snow(p: &HashMap<String, String>, key: &str) -> Result<u64, ApiErr
     })
 }
 
-/// Parses a JSON body (empty = `{}`).
 /// The `limit` query parameter: `default` when absent, else a number in `1..=max`
 /// (50035 `NUMBER_TYPE_MAX` otherwise, as Discord answers).
 pub(crate) fn limit_param(
@@ -57,12 +55,8 @@ pub(crate) fn limit_param(
     }
 }
 
-pub(crate) fn body_json(b: &Bytes) -> Result<Value, ApiError> {
-    if b.is_empty() {
-        return Ok(json!({}));
-    }
-    serde_json::from_slice(b).map_err(|_| e::invalid_json())
-}
+/// Parses a JSON body (empty = `{}`).
+pub(crate) use crate::uploads::body_json;
 
 /// The `X-Audit-Log-Reason` header, URL-decoded, at most 512 characters.
 pub(crate) fn reason(h: &HeaderMap) -> Result<Option<String>, ApiError> {

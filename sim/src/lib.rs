@@ -36,6 +36,7 @@ mod moderation;
 mod ratelimit;
 mod rest;
 mod state;
+pub mod uploads;
 mod urls;
 pub mod util;
 mod validate;
@@ -224,7 +225,12 @@ fn router(shared: Arc<state::Shared>) -> Router {
             ratelimit::middleware,
         ))
         .fallback(api_fallback)
-        .method_not_allowed_fallback(api_method_not_allowed);
+        .method_not_allowed_fallback(api_method_not_allowed)
+        // Message routes take files up to Discord's limits (see `uploads`); axum's own 2 MB
+        // default would refuse them before the handler could answer as Discord does.
+        .layer(axum::extract::DefaultBodyLimit::max(
+            uploads::MAX_REQUEST_BYTES,
+        ));
     Router::new()
         .route("/", axum::routing::get(gateway::upgrade))
         .nest("/api/v10", api)

@@ -203,6 +203,8 @@ pub(crate) struct State {
     pub messages: HashMap<u64, Vec<Value>>,
     /// Who reacted to a message with an emoji: (message id, emoji as in the route) → users.
     pub reactions: HashMap<(u64, String), std::collections::BTreeSet<u64>>,
+    /// The bytes of files the bot uploaded, by attachment id.
+    pub uploads: crate::uploads::Store,
     pub audit: HashMap<u64, Vec<Value>>,
     /// Native auto-moderation rules by guild, in creation order.
     pub automod_rules: HashMap<u64, Vec<Value>>,

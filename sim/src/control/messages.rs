@@ -26,6 +26,19 @@ pub(super) fn router() -> Router<Arc<Shared>> {
             "/channels/{channel}/messages/{message}",
             patch(user_edit).delete(user_delete),
         )
+        .route("/attachments/{attachment}", get(attachment))
+}
+
+/// The bytes of a file the bot uploaded, with its content type (the newest 64 MiB are kept).
+async fn attachment(AxState(sh): S, Path(p): P) -> CR {
+    let aid = id(&p, "attachment")?;
+    let (content_type, bytes) = sh
+        .lock()
+        .uploads
+        .get(aid)
+        .ok_or_else(|| not_found("no uploaded file with that attachment id is kept"))?;
+    let content_type = content_type.unwrap_or_else(|| "application/octet-stream".to_owned());
+    Ok(([(axum::http::header::CONTENT_TYPE, content_type)], bytes).into_response())
 }
 
 async fn messages(AxState(sh): S, Path(p): P) -> CR {
@@ -120,13 +133,6 @@ fn message_time(b: &Value) -> Result<u64, Ctl> {
     }
 }
 
-/// Characters percent-encoded in an attachment's URL (all but RFC 3986's unreserved ones).
-const URL_NAME: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
-    .remove(b'-')
-    .remove(b'.')
-    .remove(b'_')
-    .remove(b'~');
-
 /// The attachment objects of a user's message in channel `cid`, from the body's
 /// `attachments`: at most 10 of `{"filename" (1..=255 characters), "size"? (bytes, default
 /// 1024), "content_type"?}`. Each gets a fresh id of time `ms` and Discord's CDN and media
@@ -173,18 +179,13 @@ fn user_attachments(cid: u64, ms: u64, b: &Value) -> Result<Vec<Value>, Ctl> {
                 }
             };
             let id = snowflake_at_unique(ms);
-            let name = percent_encoding::utf8_percent_encode(filename, URL_NAME);
-            let mut att = json!({
-                "id": id.to_string(),
-                "filename": filename,
-                "size": size,
-                "url": format!("https://cdn.discordapp.com/attachments/{cid}/{id}/{name}"),
-                "proxy_url": format!("https://media.discordapp.net/attachments/{cid}/{id}/{name}"),
-            });
-            if let Some(t) = content_type {
-                att["content_type"] = json!(t);
-            }
-            Ok(att)
+            Ok(crate::uploads::attachment_object(
+                cid,
+                id,
+                filename,
+                size,
+                content_type.map(String::as_str),
+            ))
         })
         .collect()
 }

@@ -2,14 +2,15 @@
 //! (`/interactions/...` and `/webhooks/...` of `/api/v10`, which need no bot token).
 
 use crate::error::{ApiError, e};
-use crate::http::{R, body_json, no_content, ok, snow};
+use crate::http::{R, no_content, ok, snow};
 use crate::intents;
 use crate::state::{Interaction, Shared, State};
+use crate::uploads;
 use crate::util::{iso, next_snowflake, now_ms};
 use crate::validate::validate_message_body;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State as AxState};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -163,11 +164,13 @@ pub(crate) async fn callback(
     AxState(sh): AxState<Arc<Shared>>,
     Path(p): Path<HashMap<String, String>>,
     Query(q): Query<HashMap<String, String>>,
+    h: HeaderMap,
     body: Bytes,
 ) -> R {
     let iid = snow(&p, "interaction")?;
     let token = p.get("token").cloned().unwrap_or_default();
-    let b = body_json(&body)?;
+    let upload = uploads::read(&h, body).await?;
+    let b = &upload.json;
     let t = b
         .get("type")
         .and_then(Value::as_u64)
@@ -207,7 +210,7 @@ pub(crate) async fn callback(
     let mut updated = None;
     match t {
         4 => {
-            validate_message_body(&data, true)?;
+            validate_message_body(&data, !upload.has_files())?;
             let flags = data.get("flags").and_then(Value::as_u64).unwrap_or(0) & (64 | 4 | 4096);
             message = Some(interaction_message(&sh, &st, it, &data, flags, 20));
         }
@@ -229,6 +232,11 @@ pub(crate) async fn callback(
         _ => {}
     }
     let (guild, channel) = (it.guild_id, it.channel_id);
+    if matches!(t, 4 | 7)
+        && let Some(m) = message.as_mut().or(updated.as_mut())
+    {
+        upload.edit(&data, &mut st.uploads, channel, m)?;
+    }
     let it = st.interactions.get_mut(&iid).expect("exists");
     it.acknowledged = true;
     it.response = Some(b.clone());
@@ -287,12 +295,14 @@ fn webhook_interaction(
 pub(crate) async fn followup(
     AxState(sh): AxState<Arc<Shared>>,
     Path(p): Path<HashMap<String, String>>,
+    h: HeaderMap,
     body: Bytes,
 ) -> R {
-    let b = body_json(&body)?;
+    let upload = uploads::read(&h, body).await?;
+    let b = &upload.json;
     let mut st = sh.lock();
     let id = webhook_interaction(&sh, &st, &p)?;
-    validate_message_body(&b, true)?;
+    validate_message_body(b, !upload.has_files())?;
     let it = &st.interactions[&id];
     if !it.acknowledged {
         return Err(e::unknown_webhook());
@@ -304,18 +314,20 @@ pub(crate) async fn followup(
     {
         // The first followup after a deferred response edits the loading message, and the
         // defer's ephemeral flag stays whatever the followup asks.
-        crate::state::apply_edit(&mut m, &b);
+        let (guild, channel) = (it.guild_id, it.channel_id);
+        upload.edit(b, &mut st.uploads, channel, &mut m)?;
+        crate::state::apply_edit(&mut m, b);
         let kept = m["flags"].as_u64().unwrap_or(0) & 64;
         let asked = b.get("flags").and_then(Value::as_u64).unwrap_or(0) & (4 | 4096);
         m["flags"] = json!(kept | asked);
-        let (guild, channel) = (it.guild_id, it.channel_id);
         st.interactions.get_mut(&id).expect("exists").original = Some(m.clone());
         publish(&mut st, &sh.world, guild, channel, &m, "MESSAGE_UPDATE");
         return ok(m);
     }
     let flags = b.get("flags").and_then(Value::as_u64).unwrap_or(0) & (64 | 4 | 4096);
-    let m = interaction_message(&sh, &st, it, &b, flags, 0);
+    let mut m = interaction_message(&sh, &st, it, b, flags, 0);
     let (guild, channel) = (it.guild_id, it.channel_id);
+    upload.edit(b, &mut st.uploads, channel, &mut m)?;
     st.interactions
         .get_mut(&id)
         .expect("exists")
@@ -360,20 +372,25 @@ pub(crate) async fn get_webhook_message(
 pub(crate) async fn edit_webhook_message(
     AxState(sh): AxState<Arc<Shared>>,
     Path(p): Path<HashMap<String, String>>,
+    h: HeaderMap,
     body: Bytes,
 ) -> R {
-    let b = body_json(&body)?;
-    validate_message_body(&b, false)?;
+    let upload = uploads::read(&h, body).await?;
+    let b = &upload.json;
+    validate_message_body(b, false)?;
     let mut st = sh.lock();
     let id = webhook_interaction(&sh, &st, &p)?;
     let which = p.get("message").cloned().unwrap_or_default();
     let pos = locate(&st, id, &which)?;
-    let it = st.interactions.get_mut(&id).expect("exists");
+    let st_ref = &mut *st;
+    let it = st_ref.interactions.get_mut(&id).expect("exists");
+    let channel = it.channel_id;
     let m = match pos {
         None => it.original.as_mut().expect("checked"),
         Some(i) => &mut it.followups[i],
     };
-    crate::state::apply_edit(m, &b);
+    upload.edit(b, &mut st_ref.uploads, channel, m)?;
+    crate::state::apply_edit(m, b);
     let flags = m["flags"].as_u64().unwrap_or(0);
     let was_loading = flags & 128 != 0;
     m["flags"] = json!(flags & !128);

@@ -4,6 +4,7 @@ use crate::error::{ApiError, e};
 use crate::http::{P, Q, R, S, body_json, no_content, ok, reason, snow};
 use crate::intents;
 use crate::state::{Shared, State, member_partial, message_json};
+use crate::uploads;
 use crate::util::{iso, next_snowflake, now_ms, snowflake_ms};
 use crate::world::perms;
 use axum::Router;
@@ -59,15 +60,19 @@ fn recent_with_nonce(st: &State, channel: u64, author: u64, nonce: &str) -> Opti
     })
 }
 
-async fn create_message(AxState(sh): S, Path(p): P, body: Bytes) -> R {
+async fn create_message(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R {
     let cid = snow(&p, "channel")?;
-    let b = body_json(&body)?;
+    let upload = uploads::read(&h, body).await?;
+    let b = &upload.json;
     let mut st = sh.lock();
-    let (c, _) = channel_and_perms(&sh, &st, cid)?;
+    let (c, perms_here) = channel_and_perms(&sh, &st, cid)?;
     // Who may post, as for users: SEND_MESSAGES after overwrites, not a category, not in a
     // timeout (bots are exempt from slowmode).
     crate::channel_rules::user_may_post(&sh.world, &st, cid, sh.world.bot.id, now_ms())?;
-    validate_message_body(&b, true)?;
+    validate_message_body(b, !upload.has_files())?;
+    if upload.has_files() && c.guild_id.is_some() && perms_here & perms::ATTACH_FILES == 0 {
+        return Err(e::missing_permissions());
+    }
     if let Some(r) = &c.recipient
         && (r.bot || st.users_dms_closed(r.id))
     {
@@ -86,7 +91,9 @@ async fn create_message(AxState(sh): S, Path(p): P, body: Bytes) -> R {
             .and_then(|g| member_partial(&g, sh.world.bot.id))
     });
     let id = next_snowflake();
-    let mut m = message_json(id, cid, c.guild_id, &sh.world.bot, None, content, &b, 0);
+    let attachments = upload.attachments(b, &mut st.uploads, cid, &[])?;
+    let mut m = message_json(id, cid, c.guild_id, &sh.world.bot, None, content, b, 0);
+    m["attachments"] = json!(attachments);
     if let Some(r) = b.get("message_reference") {
         m["message_reference"] = r.clone();
         m["type"] = json!(19);
@@ -212,18 +219,23 @@ async fn list_messages(AxState(sh): S, Path(p): P, Query(q): Q) -> R {
     ok(json!(out))
 }
 
-async fn edit_message(AxState(sh): S, Path(p): P, body: Bytes) -> R {
+async fn edit_message(AxState(sh): S, Path(p): P, h: HeaderMap, body: Bytes) -> R {
     let cid = snow(&p, "channel")?;
     let mid = snow(&p, "message")?;
-    let b = body_json(&body)?;
-    validate_message_body(&b, false)?;
+    let upload = uploads::read(&h, body).await?;
+    let b = &upload.json;
+    validate_message_body(b, false)?;
     let mut st = sh.lock();
-    let (c, _) = channel_and_perms(&sh, &st, cid)?;
+    let (c, perms_here) = channel_and_perms(&sh, &st, cid)?;
     let (i, mut m) = find_message(&st, cid, mid).ok_or_else(e::unknown_message)?;
     if m["author"]["id"].as_str() != Some(sh.world.bot.id.to_string().as_str()) {
         return Err(e::not_own_message());
     }
-    crate::state::apply_edit(&mut m, &b);
+    if upload.has_files() && c.guild_id.is_some() && perms_here & perms::ATTACH_FILES == 0 {
+        return Err(e::missing_permissions());
+    }
+    upload.edit(b, &mut st.uploads, cid, &mut m)?;
+    crate::state::apply_edit(&mut m, b);
     m["edited_timestamp"] = json!(iso(now_ms()));
     st.messages.get_mut(&cid).expect("exists")[i] = m.clone();
     let intent = if c.guild_id.is_some() {
