@@ -223,3 +223,48 @@ async fn a_run_can_be_stopped_and_bad_requests_are_refused() {
     assert_eq!(ctl(&sim, "GET", "/firehose/999", None).await.status, 404);
     sim.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_client_that_stops_reading_gets_its_backlog_capped_and_the_rest_reported() {
+    let sim = sim(10).await;
+    // This client reads READY and then nothing: its socket fills, then its queue.
+    let (mut slow, _) = Gw::ready(&sim, None, [0, 1], INTENTS).await;
+    let count = kyuta_sim::firehose::BACKLOG_LIMIT as u64 * 3;
+    let r = fire(
+        &sim,
+        json!({"events_per_second": 5_000_000, "count": count, "kind": "message", "wait": true}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let (sent, dropped) = (
+        r.body["sent"].as_u64().unwrap(),
+        r.body["dropped"].as_u64().unwrap(),
+    );
+    let backlog = r.body["dropped_by_reason"]["backlog"].as_u64().unwrap();
+    assert_eq!(r.body["generated"], count);
+    assert_eq!(sent + dropped, count, "{}", r.body);
+    assert_eq!(backlog, dropped, "every drop is the backlog's: {}", r.body);
+    assert!(
+        backlog > 0,
+        "a reader that stopped must cost drops: {}",
+        r.body
+    );
+    // What was queued is bounded: the limit, and what the socket and the connection took.
+    assert!(
+        sent >= kyuta_sim::firehose::BACKLOG_LIMIT as u64,
+        "{}",
+        r.body
+    );
+    assert!(sent < count, "{}", r.body);
+    assert_eq!(sim.stats().stats.firehose_dropped, dropped);
+    // The client reads again: what was sent arrives in order, without a gap in `s`.
+    let first = collect(&mut slow, "MESSAGE_CREATE", 1000).await;
+    for w in first.windows(2) {
+        assert_eq!(
+            w[1]["s"].as_u64().unwrap(),
+            w[0]["s"].as_u64().unwrap() + 1,
+            "dropped events take no sequence number"
+        );
+    }
+    sim.shutdown().await;
+}
