@@ -318,3 +318,48 @@ async fn without_a_generation_replays_are_dropped() {
     assert_eq!(count(&metrics, "handled"), 30);
     delete_cluster(&cluster).await;
 }
+
+/// Claims made together share Redis round trips (one pipeline per batch, not one command per
+/// event), and each still gets its own verdict: in a burst of 512 events of which every
+/// other one was claimed before, exactly the new ones are handled.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn claims_made_together_share_round_trips_and_keep_their_verdicts() {
+    let cluster = unique_name("gate-pipe");
+    let url = redis_url();
+    set_active(&cluster, 1).await;
+    let gate = Arc::new(GenerationGate::new(
+        Some(manager(&url).await),
+        &cluster,
+        Some(1),
+    ));
+    let base = 1_500_000_000_000_000_000u64;
+    // Every even event was handled before (a replay after RESUME).
+    for n in (0..512).step_by(2) {
+        assert_eq!(
+            gate.admit(EventId::Message(base + n)).await,
+            Admission::Handle
+        );
+    }
+    let before = gate.claim_round_trips();
+    let burst: Vec<_> = (0..512)
+        .map(|n| {
+            let gate = Arc::clone(&gate);
+            tokio::spawn(async move { (n, gate.admit(EventId::Message(base + n)).await) })
+        })
+        .collect();
+    for t in burst {
+        let (n, verdict) = t.await.unwrap();
+        let want = if n % 2 == 0 {
+            Admission::Duplicate
+        } else {
+            Admission::Handle
+        };
+        assert_eq!(verdict, want, "event {n}");
+    }
+    let trips = gate.claim_round_trips() - before;
+    assert!(
+        trips < 64,
+        "512 claims made together took {trips} round trips: they are not pipelined"
+    );
+    delete_cluster(&cluster).await;
+}

@@ -1,6 +1,7 @@
 //! What the generation gate costs per gated event (interaction, message, join): the disabled
 //! gate (no generation configured) beside the enabled gate on a real Redis, one event at a
-//! time and with 64 events in flight (the shard tasks and handlers of a busy pod).
+//! time, with 64 events in flight (the shard tasks and handlers of a busy pod), and paced at
+//! 10 000 events/s with the Redis round trips the claims took.
 //!
 //! `REDIS_URL=redis://127.0.0.1:16479 cargo bench -p kyuta-worker --bench generation_gate`
 //! (`tests/env/up` starts that Redis). The keys live in a cluster namespace of their own and
@@ -73,6 +74,80 @@ async fn measure(name: &str, gate: Arc<GenerationGate>, first_id: u64) {
     }
 }
 
+/// 10 000 events/s for two seconds, each handled by a task of its own as it arrives (as a
+/// shard hands events to handlers): latency of the gate's verdict and round trips per event.
+async fn paced(name: &str, gate: Arc<GenerationGate>, first_id: u64) {
+    const RATE: u64 = 10_000;
+    const EVENTS: u64 = 2 * RATE;
+    let trips_before = gate.claim_round_trips();
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(EVENTS as usize);
+    for n in 0..EVENTS {
+        let due = start + Duration::from_micros(n * 1_000_000 / RATE);
+        tokio::time::sleep_until(due.into()).await;
+        let gate = Arc::clone(&gate);
+        tasks.push(tokio::spawn(async move {
+            let t0 = Instant::now();
+            let a = gate.admit(EventId::Message(first_id + n)).await;
+            assert!(a.handles(), "{a:?}");
+            t0.elapsed()
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        latencies.push(t.await.expect("task"));
+    }
+    latencies.sort();
+    let q = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    let trips = gate.claim_round_trips() - trips_before;
+    println!(
+        "{name:9} {RATE} events/s:  p50 {:>9.2?}, p99 {:>9.2?}, {trips} Redis round trips for {EVENTS} events ({:.3} per event)",
+        q(0.50),
+        q(0.99),
+        trips as f64 / EVENTS as f64
+    );
+}
+
+/// The same pace with one `SET NX EX` per event on the shared connection (a claim per round
+/// trip, as the gate claimed before its pipeline), for comparison.
+async fn paced_one_command_per_event(conn: redis::aio::ConnectionManager, cluster: &str) {
+    const RATE: u64 = 10_000;
+    const EVENTS: u64 = 2 * RATE;
+    let start = Instant::now();
+    let mut tasks = Vec::with_capacity(EVENTS as usize);
+    for n in 0..EVENTS {
+        let due = start + Duration::from_micros(n * 1_000_000 / RATE);
+        tokio::time::sleep_until(due.into()).await;
+        let mut conn = conn.clone();
+        let key = kyuta_crds::contract::redis_keys::dedupe(cluster, 2_000_000 + n);
+        tasks.push(tokio::spawn(async move {
+            let t0 = Instant::now();
+            let won: Option<String> = redis::cmd("SET")
+                .arg(key)
+                .arg(1)
+                .arg("NX")
+                .arg("EX")
+                .arg(600)
+                .query_async(&mut conn)
+                .await
+                .expect("SET");
+            assert!(won.is_some());
+            t0.elapsed()
+        }));
+    }
+    let mut latencies = Vec::with_capacity(tasks.len());
+    for t in tasks {
+        latencies.push(t.await.expect("task"));
+    }
+    latencies.sort();
+    let q = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    println!(
+        "per-event {RATE} events/s:  p50 {:>9.2?}, p99 {:>9.2?}, {EVENTS} Redis round trips for {EVENTS} events (1.000 per event)",
+        q(0.50),
+        q(0.99),
+    );
+}
+
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
     let Ok(url) = std::env::var("REDIS_URL") else {
@@ -89,8 +164,15 @@ async fn main() {
     let cluster = format!("bench-gate-{}", std::process::id());
 
     measure("disabled", Arc::new(GenerationGate::disabled()), 1).await;
-    let gate = GenerationGate::new(Some(conn.clone().into()), &cluster, Some(1));
-    measure("enabled", Arc::new(gate), 1).await;
+    let gate = Arc::new(GenerationGate::new(
+        Some(conn.clone().into()),
+        &cluster,
+        Some(1),
+    ));
+    measure("enabled", Arc::clone(&gate), 1).await;
+    paced("disabled", Arc::new(GenerationGate::disabled()), 1_000_000).await;
+    paced("enabled", gate, 1_000_000).await;
+    paced_one_command_per_event(conn.clone(), &cluster).await;
 
     let mut c = conn;
     let keys: Vec<String> = redis::cmd("KEYS")

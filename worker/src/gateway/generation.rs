@@ -25,11 +25,17 @@
 //! - No Redis: every event is handled and Redis is never called
 //!   ([`GenerationGate::disabled`]).
 //!
+//! Claims are pipelined ([`Claims`]): every claim made while the previous pipeline is on its
+//! way goes out in the next one, so a busy pod spends one Redis round trip per batch of
+//! events, not one per event, and an idle one waits for no batch to fill. A claim still
+//! waits at most [`REDIS_TIMEOUT`] in all (queue and round trip) before it counts as
+//! unanswered.
+//!
 //! Events without an id of their own are not gated (see [`EventId::of`]): state events such
 //! as GUILD_CREATE feed each process's own cache and must reach every process.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use kyuta_crds::contract::redis_keys;
@@ -44,6 +50,8 @@ pub const REFRESH: Duration = Duration::from_secs(1);
 pub const CLAIM_TTL_SECS: u64 = 600;
 /// How long one Redis step may take before the event is handled unchecked.
 pub const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
+/// At most this many claims go in one pipeline.
+pub const MAX_BATCH: usize = 512;
 
 /// What identifies an event across processes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -142,6 +150,102 @@ struct Enabled {
     refresh: Duration,
     /// Whether the last Redis step failed (logs the change, not every event).
     unavailable: AtomicBool,
+    claims: Claims,
+}
+
+/// One claim waiting for its pipeline.
+struct Pending {
+    key: String,
+    value: u32,
+    won: tokio::sync::oneshot::Sender<Result<bool, Arc<GateError>>>,
+}
+
+/// The claim pipeline: one task (started by the first claim, so the gate can be built outside
+/// a runtime) sends every waiting claim as one pipeline of `SET NX EX`, then the next batch.
+struct Claims {
+    conn: Conn,
+    queue: OnceLock<tokio::sync::mpsc::UnboundedSender<Pending>>,
+    /// Pipelines sent so far.
+    round_trips: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl Claims {
+    fn new(conn: Conn) -> Self {
+        Self {
+            conn,
+            queue: OnceLock::new(),
+            round_trips: Arc::default(),
+        }
+    }
+
+    /// Whether the claim of `key` (with `value`) won; within [`REDIS_TIMEOUT`] in all.
+    async fn claim(&self, key: String, value: u32) -> Result<bool, Arc<GateError>> {
+        let queue = self.queue.get_or_init(|| {
+            let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+            tokio::spawn(Self::run(
+                self.conn.clone(),
+                rx,
+                Arc::clone(&self.round_trips),
+            ));
+            tx
+        });
+        let (won, answer) = tokio::sync::oneshot::channel();
+        queue
+            .send(Pending { key, value, won })
+            .map_err(|_| Arc::new(GateError::PipelineGone))?;
+        match tokio::time::timeout(REDIS_TIMEOUT, answer).await {
+            Err(_) => Err(Arc::new(GateError::Timeout(REDIS_TIMEOUT))),
+            Ok(Err(_)) => Err(Arc::new(GateError::PipelineGone)),
+            Ok(Ok(won)) => won,
+        }
+    }
+
+    /// Sends the waiting claims, a batch at a time, until the gate is dropped. Claims whose
+    /// caller stopped waiting (timed out) are not sent.
+    async fn run(
+        mut conn: Conn,
+        mut queue: tokio::sync::mpsc::UnboundedReceiver<Pending>,
+        round_trips: Arc<std::sync::atomic::AtomicU64>,
+    ) {
+        let mut batch = Vec::with_capacity(MAX_BATCH);
+        while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+            batch.retain(|p| !p.won.is_closed());
+            if batch.is_empty() {
+                continue;
+            }
+            let mut pipe = redis::pipe();
+            for p in &batch {
+                pipe.cmd("SET")
+                    .arg(&p.key)
+                    .arg(p.value)
+                    .arg("NX")
+                    .arg("EX")
+                    .arg(CLAIM_TTL_SECS);
+            }
+            round_trips.fetch_add(1, Ordering::Relaxed);
+            let answers: Result<Vec<Option<String>>, GateError> =
+                timed(pipe.query_async(&mut conn)).await;
+            match answers {
+                Ok(answers) if answers.len() == batch.len() => {
+                    for (p, won) in batch.drain(..).zip(answers) {
+                        let _ = p.won.send(Ok(won.is_some()));
+                    }
+                }
+                Ok(answers) => {
+                    let e = Arc::new(GateError::PipelineLength(answers.len(), batch.len()));
+                    for p in batch.drain(..) {
+                        let _ = p.won.send(Err(Arc::clone(&e)));
+                    }
+                }
+                Err(e) => {
+                    let e = Arc::new(e);
+                    for p in batch.drain(..) {
+                        let _ = p.won.send(Err(Arc::clone(&e)));
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// Decides which events this process handles (see the [module docs](self)). Cheap to share
@@ -179,6 +283,7 @@ impl GenerationGate {
     #[must_use]
     pub fn new(redis: Option<Conn>, cluster: &str, generation: Option<u32>) -> Self {
         let enabled = redis.map(|conn| Enabled {
+            claims: Claims::new(conn.clone()),
             conn,
             cluster: cluster.to_owned(),
             generation,
@@ -207,6 +312,15 @@ impl GenerationGate {
             e.refresh = refresh;
         }
         self
+    }
+
+    /// How many claim pipelines (Redis round trips) this gate has sent: fewer than the
+    /// claims whenever events come faster than one round trip.
+    #[must_use]
+    pub fn claim_round_trips(&self) -> u64 {
+        self.enabled
+            .as_ref()
+            .map_or(0, |e| e.claims.round_trips.load(Ordering::Relaxed))
     }
 
     /// Whether the gate checks events (Redis is configured).
@@ -327,19 +441,10 @@ impl Enabled {
         Ok(active)
     }
 
-    async fn claim(&self, id: EventId) -> Result<bool, GateError> {
-        let mut conn = self.conn.clone();
-        let won: Option<String> = timed(
-            redis::cmd("SET")
-                .arg(id.key(&self.cluster))
-                .arg(self.generation.unwrap_or(0))
-                .arg("NX")
-                .arg("EX")
-                .arg(CLAIM_TTL_SECS)
-                .query_async(&mut conn),
-        )
-        .await?;
-        Ok(won.is_some())
+    async fn claim(&self, id: EventId) -> Result<bool, Arc<GateError>> {
+        self.claims
+            .claim(id.key(&self.cluster), self.generation.unwrap_or(0))
+            .await
     }
 }
 
@@ -352,6 +457,10 @@ enum GateError {
     Timeout(Duration),
     #[error("the active-generation key holds {0:?}, not a generation number")]
     BadActiveGeneration(String),
+    #[error("the claim pipeline stopped")]
+    PipelineGone,
+    #[error("Redis answered {0} claims of a pipeline of {1}")]
+    PipelineLength(usize, usize),
 }
 
 async fn timed<T>(f: impl Future<Output = redis::RedisResult<T>>) -> Result<T, GateError> {
