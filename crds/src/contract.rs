@@ -303,6 +303,13 @@ pub mod redis_keys {
     pub fn shard_fatal(cluster: &str, shard_total: u32, shard_id: u32) -> String {
         format!("kyuta:{{{cluster}}}:fatal:{shard_total}:{shard_id}")
     }
+    /// The fleet's guild count (a string) as last summed from the shard loads of a layout
+    /// of `shard_total` shards; it expires after one load refresh, and whichever process
+    /// finds it missing sums the loads again and writes it.
+    #[must_use]
+    pub fn fleet_guilds(cluster: &str, shard_total: u32) -> String {
+        format!("kyuta:{{{cluster}}}:fleet-guilds:{shard_total}")
+    }
     /// Which generation answers interactions while two run side by side.
     #[must_use]
     pub fn active_generation(cluster: &str) -> String {
@@ -438,6 +445,7 @@ mod tests {
             rest_log(c),
             shard_load(c, 8, 3),
             shard_fatal(c, 8, 3),
+            fleet_guilds(c, 8),
             active_generation(c),
             dedupe(c, 9),
             dedupe_join(c, 1, 2, 3),

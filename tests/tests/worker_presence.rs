@@ -124,3 +124,55 @@ async fn workers_show_and_rotate_the_configured_presence_with_fleet_figures() {
     redis_forget_cluster(&cluster).await;
     sim.shutdown().await;
 }
+
+/// The fleet's guild count is summed once per refresh for the whole fleet, not once per pod:
+/// while the shared figure lives, pods read that one key (a changed shard load shows only
+/// after it expires), and then one read sums the loads again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pods_share_one_sum_of_the_fleet_guilds_per_refresh() {
+    use kyuta_crds::contract::{load_fields, redis_keys};
+    let cluster = unique_name("fleet-guilds");
+    let client = redis::Client::open(redis_url().as_str()).unwrap();
+    let mut conn: kyuta_redis::Conn = redis::aio::ConnectionManager::new(client)
+        .await
+        .expect("connect to Redis")
+        .into();
+    for shard in 0..8u32 {
+        let () = redis::cmd("HSET")
+            .arg(redis_keys::shard_load(&cluster, 8, shard))
+            .arg(load_fields::GUILDS)
+            .arg(10 + u64::from(shard))
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+    }
+    let ttl = Duration::from_millis(800);
+    let sum = |c: &mut kyuta_redis::Conn| {
+        let mut c = c.clone();
+        let cluster = cluster.clone();
+        async move {
+            kyuta_worker::presence::shared_fleet_guilds(&mut c, &cluster, 8, ttl)
+                .await
+                .expect("Redis answers")
+        }
+    };
+    assert_eq!(sum(&mut conn).await, 108);
+    // Shard 0 gains guilds: the shared figure still says 108 until it expires.
+    let () = redis::cmd("HSET")
+        .arg(redis_keys::shard_load(&cluster, 8, 0))
+        .arg(load_fields::GUILDS)
+        .arg(110)
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(sum(&mut conn).await, 108);
+    let cached: Option<u64> = redis::cmd("GET")
+        .arg(redis_keys::fleet_guilds(&cluster, 8))
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(cached, Some(108));
+    tokio::time::sleep(ttl + Duration::from_millis(200)).await;
+    assert_eq!(sum(&mut conn).await, 208);
+    redis_forget_cluster(&cluster).await;
+}

@@ -350,6 +350,36 @@ pub async fn fleet_guilds(
     Ok(counts.into_iter().flatten().sum())
 }
 
+/// The fleet's guild count, shared: read from [`redis_keys::fleet_guilds`] while it lives, and
+/// otherwise summed with [`fleet_guilds`] and written there for `ttl`. So a fleet of P pods
+/// reads one key per pod per refresh, and sums the S shard loads about once per `ttl`,
+/// instead of P × S reads.
+///
+/// # Errors
+/// The Redis error when a read or the write fails.
+pub async fn shared_fleet_guilds(
+    conn: &mut kyuta_redis::Conn,
+    cluster: &str,
+    shard_total: u32,
+    ttl: Duration,
+) -> redis::RedisResult<u64> {
+    let key = redis_keys::fleet_guilds(cluster, shard_total);
+    let cached: Option<u64> = redis::cmd("GET").arg(&key).query_async(conn).await?;
+    if let Some(n) = cached {
+        return Ok(n);
+    }
+    let n = fleet_guilds(conn, cluster, shard_total).await?;
+    let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+    let () = redis::cmd("SET")
+        .arg(&key)
+        .arg(n)
+        .arg("PX")
+        .arg(ttl_ms)
+        .query_async(conn)
+        .await?;
+    Ok(n)
+}
+
 /// Keeps [`Presence::guilds`] current: from Redis (the whole fleet) every `every`, and from
 /// this process's shards when Redis is absent or a read fails.
 pub async fn guild_count_loop(
@@ -370,7 +400,7 @@ pub async fn guild_count_loop(
         let fleet = match &redis {
             Some(conn) => {
                 let mut c = conn.clone();
-                match fleet_guilds(&mut c, &cluster, status.shard_total()).await {
+                match shared_fleet_guilds(&mut c, &cluster, status.shard_total(), every).await {
                     Ok(n) => Some(n),
                     Err(e) => {
                         tracing::debug!(error = %e, "fleet guild count unavailable; using this process's");
