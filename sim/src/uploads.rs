@@ -215,11 +215,7 @@ pub fn png_size(b: &[u8]) -> Option<(u32, u32)> {
 
 /// An entry's `id` as a number (Discord takes it as a string or an integer).
 fn entry_id(a: &Value) -> Option<u64> {
-    match a.get("id")? {
-        Value::String(s) => s.parse().ok(),
-        Value::Number(n) => n.as_u64(),
-        _ => None,
-    }
+    crate::util::snowflake_value(a.get("id")?)
 }
 
 /// Uploaded bytes, kept for the control API.

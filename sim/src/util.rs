@@ -6,6 +6,15 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Discord's epoch (2015-01-01T00:00:00Z) in Unix milliseconds.
 pub const DISCORD_EPOCH_MS: u64 = 1_420_070_400_000;
 
+/// A snowflake given in JSON, as Discord takes it: a string of digits or an integer.
+pub(crate) fn snowflake_value(v: &serde_json::Value) -> Option<u64> {
+    match v {
+        serde_json::Value::String(s) => s.parse().ok(),
+        serde_json::Value::Number(n) => n.as_u64(),
+        _ => None,
+    }
+}
+
 /// Milliseconds since the Unix epoch, now.
 #[must_use]
 pub fn now_ms() -> u64 {

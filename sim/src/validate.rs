@@ -78,11 +78,7 @@ fn array<'a>(f: &mut FormErrors, v: Option<&'a Value>, path: &str, max: usize) -
 }
 
 fn is_snowflake(v: &Value) -> bool {
-    match v {
-        Value::String(s) => s.parse::<u64>().is_ok(),
-        Value::Number(n) => n.as_u64().is_some(),
-        _ => false,
-    }
+    crate::util::snowflake_value(v).is_some()
 }
 
 fn embeds(f: &mut FormErrors, b: &Value) {

@@ -3,10 +3,11 @@
 //! one AUTO_MODERATION_ACTION_EXECUTION per action.
 
 use super::trigger::rule_hit;
-use super::{BLOCK_MESSAGE, SEND_ALERT_MESSAGE, TIMEOUT, rules, sid};
+use super::{BLOCK_MESSAGE, SEND_ALERT_MESSAGE, TIMEOUT, rules};
 use crate::intents;
 use crate::state::State;
 use crate::util::now_ms;
+use crate::util::snowflake_value;
 use crate::world::{Guild, World, perms};
 use serde_json::{Value, json};
 
@@ -52,7 +53,7 @@ pub(crate) fn on_message(
         .filter(|r| {
             let has = |k: &str, id: u64| {
                 r[k].as_array()
-                    .is_some_and(|a| a.iter().any(|x| sid(x) == Some(id)))
+                    .is_some_and(|a| a.iter().any(|x| snowflake_value(x) == Some(id)))
             };
             !roles.iter().any(|x| has("exempt_roles", *x))
                 && !has("exempt_channels", cid)

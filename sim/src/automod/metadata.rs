@@ -4,9 +4,10 @@
 
 use super::{
     BLOCK_MEMBER_INTERACTION, BLOCK_MESSAGE, KEYWORD, KEYWORD_PRESET, MEMBER_PROFILE, MENTION_SPAM,
-    SEND_ALERT_MESSAGE, TIMEOUT, sid,
+    SEND_ALERT_MESSAGE, TIMEOUT,
 };
 use crate::error::FormErrors;
+use crate::util::snowflake_value;
 use crate::world::{Guild, perms};
 use serde_json::{Value, json};
 
@@ -209,7 +210,7 @@ pub(super) fn actions(
                 }
                 out.push(json!({"type": BLOCK_MESSAGE, "metadata": m}));
             }
-            Some(SEND_ALERT_MESSAGE) => match md.get("channel_id").and_then(sid) {
+            Some(SEND_ALERT_MESSAGE) => match md.get("channel_id").and_then(snowflake_value) {
                 Some(c) if g.channel(c).is_some_and(|c| c.kind == 0 || c.kind == 5) => {
                     out.push(json!({"type": SEND_ALERT_MESSAGE, "metadata": {"channel_id": c.to_string()}}));
                 }

@@ -45,14 +45,6 @@ pub(crate) const BLOCK_MEMBER_INTERACTION: u64 = 4;
 /// Discord's JSON code for a message blocked by AutoMod.
 pub(crate) const BLOCKED_CODE: u32 = 200_000;
 
-fn sid(v: &Value) -> Option<u64> {
-    match v {
-        Value::String(s) => s.parse().ok(),
-        Value::Number(n) => n.as_u64(),
-        _ => None,
-    }
-}
-
 /// The rules of guild `gid`.
 pub(crate) fn rules(st: &State, gid: u64) -> Vec<Value> {
     st.automod_rules.get(&gid).cloned().unwrap_or_default()

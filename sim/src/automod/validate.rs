@@ -3,9 +3,10 @@
 //! limit of the rule's trigger type.
 
 use super::metadata::{actions, trigger_metadata};
-use super::{KEYWORD, KEYWORD_PRESET, MEMBER_PROFILE, MENTION_SPAM, SPAM, rules, sid};
+use super::{KEYWORD, KEYWORD_PRESET, MEMBER_PROFILE, MENTION_SPAM, SPAM, rules};
 use crate::error::{ApiError, FormErrors};
 use crate::state::State;
+use crate::util::snowflake_value;
 use crate::world::{Guild, World};
 use serde_json::{Value, json};
 
@@ -36,7 +37,7 @@ fn ids(
             let mut out: Vec<u64> = Vec::new();
             for (i, x) in a.iter().enumerate() {
                 let p = format!("{path}.{i}");
-                match sid(x) {
+                match snowflake_value(x) {
                     Some(id) if known(id) => {
                         if !out.contains(&id) {
                             out.push(id);
@@ -188,7 +189,7 @@ pub(crate) fn build(
         Some(v) => ids(&mut f, Some(v), "exempt_roles", 20, |r| g.role(r).is_some()),
         None => old["exempt_roles"]
             .as_array()
-            .map(|a| a.iter().filter_map(sid).collect())
+            .map(|a| a.iter().filter_map(snowflake_value).collect())
             .unwrap_or_default(),
     };
     let channels = match field("exempt_channels") {
@@ -197,7 +198,7 @@ pub(crate) fn build(
         }),
         None => old["exempt_channels"]
             .as_array()
-            .map(|a| a.iter().filter_map(sid).collect())
+            .map(|a| a.iter().filter_map(snowflake_value).collect())
             .unwrap_or_default(),
     };
     f.finish()?;

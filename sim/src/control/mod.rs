@@ -65,11 +65,7 @@ fn parse_body(b: &Bytes) -> Result<Value, Ctl> {
 }
 
 fn val_id(v: Option<&Value>) -> Option<u64> {
-    match v? {
-        Value::String(s) => s.parse().ok(),
-        Value::Number(n) => n.as_u64(),
-        _ => None,
-    }
+    crate::util::snowflake_value(v?)
 }
 
 /// Routes of `/_sim`.
