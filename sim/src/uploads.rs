@@ -320,6 +320,7 @@ impl Body {
             ));
         }
         let mut out = kept;
+        let mut to_keep = Vec::with_capacity(self.files.len());
         for u in &self.files {
             let entry = named.get(&u.index);
             let filename = entry
@@ -354,16 +355,11 @@ impl Body {
                 a["height"] = json!(h);
             }
             out.push(a);
+            to_keep.push((id, content_type, u.bytes.clone()));
         }
         // Every check passed: keep the bytes.
-        for (u, a) in self
-            .files
-            .iter()
-            .zip(out.iter().skip(out.len() - self.files.len()))
-        {
-            let id = a["id"].as_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-            let content_type = a["content_type"].as_str().map(str::to_owned);
-            store.keep(id, content_type, u.bytes.clone());
+        for (id, content_type, bytes) in to_keep {
+            store.keep(id, content_type, bytes);
         }
         Ok(out)
     }

@@ -88,6 +88,16 @@ async fn upload(
     }
 }
 
+/// A `text/plain` file part.
+fn text_file<'a>(index: u64, filename: &'a str, bytes: &'a [u8]) -> Part<'a> {
+    Part {
+        index,
+        filename,
+        content_type: "text/plain",
+        bytes,
+    }
+}
+
 /// A tiny PNG header of `w` × `h` (enough for Discord, and the simulator, to read its size).
 fn png(w: u32, h: u32) -> Vec<u8> {
     let mut b = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
@@ -197,14 +207,7 @@ async fn upload_limits_are_discords() {
     .await;
     assert_eq!((r.status, code(&r)), (413, 40005), "{}", r.body);
     // Eleven files: 50035 under files.
-    let parts: Vec<Part<'_>> = (0..11)
-        .map(|i| Part {
-            index: i,
-            filename: "a.txt",
-            content_type: "text/plain",
-            bytes: b"a",
-        })
-        .collect();
+    let parts: Vec<Part<'_>> = (0..11).map(|i| text_file(i, "a.txt", b"a")).collect();
     let r = upload(&sim, "POST", &path, &json!({}), &parts, true).await;
     assert_eq!(code(&r), 50035, "{}", r.body);
     assert!(r.body["errors"]["files"].is_object(), "{}", r.body);
@@ -214,12 +217,7 @@ async fn upload_limits_are_discords() {
         "POST",
         &path,
         &json!({"attachments": [{"id": 3}]}),
-        &[Part {
-            index: 0,
-            filename: "a.txt",
-            content_type: "text/plain",
-            bytes: b"a",
-        }],
+        &[text_file(0, "a.txt", b"a")],
         true,
     )
     .await;
@@ -238,12 +236,7 @@ async fn upload_limits_are_discords() {
         "POST",
         &path,
         &json!({}),
-        &[Part {
-            index: 0,
-            filename: "a.txt",
-            content_type: "text/plain",
-            bytes: b"a",
-        }],
+        &[text_file(0, "a.txt", b"a")],
         true,
     )
     .await;
@@ -268,12 +261,7 @@ async fn files_in_a_channel_need_attach_files() {
     .await;
     assert_eq!(r.status, 204, "{}", r.body);
     let path = format!("/channels/{general}/messages");
-    let file = [Part {
-        index: 0,
-        filename: "a.txt",
-        content_type: "text/plain",
-        bytes: b"a",
-    }];
+    let file = [text_file(0, "a.txt", b"a")];
     let r = upload(&sim, "POST", &path, &json!({"content": "x"}), &file, true).await;
     assert_eq!((r.status, code(&r)), (403, 50013), "{}", r.body);
     // Text alone still goes through.
@@ -292,20 +280,7 @@ async fn an_edit_keeps_the_attachments_it_names_and_adds_its_files() {
         "POST",
         &path,
         &json!({"content": "two"}),
-        &[
-            Part {
-                index: 0,
-                filename: "a.txt",
-                content_type: "text/plain",
-                bytes: b"a",
-            },
-            Part {
-                index: 1,
-                filename: "b.txt",
-                content_type: "text/plain",
-                bytes: b"bb",
-            },
-        ],
+        &[text_file(0, "a.txt", b"a"), text_file(1, "b.txt", b"bb")],
         true,
     )
     .await;
@@ -327,12 +302,7 @@ async fn an_edit_keeps_the_attachments_it_names_and_adds_its_files() {
         "PATCH",
         &format!("{path}/{mid}"),
         &json!({"attachments": [{"id": first["id"]}, {"id": 0}]}),
-        &[Part {
-            index: 0,
-            filename: "c.txt",
-            content_type: "text/plain",
-            bytes: b"ccc",
-        }],
+        &[text_file(0, "c.txt", b"ccc")],
         true,
     )
     .await;
@@ -392,12 +362,7 @@ async fn interaction_responses_and_followups_take_files() {
         "POST",
         &format!("/webhooks/{app}/{token}"),
         &json!({"content": "raw data"}),
-        &[Part {
-            index: 0,
-            filename: "raw.txt",
-            content_type: "text/plain",
-            bytes: b"1,2,3",
-        }],
+        &[text_file(0, "raw.txt", b"1,2,3")],
         false,
     )
     .await;

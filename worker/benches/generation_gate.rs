@@ -74,22 +74,26 @@ async fn measure(name: &str, gate: Arc<GenerationGate>, first_id: u64) {
     }
 }
 
-/// 10 000 events/s for two seconds, each handled by a task of its own as it arrives (as a
-/// shard hands events to handlers): latency of the gate's verdict and round trips per event.
-async fn paced(name: &str, gate: Arc<GenerationGate>, first_id: u64) {
-    const RATE: u64 = 10_000;
-    const EVENTS: u64 = 2 * RATE;
-    let trips_before = gate.claim_round_trips();
+const RATE: u64 = 10_000;
+const PACED_EVENTS: u64 = 2 * RATE;
+
+/// Starts event `n` of [`PACED_EVENTS`] at its time of a steady [`RATE`] per second, each in a
+/// task of its own (as a shard hands events to handlers), and returns the p50 and p99 of how
+/// long `handle(n)` took.
+async fn pace<F, Fut>(handle: F) -> (Duration, Duration)
+where
+    F: Fn(u64) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     let start = Instant::now();
-    let mut tasks = Vec::with_capacity(EVENTS as usize);
-    for n in 0..EVENTS {
+    let mut tasks = Vec::with_capacity(PACED_EVENTS as usize);
+    for n in 0..PACED_EVENTS {
         let due = start + Duration::from_micros(n * 1_000_000 / RATE);
         tokio::time::sleep_until(due.into()).await;
-        let gate = Arc::clone(&gate);
+        let event = handle(n);
         tasks.push(tokio::spawn(async move {
             let t0 = Instant::now();
-            let a = gate.admit(EventId::Message(first_id + n)).await;
-            assert!(a.handles(), "{a:?}");
+            event.await;
             t0.elapsed()
         }));
     }
@@ -99,29 +103,35 @@ async fn paced(name: &str, gate: Arc<GenerationGate>, first_id: u64) {
     }
     latencies.sort();
     let q = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+    (q(0.50), q(0.99))
+}
+
+/// 10 000 events/s for two seconds through the gate: latency of its verdict and round trips
+/// per event.
+async fn paced(name: &str, gate: Arc<GenerationGate>, first_id: u64) {
+    let trips_before = gate.claim_round_trips();
+    let (p50, p99) = pace(|n| {
+        let gate = Arc::clone(&gate);
+        async move {
+            let a = gate.admit(EventId::Message(first_id + n)).await;
+            assert!(a.handles(), "{a:?}");
+        }
+    })
+    .await;
     let trips = gate.claim_round_trips() - trips_before;
     println!(
-        "{name:9} {RATE} events/s:  p50 {:>9.2?}, p99 {:>9.2?}, {trips} Redis round trips for {EVENTS} events ({:.3} per event)",
-        q(0.50),
-        q(0.99),
-        trips as f64 / EVENTS as f64
+        "{name:9} {RATE} events/s:  p50 {p50:>9.2?}, p99 {p99:>9.2?}, {trips} Redis round trips for {PACED_EVENTS} events ({:.3} per event)",
+        trips as f64 / PACED_EVENTS as f64
     );
 }
 
 /// The same pace with one `SET NX EX` per event on the shared connection (a claim per round
 /// trip, as the gate claimed before its pipeline), for comparison.
 async fn paced_one_command_per_event(conn: redis::aio::ConnectionManager, cluster: &str) {
-    const RATE: u64 = 10_000;
-    const EVENTS: u64 = 2 * RATE;
-    let start = Instant::now();
-    let mut tasks = Vec::with_capacity(EVENTS as usize);
-    for n in 0..EVENTS {
-        let due = start + Duration::from_micros(n * 1_000_000 / RATE);
-        tokio::time::sleep_until(due.into()).await;
+    let (p50, p99) = pace(|n| {
         let mut conn = conn.clone();
         let key = kyuta_crds::contract::redis_keys::dedupe(cluster, 2_000_000 + n);
-        tasks.push(tokio::spawn(async move {
-            let t0 = Instant::now();
+        async move {
             let won: Option<String> = redis::cmd("SET")
                 .arg(key)
                 .arg(1)
@@ -132,19 +142,11 @@ async fn paced_one_command_per_event(conn: redis::aio::ConnectionManager, cluste
                 .await
                 .expect("SET");
             assert!(won.is_some());
-            t0.elapsed()
-        }));
-    }
-    let mut latencies = Vec::with_capacity(tasks.len());
-    for t in tasks {
-        latencies.push(t.await.expect("task"));
-    }
-    latencies.sort();
-    let q = |p: f64| latencies[((latencies.len() - 1) as f64 * p) as usize];
+        }
+    })
+    .await;
     println!(
-        "per-event {RATE} events/s:  p50 {:>9.2?}, p99 {:>9.2?}, {EVENTS} Redis round trips for {EVENTS} events (1.000 per event)",
-        q(0.50),
-        q(0.99),
+        "per-event {RATE} events/s:  p50 {p50:>9.2?}, p99 {p99:>9.2?}, {PACED_EVENTS} Redis round trips for {PACED_EVENTS} events (1.000 per event)",
     );
 }
 

@@ -225,24 +225,19 @@ impl Claims {
             round_trips.fetch_add(1, Ordering::Relaxed);
             let answers: Result<Vec<Option<String>>, GateError> =
                 timed(pipe.query_async(&mut conn)).await;
-            match answers {
+            let failed = match answers {
                 Ok(answers) if answers.len() == batch.len() => {
                     for (p, won) in batch.drain(..).zip(answers) {
                         let _ = p.won.send(Ok(won.is_some()));
                     }
+                    continue;
                 }
-                Ok(answers) => {
-                    let e = Arc::new(GateError::PipelineLength(answers.len(), batch.len()));
-                    for p in batch.drain(..) {
-                        let _ = p.won.send(Err(Arc::clone(&e)));
-                    }
-                }
-                Err(e) => {
-                    let e = Arc::new(e);
-                    for p in batch.drain(..) {
-                        let _ = p.won.send(Err(Arc::clone(&e)));
-                    }
-                }
+                Ok(answers) => GateError::PipelineLength(answers.len(), batch.len()),
+                Err(e) => e,
+            };
+            let failed = Arc::new(failed);
+            for p in batch.drain(..) {
+                let _ = p.won.send(Err(Arc::clone(&failed)));
             }
         }
     }
